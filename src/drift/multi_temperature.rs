@@ -1,0 +1,258 @@
+//! The official multi-temperature drift with its normalisation (the JAX `drift_loss` of
+//! Deng et al. 2026; ALGORITHMS.md §5).
+
+use crate::cloud::CloudView;
+use crate::drift::two_axis::TwoAxisProblem;
+use crate::drift::{Negatives, take_scratch, validate_clouds};
+use crate::error::Error;
+use crate::pairs::{Block, LaplaceShape, LogitRule, PairMask, Partners, sweep};
+use crate::simd::F32s;
+
+/// Most temperatures one call accepts.
+pub const MAX_TEMPERATURES: usize = 8;
+
+/// The official temperatures `R ∈ {0.02, 0.05, 0.2}`.
+pub const OFFICIAL_TEMPERATURES: [f32; 3] = [0.02, 0.05, 0.2];
+
+/// Configuration of [`multi_temperature_drift`]; [`MultiTemperatureConfig::official`] gives the
+/// official defaults.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct MultiTemperatureConfig<'a> {
+    /// The temperatures `R` (on the normalised distance), 1 to [`MAX_TEMPERATURES`] of them.
+    pub temperatures: &'a [f32],
+    /// Affinities are `sqrt(max(softmax_row · softmax_col, floor))`. Official: `1e-6`. It is not
+    /// in the paper and swamps the field for large flat batches, so 0 is allowed.
+    pub affinity_floor: f32,
+    /// Added to the normalised distance of the self-pairs (official: `100`).
+    pub self_mask_distance: f32,
+    /// Column weights of the positives (`None`: all 1).
+    pub positive_weights: Option<&'a [f32]>,
+    /// Column weights of the generated samples as negatives (`None`: all 1).
+    pub negative_weights: Option<&'a [f32]>,
+}
+
+impl MultiTemperatureConfig<'static> {
+    /// The official defaults: `R ∈ {0.02, 0.05, 0.2}`, floor `1e-6`, self-mask `+100`, unit
+    /// weights.
+    #[must_use]
+    pub const fn official() -> Self {
+        Self {
+            temperatures: &OFFICIAL_TEMPERATURES,
+            affinity_floor: 1.0e-6,
+            self_mask_distance: 100.0,
+            positive_weights: None,
+            negative_weights: None,
+        }
+    }
+}
+
+/// What [`multi_temperature_drift`] measured on the way.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct MultiTemperatureReport {
+    /// The global distance scale `Σ_ij dist_ij w_j / (N Σ_j w_j)`.
+    pub distance_scale: f32,
+    /// `s_in = max(scale/√D, 1e-3)`: the output is in coordinates divided by `s_in`.
+    pub input_scale: f32,
+    /// Per temperature, the raw drift RMS² `n_R = mean(F_R²)` (first `temperature_count`
+    /// entries): the quantity that tracks training progress, unlike the loss.
+    pub raw_rms2: [f32; MAX_TEMPERATURES],
+    /// Number of temperatures used.
+    pub temperature_count: usize,
+    /// The official loss `mean(F²)` (nearly constant, about 3 to 9, whatever the progress).
+    pub loss: f32,
+}
+
+/// Scratch length [`multi_temperature_drift`] needs: `N + N + P + N·D`.
+#[must_use]
+pub const fn multi_temperature_scratch_len(queries: usize, positives: usize, dim: usize) -> usize {
+    3 * queries + positives + queries * dim
+}
+
+/// The official multi-temperature drift `F`, in coordinates divided by `s_in`.
+///
+/// Following the official `drift_loss` (paraphrased in ALGORITHMS.md §5), with targets
+/// `[x ; y+]` (the generated samples are the negatives):
+/// 1. `dist_ij = sqrt(max(‖x_i − t_j‖², 1e-8))`, `scale = Σ dist_ij w_j / (N Σ_j w_j)`,
+///    `s_in = max(scale/√D, 1e-3)`, `d̃ = dist / max(scale, 1e-3)`, `+100` on the self-pairs;
+/// 2. for each `R`: `l = −d̃/R`, `A = sqrt(max(softmax_row · softmax_col, floor)) · w_j`,
+///    `F_R` the two-axis drift of [`two_axis_softmax_drift`](crate::two_axis_softmax_drift) with
+///    these affinities, in coordinates divided by `s_in`; `n_R = mean(F_R²)`;
+///    `F += F_R / sqrt(max(n_R, 1e-8))`.
+///
+/// The training target is `x/s_in + F`; the loss is `mean(F²)` and its gradient with respect to
+/// `x` is `−2F/(s_in·N·D)` ([`stop_gradient_loss`](crate::stop_gradient_loss) with
+/// `coordinate_scale = s_in`).
+///
+/// Output coordinate-major (`F_d(x_i)` at `out[d·N + i]`). Cost: one distance pass plus, per
+/// temperature, three streaming passes (`O(N·(N+P)·D)` each); `scratch` of
+/// [`multi_temperature_scratch_len`] values.
+///
+/// # Errors
+/// Empty or non-finite clouds; no temperature, more than [`MAX_TEMPERATURES`], or one that is not
+/// positive and finite; a negative or non-finite floor or mask distance; weights of the wrong
+/// length, negative, non-finite or all zero; `out.len() != N·D`; scratch too small.
+pub fn multi_temperature_drift<const D: usize>(
+    queries: &CloudView<'_, D>,
+    positives: &CloudView<'_, D>,
+    config: &MultiTemperatureConfig<'_>,
+    scratch: &mut [f32],
+    out: &mut [f32],
+) -> Result<MultiTemperatureReport, Error> {
+    validate_clouds(queries, positives, Negatives::Queries, out)?;
+    let (n, p) = (queries.len(), positives.len());
+    validate_config(config, n, p)?;
+    let scratch = take_scratch(scratch, multi_temperature_scratch_len(n, p, D))?;
+
+    let distance_scale = distance_scale(queries, positives, config);
+    let clamped_scale = distance_scale.max(1.0e-3);
+    #[allow(clippy::cast_precision_loss)]
+    let input_scale = (distance_scale / libm::sqrtf(D as f32)).max(1.0e-3);
+    let (lse, force) = scratch.split_at_mut(2 * n + p);
+    out.fill(0.0);
+    let mut report = MultiTemperatureReport {
+        distance_scale,
+        input_scale,
+        raw_rms2: [0.0; MAX_TEMPERATURES],
+        temperature_count: config.temperatures.len(),
+        loss: 0.0,
+    };
+    let problem = TwoAxisProblem {
+        queries: *queries,
+        positives: *positives,
+        negatives: *queries,
+        negatives_are_queries: true,
+        positive_weights: config.positive_weights,
+        negative_weights: config.negative_weights,
+        affinity_floor_logit: (config.affinity_floor > 0.0)
+            .then(|| 0.5 * libm::logf(config.affinity_floor)),
+        output_scale: 1.0 / input_scale,
+    };
+    for (&r, raw) in config.temperatures.iter().zip(report.raw_rms2.iter_mut()) {
+        let rule = LogitRule {
+            inverse_scale: 1.0 / (r * clamped_scale),
+            squared_distance_floor: 1.0e-8,
+            mask: PairMask::AddDistance(config.self_mask_distance * clamped_scale),
+        };
+        problem.drift::<LaplaceShape>(&rule, lse, force);
+        let n_r = mean_square(force);
+        *raw = n_r;
+        let inv_norm = 1.0 / libm::sqrtf(n_r.max(1.0e-8));
+        for (o, f) in out.iter_mut().zip(force.iter()) {
+            *o += f * inv_norm;
+        }
+    }
+    report.loss = mean_square(out);
+    Ok(report)
+}
+
+fn validate_config(config: &MultiTemperatureConfig<'_>, n: usize, p: usize) -> Result<(), Error> {
+    let temps = config.temperatures;
+    if temps.is_empty()
+        || temps.len() > MAX_TEMPERATURES
+        || !temps.iter().all(|r| r.is_finite() && *r > 0.0 && (1.0 / r).is_finite())
+    {
+        return Err(Error::InvalidParameter {
+            name: "temperatures",
+        });
+    }
+    if !(config.affinity_floor.is_finite() && config.affinity_floor >= 0.0) {
+        return Err(Error::InvalidParameter {
+            name: "affinity_floor",
+        });
+    }
+    if !(config.self_mask_distance.is_finite() && config.self_mask_distance >= 0.0) {
+        return Err(Error::InvalidParameter {
+            name: "self_mask_distance",
+        });
+    }
+    for (weights, len, name) in [
+        (config.positive_weights, p, "positive_weights"),
+        (config.negative_weights, n, "negative_weights"),
+    ] {
+        if let Some(w) = weights {
+            if w.len() != len {
+                return Err(Error::ShapeMismatch {
+                    input: name,
+                    expected: len,
+                    found: w.len(),
+                });
+            }
+            if !w.iter().all(|v| v.is_finite() && *v >= 0.0) {
+                return Err(Error::NonFinite { input: name });
+            }
+        }
+    }
+    #[allow(clippy::cast_precision_loss)]
+    let total = config.positive_weights.map_or(p as f32, |w| w.iter().sum())
+        + config.negative_weights.map_or(n as f32, |w| w.iter().sum());
+    if !(total > 0.0 && total.is_finite()) {
+        return Err(Error::InvalidParameter { name: "weights" });
+    }
+    Ok(())
+}
+
+/// `Σ_i Σ_j dist_ij w_j / (N Σ_j w_j)` over targets `[x ; y+]`, self-pairs included (distance
+/// `sqrt(1e-8)`), as the official code computes it before masking.
+fn distance_scale<const D: usize>(
+    queries: &CloudView<'_, D>,
+    positives: &CloudView<'_, D>,
+    config: &MultiTemperatureConfig<'_>,
+) -> f32 {
+    // A Laplace logit with inverse scale −1 is the (floored) distance itself.
+    let rule = LogitRule {
+        inverse_scale: -1.0,
+        squared_distance_floor: 1.0e-8,
+        mask: PairMask::Exclude,
+    };
+    let groups = [
+        (Partners::new(*queries, false), config.negative_weights),
+        (Partners::new(*positives, false), config.positive_weights),
+    ];
+    let mut total = 0.0_f64;
+    for start in Block::<D>::starts(queries.len()) {
+        let block = Block::gather(queries, start);
+        let mut acc = F32s::splat(0.0);
+        for (partners, weights) in &groups {
+            sweep::<D, LaplaceShape>(&block, partners, &rule, |tile| {
+                for (t, dist) in tile.logits.iter().take(tile.count).enumerate() {
+                    let w = weights.map_or(1.0, |w| w.get(tile.start + t).copied().unwrap_or(0.0));
+                    acc = dist.mul_add(F32s::splat(w), acc);
+                }
+            });
+        }
+        let lanes = acc.to_array();
+        total += lanes
+            .iter()
+            .take(block.valid)
+            .map(|&v| f64::from(v))
+            .sum::<f64>();
+    }
+    #[allow(clippy::cast_precision_loss)]
+    let weight_total = config
+        .positive_weights
+        .map_or(positives.len() as f64, |w| w.iter().map(|&v| f64::from(v)).sum())
+        + config
+            .negative_weights
+            .map_or(queries.len() as f64, |w| w.iter().map(|&v| f64::from(v)).sum());
+    #[allow(clippy::cast_precision_loss, clippy::cast_possible_truncation)]
+    let scale = (total / (queries.len() as f64 * weight_total)) as f32;
+    scale
+}
+
+/// `mean(v²)`.
+pub(crate) fn mean_square(values: &[f32]) -> f32 {
+    if values.is_empty() {
+        return 0.0;
+    }
+    let mut acc = [0.0_f32; 8];
+    let mut chunks = values.chunks_exact(8);
+    for chunk in &mut chunks {
+        for (a, v) in acc.iter_mut().zip(chunk) {
+            *a += v * v;
+        }
+    }
+    let tail: f32 = chunks.remainder().iter().map(|v| v * v).sum();
+    #[allow(clippy::cast_precision_loss)]
+    let mean = (acc.iter().sum::<f32>() + tail) / values.len() as f32;
+    mean
+}

@@ -1,0 +1,74 @@
+//! The two radial kernels of the papers, evaluated as logits (ALGORITHMS.md §2).
+
+use crate::error::Error;
+
+/// A radial kernel `k(x, y) = exp(l(x, y))`, always handled through its logit `l`.
+///
+/// | kernel | `k(x, y)` | logit |
+/// | --- | --- | --- |
+/// | Laplace (the default in practice) | `exp(−‖x−y‖/τ)` | `−‖x−y‖/τ` |
+/// | Gaussian | `exp(−‖x−y‖²/(2σ²))` | `−‖x−y‖²/(2σ²)` |
+///
+/// Distances are computed as `Σ_d (x_d − y_d)²`, never as `‖x‖² + ‖y‖² − 2⟨x, y⟩`, so clouds far
+/// from the origin lose no precision to cancellation.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Kernel {
+    /// `exp(−‖x−y‖/τ)` with temperature `τ > 0`.
+    Laplace {
+        /// `τ`.
+        temperature: f32,
+    },
+    /// `exp(−‖x−y‖²/(2σ²))` with bandwidth `σ > 0`.
+    Gaussian {
+        /// `σ`.
+        bandwidth: f32,
+    },
+}
+
+impl Kernel {
+    /// The Laplace kernel with temperature `τ`.
+    #[must_use]
+    pub const fn laplace(temperature: f32) -> Self {
+        Self::Laplace { temperature }
+    }
+
+    /// The Gaussian kernel with bandwidth `σ`.
+    #[must_use]
+    pub const fn gaussian(bandwidth: f32) -> Self {
+        Self::Gaussian { bandwidth }
+    }
+
+    /// The logit `l` for a squared distance `‖x−y‖²` (scalar; the hot loops use the SIMD form).
+    #[must_use]
+    pub fn logit(&self, squared_distance: f32) -> f32 {
+        match *self {
+            Self::Laplace { temperature } => -libm::sqrtf(squared_distance) / temperature,
+            Self::Gaussian { bandwidth } => -squared_distance / (2.0 * bandwidth * bandwidth),
+        }
+    }
+
+    /// Checks the temperature or bandwidth is positive and finite, and that the logit scale
+    /// (`1/τ` or `1/(2σ²)`) is finite too.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] naming `temperature` or `bandwidth`.
+    pub fn validate(&self) -> Result<(), Error> {
+        let (value, name) = match *self {
+            Self::Laplace { temperature } => (temperature, "temperature"),
+            Self::Gaussian { bandwidth } => (bandwidth, "bandwidth"),
+        };
+        if value.is_finite() && value > 0.0 && self.inverse_scale().is_finite() {
+            Ok(())
+        } else {
+            Err(Error::InvalidParameter { name })
+        }
+    }
+
+    /// `1/τ` (Laplace) or `1/(2σ²)` (Gaussian).
+    pub(crate) fn inverse_scale(&self) -> f32 {
+        match *self {
+            Self::Laplace { temperature } => 1.0 / temperature,
+            Self::Gaussian { bandwidth } => 1.0 / (2.0 * bandwidth * bandwidth),
+        }
+    }
+}

@@ -1,0 +1,59 @@
+//! # drifting
+//!
+//! Drifting models (Deng, Li, Li, Du, He, *Generative Modeling via Drifting*, 2026) train a
+//! one-step generator by regressing its samples `x` onto `stopgrad(x + V(x))`, where `V` is a
+//! kernel *drift* that attracts samples to the data and repels them from each other. This crate
+//! is a `no_std`, allocation-free, SIMD implementation of the drift fields and everything around
+//! them, for microcontrollers and many-core workstations alike.
+//!
+//! * [`CloudView`]: the borrowed point cloud every algorithm takes (slices per coordinate, a
+//!   coordinate-major buffer, or `&[[f32; D]]`), and [`ParticleBuffer`], a fixed-capacity cloud
+//!   that can live in a `static`.
+//! * [`Kernel`]: Laplace `exp(−‖x−y‖/τ)` and Gaussian `exp(−‖x−y‖²/(2σ²))`, as logits.
+//! * Drift operators: [`mean_shift_drift`] (§3), [`two_axis_softmax_drift`] (Algorithm 2, §4),
+//!   [`multi_temperature_drift`] (the official normalised form, §5). All stream in tiles with an
+//!   online log-sum-exp: `O(N + P + Q)` memory, never an `N × (P+Q)` matrix, exact for clouds far
+//!   apart at tiny temperatures.
+//! * [`stop_gradient_loss`]: the loss and its gradient `−2V/(N·D)` for the generator.
+//!
+//! Section numbers refer to `ALGORITHMS.md` (the project's formula sheet), which follows the
+//! papers.
+//!
+//! ## Accuracy
+//! All hot arithmetic is `f32` with `wide` SIMD (8 lanes over particles). Every operator is
+//! tested against a plain scalar `f64` reference (`tests/reference/`) and against PyTorch values;
+//! the tolerances are stated per operator in `tests/drift_reference.rs`.
+//!
+//! ## Errors
+//! Every entry point validates once and returns [`Error`]; loops after validation cannot fail.
+//! Library code contains no `unwrap`, `expect`, `panic!` or slice indexing.
+#![no_std]
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod cloud;
+pub mod drift;
+mod error;
+mod kernel;
+mod loss;
+mod pairs;
+mod simd;
+
+pub use cloud::{CloudView, ParticleBuffer};
+pub use drift::Negatives;
+pub use drift::mean_shift::{MeanShiftConfig, mean_shift_drift};
+pub use drift::multi_temperature::{
+    MAX_TEMPERATURES, MultiTemperatureConfig, MultiTemperatureReport, OFFICIAL_TEMPERATURES,
+    multi_temperature_drift, multi_temperature_scratch_len,
+};
+pub use drift::two_axis::{SelfMask, TwoAxisConfig, two_axis_scratch_len, two_axis_softmax_drift};
+pub use error::Error;
+pub use kernel::Kernel;
+pub use loss::stop_gradient_loss;
+

@@ -1,0 +1,297 @@
+//! The single tiled pair loop every kernel reduction runs on.
+//!
+//! A *block* holds [`LANES`] consecutive particles of one cloud (the lane side), gathered once
+//! into SIMD registers; a *sweep* walks the partner cloud a tile of [`TILE`] points at a time,
+//! computes the `LANES × TILE` logits and hands the tile to a consumer (an online log-sum-exp, a
+//! weighted mean, an affinity sum). Nothing of size `N × M` ever exists: the state is `O(D)` per
+//! block plus one tile.
+//!
+//! Self-pairs (a particle against itself, when the partner cloud *is* the lane cloud) are masked
+//! here, once, for every operator: either excluded (logit [`EXCLUDED_LOGIT`], weight exactly 0)
+//! or pushed away by adding a distance, as the official code does.
+
+use crate::cloud::{CloudView, Points, dispatch_points};
+use crate::kernel::Kernel;
+use crate::simd::{EXCLUDED_LOGIT, F32s, LANES, OnlineLogSumExp, lane_mask, sqrt};
+
+/// Partner points per tile.
+pub(crate) const TILE: usize = 16;
+
+/// How a self-pair `(i, i)` is treated.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum PairMask {
+    /// Logit [`EXCLUDED_LOGIT`]: the pair has weight 0.
+    Exclude,
+    /// The distance of the pair is increased by this amount (official code: `1e6` in the 2D demo,
+    /// `+100` on the normalised distance in `drift_loss`).
+    AddDistance(f32),
+}
+
+/// The logit of a pair as a function of its squared distance.
+pub(crate) trait Shape: Copy {
+    /// Logit for squared distance `sq` (already floored), scale `inv` (`1/τ` or `1/(2σ²)`).
+    fn logit(sq: F32s, inv: F32s) -> F32s;
+    /// Logit for the distance `sqrt(sq) + add`.
+    fn shifted_logit(sq: F32s, add: F32s, inv: F32s) -> F32s;
+}
+
+/// Laplace: `l = −‖x−y‖/τ`.
+#[derive(Clone, Copy)]
+pub(crate) struct LaplaceShape;
+/// Gaussian: `l = −‖x−y‖²/(2σ²)`.
+#[derive(Clone, Copy)]
+pub(crate) struct GaussianShape;
+
+impl Shape for LaplaceShape {
+    #[inline(always)]
+    fn logit(sq: F32s, inv: F32s) -> F32s {
+        -(sqrt(sq) * inv)
+    }
+    #[inline(always)]
+    fn shifted_logit(sq: F32s, add: F32s, inv: F32s) -> F32s {
+        -((sqrt(sq) + add) * inv)
+    }
+}
+
+impl Shape for GaussianShape {
+    #[inline(always)]
+    fn logit(sq: F32s, inv: F32s) -> F32s {
+        -(sq * inv)
+    }
+    #[inline(always)]
+    fn shifted_logit(sq: F32s, add: F32s, inv: F32s) -> F32s {
+        let d = sqrt(sq) + add;
+        -(d * d * inv)
+    }
+}
+
+/// Everything that turns a pair of points into a logit, except the shape (a type parameter).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct LogitRule {
+    /// `1/τ` or `1/(2σ²)`.
+    pub(crate) inverse_scale: f32,
+    /// Squared distances are floored at this value (official `drift_loss`: `1e-8`; else 0).
+    pub(crate) squared_distance_floor: f32,
+    /// Treatment of self-pairs when the partner cloud is the lane cloud.
+    pub(crate) mask: PairMask,
+}
+
+impl LogitRule {
+    pub(crate) fn new(kernel: &Kernel, mask: PairMask) -> Self {
+        Self {
+            inverse_scale: kernel.inverse_scale(),
+            squared_distance_floor: 0.0,
+            mask,
+        }
+    }
+}
+
+/// Selects the shape of a kernel and runs `$body` with the type alias `$s` bound to it.
+macro_rules! dispatch_shape {
+    ($laplace:expr, $s:ident => $body:expr) => {
+        if $laplace {
+            type $s = $crate::pairs::LaplaceShape;
+            $body
+        } else {
+            type $s = $crate::pairs::GaussianShape;
+            $body
+        }
+    };
+}
+pub(crate) use dispatch_shape;
+
+/// Whether a kernel is Laplace (for [`dispatch_shape!`]).
+pub(crate) fn is_laplace(kernel: &Kernel) -> bool {
+    matches!(kernel, Kernel::Laplace { .. })
+}
+
+/// [`LANES`] consecutive particles of the lane cloud, starting at `start`; lanes past the end
+/// of the cloud repeat its last point and are ignored by every consumer.
+#[derive(Clone, Copy)]
+pub(crate) struct Block<const D: usize> {
+    pub(crate) coords: [F32s; D],
+    pub(crate) start: usize,
+    pub(crate) valid: usize,
+}
+
+impl<const D: usize> Block<D> {
+    /// Gathers the block starting at `start` (which must be `< cloud.len()`).
+    pub(crate) fn gather(cloud: &CloudView<'_, D>, start: usize) -> Self {
+        let valid = cloud.len().saturating_sub(start).min(LANES);
+        let mut lanes = [[0.0_f32; D]; LANES];
+        let last = cloud.point(start + valid.saturating_sub(1)).unwrap_or([0.0; D]);
+        for (k, lane) in lanes.iter_mut().enumerate() {
+            *lane = cloud.point(start + k).unwrap_or(last);
+        }
+        let coords = core::array::from_fn(|d| {
+            F32s::new(lanes.map(|p| p.get(d).copied().unwrap_or(0.0)))
+        });
+        Self {
+            coords,
+            start,
+            valid,
+        }
+    }
+
+    /// Iterates over the block starts of a cloud of `len` points.
+    pub(crate) fn starts(len: usize) -> impl Iterator<Item = usize> {
+        (0..len).step_by(LANES)
+    }
+
+    /// Writes lane values `v` (valid lanes only) to `out[offset + start + k]`.
+    #[inline]
+    pub(crate) fn scatter(&self, v: F32s, out: &mut [f32], offset: usize) {
+        let base = offset + self.start;
+        if let Some(dst) = out.get_mut(base..base + self.valid) {
+            for (o, x) in dst.iter_mut().zip(v.to_array()) {
+                *o = x;
+            }
+        }
+    }
+}
+
+/// An additive per-partner term of the logit: `l_ij += factor · values[j]`.
+#[derive(Clone, Copy)]
+pub(crate) struct Bias<'a> {
+    pub(crate) values: &'a [f32],
+    pub(crate) factor: f32,
+}
+
+/// One partner cloud of a sweep.
+#[derive(Clone, Copy)]
+pub(crate) struct Partners<'a, const D: usize> {
+    pub(crate) cloud: CloudView<'a, D>,
+    /// The partner cloud is the lane cloud itself: pair `(i, i)` is masked.
+    pub(crate) is_self: bool,
+    pub(crate) bias: Option<Bias<'a>>,
+}
+
+impl<'a, const D: usize> Partners<'a, D> {
+    pub(crate) fn new(cloud: CloudView<'a, D>, is_self: bool) -> Self {
+        Self {
+            cloud,
+            is_self,
+            bias: None,
+        }
+    }
+
+    pub(crate) fn with_bias(self, values: &'a [f32], factor: f32) -> Self {
+        Self {
+            bias: Some(Bias { values, factor }),
+            ..self
+        }
+    }
+}
+
+/// A tile handed to a sweep's consumer: the logits of the block's lanes against `count`
+/// consecutive partners starting at `start`, and those partners' points.
+pub(crate) struct Tile<const D: usize> {
+    pub(crate) start: usize,
+    pub(crate) count: usize,
+    pub(crate) logits: [F32s; TILE],
+    pub(crate) points: [[f32; D]; TILE],
+}
+
+impl<const D: usize> Tile<D> {
+    /// The logits of the partners present in the tile.
+    #[inline(always)]
+    pub(crate) fn logits_mut(&mut self) -> &mut [F32s] {
+        let count = self.count;
+        self.logits.get_mut(..count).unwrap_or(&mut [])
+    }
+}
+
+/// Walks `partners` tile by tile against `block`, calling `consume` on each tile.
+///
+/// Cost `O(M·D)` vector operations for `M` partners; state one tile.
+#[inline(always)]
+pub(crate) fn sweep<const D: usize, S: Shape>(
+    block: &Block<D>,
+    partners: &Partners<'_, D>,
+    rule: &LogitRule,
+    consume: impl FnMut(&mut Tile<D>),
+) {
+    dispatch_points!(partners.cloud, p => sweep_layout::<D, S, _>(block, p, partners, rule, consume));
+}
+
+#[inline(always)]
+fn sweep_layout<const D: usize, S: Shape, P: Points<D>>(
+    block: &Block<D>,
+    points: P,
+    partners: &Partners<'_, D>,
+    rule: &LogitRule,
+    mut consume: impl FnMut(&mut Tile<D>),
+) {
+    let len = partners.cloud.len();
+    let inv = F32s::splat(rule.inverse_scale);
+    let floor = F32s::splat(rule.squared_distance_floor);
+    let mut tile = Tile {
+        start: 0,
+        count: 0,
+        logits: [F32s::splat(0.0); TILE],
+        points: [[0.0; D]; TILE],
+    };
+    let mut start = 0;
+    while start < len {
+        let count = (len - start).min(TILE);
+        tile.start = start;
+        tile.count = count;
+        for (t, (logit, point)) in tile
+            .logits
+            .iter_mut()
+            .zip(tile.points.iter_mut())
+            .take(count)
+            .enumerate()
+        {
+            let j = start + t;
+            *point = points.point(j);
+            let mut sq = F32s::splat(0.0);
+            for (x, &y) in block.coords.iter().zip(point.iter()) {
+                let diff = *x - F32s::splat(y);
+                sq = diff.mul_add(diff, sq);
+            }
+            let sq = sq.fast_max(floor);
+            let mut l = S::logit(sq, inv);
+            if partners.is_self {
+                let k = j.wrapping_sub(block.start);
+                if k < LANES {
+                    let masked = match rule.mask {
+                        PairMask::Exclude => F32s::splat(EXCLUDED_LOGIT),
+                        PairMask::AddDistance(add) => S::shifted_logit(sq, F32s::splat(add), inv),
+                    };
+                    l = lane_mask(k).select(masked, l);
+                }
+            }
+            if let Some(bias) = partners.bias {
+                let b = bias.values.get(j).copied().unwrap_or(0.0);
+                l += F32s::splat(bias.factor * b);
+            }
+            *logit = l;
+        }
+        consume(&mut tile);
+        start += count;
+    }
+}
+
+/// For every point `i` of `lanes`, `out[i] = LSE_j l(i, j)` over all partners of all `groups`
+/// (their union), with self-pairs masked and per-partner biases added.
+///
+/// This is the row (or, with the clouds swapped, column) log-sum-exp of the two-axis softmax and
+/// the softmin of Sinkhorn. Cost `O(N·M·D)`, one `exp` per pair; memory `O(1)` beyond `out`.
+pub(crate) fn log_sum_exp<const D: usize, S: Shape>(
+    lanes: &CloudView<'_, D>,
+    groups: &[Partners<'_, D>],
+    rule: &LogitRule,
+    out: &mut [f32],
+) {
+    for start in Block::<D>::starts(lanes.len()) {
+        let block = Block::gather(lanes, start);
+        let mut lse = OnlineLogSumExp::new();
+        for partners in groups {
+            sweep::<D, S>(&block, partners, rule, |tile| {
+                lse.absorb(tile.logits_mut());
+            });
+        }
+        block.scatter(F32s::new(lse.value()), out, 0);
+    }
+}
