@@ -37,6 +37,8 @@ pub(crate) trait Points<const D: usize>: Copy {
     /// Point `j`. `j < len` in every call the crate makes; an index past the end reads zeros
     /// rather than panicking.
     fn point(&self, j: usize) -> [f32; D];
+    /// Copies points `start..start + tile.len()` (those that exist) into `tile`.
+    fn fill_tile(&self, start: usize, tile: &mut [[f32; D]]);
 }
 
 impl<const D: usize> Points<D> for Coordinates<'_, D> {
@@ -44,12 +46,30 @@ impl<const D: usize> Points<D> for Coordinates<'_, D> {
     fn point(&self, j: usize) -> [f32; D] {
         self.0.map(|c| c.get(j).copied().unwrap_or(0.0))
     }
+    #[inline(always)]
+    fn fill_tile(&self, start: usize, tile: &mut [[f32; D]]) {
+        for (d, column) in self.0.iter().enumerate() {
+            let column = column.get(start..).unwrap_or(&[]);
+            for (point, &value) in tile.iter_mut().zip(column) {
+                if let Some(slot) = point.get_mut(d) {
+                    *slot = value;
+                }
+            }
+        }
+    }
 }
 
 impl<const D: usize> Points<D> for &[[f32; D]] {
     #[inline(always)]
     fn point(&self, j: usize) -> [f32; D] {
         self.get(j).copied().unwrap_or([0.0; D])
+    }
+    #[inline(always)]
+    fn fill_tile(&self, start: usize, tile: &mut [[f32; D]]) {
+        let source = self.get(start..).unwrap_or(&[]);
+        for (point, value) in tile.iter_mut().zip(source) {
+            *point = *value;
+        }
     }
 }
 

@@ -236,37 +236,41 @@ fn sweep_layout<const D: usize, S: Shape, P: Points<D>>(
         let count = (len - start).min(TILE);
         tile.start = start;
         tile.count = count;
-        for (t, (logit, point)) in tile
-            .logits
-            .iter_mut()
-            .zip(tile.points.iter_mut())
-            .take(count)
-            .enumerate()
-        {
-            let j = start + t;
-            *point = points.point(j);
+        points.fill_tile(start, tile.points.get_mut(..count).unwrap_or(&mut []));
+        // The hot loop: no branch but the loop's own.
+        for (logit, point) in tile.logits.iter_mut().zip(tile.points.iter()).take(count) {
             let mut sq = F32s::splat(0.0);
             for (x, &y) in block.coords.iter().zip(point.iter()) {
                 let diff = *x - F32s::splat(y);
                 sq = diff.mul_add(diff, sq);
             }
-            let sq = sq.fast_max(floor);
-            let mut l = S::logit(sq, inv);
-            if partners.is_self {
-                let k = j.wrapping_sub(block.start);
+            *logit = S::logit(sq.fast_max(floor), inv);
+        }
+        // Self-pairs: only tiles that overlap the block's own indices.
+        if partners.is_self && start < block.start + LANES && block.start < start + count {
+            for (t, (logit, point)) in tile.logits.iter_mut().zip(tile.points.iter()).take(count).enumerate() {
+                let k = (start + t).wrapping_sub(block.start);
                 if k < LANES {
                     let masked = match rule.mask {
                         PairMask::Exclude => F32s::splat(EXCLUDED_LOGIT),
-                        PairMask::AddDistance(add) => S::shifted_logit(sq, F32s::splat(add), inv),
+                        PairMask::AddDistance(add) => {
+                            let mut sq = F32s::splat(0.0);
+                            for (x, &y) in block.coords.iter().zip(point.iter()) {
+                                let diff = *x - F32s::splat(y);
+                                sq = diff.mul_add(diff, sq);
+                            }
+                            S::shifted_logit(sq.fast_max(floor), F32s::splat(add), inv)
+                        }
                     };
-                    l = lane_mask(k).select(masked, l);
+                    *logit = lane_mask(k).select(masked, *logit);
                 }
             }
-            if let Some(bias) = partners.bias {
-                let b = bias.values.get(j).copied().unwrap_or(0.0);
-                l += F32s::splat(bias.factor * b);
+        }
+        if let Some(bias) = partners.bias {
+            let values = bias.values.get(start..).unwrap_or(&[]);
+            for (logit, &b) in tile.logits.iter_mut().zip(values).take(count) {
+                *logit += F32s::splat(bias.factor * b);
             }
-            *logit = l;
         }
         consume(&mut tile);
         start += count;
@@ -289,7 +293,7 @@ pub(crate) fn log_sum_exp<const D: usize, S: Shape>(
         let mut lse = OnlineLogSumExp::new();
         for partners in groups {
             sweep::<D, S>(&block, partners, rule, |tile| {
-                lse.absorb(tile.logits_mut());
+                lse.absorb_sum(tile.logits_mut());
             });
         }
         block.scatter(F32s::new(lse.value()), out, 0);

@@ -132,6 +132,19 @@ impl OnlineLogSumExp {
         rescale
     }
 
+    /// Folds `logits` into the reduction without keeping the weights: one rescale per tile,
+    /// one `exp` per value.
+    #[inline(always)]
+    pub(crate) fn absorb_sum(&mut self, logits: &[F32s]) {
+        let new_max = max_of(logits, self.max);
+        let mut tile_sum = self.sum * exp(self.max - new_max);
+        for l in logits {
+            tile_sum += exp(*l - new_max);
+        }
+        self.sum = tile_sum;
+        self.max = new_max;
+    }
+
     /// `m + ln s` per lane (`ln` through `libm`, once per particle, not per pair).
     #[inline]
     pub(crate) fn value(&self) -> [f32; LANES] {

@@ -186,22 +186,27 @@ impl<const D: usize> TwoAxisProblem<'_, D> {
         weights: Option<&[f32]>,
         rule: &LogitRule,
     ) -> (F32s, [F32s; D]) {
-        let floor = F32s::splat(self.affinity_floor_logit.unwrap_or(f32::MIN));
         let mut total = F32s::splat(0.0);
         let mut displacement = [F32s::splat(0.0); D];
+        let floor = self.affinity_floor_logit.map(F32s::splat);
         sweep::<D, S>(block, partners, rule, |tile| {
-            for (t, (l, y)) in tile
-                .logits
-                .iter()
-                .zip(tile.points.iter())
-                .take(tile.count)
-                .enumerate()
-            {
-                let mut a = exp((*l + half_row).fast_max(floor));
-                if let Some(w) = weights {
-                    a *= F32s::splat(w.get(tile.start + t).copied().unwrap_or(0.0));
+            // Affinities in place of the logits; floor and weights hoisted out of the hot loop.
+            let start = tile.start;
+            let affinities = tile.logits_mut();
+            match floor {
+                Some(floor) => affinities
+                    .iter_mut()
+                    .for_each(|l| *l = exp((*l + half_row).fast_max(floor))),
+                None => affinities.iter_mut().for_each(|l| *l = exp(*l + half_row)),
+            }
+            if let Some(w) = weights {
+                let w = w.get(start..).unwrap_or(&[]);
+                for (a, &w) in affinities.iter_mut().zip(w) {
+                    *a *= F32s::splat(w);
                 }
-                total += a;
+            }
+            for (a, y) in tile.logits.iter().zip(tile.points.iter()).take(tile.count) {
+                total += *a;
                 for ((acc, x), &y) in displacement.iter_mut().zip(block.coords.iter()).zip(y) {
                     *acc = a.mul_add(F32s::splat(y) - *x, *acc);
                 }

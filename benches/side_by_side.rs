@@ -1,0 +1,174 @@
+//! Times the crate's drift operators the way `benches/baselines/torch_drift.py` times PyTorch,
+//! and prints one JSON object per configuration (same fields), so that
+//! `benches/baselines/compare.py` can put both side by side from one run.
+//!
+//! `cargo bench --bench side_by_side -- [--ops mean_shift,two_axis,multi_temperature]
+//!  [--kernels laplace,gaussian] [--sizes 256,1024,4096] [--dims 2,16,64] [--quick]`
+//!
+//! Median wall time over repeats (at least 5, or 1 s, at most 50), one thread.
+
+use std::time::Instant;
+
+use drifting::{
+    CloudView, Kernel, MeanShiftConfig, MultiTemperatureConfig, Negatives, TwoAxisConfig,
+    mean_shift_drift, multi_temperature_drift, multi_temperature_scratch_len, two_axis_scratch_len,
+    two_axis_softmax_drift,
+};
+use rand_core::{Rng, SeedableRng};
+use rand_xoshiro::Xoshiro256PlusPlus;
+
+fn normal_cloud(rng: &mut Xoshiro256PlusPlus, n: usize, dim: usize, scale: f32) -> Vec<f32> {
+    // Box–Muller on 24-bit uniforms; coordinate-major.
+    let mut out = Vec::with_capacity(n * dim);
+    while out.len() < n * dim {
+        let u1 = ((rng.next_u32() >> 8) as f32 + 0.5) / 16_777_216.0;
+        let u2 = (rng.next_u32() >> 8) as f32 / 16_777_216.0;
+        let r = (-2.0 * u1.ln()).sqrt();
+        let (s, c) = (std::f32::consts::TAU * u2).sin_cos();
+        out.push(r * c * scale);
+        out.push(r * s * scale);
+    }
+    out.truncate(n * dim);
+    out
+}
+
+fn median_seconds(mut run: impl FnMut(), quick: bool) -> (f64, usize) {
+    run();
+    let budget = if quick { 0.3 } else { 1.0 };
+    let (min_reps, max_reps) = if quick { (3, 20) } else { (5, 50) };
+    let mut times = Vec::new();
+    let started = Instant::now();
+    while times.len() < min_reps || (started.elapsed().as_secs_f64() < budget && times.len() < max_reps) {
+        let t = Instant::now();
+        run();
+        times.push(t.elapsed().as_secs_f64());
+    }
+    times.sort_by(f64::total_cmp);
+    (times[times.len() / 2], times.len())
+}
+
+fn time_op<const D: usize>(op: &str, kernel: &str, n: usize, quick: bool) -> Option<(f64, usize)> {
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(7);
+    let x = normal_cloud(&mut rng, n, D, 0.5);
+    let y = normal_cloud(&mut rng, n, D, 0.5);
+    let queries = CloudView::<D>::from_coordinate_major(&x, n).ok()?;
+    let positives = CloudView::<D>::from_coordinate_major(&y, n).ok()?;
+    let k = match kernel {
+        "laplace" => Kernel::laplace(0.05),
+        _ => Kernel::gaussian(0.05),
+    };
+    let mut out = vec![0.0_f32; n * D];
+    match op {
+        "mean_shift" => {
+            let config = MeanShiftConfig::new(k);
+            Some(median_seconds(
+                || mean_shift_drift(&queries, &positives, Negatives::Queries, &config, &mut out).unwrap(),
+                quick,
+            ))
+        }
+        "two_axis" => {
+            let config = TwoAxisConfig::new(k);
+            let mut scratch = vec![0.0_f32; two_axis_scratch_len(n, n, n)];
+            Some(median_seconds(
+                || {
+                    two_axis_softmax_drift(&queries, &positives, Negatives::Queries, &config, &mut scratch, &mut out)
+                        .unwrap()
+                },
+                quick,
+            ))
+        }
+        "multi_temperature" if kernel == "laplace" => {
+            let config = MultiTemperatureConfig::official();
+            let mut scratch = vec![0.0_f32; multi_temperature_scratch_len(n, n, D)];
+            Some(median_seconds(
+                || {
+                    multi_temperature_drift(&queries, &positives, &config, &mut scratch, &mut out).unwrap();
+                },
+                quick,
+            ))
+        }
+        _ => None,
+    }
+}
+
+fn list(args: &[String], flag: &str, default: &str) -> Vec<String> {
+    let value = args
+        .iter()
+        .position(|a| a == flag)
+        .and_then(|i| args.get(i + 1))
+        .map_or(default, String::as_str);
+    value.split(',').map(str::to_owned).collect()
+}
+
+/// Throughput of the primitives the drifts are made of, on data resident in L1: `exp` (the
+/// crate's SIMD exp, the bound the drift cannot beat: at least one `exp` per pair) and `sqrt`.
+fn primitives(quick: bool) {
+    use wide::f32x8;
+    let values: Vec<f32x8> = (0..512)
+        .map(|k| f32x8::new(std::array::from_fn(|l| -((k * 8 + l) as f32) * 1e-3)))
+        .collect();
+    let rounds = 4096;
+    let per_call = (values.len() * 8 * rounds) as f64;
+    let (exp_s, reps) = median_seconds(
+        || {
+            let mut acc = [f32x8::splat(0.0); 4];
+            for _ in 0..rounds {
+                for (k, v) in values.iter().enumerate() {
+                    acc[k & 3] += drifting::simd_exp(*v);
+                }
+            }
+            std::hint::black_box(acc);
+        },
+        quick,
+    );
+    println!("{{\"impl\":\"drifting\",\"op\":\"exp\",\"per_second\":{:.4e},\"repeats\":{reps}}}", per_call / exp_s);
+    let (sqrt_s, reps) = median_seconds(
+        || {
+            let mut acc = [f32x8::splat(0.0); 4];
+            for _ in 0..rounds {
+                for (k, v) in values.iter().enumerate() {
+                    acc[k & 3] += (-*v).sqrt();
+                }
+            }
+            std::hint::black_box(acc);
+        },
+        quick,
+    );
+    println!("{{\"impl\":\"drifting\",\"op\":\"sqrt\",\"per_second\":{:.4e},\"repeats\":{reps}}}", per_call / sqrt_s);
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let quick = args.iter().any(|a| a == "--quick");
+    if args.iter().any(|a| a == "--primitives") {
+        primitives(quick);
+        return;
+    }
+    let ops = list(&args, "--ops", "mean_shift,two_axis,multi_temperature");
+    let kernels = list(&args, "--kernels", "laplace,gaussian");
+    let sizes = list(&args, "--sizes", if quick { "256,1024" } else { "256,1024,4096" });
+    let dims = list(&args, "--dims", "2,16,64");
+    for op in &ops {
+        for kernel in &kernels {
+            for size in &sizes {
+                let n: usize = size.parse().expect("size");
+                for dim in &dims {
+                    let timed = match dim.as_str() {
+                        "1" => time_op::<1>(op, kernel, n, quick),
+                        "2" => time_op::<2>(op, kernel, n, quick),
+                        "3" => time_op::<3>(op, kernel, n, quick),
+                        "8" => time_op::<8>(op, kernel, n, quick),
+                        "16" => time_op::<16>(op, kernel, n, quick),
+                        "64" => time_op::<64>(op, kernel, n, quick),
+                        other => panic!("unsupported dimension {other}"),
+                    };
+                    if let Some((median, reps)) = timed {
+                        println!(
+                            "{{\"impl\":\"drifting\",\"op\":\"{op}\",\"kernel\":\"{kernel}\",\"n\":{n},\"d\":{dim},\"threads\":1,\"median_s\":{median:.6e},\"repeats\":{reps}}}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
