@@ -15,6 +15,7 @@
 //!   online log-sum-exp: `O(N + P + Q)` memory, never an `N × (P+Q)` matrix, exact for clouds far
 //!   apart at tiny temperatures.
 //! * [`stop_gradient_loss`]: the loss and its gradient `−2V/(N·D)` for the generator.
+//! * [`sample`]: uniform and standard normal noise from any `rand_core` generator, no `std`.
 //!
 //! Section numbers refer to `ALGORITHMS.md` (the project's formula sheet), which follows the
 //! papers.
@@ -43,6 +44,7 @@ mod error;
 mod kernel;
 mod loss;
 mod pairs;
+pub mod sample;
 mod simd;
 
 pub use cloud::{CloudView, ParticleBuffer};
