@@ -15,6 +15,9 @@
 //!   online log-sum-exp: `O(N + P + Q)` memory, never an `N × (P+Q)` matrix, exact for clouds far
 //!   apart at tiny temperatures.
 //! * [`stop_gradient_loss`]: the loss and its gradient `−2V/(N·D)` for the generator.
+//! * [`sinkhorn`]: log-domain Sinkhorn (§6): [`entropic_transport`], the debiased
+//!   [`sinkhorn_divergence`], [`barycentric_projection`], the [`sinkhorn_drift`] `T_ab − T_aa` and
+//!   the one-shot [`sinkhorn_proxy_drift`], all streaming with `O(N + M)` memory.
 //! * [`sample`]: uniform and standard normal noise from any `rand_core` generator, no `std`.
 //!
 //! Section numbers refer to `ALGORITHMS.md` (the project's formula sheet), which follows the
@@ -45,6 +48,7 @@ mod kernel;
 mod loss;
 mod pairs;
 pub mod sample;
+pub mod sinkhorn;
 mod simd;
 
 pub use cloud::{CloudView, ParticleBuffer};
@@ -57,6 +61,11 @@ pub use drift::multi_temperature::{
 pub use drift::two_axis::{SelfMask, TwoAxisConfig, two_axis_scratch_len, two_axis_softmax_drift};
 pub use error::Error;
 pub use kernel::Kernel;
+pub use sinkhorn::{
+    GroundCost, SinkhornConfig, SinkhornDivergence, SinkhornReport, SinkhornWorkspace, UpdateRule,
+    WeightedCloud, barycentric_projection, entropic_transport, sinkhorn_divergence, sinkhorn_drift,
+    sinkhorn_proxy_drift,
+};
 pub use loss::stop_gradient_loss;
 
 

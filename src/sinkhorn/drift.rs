@@ -1,0 +1,214 @@
+//! Barycentric projections, the Sinkhorn drift `T_ab − T_aa`, and the one-shot Sinkhorn proxy.
+
+use super::softmin::cost_rule;
+use super::solver::{PairState, solve_pair, solve_self};
+use super::{SinkhornConfig, SinkhornReport, SinkhornWorkspace, WeightedCloud, prepare};
+use crate::cloud::CloudView;
+use crate::drift::mean_shift::mean_displacement;
+use crate::drift::take_scratch;
+use crate::error::Error;
+use crate::pairs::{Block, GaussianShape, LogitRule, Partners, log_sum_exp};
+
+/// Writes `scale · (T(x_i) − x_i)` (or `+=` when `accumulate`) for the plan whose row `i` is the
+/// softmax over `j` of `bias_j − C_ij/ε`: a weighted mean of displacements, the mean-shift loop
+/// of the drift module with Sinkhorn's biases.
+fn displacement<const D: usize>(
+    x: &CloudView<'_, D>,
+    targets: Partners<'_, D>,
+    rule: &LogitRule,
+    scale: f32,
+    accumulate: bool,
+    out: &mut [f32],
+) {
+    let n = x.len();
+    for start in Block::<D>::starts(n) {
+        let block = Block::gather(x, start);
+        let mean = mean_displacement::<D, GaussianShape>(&block, &targets, rule);
+        for (d, v) in mean.iter().enumerate() {
+            let mut v = *v * crate::simd::F32s::splat(scale);
+            if accumulate {
+                let base = d * n + start;
+                let old = core::array::from_fn(|k| out.get(base + k).copied().unwrap_or(0.0));
+                v += crate::simd::F32s::new(old);
+            }
+            block.scatter(v, out, d * n);
+        }
+    }
+}
+
+/// `bias_j = log w_j + potential_j / ε`.
+fn fill_bias(bias: &mut [f32], log_w: &[f32], potential: &[f32], epsilon: f32) {
+    for ((b, &lw), &p) in bias.iter_mut().zip(log_w).zip(potential) {
+        *b = lw + p / epsilon;
+    }
+}
+
+fn check_out(out: &[f32], expected: usize) -> Result<(), Error> {
+    if out.len() == expected {
+        Ok(())
+    } else {
+        Err(Error::ShapeMismatch {
+            input: "out",
+            expected,
+            found: out.len(),
+        })
+    }
+}
+
+/// The barycentric projection `T_ab(x_i) = Σ_j π_ij y_j / a_i` of the entropic plan between `x`
+/// and `y`, written coordinate-major (`T_d(x_i)` at `out[d·N + i]`). Rows are normalised
+/// exactly (the plan of the last `f`-update), so `T_ab(x_i)` is a convex combination of the `y_j`.
+///
+/// # Errors
+/// As [`entropic_transport`](super::entropic_transport), and `out.len() != N·D`.
+pub fn barycentric_projection<const D: usize>(
+    x: &WeightedCloud<'_, D>,
+    y: &WeightedCloud<'_, D>,
+    config: &SinkhornConfig,
+    workspace: &mut SinkhornWorkspace<'_>,
+    out: &mut [f32],
+) -> Result<SinkhornReport, Error> {
+    check_out(out, x.len().saturating_mul(D))?;
+    prepare(x, y, config, workspace)?;
+    let parts = workspace.parts();
+    let mut state = PairState {
+        f: parts.f_ab,
+        g: parts.g_ab,
+        log_a: parts.log_a,
+        log_b: parts.log_b,
+        tmp_f: parts.tmp_n,
+        tmp_g: parts.tmp_m,
+        bias: parts.bias,
+    };
+    let report = solve_pair(x, y, config, &mut state);
+    let eps = config.epsilon();
+    fill_bias(state.bias, state.log_b, state.g, eps);
+    let bias = state.bias.get(..y.len()).unwrap_or(&[]);
+    let rule = cost_rule(eps, config.cost);
+    displacement(&x.points, Partners::new(y.points, false).with_bias(bias, 1.0), &rule, 1.0, false, out);
+    for (d, column) in out.chunks_exact_mut(x.len().max(1)).enumerate() {
+        for (o, p) in column.iter_mut().zip(x.points.points()) {
+            *o += p.get(d).copied().unwrap_or(0.0);
+        }
+    }
+    Ok(report)
+}
+
+/// The Sinkhorn drift `V(x_i) = T_ab(x_i) − T_aa(x_i)` (ALGORITHMS.md §6; third paper): attraction
+/// to the data's barycentric projection, repulsion from the samples' own. With the default cost
+/// `½‖x−y‖²` it is exactly `−∇_{x_i} S_ε(a, b) / a_i`; with `‖x−y‖²` it is half of that.
+///
+/// Solves `(a, b)` and `(a, a)` (the `(b, b)` term of `S_ε` does not depend on `x`), then one
+/// streaming pass per projection. Output coordinate-major, `N·D` values. Returns the reports of
+/// both solves.
+///
+/// # Errors
+/// As [`entropic_transport`](super::entropic_transport), and `out.len() != N·D`.
+pub fn sinkhorn_drift<const D: usize>(
+    x: &WeightedCloud<'_, D>,
+    y: &WeightedCloud<'_, D>,
+    config: &SinkhornConfig,
+    workspace: &mut SinkhornWorkspace<'_>,
+    out: &mut [f32],
+) -> Result<[SinkhornReport; 2], Error> {
+    check_out(out, x.len().saturating_mul(D))?;
+    prepare(x, y, config, workspace)?;
+    let parts = workspace.parts();
+    let mut state = PairState {
+        f: parts.f_ab,
+        g: parts.g_ab,
+        log_a: parts.log_a,
+        log_b: parts.log_b,
+        tmp_f: parts.tmp_n,
+        tmp_g: parts.tmp_m,
+        bias: parts.bias,
+    };
+    let report_ab = solve_pair(x, y, config, &mut state);
+    let report_aa = solve_self(x, config, parts.f_aa, state.log_a, state.tmp_f, state.bias);
+    let eps = config.epsilon();
+    let rule = cost_rule(eps, config.cost);
+    fill_bias(state.bias, state.log_b, state.g, eps);
+    let bias = state.bias.get(..y.len()).unwrap_or(&[]);
+    displacement(&x.points, Partners::new(y.points, false).with_bias(bias, 1.0), &rule, 1.0, false, out);
+    fill_bias(state.bias, state.log_a, parts.f_aa, eps);
+    let bias = state.bias.get(..x.len()).unwrap_or(&[]);
+    displacement(&x.points, Partners::new(x.points, false).with_bias(bias, 1.0), &rule, -1.0, true, out);
+    Ok([report_ab, report_aa])
+}
+
+/// Scratch length [`sinkhorn_proxy_drift`] needs: `2N + M + 2·max(N, M)`.
+#[must_use]
+pub const fn sinkhorn_proxy_scratch_len(n: usize, m: usize) -> usize {
+    let largest = if n > m { n } else { m };
+    2 * n + m + 2 * largest
+}
+
+/// The one-shot *Sinkhorn proxy* drift of the third paper (ALGORITHMS.md §6).
+///
+/// With `K_ij = exp(−C_ij/ε)`: `P1_ij = a_i K_ij / Σ_k K_ik` (rows), then
+/// `P2_ij = P1_ij b_j / Σ_k P1_kj` (columns), i.e. one Sinkhorn sweep from zero potentials, rows
+/// first. The proxy projection is `T̃_ab(x_i) = Σ_j P2_ij y_j / Σ_j P2_ij`, and the drift is
+/// `T̃_ab(x_i) − T̃_aa(x_i)`: the same attraction-minus-repulsion structure as
+/// [`sinkhorn_drift`], which makes it vanish when `a = b` (the paper's consistency result). Its
+/// columns are exact, its rows are not; it cannot move mass between well-separated modes.
+///
+/// Everything in the log domain: `r_i = LSE_j(−C_ij/ε)`, `c_j = LSE_i(log a_i − r_i − C_ij/ε)`,
+/// and row `i` of `P2` is the softmax over `j` of `log b_j − c_j − C_ij/ε`. Four streaming passes
+/// per projection; `scratch` of [`sinkhorn_proxy_scratch_len`] values. Only `blur` and `cost`
+/// of `config` are used.
+///
+/// # Errors
+/// Empty or non-finite clouds, bad weights or blur, `out.len() != N·D`, scratch too small.
+pub fn sinkhorn_proxy_drift<const D: usize>(
+    x: &WeightedCloud<'_, D>,
+    y: &WeightedCloud<'_, D>,
+    config: &SinkhornConfig,
+    scratch: &mut [f32],
+    out: &mut [f32],
+) -> Result<(), Error> {
+    x.validate("x")?;
+    y.validate("y")?;
+    config.validate()?;
+    check_out(out, x.len().saturating_mul(D))?;
+    let (n, m) = (x.len(), y.len());
+    let scratch = take_scratch(scratch, sinkhorn_proxy_scratch_len(n, m))?;
+    let (log_a, rest) = scratch.split_at_mut(n);
+    let (log_b, rest) = rest.split_at_mut(m);
+    let (rows, rest) = rest.split_at_mut(n);
+    let (columns, bias) = rest.split_at_mut(n.max(m));
+    x.write_log_weights(log_a);
+    y.write_log_weights(log_b);
+    let rule = cost_rule(config.epsilon(), config.cost);
+    proxy_projection(&x.points, log_a, &y.points, log_b, &rule, rows, columns, bias, 1.0, false, out);
+    proxy_projection(&x.points, log_a, &x.points, log_a, &rule, rows, columns, bias, -1.0, true, out);
+    Ok(())
+}
+
+/// `scale · (T̃(x_i) − x_i)` of the one-shot plan from `x` (log-weights `log_a`) to `y`.
+#[allow(clippy::too_many_arguments)]
+fn proxy_projection<const D: usize>(
+    x: &CloudView<'_, D>,
+    log_a: &[f32],
+    y: &CloudView<'_, D>,
+    log_b: &[f32],
+    rule: &LogitRule,
+    rows: &mut [f32],
+    columns: &mut [f32],
+    bias: &mut [f32],
+    scale: f32,
+    accumulate: bool,
+    out: &mut [f32],
+) {
+    log_sum_exp::<D, GaussianShape>(x, &[Partners::new(*y, false)], rule, rows);
+    for ((b, &la), &r) in bias.iter_mut().zip(log_a).zip(rows.iter()) {
+        *b = la - r;
+    }
+    let row_bias = bias.get(..x.len()).unwrap_or(&[]);
+    let columns = columns.get_mut(..y.len()).unwrap_or(&mut []);
+    log_sum_exp::<D, GaussianShape>(y, &[Partners::new(*x, false).with_bias(row_bias, 1.0)], rule, columns);
+    for ((b, &lb), &c) in bias.iter_mut().zip(log_b).zip(columns.iter()) {
+        *b = lb - c;
+    }
+    let column_bias = bias.get(..y.len()).unwrap_or(&[]);
+    displacement(x, Partners::new(*y, false).with_bias(column_bias, 1.0), rule, scale, accumulate, out);
+}

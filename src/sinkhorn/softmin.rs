@@ -1,0 +1,69 @@
+//! The Sinkhorn softmin `f_i = −ε LSE_j (log b_j + (g_j − C_ij)/ε)` and the marginal error it
+//! yields for free.
+
+use super::{GroundCost, WeightedCloud};
+use crate::cloud::CloudView;
+use crate::pairs::{GaussianShape, LogitRule, PairMask, Partners, log_sum_exp};
+
+/// The logit rule of `−C_ij/ε`: a Gaussian-shaped logit with scale `cost_factor/ε`.
+pub(crate) fn cost_rule(epsilon: f32, cost: GroundCost) -> LogitRule {
+    LogitRule {
+        inverse_scale: cost.factor() / epsilon,
+        squared_distance_floor: 0.0,
+        mask: PairMask::Exclude,
+    }
+}
+
+/// `out_i = −ε LSE_j (log_w_j + potential_j/ε − C_ij/ε)` for every point `i` of `lanes`, over the
+/// points `j` of `partners` (`potential = None` means zero). `bias` is scratch of at least
+/// `partners.len()` values. One streaming pass, one `exp` per pair.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn softmin<const D: usize>(
+    lanes: &CloudView<'_, D>,
+    partners: &CloudView<'_, D>,
+    log_weights: &[f32],
+    potential: Option<&[f32]>,
+    epsilon: f32,
+    cost: GroundCost,
+    bias: &mut [f32],
+    out: &mut [f32],
+) {
+    let inv_eps = 1.0 / epsilon;
+    match potential {
+        Some(p) => {
+            for ((b, &lw), &pot) in bias.iter_mut().zip(log_weights).zip(p) {
+                *b = pot * inv_eps + lw;
+            }
+        }
+        None => {
+            for (b, &lw) in bias.iter_mut().zip(log_weights) {
+                *b = lw;
+            }
+        }
+    }
+    let bias = bias.get(..partners.len()).unwrap_or(&[]);
+    let groups = [Partners::new(*partners, false).with_bias(bias, 1.0)];
+    log_sum_exp::<D, GaussianShape>(lanes, &groups, &cost_rule(epsilon, cost), out);
+    for o in out.iter_mut() {
+        *o *= -epsilon;
+    }
+}
+
+/// `Σ_i |π_i· − a_i|` where `π_i· = a_i exp((f_i − softmin_i)/ε)` is the marginal of the plan with
+/// the current potential `f` (`current`) and the softmin of the other one (`updated`).
+pub(crate) fn marginal_error<const D: usize>(
+    cloud: &WeightedCloud<'_, D>,
+    current: &[f32],
+    updated: &[f32],
+    epsilon: f32,
+) -> f32 {
+    let inv_eps = 1.0 / epsilon;
+    let mut total = 0.0_f32;
+    for (i, (&f, &s)) in current.iter().zip(updated).enumerate() {
+        let w = cloud.weight(i);
+        if w > 0.0 {
+            total += w * (libm::expf((f - s) * inv_eps) - 1.0).abs();
+        }
+    }
+    total
+}

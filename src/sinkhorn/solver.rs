@@ -1,0 +1,248 @@
+//! The Sinkhorn iterations: ε-scaling schedule, alternating and symmetric updates, convergence.
+
+use super::softmin::{marginal_error, softmin};
+use super::{SinkhornConfig, SinkhornReport, UpdateRule, WeightedCloud};
+use crate::cloud::CloudView;
+
+/// GeomLoss's ε-scaling schedule (`epsilon_schedule` of `geomloss/sinkhorn_divergence.py`) for
+/// `p = 2`: `[d², exp(2 ln d), exp(2 ln d + 2 ln s), …` (while the exponent stays above
+/// `2 ln blur`) `, blur²]`, with `d` the diameter and `s` the scaling. The first two entries are
+/// equal, as in GeomLoss. Computed in `f64`, yielded as `f32`.
+#[derive(Clone, Copy, Debug)]
+pub struct EpsilonSchedule {
+    start: f64,
+    step: f64,
+    interior: usize,
+    blur_squared: f64,
+    next: usize,
+}
+
+impl Iterator for EpsilonSchedule {
+    type Item = f32;
+    fn next(&mut self) -> Option<f32> {
+        let k = self.next;
+        self.next += 1;
+        #[allow(clippy::cast_precision_loss, clippy::cast_possible_truncation)]
+        let value = if k == 0 {
+            libm::exp(self.start)
+        } else if k <= self.interior {
+            libm::exp(self.start + (k - 1) as f64 * self.step)
+        } else if k == self.interior + 1 {
+            self.blur_squared
+        } else {
+            return None;
+        };
+        #[allow(clippy::cast_possible_truncation)]
+        Some(value as f32)
+    }
+}
+
+/// The schedule for clouds of diameter `diameter`, target `blur` and factor `scaling`. When the
+/// diameter does not exceed the blur, the schedule is `[blur²]` alone.
+#[must_use]
+pub fn epsilon_schedule(diameter: f32, blur: f32, scaling: f32) -> EpsilonSchedule {
+    let blur_squared = f64::from(blur * blur);
+    let (d, b, s) = (f64::from(diameter), f64::from(blur), f64::from(scaling));
+    if !(d > b && s > 0.0 && s < 1.0) {
+        return EpsilonSchedule {
+            start: 0.0,
+            step: 0.0,
+            interior: 0,
+            blur_squared,
+            next: 1,
+        };
+    }
+    let start = 2.0 * libm::log(d);
+    let stop = 2.0 * libm::log(b);
+    let step = 2.0 * libm::log(s);
+    // numpy.arange(start, stop, step) has ceil((stop − start)/step) entries.
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let interior = libm::ceil((stop - start) / step).max(0.0) as usize;
+    EpsilonSchedule {
+        start,
+        step,
+        interior,
+        blur_squared,
+        next: 0,
+    }
+}
+
+/// The diagonal of the bounding box of both clouds (GeomLoss's `max_diameter`).
+pub(crate) fn diameter<const D: usize>(x: &CloudView<'_, D>, y: &CloudView<'_, D>) -> f32 {
+    let mut lo = [f32::INFINITY; D];
+    let mut hi = [f32::NEG_INFINITY; D];
+    for p in x.points().chain(y.points()) {
+        for ((l, h), v) in lo.iter_mut().zip(hi.iter_mut()).zip(p) {
+            *l = l.min(v);
+            *h = h.max(v);
+        }
+    }
+    let sq: f32 = lo.iter().zip(hi.iter()).map(|(l, h)| (h - l) * (h - l)).sum();
+    libm::sqrtf(sq)
+}
+
+/// The ε sequence a solve runs before iterating at the target: the GeomLoss schedule with
+/// scaling, `[blur²]` without.
+pub(crate) fn schedule_for<const D: usize>(
+    x: &CloudView<'_, D>,
+    y: &CloudView<'_, D>,
+    config: &SinkhornConfig,
+) -> EpsilonSchedule {
+    match config.scaling {
+        Some(s) => epsilon_schedule(diameter(x, y), config.blur, s),
+        // Nothing before the target: the iterations all run at `blur²`.
+        None => EpsilonSchedule {
+            start: 0.0,
+            step: 0.0,
+            interior: 0,
+            blur_squared: 0.0,
+            next: 2,
+        },
+    }
+}
+
+/// Buffers of a two-cloud solve.
+pub(crate) struct PairState<'w> {
+    pub(crate) f: &'w mut [f32],
+    pub(crate) g: &'w mut [f32],
+    pub(crate) log_a: &'w [f32],
+    pub(crate) log_b: &'w [f32],
+    pub(crate) tmp_f: &'w mut [f32],
+    pub(crate) tmp_g: &'w mut [f32],
+    pub(crate) bias: &'w mut [f32],
+}
+
+/// Solves the `(a, b)` problem: potentials in `state.f`, `state.g`.
+pub(crate) fn solve_pair<const D: usize>(
+    x: &WeightedCloud<'_, D>,
+    y: &WeightedCloud<'_, D>,
+    config: &SinkhornConfig,
+    state: &mut PairState<'_>,
+) -> SinkhornReport {
+    let (xs, ys) = (x.points, y.points);
+    let cost = config.cost;
+    let target = config.epsilon();
+    let schedule = schedule_for(&xs, &ys, config);
+    let s = &mut *state;
+    let mut scaling_steps = 0;
+    // Initialisation from zero potentials at the first ε.
+    let first = schedule.clone().next().unwrap_or(target);
+    softmin(&xs, &ys, s.log_b, None, first, cost, s.bias, s.f);
+    match config.update {
+        UpdateRule::Alternating => softmin(&ys, &xs, s.log_a, Some(s.f), first, cost, s.bias, s.g),
+        UpdateRule::Symmetric => softmin(&ys, &xs, s.log_a, None, first, cost, s.bias, s.g),
+    }
+    let mut error = f32::INFINITY;
+    let mut iterations = 0;
+    let mut schedule = schedule;
+    loop {
+        let eps = match schedule.next() {
+            Some(eps) => {
+                scaling_steps += 1;
+                eps
+            }
+            None => {
+                if iterations >= config.max_iterations || error <= config.tolerance {
+                    break;
+                }
+                iterations += 1;
+                target
+            }
+        };
+        match config.update {
+            UpdateRule::Alternating => {
+                softmin(&xs, &ys, s.log_b, Some(s.g), eps, cost, s.bias, s.f);
+                softmin(&ys, &xs, s.log_a, Some(s.f), eps, cost, s.bias, s.tmp_g);
+                error = marginal_error(y, s.g, s.tmp_g, eps);
+                s.g.copy_from_slice(s.tmp_g);
+            }
+            UpdateRule::Symmetric => {
+                softmin(&xs, &ys, s.log_b, Some(s.g), eps, cost, s.bias, s.tmp_f);
+                softmin(&ys, &xs, s.log_a, Some(s.f), eps, cost, s.bias, s.tmp_g);
+                error = marginal_error(x, s.f, s.tmp_f, eps) + marginal_error(y, s.g, s.tmp_g, eps);
+                for (f, t) in s.f.iter_mut().zip(s.tmp_f.iter()) {
+                    *f = 0.5 * (*f + t);
+                }
+                for (g, t) in s.g.iter_mut().zip(s.tmp_g.iter()) {
+                    *g = 0.5 * (*g + t);
+                }
+            }
+        }
+    }
+    // GeomLoss's final extrapolation, then the honest marginal error of what is returned.
+    let marginal_error = match config.update {
+        UpdateRule::Symmetric => {
+            softmin(&xs, &ys, s.log_b, Some(s.g), target, cost, s.bias, s.tmp_f);
+            softmin(&ys, &xs, s.log_a, Some(s.f), target, cost, s.bias, s.tmp_g);
+            s.f.copy_from_slice(s.tmp_f);
+            s.g.copy_from_slice(s.tmp_g);
+            softmin(&xs, &ys, s.log_b, Some(s.g), target, cost, s.bias, s.tmp_f);
+            softmin(&ys, &xs, s.log_a, Some(s.f), target, cost, s.bias, s.tmp_g);
+            marginal_error(x, s.f, s.tmp_f, target) + marginal_error(y, s.g, s.tmp_g, target)
+        }
+        UpdateRule::Alternating => {
+            // Columns are exact after the last g-update; the rows carry the error.
+            softmin(&xs, &ys, s.log_b, Some(s.g), target, cost, s.bias, s.tmp_f);
+            marginal_error(x, s.f, s.tmp_f, target)
+        }
+    };
+    SinkhornReport {
+        scaling_steps,
+        iterations,
+        marginal_error,
+        converged: marginal_error <= config.tolerance,
+        epsilon: target,
+    }
+}
+
+/// Solves the symmetric `(a, a)` problem with averaged updates: potential in `f`.
+pub(crate) fn solve_self<const D: usize>(
+    x: &WeightedCloud<'_, D>,
+    config: &SinkhornConfig,
+    f: &mut [f32],
+    log_a: &[f32],
+    tmp: &mut [f32],
+    bias: &mut [f32],
+) -> SinkhornReport {
+    let xs = x.points;
+    let cost = config.cost;
+    let target = config.epsilon();
+    let schedule = schedule_for(&xs, &xs, config);
+    let first = schedule.clone().next().unwrap_or(target);
+    softmin(&xs, &xs, log_a, None, first, cost, bias, f);
+    let mut scaling_steps = 0;
+    let mut iterations = 0;
+    let mut error = f32::INFINITY;
+    let mut schedule = schedule;
+    loop {
+        let eps = match schedule.next() {
+            Some(eps) => {
+                scaling_steps += 1;
+                eps
+            }
+            None => {
+                if iterations >= config.max_iterations || error <= config.tolerance {
+                    break;
+                }
+                iterations += 1;
+                target
+            }
+        };
+        softmin(&xs, &xs, log_a, Some(f), eps, cost, bias, tmp);
+        error = 2.0 * marginal_error(x, f, tmp, eps);
+        for (v, t) in f.iter_mut().zip(tmp.iter()) {
+            *v = 0.5 * (*v + t);
+        }
+    }
+    softmin(&xs, &xs, log_a, Some(f), target, cost, bias, tmp);
+    f.copy_from_slice(tmp);
+    softmin(&xs, &xs, log_a, Some(f), target, cost, bias, tmp);
+    let marginal_error = 2.0 * marginal_error(x, f, tmp, target);
+    SinkhornReport {
+        scaling_steps,
+        iterations,
+        marginal_error,
+        converged: marginal_error <= config.tolerance,
+        epsilon: target,
+    }
+}
