@@ -110,7 +110,7 @@ fn epsilon_schedule_follows_geomloss() {
     assert_eq!(eps[0], 16.0);
     assert_eq!(eps[1], 16.0);
     assert!((eps[2] - 4.0).abs() < 1e-6);
-    assert_eq!(*eps.last().unwrap(), 0.0025);
+    assert_eq!(*eps.last().unwrap(), 0.05_f32 * 0.05_f32);
     assert!(eps.windows(2).skip(1).all(|w| w[1] < w[0]));
     // ln(16/0.0025)/ln(4) = 6.3 → 7 interior entries + first + last.
     assert_eq!(eps.len(), 9);
