@@ -11,6 +11,7 @@ use std::time::Instant;
 
 use drifting::{
     CloudView, Kernel, MeanShiftConfig, MultiTemperatureConfig, Negatives, TwoAxisConfig,
+    SinkhornConfig, SinkhornWorkspace, UpdateRule, WeightedCloud, entropic_transport,
     mean_shift_drift, multi_temperature_drift, multi_temperature_scratch_len, two_axis_scratch_len,
     two_axis_softmax_drift,
 };
@@ -83,6 +84,27 @@ fn time_op<const D: usize>(op: &str, kernel: &str, n: usize, quick: bool) -> Opt
             Some(median_seconds(
                 || {
                     multi_temperature_drift(&queries, &positives, &config, &mut scratch, &mut out).unwrap();
+                },
+                quick,
+            ))
+        }
+        "sinkhorn_alternating" | "sinkhorn_symmetric" if kernel == "laplace" => {
+            // 100 iterations at fixed ε = blur² = 0.05 (cost ½‖x−y‖²), uniform weights.
+            let update = if op == "sinkhorn_alternating" { UpdateRule::Alternating } else { UpdateRule::Symmetric };
+            let config = SinkhornConfig {
+                blur: 0.05_f32.sqrt(),
+                update,
+                scaling: None,
+                tolerance: 0.0,
+                max_iterations: 100,
+                ..SinkhornConfig::default()
+            };
+            let mut buffer = vec![0.0_f32; SinkhornWorkspace::required_len(n, n)];
+            let (a, b) = (WeightedCloud::uniform(queries), WeightedCloud::uniform(positives));
+            Some(median_seconds(
+                || {
+                    let mut ws = SinkhornWorkspace::new(&mut buffer, n, n).unwrap();
+                    entropic_transport(&a, &b, &config, &mut ws).unwrap();
                 },
                 quick,
             ))
