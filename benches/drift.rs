@@ -31,26 +31,37 @@ fn cloud(rng: &mut Xoshiro256PlusPlus, n: usize, dim: usize) -> Vec<f32> {
     (0..n * dim)
         .map(|_| {
             // Sum of 4 uniforms: a cheap bell-shaped cloud of scale ~0.5.
-            (0..4).map(|_| (rng.next_u32() >> 8) as f32 / 16_777_216.0 - 0.5).sum::<f32>() * 0.85
+            (0..4)
+                .map(|_| (rng.next_u32() >> 8) as f32 / 16_777_216.0 - 0.5)
+                .sum::<f32>()
+                * 0.85
         })
         .collect()
 }
 
 fn to_points(data: &[f32], n: usize, dim: usize) -> reference::Points {
-    (0..n).map(|i| (0..dim).map(|d| f64::from(data[d * n + i])).collect()).collect()
+    (0..n)
+        .map(|i| (0..dim).map(|d| f64::from(data[d * n + i])).collect())
+        .collect()
 }
 
 fn bench_dim<const D: usize>(c: &mut Criterion) {
     for (kernel_name, kernel, ref_kernel) in [
         ("laplace", Kernel::laplace(0.05), RefKernel::Laplace(0.05)),
-        ("gaussian", Kernel::gaussian(0.05), RefKernel::Gaussian(0.05)),
+        (
+            "gaussian",
+            Kernel::gaussian(0.05),
+            RefKernel::Gaussian(0.05),
+        ),
     ] {
         for op in ["mean_shift", "two_axis", "multi_temperature"] {
             if op == "multi_temperature" && kernel_name == "gaussian" {
                 continue; // the official multi-temperature drift is Laplace-only
             }
             let mut group = c.benchmark_group(format!("drift/{op}/{kernel_name}/d{D}"));
-            group.sample_size(10).warm_up_time(Duration::from_millis(300));
+            group
+                .sample_size(10)
+                .warm_up_time(Duration::from_millis(300));
             group.measurement_time(Duration::from_secs(2));
             for n in SIZES {
                 let mut rng = Xoshiro256PlusPlus::seed_from_u64(n as u64);
@@ -65,8 +76,14 @@ fn bench_dim<const D: usize>(c: &mut Criterion) {
                         let config = MeanShiftConfig::new(kernel);
                         group.bench_function(BenchmarkId::new("simd_f32", n), |b| {
                             b.iter(|| {
-                                mean_shift_drift(&queries, &positives, Negatives::Queries, &config, &mut out)
-                                    .unwrap();
+                                mean_shift_drift(
+                                    &queries,
+                                    &positives,
+                                    Negatives::Queries,
+                                    &config,
+                                    &mut out,
+                                )
+                                .unwrap();
                                 black_box(&out);
                             })
                         });
@@ -95,8 +112,14 @@ fn bench_dim<const D: usize>(c: &mut Criterion) {
                         group.bench_function(BenchmarkId::new("simd_f32", n), |b| {
                             b.iter(|| {
                                 black_box(
-                                    multi_temperature_drift(&queries, &positives, &config, &mut scratch, &mut out)
-                                        .unwrap(),
+                                    multi_temperature_drift(
+                                        &queries,
+                                        &positives,
+                                        &config,
+                                        &mut scratch,
+                                        &mut out,
+                                    )
+                                    .unwrap(),
                                 );
                             })
                         });
@@ -106,8 +129,18 @@ fn bench_dim<const D: usize>(c: &mut Criterion) {
                     let (xr, yr) = (to_points(&x, n, D), to_points(&y, n, D));
                     group.bench_function(BenchmarkId::new("scalar_f64_reference", n), |b| {
                         b.iter(|| match op {
-                            "mean_shift" => black_box(reference::mean_shift(&xr, &yr, None, ref_kernel, 1.0, true)).len(),
-                            "two_axis" => black_box(reference::two_axis(&xr, &yr, None, ref_kernel, RefMask::Exclude)).len(),
+                            "mean_shift" => black_box(reference::mean_shift(
+                                &xr, &yr, None, ref_kernel, 1.0, true,
+                            ))
+                            .len(),
+                            "two_axis" => black_box(reference::two_axis(
+                                &xr,
+                                &yr,
+                                None,
+                                ref_kernel,
+                                RefMask::Exclude,
+                            ))
+                            .len(),
                             _ => black_box(reference::multi_temperature(
                                 &xr,
                                 &yr,

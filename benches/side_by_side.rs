@@ -10,8 +10,8 @@
 use std::time::Instant;
 
 use drifting::{
-    CloudView, Kernel, MeanShiftConfig, MultiTemperatureConfig, Negatives, TwoAxisConfig,
-    SinkhornConfig, SinkhornWorkspace, UpdateRule, WeightedCloud, entropic_transport,
+    CloudView, Kernel, MeanShiftConfig, MultiTemperatureConfig, Negatives, SinkhornConfig,
+    SinkhornWorkspace, TwoAxisConfig, UpdateRule, WeightedCloud, entropic_transport,
     mean_shift_drift, multi_temperature_drift, multi_temperature_scratch_len, two_axis_scratch_len,
     two_axis_softmax_drift,
 };
@@ -39,7 +39,9 @@ fn median_seconds(mut run: impl FnMut(), quick: bool) -> (f64, usize) {
     let (min_reps, max_reps) = if quick { (3, 20) } else { (5, 50) };
     let mut times = Vec::new();
     let started = Instant::now();
-    while times.len() < min_reps || (started.elapsed().as_secs_f64() < budget && times.len() < max_reps) {
+    while times.len() < min_reps
+        || (started.elapsed().as_secs_f64() < budget && times.len() < max_reps)
+    {
         let t = Instant::now();
         run();
         times.push(t.elapsed().as_secs_f64());
@@ -63,7 +65,10 @@ fn time_op<const D: usize>(op: &str, kernel: &str, n: usize, quick: bool) -> Opt
         "mean_shift" => {
             let config = MeanShiftConfig::new(k);
             Some(median_seconds(
-                || mean_shift_drift(&queries, &positives, Negatives::Queries, &config, &mut out).unwrap(),
+                || {
+                    mean_shift_drift(&queries, &positives, Negatives::Queries, &config, &mut out)
+                        .unwrap()
+                },
                 quick,
             ))
         }
@@ -72,8 +77,15 @@ fn time_op<const D: usize>(op: &str, kernel: &str, n: usize, quick: bool) -> Opt
             let mut scratch = vec![0.0_f32; two_axis_scratch_len(n, n, n)];
             Some(median_seconds(
                 || {
-                    two_axis_softmax_drift(&queries, &positives, Negatives::Queries, &config, &mut scratch, &mut out)
-                        .unwrap()
+                    two_axis_softmax_drift(
+                        &queries,
+                        &positives,
+                        Negatives::Queries,
+                        &config,
+                        &mut scratch,
+                        &mut out,
+                    )
+                    .unwrap()
                 },
                 quick,
             ))
@@ -83,14 +95,19 @@ fn time_op<const D: usize>(op: &str, kernel: &str, n: usize, quick: bool) -> Opt
             let mut scratch = vec![0.0_f32; multi_temperature_scratch_len(n, n, D)];
             Some(median_seconds(
                 || {
-                    multi_temperature_drift(&queries, &positives, &config, &mut scratch, &mut out).unwrap();
+                    multi_temperature_drift(&queries, &positives, &config, &mut scratch, &mut out)
+                        .unwrap();
                 },
                 quick,
             ))
         }
         "sinkhorn_alternating" | "sinkhorn_symmetric" if kernel == "laplace" => {
             // 100 iterations at fixed ε = blur² = 0.05 (cost ½‖x−y‖²), uniform weights.
-            let update = if op == "sinkhorn_alternating" { UpdateRule::Alternating } else { UpdateRule::Symmetric };
+            let update = if op == "sinkhorn_alternating" {
+                UpdateRule::Alternating
+            } else {
+                UpdateRule::Symmetric
+            };
             let config = SinkhornConfig {
                 blur: 0.05_f32.sqrt(),
                 update,
@@ -100,7 +117,10 @@ fn time_op<const D: usize>(op: &str, kernel: &str, n: usize, quick: bool) -> Opt
                 ..SinkhornConfig::default()
             };
             let mut buffer = vec![0.0_f32; SinkhornWorkspace::required_len(n, n)];
-            let (a, b) = (WeightedCloud::uniform(queries), WeightedCloud::uniform(positives));
+            let (a, b) = (
+                WeightedCloud::uniform(queries),
+                WeightedCloud::uniform(positives),
+            );
             Some(median_seconds(
                 || {
                     let mut ws = SinkhornWorkspace::new(&mut buffer, n, n).unwrap();
@@ -143,7 +163,10 @@ fn primitives(quick: bool) {
         },
         quick,
     );
-    println!("{{\"impl\":\"drifting\",\"op\":\"exp\",\"per_second\":{:.4e},\"repeats\":{reps}}}", per_call / exp_s);
+    println!(
+        "{{\"impl\":\"drifting\",\"op\":\"exp\",\"per_second\":{:.4e},\"repeats\":{reps}}}",
+        per_call / exp_s
+    );
     let (sqrt_s, reps) = median_seconds(
         || {
             let mut acc = [f32x8::splat(0.0); 4];
@@ -156,7 +179,10 @@ fn primitives(quick: bool) {
         },
         quick,
     );
-    println!("{{\"impl\":\"drifting\",\"op\":\"sqrt\",\"per_second\":{:.4e},\"repeats\":{reps}}}", per_call / sqrt_s);
+    println!(
+        "{{\"impl\":\"drifting\",\"op\":\"sqrt\",\"per_second\":{:.4e},\"repeats\":{reps}}}",
+        per_call / sqrt_s
+    );
 }
 
 fn main() {
@@ -168,7 +194,11 @@ fn main() {
     }
     let ops = list(&args, "--ops", "mean_shift,two_axis,multi_temperature");
     let kernels = list(&args, "--kernels", "laplace,gaussian");
-    let sizes = list(&args, "--sizes", if quick { "256,1024" } else { "256,1024,4096" });
+    let sizes = list(
+        &args,
+        "--sizes",
+        if quick { "256,1024" } else { "256,1024,4096" },
+    );
     let dims = list(&args, "--dims", "2,16,64");
     for op in &ops {
         for kernel in &kernels {

@@ -21,7 +21,9 @@ use rand_xoshiro::Xoshiro256PlusPlus;
 
 fn sinkhorn(c: &mut Criterion) {
     let mut group = c.benchmark_group("sinkhorn/100_iterations_eps_0.05/d2");
-    group.sample_size(10).warm_up_time(Duration::from_millis(500));
+    group
+        .sample_size(10)
+        .warm_up_time(Duration::from_millis(500));
     group.measurement_time(Duration::from_secs(5));
     for n in [1024_usize, 4096] {
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(n as u64);
@@ -34,7 +36,10 @@ fn sinkhorn(c: &mut Criterion) {
         let b = WeightedCloud::uniform(CloudView::<2>::from_coordinate_major(&y, n).unwrap());
         let mut buffer = vec![0.0_f32; SinkhornWorkspace::required_len(n, n)];
         group.throughput(Throughput::Elements((100 * 2 * n * n) as u64));
-        for (name, update) in [("alternating", UpdateRule::Alternating), ("symmetric", UpdateRule::Symmetric)] {
+        for (name, update) in [
+            ("alternating", UpdateRule::Alternating),
+            ("symmetric", UpdateRule::Symmetric),
+        ] {
             let config = SinkhornConfig {
                 blur: 0.05_f32.sqrt(),
                 update,

@@ -26,7 +26,9 @@ const N: usize = 400; // generated samples (queries and negatives)
 const P: usize = 800; // data samples (positives)
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let path = std::env::args().nth(1).unwrap_or_else(|| "drift_field.svg".into());
+    let path = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "drift_field.svg".into());
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(2026);
 
     // Data: 8 Gaussians on the unit circle, as points [x, y].
@@ -51,14 +53,32 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut two_axis = vec![0.0_f32; 2 * N];
     let mut scratch = vec![0.0_f32; two_axis_scratch_len(N, P, N)];
     let config = TwoAxisConfig::new(Kernel::laplace(0.2));
-    two_axis_softmax_drift(&queries, &positives, Negatives::Queries, &config, &mut scratch, &mut two_axis)?;
+    two_axis_softmax_drift(
+        &queries,
+        &positives,
+        Negatives::Queries,
+        &config,
+        &mut scratch,
+        &mut two_axis,
+    )?;
 
     let mut mean_shift = vec![0.0_f32; 2 * N];
     let config = MeanShiftConfig::new(Kernel::gaussian(0.3));
-    mean_shift_drift(&queries, &positives, Negatives::Queries, &config, &mut mean_shift)?;
+    mean_shift_drift(
+        &queries,
+        &positives,
+        Negatives::Queries,
+        &config,
+        &mut mean_shift,
+    )?;
 
-    println!("drift of {N} generated samples toward {P} data samples (8 Gaussians on the unit circle)");
-    println!("{:>18}  {:>22}  {:>22}", "sample", "two-axis V (τ=0.2)", "mean-shift V (σ=0.3)");
+    println!(
+        "drift of {N} generated samples toward {P} data samples (8 Gaussians on the unit circle)"
+    );
+    println!(
+        "{:>18}  {:>22}  {:>22}",
+        "sample", "two-axis V (τ=0.2)", "mean-shift V (σ=0.3)"
+    );
     for i in (0..N).step_by(N / 12) {
         let x = queries.point(i).unwrap_or_default();
         println!(
@@ -72,7 +92,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
     }
     let rms = |v: &[f32]| (v.iter().map(|a| a * a).sum::<f32>() / v.len() as f32).sqrt();
-    println!("RMS drift: two-axis {:.4}, mean-shift {:.4}", rms(&two_axis), rms(&mean_shift));
+    println!(
+        "RMS drift: two-axis {:.4}, mean-shift {:.4}",
+        rms(&two_axis),
+        rms(&mean_shift)
+    );
 
     std::fs::write(&path, svg(&data, &generated, &two_axis, &mean_shift))?;
     println!("wrote {path}");
@@ -88,10 +112,17 @@ fn svg(data: &[[f32; 2]], generated: &[f32], two_axis: &[f32], mean_shift: &[f32
          <rect width=\"600\" height=\"600\" fill=\"white\"/>\n",
     );
     for p in data {
-        let _ = writeln!(s, "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"1.5\" fill=\"#999\"/>", to_px(p[0]), to_px(-p[1]));
+        let _ = writeln!(
+            s,
+            "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"1.5\" fill=\"#999\"/>",
+            to_px(p[0]),
+            to_px(-p[1])
+        );
     }
     for (field, colour) in [(two_axis, "#d62728"), (mean_shift, "#2ca02c")] {
-        let longest = (0..N).map(|i| field[i].hypot(field[N + i])).fold(1e-12_f32, f32::max);
+        let longest = (0..N)
+            .map(|i| field[i].hypot(field[N + i]))
+            .fold(1e-12_f32, f32::max);
         let scale = 0.25 / longest;
         for i in 0..N {
             let (x, y) = (generated[i], generated[N + i]);
@@ -107,7 +138,12 @@ fn svg(data: &[[f32; 2]], generated: &[f32], two_axis: &[f32], mean_shift: &[f32
         }
     }
     for i in 0..N {
-        let _ = writeln!(s, "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"2\" fill=\"#1f77b4\"/>", to_px(generated[i]), to_px(-generated[N + i]));
+        let _ = writeln!(
+            s,
+            "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"2\" fill=\"#1f77b4\"/>",
+            to_px(generated[i]),
+            to_px(-generated[N + i])
+        );
     }
     s.push_str(
         "<text x=\"10\" y=\"20\" font-family=\"sans-serif\" font-size=\"13\">grey: data, blue: samples, \

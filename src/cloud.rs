@@ -303,7 +303,10 @@ impl<const D: usize, const CAP: usize> ParticleBuffer<D, CAP> {
     /// A borrowed view of the points held.
     #[must_use]
     pub fn view(&self) -> CloudView<'_, D> {
-        let coords = self.coords.each_ref().map(|c| c.get(..self.len).unwrap_or(&[]));
+        let coords = self
+            .coords
+            .each_ref()
+            .map(|c| c.get(..self.len).unwrap_or(&[]));
         CloudView {
             layout: Layout::Coordinates(Coordinates(coords)),
             len: self.len,

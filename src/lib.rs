@@ -48,8 +48,8 @@ mod kernel;
 mod loss;
 mod pairs;
 pub mod sample;
-pub mod sinkhorn;
 mod simd;
+pub mod sinkhorn;
 
 pub use cloud::{CloudView, ParticleBuffer};
 pub use drift::Negatives;
@@ -61,13 +61,12 @@ pub use drift::multi_temperature::{
 pub use drift::two_axis::{SelfMask, TwoAxisConfig, two_axis_scratch_len, two_axis_softmax_drift};
 pub use error::Error;
 pub use kernel::Kernel;
+pub use loss::stop_gradient_loss;
 pub use sinkhorn::{
     GroundCost, SinkhornConfig, SinkhornDivergence, SinkhornReport, SinkhornWorkspace, UpdateRule,
     WeightedCloud, barycentric_projection, entropic_transport, sinkhorn_divergence, sinkhorn_drift,
     sinkhorn_proxy_drift,
 };
-pub use loss::stop_gradient_loss;
-
 
 /// The crate's SIMD `exp` (8 lanes), exposed for the benches' throughput bound; not a stable API.
 #[doc(hidden)]

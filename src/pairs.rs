@@ -119,13 +119,14 @@ impl<const D: usize> Block<D> {
     pub(crate) fn gather(cloud: &CloudView<'_, D>, start: usize) -> Self {
         let valid = cloud.len().saturating_sub(start).min(LANES);
         let mut lanes = [[0.0_f32; D]; LANES];
-        let last = cloud.point(start + valid.saturating_sub(1)).unwrap_or([0.0; D]);
+        let last = cloud
+            .point(start + valid.saturating_sub(1))
+            .unwrap_or([0.0; D]);
         for (k, lane) in lanes.iter_mut().enumerate() {
             *lane = cloud.point(start + k).unwrap_or(last);
         }
-        let coords = core::array::from_fn(|d| {
-            F32s::new(lanes.map(|p| p.get(d).copied().unwrap_or(0.0)))
-        });
+        let coords =
+            core::array::from_fn(|d| F32s::new(lanes.map(|p| p.get(d).copied().unwrap_or(0.0))));
         Self {
             coords,
             start,
@@ -248,7 +249,13 @@ fn sweep_layout<const D: usize, S: Shape, P: Points<D>>(
         }
         // Self-pairs: only tiles that overlap the block's own indices.
         if partners.is_self && start < block.start + LANES && block.start < start + count {
-            for (t, (logit, point)) in tile.logits.iter_mut().zip(tile.points.iter()).take(count).enumerate() {
+            for (t, (logit, point)) in tile
+                .logits
+                .iter_mut()
+                .zip(tile.points.iter())
+                .take(count)
+                .enumerate()
+            {
                 let k = (start + t).wrapping_sub(block.start);
                 if k < LANES {
                     let masked = match rule.mask {

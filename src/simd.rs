@@ -176,7 +176,16 @@ mod tests {
         let mut worst = 0.0_f64;
         let mut x = -87.0_f32;
         while x < 88.0 {
-            let v = F32s::new([x, x + 1e-3, x + 2e-3, x + 3e-3, x + 4e-3, x + 5e-3, x + 6e-3, x + 7e-3]);
+            let v = F32s::new([
+                x,
+                x + 1e-3,
+                x + 2e-3,
+                x + 3e-3,
+                x + 4e-3,
+                x + 5e-3,
+                x + 6e-3,
+                x + 7e-3,
+            ]);
             for (got, xi) in exp(v).to_array().iter().zip(v.to_array()) {
                 worst = worst.max(ulps(*got, f64::from(xi).exp()));
             }
@@ -186,22 +195,38 @@ mod tests {
         let below = exp(F32s::splat(-1.0e30)).to_array();
         assert!(below.iter().all(|v| *v == 0.0));
         assert!(exp(F32s::splat(-89.0)).to_array().iter().all(|v| *v == 0.0));
-        assert!(exp(F32s::splat(f32::NEG_INFINITY)).to_array().iter().all(|v| *v == 0.0));
+        assert!(
+            exp(F32s::splat(f32::NEG_INFINITY))
+                .to_array()
+                .iter()
+                .all(|v| *v == 0.0)
+        );
         assert_eq!(exp(F32s::splat(0.0)).to_array(), [1.0; LANES]);
     }
 
     #[test]
     fn online_log_sum_exp_matches_direct_sum() {
-        let logits: std::vec::Vec<f32> = (0..37).map(|k| -((k * 7919 % 101) as f32) * 3.1 - 5e4).collect();
+        let logits: std::vec::Vec<f32> = (0..37)
+            .map(|k| -((k * 7919 % 101) as f32) * 3.1 - 5e4)
+            .collect();
         let mut lse = OnlineLogSumExp::new();
         for chunk in logits.chunks(5) {
             let mut tile: std::vec::Vec<F32s> = chunk.iter().map(|&l| F32s::splat(l)).collect();
             lse.absorb(&mut tile);
         }
-        let m = logits.iter().fold(f64::NEG_INFINITY, |m, &l| m.max(f64::from(l)));
-        let want = m + logits.iter().map(|&l| (f64::from(l) - m).exp()).sum::<f64>().ln();
+        let m = logits
+            .iter()
+            .fold(f64::NEG_INFINITY, |m, &l| m.max(f64::from(l)));
+        let want = m + logits
+            .iter()
+            .map(|&l| (f64::from(l) - m).exp())
+            .sum::<f64>()
+            .ln();
         for v in lse.value() {
-            assert!((f64::from(v) - want).abs() < 1e-2 * (1.0 + want.abs() * 1e-6), "{v} vs {want}");
+            assert!(
+                (f64::from(v) - want).abs() < 1e-2 * (1.0 + want.abs() * 1e-6),
+                "{v} vs {want}"
+            );
         }
     }
 }

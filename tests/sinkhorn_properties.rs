@@ -26,7 +26,14 @@ fn view(data: &[f32]) -> CloudView<'_, 2> {
 }
 
 fn tight(update: UpdateRule, blur: f32) -> SinkhornConfig {
-    SinkhornConfig { blur, update, scaling: Some(0.8), tolerance: 1e-5, max_iterations: 2000, ..SinkhornConfig::default() }
+    SinkhornConfig {
+        blur,
+        update,
+        scaling: Some(0.8),
+        tolerance: 1e-5,
+        max_iterations: 2000,
+        ..SinkhornConfig::default()
+    }
 }
 
 /// `OT_ε(a, b) = OT_ε(b, a)` to 1e-5 relative, and the solver converges (L1 marginal error under
@@ -39,16 +46,27 @@ fn entropic_transport_is_symmetric_and_converges() {
         let config = tight(update, 0.3);
         let mut buf = vec![0.0; SinkhornWorkspace::required_len(37, 23)];
         let mut ws = SinkhornWorkspace::new(&mut buf, 37, 23).unwrap();
-        let (ab, report) =
-            entropic_transport(&WeightedCloud::uniform(view(&x)), &WeightedCloud::uniform(view(&y)), &config, &mut ws)
-                .unwrap();
+        let (ab, report) = entropic_transport(
+            &WeightedCloud::uniform(view(&x)),
+            &WeightedCloud::uniform(view(&y)),
+            &config,
+            &mut ws,
+        )
+        .unwrap();
         assert!(report.converged, "{report:?}");
         let mut buf = vec![0.0; SinkhornWorkspace::required_len(23, 37)];
         let mut ws = SinkhornWorkspace::new(&mut buf, 23, 37).unwrap();
-        let (ba, _) =
-            entropic_transport(&WeightedCloud::uniform(view(&y)), &WeightedCloud::uniform(view(&x)), &config, &mut ws)
-                .unwrap();
-        assert!((ab - ba).abs() <= 1e-5 * ab.abs(), "{update:?}: {ab} vs {ba}");
+        let (ba, _) = entropic_transport(
+            &WeightedCloud::uniform(view(&y)),
+            &WeightedCloud::uniform(view(&x)),
+            &config,
+            &mut ws,
+        )
+        .unwrap();
+        assert!(
+            (ab - ba).abs() <= 1e-5 * ab.abs(),
+            "{update:?}: {ab} vs {ba}"
+        );
     }
 }
 
@@ -62,7 +80,10 @@ fn divergence_vanishes_on_equal_clouds_and_is_positive_otherwise() {
     let mut ws = SinkhornWorkspace::new(&mut buf, 40, 40).unwrap();
     let a = WeightedCloud::uniform(view(&x));
     let same = sinkhorn_divergence(&a, &a, &config, &mut ws).unwrap();
-    assert!(same.value.abs() <= 1e-6 * same.transport_aa.abs().max(1e-3), "{same:?}");
+    assert!(
+        same.value.abs() <= 1e-6 * same.transport_aa.abs().max(1e-3),
+        "{same:?}"
+    );
     let b = WeightedCloud::uniform(view(&y));
     let different = sinkhorn_divergence(&a, &b, &config, &mut ws).unwrap();
     assert!(different.value > 1e-3, "{different:?}");
@@ -76,12 +97,22 @@ fn sinkhorn_drift_is_the_negative_divergence_gradient() {
     let n = 12;
     let x = cloud(5, n, 0.5, [0.0, 0.0]);
     let y = cloud(6, 15, 0.5, [0.4, 0.1]);
-    let config = SinkhornConfig { scaling: None, ..tight(UpdateRule::Symmetric, 0.5) };
+    let config = SinkhornConfig {
+        scaling: None,
+        ..tight(UpdateRule::Symmetric, 0.5)
+    };
     let mut buf = vec![0.0; SinkhornWorkspace::required_len(n, 15)];
     let mut ws = SinkhornWorkspace::new(&mut buf, n, 15).unwrap();
     let mut drift = vec![0.0; 2 * n];
     let b = WeightedCloud::uniform(view(&y));
-    sinkhorn_drift(&WeightedCloud::uniform(view(&x)), &b, &config, &mut ws, &mut drift).unwrap();
+    sinkhorn_drift(
+        &WeightedCloud::uniform(view(&x)),
+        &b,
+        &config,
+        &mut ws,
+        &mut drift,
+    )
+    .unwrap();
     let largest = drift.iter().fold(0.0_f32, |m, v| m.max(v.abs()));
     let h = 1e-2;
     for k in 0..2 * n {
@@ -90,7 +121,11 @@ fn sinkhorn_drift_is_the_negative_divergence_gradient() {
         let mut minus = x.clone();
         minus[k] -= h;
         let s = |p: &[f32], ws: &mut SinkhornWorkspace<'_>| {
-            f64::from(sinkhorn_divergence(&WeightedCloud::uniform(view(p)), &b, &config, ws).unwrap().value)
+            f64::from(
+                sinkhorn_divergence(&WeightedCloud::uniform(view(p)), &b, &config, ws)
+                    .unwrap()
+                    .value,
+            )
         };
         let grad = (s(&plus, &mut ws) - s(&minus, &mut ws)) / (2.0 * f64::from(h));
         let expected = -grad * n as f64;
@@ -144,15 +179,28 @@ fn degenerate_clouds_give_finite_answers() {
 fn proxy_drift_vanishes_only_for_equal_clouds() {
     let x = cloud(7, 30, 0.5, [0.0, 0.0]);
     let y = cloud(8, 30, 0.5, [0.5, 0.0]);
-    let config = SinkhornConfig { blur: 0.3, ..SinkhornConfig::default() };
+    let config = SinkhornConfig {
+        blur: 0.3,
+        ..SinkhornConfig::default()
+    };
     let mut scratch = vec![0.0; drifting::sinkhorn::sinkhorn_proxy_scratch_len(30, 30)];
     let mut out = vec![0.0; 60];
     let a = WeightedCloud::uniform(view(&x));
     sinkhorn_proxy_drift(&a, &a, &config, &mut scratch, &mut out).unwrap();
     assert!(out.iter().all(|v| v.abs() < 1e-5), "{out:?}");
-    sinkhorn_proxy_drift(&a, &WeightedCloud::uniform(view(&y)), &config, &mut scratch, &mut out).unwrap();
+    sinkhorn_proxy_drift(
+        &a,
+        &WeightedCloud::uniform(view(&y)),
+        &config,
+        &mut scratch,
+        &mut out,
+    )
+    .unwrap();
     let mean_x: f32 = out[..30].iter().sum::<f32>() / 30.0;
-    assert!(mean_x > 0.05, "mean x-drift {mean_x} should point toward the shifted cloud");
+    assert!(
+        mean_x > 0.05,
+        "mean x-drift {mean_x} should point toward the shifted cloud"
+    );
 }
 
 /// The ground cost `‖x−y‖²` is `½‖x−y‖²` with `ε` halved: same plan, value doubled.
@@ -161,12 +209,22 @@ fn squared_cost_is_the_half_cost_with_half_epsilon() {
     let x = cloud(9, 20, 0.5, [0.0, 0.0]);
     let y = cloud(10, 20, 0.5, [0.2, 0.2]);
     let mut buf = vec![0.0; SinkhornWorkspace::required_len(20, 20)];
-    let half = SinkhornConfig { blur: 0.3, ..tight(UpdateRule::Alternating, 0.3) };
-    let full = SinkhornConfig { blur: 0.3 * std::f32::consts::SQRT_2, cost: GroundCost::SquaredEuclidean, ..half };
+    let half = SinkhornConfig {
+        blur: 0.3,
+        ..tight(UpdateRule::Alternating, 0.3)
+    };
+    let full = SinkhornConfig {
+        blur: 0.3 * std::f32::consts::SQRT_2,
+        cost: GroundCost::SquaredEuclidean,
+        ..half
+    };
     let a = WeightedCloud::uniform(view(&x));
     let b = WeightedCloud::uniform(view(&y));
     let mut ws = SinkhornWorkspace::new(&mut buf, 20, 20).unwrap();
     let (v_half, _) = entropic_transport(&a, &b, &half, &mut ws).unwrap();
     let (v_full, _) = entropic_transport(&a, &b, &full, &mut ws).unwrap();
-    assert!((v_full - 2.0 * v_half).abs() < 1e-4 * v_full.abs(), "{v_full} vs 2×{v_half}");
+    assert!(
+        (v_full - 2.0 * v_half).abs() < 1e-4 * v_full.abs(),
+        "{v_full} vs 2×{v_half}"
+    );
 }

@@ -4,7 +4,9 @@ use crate::cloud::CloudView;
 use crate::drift::{Negatives, validate_clouds};
 use crate::error::Error;
 use crate::kernel::Kernel;
-use crate::pairs::{Block, LogitRule, PairMask, Partners, Shape, dispatch_shape, is_laplace, sweep};
+use crate::pairs::{
+    Block, LogitRule, PairMask, Partners, Shape, dispatch_shape, is_laplace, sweep,
+};
 use crate::simd::{F32s, OnlineLogSumExp};
 
 /// Configuration of [`mean_shift_drift`].

@@ -149,7 +149,9 @@ fn validate_config(config: &MultiTemperatureConfig<'_>, n: usize, p: usize) -> R
     let temps = config.temperatures;
     if temps.is_empty()
         || temps.len() > MAX_TEMPERATURES
-        || !temps.iter().all(|r| r.is_finite() && *r > 0.0 && (1.0 / r).is_finite())
+        || !temps
+            .iter()
+            .all(|r| r.is_finite() && *r > 0.0 && (1.0 / r).is_finite())
     {
         return Err(Error::InvalidParameter {
             name: "temperatures",
@@ -228,12 +230,11 @@ fn distance_scale<const D: usize>(
             .sum::<f64>();
     }
     #[allow(clippy::cast_precision_loss)]
-    let weight_total = config
-        .positive_weights
-        .map_or(positives.len() as f64, |w| w.iter().map(|&v| f64::from(v)).sum())
-        + config
-            .negative_weights
-            .map_or(queries.len() as f64, |w| w.iter().map(|&v| f64::from(v)).sum());
+    let weight_total = config.positive_weights.map_or(positives.len() as f64, |w| {
+        w.iter().map(|&v| f64::from(v)).sum()
+    }) + config.negative_weights.map_or(queries.len() as f64, |w| {
+        w.iter().map(|&v| f64::from(v)).sum()
+    });
     #[allow(clippy::cast_precision_loss, clippy::cast_possible_truncation)]
     let scale = (total / (queries.len() as f64 * weight_total)) as f32;
     scale

@@ -156,8 +156,8 @@ impl<const D: usize> TwoAxisProblem<'_, D> {
         log_sum_exp::<D, S>(&self.negatives, &query_partners, rule, neg_columns);
         // Pass 2: affinities recomputed on the fly.
         let positives = Partners::new(self.positives, false).with_bias(pos_columns, -0.5);
-        let negatives = Partners::new(self.negatives, self.negatives_are_queries)
-            .with_bias(neg_columns, -0.5);
+        let negatives =
+            Partners::new(self.negatives, self.negatives_are_queries).with_bias(neg_columns, -0.5);
         let n_lanes = self.queries.len();
         let scale = F32s::splat(self.output_scale);
         for start in Block::<D>::starts(n) {

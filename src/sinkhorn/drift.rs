@@ -85,7 +85,14 @@ pub fn barycentric_projection<const D: usize>(
     fill_bias(state.bias, state.log_b, state.g, eps);
     let bias = state.bias.get(..y.len()).unwrap_or(&[]);
     let rule = cost_rule(eps, config.cost);
-    displacement(&x.points, Partners::new(y.points, false).with_bias(bias, 1.0), &rule, 1.0, false, out);
+    displacement(
+        &x.points,
+        Partners::new(y.points, false).with_bias(bias, 1.0),
+        &rule,
+        1.0,
+        false,
+        out,
+    );
     for (d, column) in out.chunks_exact_mut(x.len().max(1)).enumerate() {
         for (o, p) in column.iter_mut().zip(x.points.points()) {
             *o += p.get(d).copied().unwrap_or(0.0);
@@ -129,10 +136,24 @@ pub fn sinkhorn_drift<const D: usize>(
     let rule = cost_rule(eps, config.cost);
     fill_bias(state.bias, state.log_b, state.g, eps);
     let bias = state.bias.get(..y.len()).unwrap_or(&[]);
-    displacement(&x.points, Partners::new(y.points, false).with_bias(bias, 1.0), &rule, 1.0, false, out);
+    displacement(
+        &x.points,
+        Partners::new(y.points, false).with_bias(bias, 1.0),
+        &rule,
+        1.0,
+        false,
+        out,
+    );
     fill_bias(state.bias, state.log_a, parts.f_aa, eps);
     let bias = state.bias.get(..x.len()).unwrap_or(&[]);
-    displacement(&x.points, Partners::new(x.points, false).with_bias(bias, 1.0), &rule, -1.0, true, out);
+    displacement(
+        &x.points,
+        Partners::new(x.points, false).with_bias(bias, 1.0),
+        &rule,
+        -1.0,
+        true,
+        out,
+    );
     Ok([report_ab, report_aa])
 }
 
@@ -179,8 +200,12 @@ pub fn sinkhorn_proxy_drift<const D: usize>(
     x.write_log_weights(log_a);
     y.write_log_weights(log_b);
     let rule = cost_rule(config.epsilon(), config.cost);
-    proxy_projection(&x.points, log_a, &y.points, log_b, &rule, rows, columns, bias, 1.0, false, out);
-    proxy_projection(&x.points, log_a, &x.points, log_a, &rule, rows, columns, bias, -1.0, true, out);
+    proxy_projection(
+        &x.points, log_a, &y.points, log_b, &rule, rows, columns, bias, 1.0, false, out,
+    );
+    proxy_projection(
+        &x.points, log_a, &x.points, log_a, &rule, rows, columns, bias, -1.0, true, out,
+    );
     Ok(())
 }
 
@@ -205,10 +230,22 @@ fn proxy_projection<const D: usize>(
     }
     let row_bias = bias.get(..x.len()).unwrap_or(&[]);
     let columns = columns.get_mut(..y.len()).unwrap_or(&mut []);
-    log_sum_exp::<D, GaussianShape>(y, &[Partners::new(*x, false).with_bias(row_bias, 1.0)], rule, columns);
+    log_sum_exp::<D, GaussianShape>(
+        y,
+        &[Partners::new(*x, false).with_bias(row_bias, 1.0)],
+        rule,
+        columns,
+    );
     for ((b, &lb), &c) in bias.iter_mut().zip(log_b).zip(columns.iter()) {
         *b = lb - c;
     }
     let column_bias = bias.get(..y.len()).unwrap_or(&[]);
-    displacement(x, Partners::new(*y, false).with_bias(column_bias, 1.0), rule, scale, accumulate, out);
+    displacement(
+        x,
+        Partners::new(*y, false).with_bias(column_bias, 1.0),
+        rule,
+        scale,
+        accumulate,
+        out,
+    );
 }

@@ -10,8 +10,8 @@
 
 mod divergence;
 mod drift;
-mod solver;
 mod softmin;
+mod solver;
 
 pub use divergence::{SinkhornDivergence, entropic_transport, sinkhorn_divergence};
 pub use drift::{
@@ -185,7 +185,11 @@ impl<'a, const D: usize> WeightedCloud<'a, D> {
             None => out.fill(-libm::logf(self.len() as f32)),
             Some(w) => {
                 for (o, &v) in out.iter_mut().zip(w) {
-                    *o = if v > 0.0 { libm::logf(v) } else { EXCLUDED_LOGIT };
+                    *o = if v > 0.0 {
+                        libm::logf(v)
+                    } else {
+                        EXCLUDED_LOGIT
+                    };
                 }
             }
         }

@@ -77,7 +77,11 @@ pub(crate) fn diameter<const D: usize>(x: &CloudView<'_, D>, y: &CloudView<'_, D
             *h = h.max(v);
         }
     }
-    let sq: f32 = lo.iter().zip(hi.iter()).map(|(l, h)| (h - l) * (h - l)).sum();
+    let sq: f32 = lo
+        .iter()
+        .zip(hi.iter())
+        .map(|(l, h)| (h - l) * (h - l))
+        .sum();
     libm::sqrtf(sq)
 }
 

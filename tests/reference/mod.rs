@@ -48,7 +48,13 @@ fn mean_displacement(kernel: RefKernel, x: &[f64], ys: &Points, skip: Option<usi
     let logits: Vec<f64> = ys
         .iter()
         .enumerate()
-        .map(|(j, y)| if Some(j) == skip { f64::NEG_INFINITY } else { logit(kernel, x, y) })
+        .map(|(j, y)| {
+            if Some(j) == skip {
+                f64::NEG_INFINITY
+            } else {
+                logit(kernel, x, y)
+            }
+        })
         .collect();
     let lse = log_sum_exp(&logits);
     let mut out = vec![0.0; x.len()];
@@ -139,7 +145,11 @@ fn two_axis_from_logits(
             let a: Vec<f64> = (0..m)
                 .map(|j| {
                     let l = logits[i][j];
-                    let prod = if l == f64::NEG_INFINITY { 0.0 } else { (l - rows[i] - cols[j]).exp() };
+                    let prod = if l == f64::NEG_INFINITY {
+                        0.0
+                    } else {
+                        (l - rows[i] - cols[j]).exp()
+                    };
                     prod.max(floor).sqrt() * weights[j]
                 })
                 .collect();
@@ -153,7 +163,9 @@ fn two_axis_from_logits(
                     v[d] += coeff * targets[j][d];
                 }
             }
-            let total: f64 = (0..m).map(|j| if j < p { a[j] * s_neg } else { -a[j] * s_pos }).sum();
+            let total: f64 = (0..m)
+                .map(|j| if j < p { a[j] * s_neg } else { -a[j] * s_pos })
+                .sum();
             for d in 0..dim {
                 v[d] -= total * x[i][d];
             }
@@ -163,12 +175,25 @@ fn two_axis_from_logits(
 }
 
 /// The two-axis softmax drift (Algorithm 2); `neg = None` means the negatives are the queries.
-pub fn two_axis(x: &Points, pos: &Points, neg: Option<&Points>, kernel: RefKernel, mask: RefMask) -> Points {
+pub fn two_axis(
+    x: &Points,
+    pos: &Points,
+    neg: Option<&Points>,
+    kernel: RefKernel,
+    mask: RefMask,
+) -> Points {
     let mut targets = pos.clone();
     targets.extend(neg.unwrap_or(x).iter().cloned());
     let dist = |a: &[f64], b: &[f64]| squared_distance(a, b).sqrt();
     let logits = two_axis_logits(x, &targets, pos.len(), neg.is_none(), kernel, mask, &dist);
-    two_axis_from_logits(x, &targets, pos.len(), &logits, 0.0, &vec![1.0; targets.len()])
+    two_axis_from_logits(
+        x,
+        &targets,
+        pos.len(),
+        &logits,
+        0.0,
+        &vec![1.0; targets.len()],
+    )
 }
 
 pub struct MultiTemperatureRef {
@@ -233,5 +258,11 @@ pub fn multi_temperature(
         }
     }
     let loss = force.iter().flatten().map(|v| v * v).sum::<f64>() / (n * dim) as f64;
-    MultiTemperatureRef { force, scale, input_scale, raw_rms2: raw, loss }
+    MultiTemperatureRef {
+        force,
+        scale,
+        input_scale,
+        raw_rms2: raw,
+        loss,
+    }
 }
