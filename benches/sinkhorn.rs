@@ -60,7 +60,8 @@ fn sinkhorn(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("sinkhorn/divergence_default_config/d2");
     group.sample_size(10);
-    for n in [1024_usize] {
+    {
+        let n = 1024_usize;
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(7);
         let mut x = vec![0.0_f32; 2 * n];
         let mut y = vec![0.0_f32; 2 * n];

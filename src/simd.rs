@@ -47,7 +47,7 @@ pub(crate) fn exp(x: F32s) -> F32s {
     p = p.mul_add(r, F32s::splat(8.333_452e-3));
     p = p.mul_add(r, F32s::splat(4.166_579_6e-2));
     p = p.mul_add(r, F32s::splat(1.666_666_5e-1));
-    p = p.mul_add(r, F32s::splat(5.000_000_1e-1));
+    p = p.mul_add(r, F32s::splat(0.5));
     let r2 = r * r;
     let er = p.mul_add(r2, r) + F32s::splat(1.0);
     // The low bits of `t` hold n (two's complement); shifting them into the exponent field and

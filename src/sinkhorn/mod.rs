@@ -103,10 +103,10 @@ impl SinkhornConfig {
         if !(self.blur.is_finite() && self.blur > 0.0 && eps > 0.0 && (1.0 / eps).is_finite()) {
             return Err(Error::InvalidParameter { name: "blur" });
         }
-        if let Some(s) = self.scaling {
-            if !(s > 0.0 && s < 1.0) {
-                return Err(Error::InvalidParameter { name: "scaling" });
-            }
+        if let Some(s) = self.scaling
+            && !(s > 0.0 && s < 1.0)
+        {
+            return Err(Error::InvalidParameter { name: "scaling" });
         }
         if !(self.tolerance.is_finite() && self.tolerance >= 0.0) {
             return Err(Error::InvalidParameter { name: "tolerance" });

@@ -1,0 +1,168 @@
+#!/usr/bin/env python3
+"""Side-by-side runner: times the crate and its reference implementations in one run and prints
+(or writes into README.md) a table of medians and ratios.
+
+    python3 benches/baselines/compare.py                       # full table, x86-64-v3 build
+    python3 benches/baselines/compare.py --quick               # smaller sizes, fewer repeats
+    python3 benches/baselines/compare.py --update-readme       # rewrite README's table
+    python3 benches/baselines/compare.py --python /tmp/venv/bin/python
+
+Ours: `cargo bench --bench side_by_side` (built with RUSTFLAGS="-C target-cpu=x86-64-v3", and
+with the default flags too when --default-flags is given). Theirs: benches/baselines/torch_drift.py
+(PyTorch, dense formulation of the official demo) and benches/baselines/sinkhorn_baselines.py
+(POT sinkhorn_log on NumPy float32, GeomLoss tensorized). All single-threaded. The Python must
+have torch, numpy, POT and geomloss installed (keep its venv outside the repository).
+"""
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent
+START, END = "<!-- performance-table:start -->", "<!-- performance-table:end -->"
+
+# (our op, their impl, their op) pairs that compute the same thing.
+PAIRS = [
+    ("mean_shift", "torch", "mean_shift"),
+    ("two_axis", "torch", "two_axis"),
+    ("multi_temperature", "torch", "multi_temperature"),
+    ("sinkhorn_alternating", "pot_sinkhorn_log", "sinkhorn_100"),
+    ("sinkhorn_symmetric", "geomloss_tensorized", "sinkhorn_100"),
+]
+
+
+def json_lines(text):
+    out = []
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith("{"):
+            try:
+                out.append(json.loads(line))
+            except json.JSONDecodeError:
+                pass
+    return out
+
+
+def run(cmd, env=None):
+    print("$", " ".join(cmd), file=sys.stderr, flush=True)
+    res = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
+    if res.returncode != 0:
+        sys.stderr.write(res.stderr[-4000:])
+        raise SystemExit(f"command failed: {' '.join(cmd)}")
+    return res.stdout
+
+
+def ours(args, rustflags):
+    env = dict(os.environ)
+    if rustflags:
+        env["RUSTFLAGS"] = rustflags
+    else:
+        env.pop("RUSTFLAGS", None)
+    common = ["--sizes", args.sizes, "--dims", args.dims] + (["--quick"] if args.quick else [])
+    rows = json_lines(run(["cargo", "bench", "--bench", "side_by_side", "--", "--ops",
+                           "mean_shift,two_axis,multi_temperature", "--kernels", args.kernels] + common, env))
+    rows += json_lines(run(["cargo", "bench", "--bench", "side_by_side", "--", "--ops",
+                            "sinkhorn_alternating,sinkhorn_symmetric", "--kernels", "laplace",
+                            "--sizes", args.sinkhorn_sizes, "--dims", "2"] + (["--quick"] if args.quick else []), env))
+    rows += json_lines(run(["cargo", "bench", "--bench", "side_by_side", "--", "--primitives"] +
+                           (["--quick"] if args.quick else []), env))
+    return rows
+
+
+def theirs(args):
+    py = args.python
+    quick = ["--quick"] if args.quick else []
+    rows = json_lines(run([py, str(HERE / "torch_drift.py"), "--threads", "1", "--ops",
+                           "mean_shift,two_axis,multi_temperature", "--kernels", args.kernels,
+                           "--sizes", args.sizes, "--dims", args.dims] + quick))
+    rows += json_lines(run([py, str(HERE / "sinkhorn_baselines.py"), "--sizes", args.sinkhorn_sizes] + quick))
+    return rows
+
+
+def machine(py):
+    cpu = platform.processor() or "unknown"
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    rustc = subprocess.run(["rustc", "--version"], capture_output=True, text=True).stdout.strip()
+    torch = subprocess.run([py, "-c", "import torch, ot, geomloss; print('torch', torch.__version__, '· POT', ot.__version__, '· GeomLoss', geomloss.__version__)"],
+                           capture_output=True, text=True).stdout.strip()
+    return f"{cpu}, {os.cpu_count()} cores, {rustc}, {torch}"
+
+
+def table(our_rows, their_rows, flags_label):
+    index = {}
+    for r in their_rows:
+        index[(r.get("impl"), r.get("op"), r.get("kernel", "laplace"), r.get("n"), r.get("d"))] = r
+    lines = ["| operation | kernel | N = P = Q | D | drifting (ms) | reference | reference (ms) | speed-up |",
+             "| --- | --- | ---: | ---: | ---: | --- | ---: | ---: |"]
+    for r in our_rows:
+        for our_op, impl, their_op in PAIRS:
+            if r.get("op") != our_op:
+                continue
+            kernel = r.get("kernel", "laplace")
+            t = index.get((impl, their_op, kernel, r["n"], r["d"]))
+            if not t:
+                continue
+            ms, tms = 1e3 * r["median_s"], 1e3 * t["median_s"]
+            lines.append(f"| {our_op} | {kernel} | {r['n']} | {r['d']} | {ms:.2f} | {impl} | {tms:.1f} | {tms / ms:.1f}× |")
+    prim = {r["op"]: r for r in our_rows if r.get("op") in ("exp", "sqrt")}
+    notes = [f"Build: {flags_label}."]
+    if "exp" in prim:
+        notes.append(f"Measured SIMD `exp` throughput: {prim['exp']['per_second'] / 1e9:.2f} G/s "
+                     f"(`sqrt`: {prim['sqrt']['per_second'] / 1e9:.2f} G/s).")
+        for r in our_rows:
+            exps = {"mean_shift": 1, "two_axis": 3, "sinkhorn_alternating": None}.get(r.get("op"))
+            if exps and r.get("n") == 4096 and r.get("d") == 2 and r.get("kernel") == "laplace":
+                pairs = r["n"] * 2 * r["n"]
+                bound = pairs * exps / prim["exp"]["per_second"]
+                notes.append(f"{r['op']} at N = 4096, D = 2: {exps} exp per pair → exp-bound {1e3 * bound:.1f} ms; "
+                             f"measured {1e3 * r['median_s']:.1f} ms ({100 * bound / r['median_s']:.0f}% of the bound).")
+    return "\n".join(lines), notes
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--python", default=sys.executable)
+    p.add_argument("--quick", action="store_true")
+    p.add_argument("--sizes", default="4096")
+    p.add_argument("--dims", default="2")
+    p.add_argument("--kernels", default="laplace,gaussian")
+    p.add_argument("--sinkhorn-sizes", default="1024,4096")
+    p.add_argument("--default-flags", action="store_true", help="also time the default (SSE2) build")
+    p.add_argument("--update-readme", action="store_true")
+    args = p.parse_args()
+
+    info = machine(args.python)
+    their_rows = theirs(args)
+    sections = []
+    builds = [("RUSTFLAGS=\"-C target-cpu=x86-64-v3\"", "-C target-cpu=x86-64-v3")]
+    if args.default_flags:
+        builds.append(("default flags (SSE2)", ""))
+    for label, flags in builds:
+        our_rows = ours(args, flags)
+        tab, notes = table(our_rows, their_rows, label)
+        sections.append(tab + "\n\n" + "\n".join(f"- {n}" for n in notes))
+    text = f"Machine: {info}. Single thread, median wall time.\n\n" + "\n\n".join(sections)
+    print(text)
+    if args.update_readme:
+        readme = (ROOT / "README.md").read_text()
+        if START in readme and END in readme:
+            head, rest = readme.split(START, 1)
+            _, tail = rest.split(END, 1)
+            (ROOT / "README.md").write_text(head + START + "\n" + text + "\n" + END + tail)
+            print("README.md updated", file=sys.stderr)
+        else:
+            print("README.md has no performance-table markers", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
