@@ -37,8 +37,9 @@ pub(crate) trait Points<const D: usize>: Copy {
     /// Point `j`. `j < len` in every call the crate makes; an index past the end reads zeros
     /// rather than panicking.
     fn point(&self, j: usize) -> [f32; D];
-    /// Copies points `start..start + tile.len()` (those that exist) into `tile`.
-    fn fill_tile(&self, start: usize, tile: &mut [[f32; D]]);
+    /// Copies the coordinates of points `start..start + TILE` (those that exist) into `tile`,
+    /// coordinate-major: `tile[d][t]` is coordinate `d` of point `start + t`.
+    fn fill_tile<const TILE: usize>(&self, start: usize, tile: &mut [[f32; TILE]; D]);
 }
 
 impl<const D: usize> Points<D> for Coordinates<'_, D> {
@@ -47,12 +48,15 @@ impl<const D: usize> Points<D> for Coordinates<'_, D> {
         self.0.map(|c| c.get(j).copied().unwrap_or(0.0))
     }
     #[inline(always)]
-    fn fill_tile(&self, start: usize, tile: &mut [[f32; D]]) {
-        for (d, column) in self.0.iter().enumerate() {
-            let column = column.get(start..).unwrap_or(&[]);
-            for (point, &value) in tile.iter_mut().zip(column) {
-                if let Some(slot) = point.get_mut(d) {
-                    *slot = value;
+    fn fill_tile<const TILE: usize>(&self, start: usize, tile: &mut [[f32; TILE]; D]) {
+        for (row, column) in tile.iter_mut().zip(self.0.iter()) {
+            match column.get(start..start + TILE) {
+                Some(full) => row.copy_from_slice(full),
+                None => {
+                    let rest = column.get(start..).unwrap_or(&[]);
+                    for (slot, &value) in row.iter_mut().zip(rest) {
+                        *slot = value;
+                    }
                 }
             }
         }
@@ -65,10 +69,14 @@ impl<const D: usize> Points<D> for &[[f32; D]] {
         self.get(j).copied().unwrap_or([0.0; D])
     }
     #[inline(always)]
-    fn fill_tile(&self, start: usize, tile: &mut [[f32; D]]) {
+    fn fill_tile<const TILE: usize>(&self, start: usize, tile: &mut [[f32; TILE]; D]) {
         let source = self.get(start..).unwrap_or(&[]);
-        for (point, value) in tile.iter_mut().zip(source) {
-            *point = *value;
+        for (t, point) in source.iter().take(TILE).enumerate() {
+            for (row, &value) in tile.iter_mut().zip(point) {
+                if let Some(slot) = row.get_mut(t) {
+                    *slot = value;
+                }
+            }
         }
     }
 }

@@ -71,6 +71,7 @@ pub use sinkhorn::{
 /// The crate's SIMD `exp` (8 lanes), exposed for the benches' throughput bound; not a stable API.
 #[doc(hidden)]
 #[must_use]
+#[inline]
 pub fn simd_exp(x: wide::f32x8) -> wide::f32x8 {
     simd::exp(x)
 }

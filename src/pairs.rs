@@ -33,6 +33,16 @@ pub(crate) trait Shape: Copy {
     fn logit(sq: F32s, inv: F32s) -> F32s;
     /// Logit for the distance `sqrt(sq) + add`.
     fn shifted_logit(sq: F32s, add: F32s, inv: F32s) -> F32s;
+    /// `logit(sq) + bias`.
+    #[inline(always)]
+    fn biased_logit(sq: F32s, inv: F32s, bias: F32s) -> F32s {
+        Self::logit(sq, inv) + bias
+    }
+    /// `shifted_logit(sq, add) + bias`.
+    #[inline(always)]
+    fn biased_logit_shifted(sq: F32s, add: F32s, inv: F32s, bias: F32s) -> F32s {
+        Self::shifted_logit(sq, add, inv) + bias
+    }
 }
 
 /// Laplace: `l = −‖x−y‖/τ`.
@@ -57,6 +67,10 @@ impl Shape for GaussianShape {
     #[inline(always)]
     fn logit(sq: F32s, inv: F32s) -> F32s {
         -(sq * inv)
+    }
+    #[inline(always)]
+    fn biased_logit(sq: F32s, inv: F32s, bias: F32s) -> F32s {
+        sq.mul_neg_add(inv, bias)
     }
     #[inline(always)]
     fn shifted_logit(sq: F32s, add: F32s, inv: F32s) -> F32s {
@@ -185,12 +199,16 @@ impl<'a, const D: usize> Partners<'a, D> {
 }
 
 /// A tile handed to a sweep's consumer: the logits of the block's lanes against `count`
-/// consecutive partners starting at `start`, and those partners' points.
+/// consecutive partners starting at `start`, an upper bound of those logits per lane, and the
+/// partners' coordinates.
 pub(crate) struct Tile<const D: usize> {
     pub(crate) start: usize,
     pub(crate) count: usize,
     pub(crate) logits: [F32s; TILE],
-    pub(crate) points: [[f32; D]; TILE],
+    /// Lane-wise maximum of the tile's logits (the shift of the online log-sum-exp).
+    pub(crate) max: F32s,
+    /// Coordinate-major: `coords[d][t]` is coordinate `d` of partner `start + t`.
+    pub(crate) coords: [[f32; TILE]; D],
 }
 
 impl<const D: usize> Tile<D> {
@@ -199,6 +217,41 @@ impl<const D: usize> Tile<D> {
     pub(crate) fn logits_mut(&mut self) -> &mut [F32s] {
         let count = self.count;
         self.logits.get_mut(..count).unwrap_or(&mut [])
+    }
+
+    /// The logits of the partners present in the tile.
+    #[inline(always)]
+    pub(crate) fn logits(&self) -> &[F32s] {
+        self.logits.get(..self.count).unwrap_or(&[])
+    }
+
+    /// `acc_d += Σ_t w_t (y_{t,d} − x_d)` for weights `w` (one per partner of the tile): the
+    /// weighted displacement sum every mean-type consumer needs.
+    #[inline(always)]
+    pub(crate) fn accumulate_displacements(
+        &self,
+        weights: &[F32s],
+        x: &[F32s; D],
+        acc: &mut [F32s; D],
+    ) {
+        for ((a, x), column) in acc.iter_mut().zip(x.iter()).zip(self.coords.iter()) {
+            // Two partial sums halve the FMA dependency chain.
+            let (mut even, mut odd) = (*a, F32s::splat(0.0));
+            let mut pairs = weights.chunks_exact(2).zip(column.chunks_exact(2));
+            for (w, y) in &mut pairs {
+                if let ([w0, w1], [y0, y1]) = (w, y) {
+                    even = w0.mul_add(F32s::splat(*y0) - *x, even);
+                    odd = w1.mul_add(F32s::splat(*y1) - *x, odd);
+                }
+            }
+            if weights.len() % 2 == 1 {
+                let t = weights.len() - 1;
+                if let (Some(w), Some(&y)) = (weights.get(t), column.get(t)) {
+                    even = w.mul_add(F32s::splat(y) - *x, even);
+                }
+            }
+            *a = even + odd;
+        }
     }
 }
 
@@ -213,6 +266,17 @@ pub(crate) fn sweep<const D: usize, S: Shape>(
     consume: impl FnMut(&mut Tile<D>),
 ) {
     dispatch_points!(partners.cloud, p => sweep_layout::<D, S, _>(block, p, partners, rule, consume));
+}
+
+/// Squared distance between the block's lanes and partner `t` of the tile.
+#[inline(always)]
+fn squared_distance<const D: usize>(block: &Block<D>, coords: &[[f32; TILE]; D], t: usize) -> F32s {
+    let mut sq = F32s::splat(0.0);
+    for (x, column) in block.coords.iter().zip(coords.iter()) {
+        let diff = *x - F32s::splat(column.get(t).copied().unwrap_or(0.0));
+        sq = diff.mul_add(diff, sq);
+    }
+    sq
 }
 
 #[inline(always)]
@@ -230,55 +294,63 @@ fn sweep_layout<const D: usize, S: Shape, P: Points<D>>(
         start: 0,
         count: 0,
         logits: [F32s::splat(0.0); TILE],
-        points: [[0.0; D]; TILE],
+        max: F32s::splat(EXCLUDED_LOGIT),
+        coords: [[0.0; TILE]; D],
     };
     let mut start = 0;
     while start < len {
         let count = (len - start).min(TILE);
         tile.start = start;
         tile.count = count;
-        points.fill_tile(start, tile.points.get_mut(..count).unwrap_or(&mut []));
-        // The hot loop: no branch but the loop's own.
-        for (logit, point) in tile.logits.iter_mut().zip(tile.points.iter()).take(count) {
-            let mut sq = F32s::splat(0.0);
-            for (x, &y) in block.coords.iter().zip(point.iter()) {
-                let diff = *x - F32s::splat(y);
-                sq = diff.mul_add(diff, sq);
+        points.fill_tile(start, &mut tile.coords);
+        // The hot loop: distance, logit, bias and running maximum, no branch but the loop's own.
+        let mut max = F32s::splat(EXCLUDED_LOGIT);
+        match partners.bias {
+            None => {
+                for (t, logit) in tile.logits.iter_mut().enumerate().take(count) {
+                    let sq = squared_distance(block, &tile.coords, t);
+                    let l = S::logit(sq.fast_max(floor), inv);
+                    max = max.fast_max(l);
+                    *logit = l;
+                }
             }
-            *logit = S::logit(sq.fast_max(floor), inv);
+            Some(bias) => {
+                let values = bias.values.get(start..).unwrap_or(&[]);
+                let factor = bias.factor;
+                for (t, (logit, &b)) in tile.logits.iter_mut().zip(values).enumerate().take(count) {
+                    let sq = squared_distance(block, &tile.coords, t);
+                    let l = S::biased_logit(sq.fast_max(floor), inv, F32s::splat(factor * b));
+                    max = max.fast_max(l);
+                    *logit = l;
+                }
+            }
         }
         // Self-pairs: only tiles that overlap the block's own indices.
         if partners.is_self && start < block.start + LANES && block.start < start + count {
-            for (t, (logit, point)) in tile
-                .logits
-                .iter_mut()
-                .zip(tile.points.iter())
-                .take(count)
-                .enumerate()
-            {
+            for (t, logit) in tile.logits.iter_mut().enumerate().take(count) {
                 let k = (start + t).wrapping_sub(block.start);
                 if k < LANES {
                     let masked = match rule.mask {
                         PairMask::Exclude => F32s::splat(EXCLUDED_LOGIT),
                         PairMask::AddDistance(add) => {
-                            let mut sq = F32s::splat(0.0);
-                            for (x, &y) in block.coords.iter().zip(point.iter()) {
-                                let diff = *x - F32s::splat(y);
-                                sq = diff.mul_add(diff, sq);
-                            }
-                            S::shifted_logit(sq.fast_max(floor), F32s::splat(add), inv)
+                            let sq = squared_distance(block, &tile.coords, t);
+                            let b = partners.bias.map_or(0.0, |b| {
+                                b.factor * b.values.get(start + t).copied().unwrap_or(0.0)
+                            });
+                            S::biased_logit_shifted(
+                                sq.fast_max(floor),
+                                F32s::splat(add),
+                                inv,
+                                F32s::splat(b),
+                            )
                         }
                     };
                     *logit = lane_mask(k).select(masked, *logit);
                 }
             }
+            max = crate::simd::max_of(tile.logits(), F32s::splat(EXCLUDED_LOGIT));
         }
-        if let Some(bias) = partners.bias {
-            let values = bias.values.get(start..).unwrap_or(&[]);
-            for (logit, &b) in tile.logits.iter_mut().zip(values).take(count) {
-                *logit += F32s::splat(bias.factor * b);
-            }
-        }
+        tile.max = max;
         consume(&mut tile);
         start += count;
     }
@@ -300,7 +372,7 @@ pub(crate) fn log_sum_exp<const D: usize, S: Shape>(
         let mut lse = OnlineLogSumExp::new();
         for partners in groups {
             sweep::<D, S>(&block, partners, rule, |tile| {
-                lse.absorb_sum(tile.logits_mut());
+                lse.absorb_sum(tile.logits(), tile.max);
             });
         }
         block.scatter(F32s::new(lse.value()), out, 0);

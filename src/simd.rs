@@ -115,11 +115,11 @@ impl OnlineLogSumExp {
     }
 
     /// Turns `logits` into weights `exp(l − m')` in place, where `m'` is the new running
-    /// maximum, folds them into the sum, and returns the factor `exp(m − m')` by which any
+    /// maximum (`tile_max` must bound the logits from above, lane-wise), folds them into the sum, and returns the factor `exp(m − m')` by which any
     /// accumulator kept alongside (weighted sums of coordinates) must be rescaled.
     #[inline(always)]
-    pub(crate) fn absorb(&mut self, logits: &mut [F32s]) -> F32s {
-        let new_max = max_of(logits, self.max);
+    pub(crate) fn absorb(&mut self, logits: &mut [F32s], tile_max: F32s) -> F32s {
+        let new_max = self.max.fast_max(tile_max);
         let rescale = exp(self.max - new_max);
         let mut tile_sum = F32s::splat(0.0);
         for l in logits.iter_mut() {
@@ -135,8 +135,8 @@ impl OnlineLogSumExp {
     /// Folds `logits` into the reduction without keeping the weights: one rescale per tile,
     /// one `exp` per value.
     #[inline(always)]
-    pub(crate) fn absorb_sum(&mut self, logits: &[F32s]) {
-        let new_max = max_of(logits, self.max);
+    pub(crate) fn absorb_sum(&mut self, logits: &[F32s], tile_max: F32s) {
+        let new_max = self.max.fast_max(tile_max);
         let mut tile_sum = self.sum * exp(self.max - new_max);
         for l in logits {
             tile_sum += exp(*l - new_max);
@@ -212,7 +212,8 @@ mod tests {
         let mut lse = OnlineLogSumExp::new();
         for chunk in logits.chunks(5) {
             let mut tile: std::vec::Vec<F32s> = chunk.iter().map(|&l| F32s::splat(l)).collect();
-            lse.absorb(&mut tile);
+            let tile_max = max_of(&tile, F32s::splat(EXCLUDED_LOGIT));
+            lse.absorb(&mut tile, tile_max);
         }
         let m = logits
             .iter()

@@ -103,15 +103,12 @@ pub(crate) fn mean_displacement<const D: usize, S: Shape>(
     let mut lse = OnlineLogSumExp::new();
     let mut acc = [F32s::splat(0.0); D];
     sweep::<D, S>(block, partners, rule, |tile| {
-        let rescale = lse.absorb(tile.logits_mut());
+        let tile_max = tile.max;
+        let rescale = lse.absorb(tile.logits_mut(), tile_max);
         for a in &mut acc {
             *a *= rescale;
         }
-        for (w, y) in tile.logits.iter().zip(tile.points.iter()).take(tile.count) {
-            for ((a, x), &y) in acc.iter_mut().zip(block.coords.iter()).zip(y.iter()) {
-                *a = w.mul_add(F32s::splat(y) - *x, *a);
-            }
-        }
+        tile.accumulate_displacements(tile.logits(), &block.coords, &mut acc);
     });
     acc.map(|a| a / lse.sum)
 }

@@ -145,15 +145,30 @@ impl<const D: usize> TwoAxisProblem<'_, D> {
         let (rows, columns) = scratch.split_at_mut(n);
         let (pos_columns, neg_columns) = columns.split_at_mut(p);
         // Pass 1: row log-sum-exps over all targets, column log-sum-exps over the queries.
-        let row_groups = [
-            Partners::new(self.positives, false),
-            Partners::new(self.negatives, self.negatives_are_queries),
-        ];
-        log_sum_exp::<D, S>(&self.queries, &row_groups, rule, rows);
         let query_partners = [Partners::new(self.queries, false)];
         log_sum_exp::<D, S>(&self.positives, &query_partners, rule, pos_columns);
-        let query_partners = [Partners::new(self.queries, self.negatives_are_queries)];
-        log_sum_exp::<D, S>(&self.negatives, &query_partners, rule, neg_columns);
+        if self.negatives_are_queries {
+            // The logits are symmetric, so the negatives' column log-sum-exps are the queries'
+            // row log-sum-exps over the negatives: one N × N pass serves both.
+            let negatives = [Partners::new(self.negatives, true)];
+            log_sum_exp::<D, S>(&self.queries, &negatives, rule, neg_columns);
+            log_sum_exp::<D, S>(
+                &self.queries,
+                &[Partners::new(self.positives, false)],
+                rule,
+                rows,
+            );
+            for (r, &c) in rows.iter_mut().zip(neg_columns.iter()) {
+                *r = log_add_exp(*r, c);
+            }
+        } else {
+            let row_groups = [
+                Partners::new(self.positives, false),
+                Partners::new(self.negatives, false),
+            ];
+            log_sum_exp::<D, S>(&self.queries, &row_groups, rule, rows);
+            log_sum_exp::<D, S>(&self.negatives, &query_partners, rule, neg_columns);
+        }
         // Pass 2: affinities recomputed on the fly.
         let positives = Partners::new(self.positives, false).with_bias(pos_columns, -0.5);
         let negatives =
@@ -205,13 +220,15 @@ impl<const D: usize> TwoAxisProblem<'_, D> {
                     *a *= F32s::splat(w);
                 }
             }
-            for (a, y) in tile.logits.iter().zip(tile.points.iter()).take(tile.count) {
-                total += *a;
-                for ((acc, x), &y) in displacement.iter_mut().zip(block.coords.iter()).zip(y) {
-                    *acc = a.mul_add(F32s::splat(y) - *x, *acc);
-                }
-            }
+            total += tile.logits().iter().fold(F32s::splat(0.0), |s, a| s + *a);
+            tile.accumulate_displacements(tile.logits(), &block.coords, &mut displacement);
         });
         (total, displacement)
     }
+}
+
+/// `ln(e^a + e^b)` without overflow.
+fn log_add_exp(a: f32, b: f32) -> f32 {
+    let (hi, lo) = if a >= b { (a, b) } else { (b, a) };
+    hi + libm::log1pf(libm::expf(lo - hi))
 }
