@@ -62,10 +62,11 @@ pub struct MultiTemperatureReport {
     pub loss: f32,
 }
 
-/// Scratch length [`multi_temperature_drift`] needs: `N + N + P + N·D`.
+/// Scratch length [`multi_temperature_drift`] needs: `2N + P` log-sum-exps and `N·D` for one
+/// temperature's field.
 #[must_use]
 pub const fn multi_temperature_scratch_len(queries: usize, positives: usize, dim: usize) -> usize {
-    3 * queries + positives + queries * dim
+    2 * queries + positives + queries * dim
 }
 
 /// The official multi-temperature drift `F`, in coordinates divided by `s_in`.
@@ -108,6 +109,7 @@ pub fn multi_temperature_drift<const D: usize>(
     #[allow(clippy::cast_precision_loss)]
     let input_scale = (distance_scale / libm::sqrtf(D as f32)).max(1.0e-3);
     let (lse, force) = scratch.split_at_mut(2 * n + p);
+    let force = force.get_mut(..n * D).unwrap_or(&mut []);
     out.fill(0.0);
     let mut report = MultiTemperatureReport {
         distance_scale,

@@ -148,7 +148,8 @@ fn two_axis_from_logits(
                     let prod = if l == f64::NEG_INFINITY {
                         0.0
                     } else {
-                        (l - rows[i] - cols[j]).exp()
+                        // softmax_row · softmax_col = exp(l − r) · exp(l − c)
+                        (2.0 * l - rows[i] - cols[j]).exp()
                     };
                     prod.max(floor).sqrt() * weights[j]
                 })

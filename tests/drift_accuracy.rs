@@ -1,0 +1,409 @@
+//! The SIMD `f32` drift operators against two independent references: the dense scalar `f64`
+//! transcription of the formulas (`tests/reference/mod.rs`) and PyTorch `float64` values
+//! (`tests/reference/torch_values.rs`, made by `tests/reference/make_torch_references.py`).
+//!
+//! Error measure: `max_i,d |V_f32 − V_ref| / max_i,d |V_ref|` (relative to the field's largest
+//! entry, so that entries that cancel to nearly zero are not judged by a meaningless relative
+//! error). Tolerances, per operator, are stated on each test.
+
+#[path = "reference/mod.rs"]
+mod reference;
+#[path = "reference/torch_values.rs"]
+mod torch_values;
+
+use drifting::sample::fill_standard_normal;
+use drifting::{
+    CloudView, Kernel, MeanShiftConfig, MultiTemperatureConfig, Negatives, SelfMask, TwoAxisConfig,
+    mean_shift_drift, multi_temperature_drift, multi_temperature_scratch_len, two_axis_scratch_len,
+    two_axis_softmax_drift,
+};
+use rand_core::SeedableRng;
+use rand_xoshiro::Xoshiro256PlusPlus;
+use reference::{Points, RefKernel, RefMask};
+
+/// Point-major `f32` points of a standard normal cloud times `scale`, shifted by `shift`.
+fn cloud<const D: usize>(seed: u64, n: usize, scale: f32, shift: f32) -> Vec<[f32; D]> {
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+    let mut flat = vec![0.0; n * D];
+    fill_standard_normal(&mut rng, &mut flat);
+    flat.chunks_exact(D)
+        .map(|c| std::array::from_fn(|d| c[d] * scale + shift))
+        .collect()
+}
+
+fn to_ref<const D: usize>(points: &[[f32; D]]) -> Points {
+    points
+        .iter()
+        .map(|p| p.iter().map(|&v| f64::from(v)).collect())
+        .collect()
+}
+
+/// `max |got − want| / max |want|`, with `got` coordinate-major and `want` point-major rows.
+fn relative_error(got: &[f32], want: &Points) -> f64 {
+    let n = want.len();
+    let scale = want.iter().flatten().fold(1e-30_f64, |m, v| m.max(v.abs()));
+    let mut worst = 0.0_f64;
+    for (i, row) in want.iter().enumerate() {
+        for (d, w) in row.iter().enumerate() {
+            worst = worst.max((f64::from(got[d * n + i]) - w).abs());
+        }
+    }
+    worst / scale
+}
+
+fn kernels(t: f32) -> [(Kernel, RefKernel); 2] {
+    [
+        (Kernel::laplace(t), RefKernel::Laplace(f64::from(t))),
+        (Kernel::gaussian(t), RefKernel::Gaussian(f64::from(t))),
+    ]
+}
+
+/// Cloud scale for temperature `t`: a few kernel widths, so kernels are neither all 0 nor all 1.
+fn scale_for(t: f32) -> f32 {
+    (4.0 * t).min(1.0)
+}
+
+const SIZES: [usize; 5] = [1, 7, 8, 9, 33];
+const TEMPERATURES: [f32; 3] = [0.02, 0.1, 1.0];
+
+fn mean_shift_case<const D: usize>(seed: u64) -> f64 {
+    let mut worst = 0.0_f64;
+    for (k, &n) in SIZES.iter().enumerate() {
+        for &t in &TEMPERATURES {
+            let s = scale_for(t);
+            let x = cloud::<D>(seed + k as u64, n, s, 0.0);
+            let p = cloud::<D>(seed + 100 + k as u64, n + 3, s, 0.5 * s);
+            let q = cloud::<D>(seed + 200 + k as u64, n + 5, s, -0.2 * s);
+            for (kernel, ref_kernel) in kernels(t) {
+                let config = MeanShiftConfig::new(kernel);
+                let mut out = vec![0.0; n * D];
+                let (xv, pv, qv) = (
+                    CloudView::from_points(&x),
+                    CloudView::from_points(&p),
+                    CloudView::from_points(&q),
+                );
+                mean_shift_drift(&xv, &pv, Negatives::Queries, &config, &mut out).unwrap();
+                let want =
+                    reference::mean_shift(&to_ref(&x), &to_ref(&p), None, ref_kernel, 1.0, true);
+                worst = worst.max(relative_error(&out, &want));
+                mean_shift_drift(&xv, &pv, Negatives::Cloud(qv), &config, &mut out).unwrap();
+                let want = reference::mean_shift(
+                    &to_ref(&x),
+                    &to_ref(&p),
+                    Some(&to_ref(&q)),
+                    ref_kernel,
+                    1.0,
+                    true,
+                );
+                worst = worst.max(relative_error(&out, &want));
+            }
+        }
+    }
+    worst
+}
+
+/// Tolerance for the kernel-mean operators: `1.5e-5` of the largest entry up to D = 8, `2e-4` at
+/// D = 64. The logits `−‖x−y‖/τ` reach about 50 in magnitude on these clouds and the `f32`
+/// rounding of a squared distance summed over D coordinates grows with D; a logit error `δ`
+/// perturbs the weights by `δ` relative.
+fn tolerance(dim: usize) -> f64 {
+    if dim <= 8 { 1.5e-5 } else { 2e-4 }
+}
+
+const DIMS: [usize; 5] = [1, 2, 3, 8, 64];
+
+/// Mean-shift drift within [`tolerance`] over sizes {1, 7, 8, 9, 33} (on and off the 8-lane
+/// width), D ∈ {1, 2, 3, 8, 64}, both kernels, τ ∈ {0.02, 0.1, 1}, negatives = the queries (self
+/// excluded) and a separate cloud.
+#[test]
+fn mean_shift_matches_f64_reference() {
+    let errors = [
+        mean_shift_case::<1>(1),
+        mean_shift_case::<2>(2),
+        mean_shift_case::<3>(3),
+        mean_shift_case::<8>(4),
+        mean_shift_case::<64>(5),
+    ];
+    assert!(
+        errors.iter().zip(DIMS).all(|(&e, d)| e < tolerance(d)),
+        "relative errors per D: {errors:?}"
+    );
+}
+
+fn two_axis_case<const D: usize>(seed: u64) -> f64 {
+    let mut worst = 0.0_f64;
+    for (k, &n) in SIZES.iter().enumerate() {
+        for &t in &TEMPERATURES {
+            let s = scale_for(t);
+            let x = cloud::<D>(seed + k as u64, n, s, 0.0);
+            let p = cloud::<D>(seed + 100 + k as u64, n + 3, s, 0.5 * s);
+            let q = cloud::<D>(seed + 200 + k as u64, n + 5, s, -0.2 * s);
+            for (kernel, ref_kernel) in kernels(t) {
+                let (xv, pv, qv) = (
+                    CloudView::from_points(&x),
+                    CloudView::from_points(&p),
+                    CloudView::from_points(&q),
+                );
+                let mut out = vec![0.0; n * D];
+                let mut scratch = vec![0.0; two_axis_scratch_len(n, n + 3, n + 5)];
+                for mask in [SelfMask::Exclude, SelfMask::OFFICIAL_DEMO] {
+                    let config = TwoAxisConfig {
+                        kernel,
+                        self_mask: mask,
+                    };
+                    two_axis_softmax_drift(
+                        &xv,
+                        &pv,
+                        Negatives::Queries,
+                        &config,
+                        &mut scratch,
+                        &mut out,
+                    )
+                    .unwrap();
+                    let ref_mask = match mask {
+                        SelfMask::Exclude => RefMask::Exclude,
+                        SelfMask::AddDistance(a) => RefMask::AddDistance(f64::from(a)),
+                    };
+                    let want =
+                        reference::two_axis(&to_ref(&x), &to_ref(&p), None, ref_kernel, ref_mask);
+                    if n > 1 {
+                        worst = worst.max(relative_error(&out, &want));
+                    }
+                }
+                let config = TwoAxisConfig::new(kernel);
+                two_axis_softmax_drift(
+                    &xv,
+                    &pv,
+                    Negatives::Cloud(qv),
+                    &config,
+                    &mut scratch,
+                    &mut out,
+                )
+                .unwrap();
+                let want = reference::two_axis(
+                    &to_ref(&x),
+                    &to_ref(&p),
+                    Some(&to_ref(&q)),
+                    ref_kernel,
+                    RefMask::Exclude,
+                );
+                worst = worst.max(relative_error(&out, &want));
+            }
+        }
+    }
+    worst
+}
+
+/// Two-axis drift (Algorithm 2) within [`tolerance`], same grid as the mean-shift test, both self-masks (exclusion and the demo's `+1e6` distance) and separate negatives.
+/// A single query with itself as the only negative is skipped against the dense reference (its
+/// drift is `0·…`: both formulas give 0, the relative measure is undefined).
+#[test]
+fn two_axis_matches_f64_reference() {
+    let errors = [
+        two_axis_case::<1>(11),
+        two_axis_case::<2>(12),
+        two_axis_case::<3>(13),
+        two_axis_case::<8>(14),
+        two_axis_case::<64>(15),
+    ];
+    assert!(
+        errors.iter().zip(DIMS).all(|(&e, d)| e < tolerance(d)),
+        "relative errors per D: {errors:?}"
+    );
+}
+
+fn multi_temperature_case<const D: usize>(seed: u64) -> f64 {
+    let mut worst = 0.0_f64;
+    for (k, &n) in [2_usize, 7, 9, 33].iter().enumerate() {
+        let x = cloud::<D>(seed + k as u64, n, 0.5, 0.0);
+        let p = cloud::<D>(seed + 50 + k as u64, n + 4, 0.5, 0.2);
+        let pos_w: Vec<f32> = (0..n + 4).map(|j| 0.5 + (j % 3) as f32).collect();
+        for (floor, weighted) in [(1e-6_f32, false), (0.0, false), (1e-6, true), (0.0, true)] {
+            let config = MultiTemperatureConfig {
+                affinity_floor: floor,
+                positive_weights: weighted.then_some(pos_w.as_slice()),
+                ..MultiTemperatureConfig::official()
+            };
+            let mut out = vec![0.0; n * D];
+            let mut scratch = vec![0.0; multi_temperature_scratch_len(n, n + 4, D)];
+            let report = multi_temperature_drift(
+                &CloudView::from_points(&x),
+                &CloudView::from_points(&p),
+                &config,
+                &mut scratch,
+                &mut out,
+            )
+            .unwrap();
+            let w: Vec<f64> = if weighted {
+                pos_w.iter().map(|&v| f64::from(v)).collect()
+            } else {
+                vec![1.0; n + 4]
+            };
+            let want = reference::multi_temperature(
+                &to_ref(&x),
+                &to_ref(&p),
+                &[0.02, 0.05, 0.2],
+                f64::from(floor),
+                100.0,
+                &vec![1.0; n],
+                &w,
+            );
+            worst = worst.max(relative_error(&out, &want.force));
+            assert!((f64::from(report.distance_scale) - want.scale).abs() < 1e-5 * want.scale);
+            assert!(
+                (f64::from(report.loss) - want.loss).abs() < 1e-4 * want.loss.max(1e-6),
+                "{} vs {}",
+                report.loss,
+                want.loss
+            );
+            for (got, w) in report.raw_rms2.iter().zip(&want.raw_rms2) {
+                assert!(
+                    (f64::from(*got) - w).abs() <= 1e-4 * w.abs() + 1e-12,
+                    "n_R {got} vs {w}"
+                );
+            }
+        }
+    }
+    worst
+}
+
+/// The official multi-temperature drift: force within 1e-4 of its largest entry; distance scale
+/// to 1e-5, loss and each temperature's raw RMS² to 1e-4 relative; floor 1e-6 and 0, with and
+/// without column weights, D ∈ {1, 2, 3, 8, 64}.
+#[test]
+fn multi_temperature_matches_f64_reference() {
+    let errors = [
+        multi_temperature_case::<1>(21),
+        multi_temperature_case::<2>(22),
+        multi_temperature_case::<3>(23),
+        multi_temperature_case::<8>(24),
+        multi_temperature_case::<64>(25),
+    ];
+    assert!(
+        errors.iter().all(|&e| e < 1e-4),
+        "relative errors per D: {errors:?}"
+    );
+}
+
+fn as_points<const D: usize>(flat: &[f64]) -> Vec<[f32; D]> {
+    flat.chunks_exact(D)
+        .map(|c| std::array::from_fn(|d| c[d] as f32))
+        .collect()
+}
+
+fn rows(flat: &[f64], dim: usize) -> Points {
+    flat.chunks_exact(dim).map(<[f64]>::to_vec).collect()
+}
+
+fn torch_two_axis<const D: usize>(case: &torch_values::TwoAxisCase) -> f64 {
+    let x = as_points::<D>(case.queries);
+    let p = as_points::<D>(case.positives);
+    let q = as_points::<D>(case.negatives);
+    let t = case.temperature as f32;
+    let kernel = if case.kernel == "laplace" {
+        Kernel::laplace(t)
+    } else {
+        Kernel::gaussian(t)
+    };
+    let negatives = if case.self_negatives {
+        Negatives::Queries
+    } else {
+        Negatives::Cloud(CloudView::from_points(&q))
+    };
+    let mut out = vec![0.0; x.len() * D];
+    let q_len = if case.self_negatives {
+        x.len()
+    } else {
+        q.len()
+    };
+    let mut scratch = vec![0.0; two_axis_scratch_len(x.len(), p.len(), q_len)];
+    two_axis_softmax_drift(
+        &CloudView::from_points(&x),
+        &CloudView::from_points(&p),
+        negatives,
+        &TwoAxisConfig::new(kernel),
+        &mut scratch,
+        &mut out,
+    )
+    .unwrap();
+    relative_error(&out, &rows(case.drift, D))
+}
+
+/// Two-axis drift against PyTorch (dense `float64`, the official demo's formulation checked
+/// equal to the log-domain one by the generating script): within 1e-5 of the largest entry.
+#[test]
+fn two_axis_matches_pytorch() {
+    for case in torch_values::TWO_AXIS_CASES {
+        let error = match case.dim {
+            1 => torch_two_axis::<1>(case),
+            2 => torch_two_axis::<2>(case),
+            3 => torch_two_axis::<3>(case),
+            8 => torch_two_axis::<8>(case),
+            other => panic!("no case for D = {other}"),
+        };
+        assert!(error < 1e-5, "{}: relative error {error:e}", case.name);
+    }
+}
+
+fn torch_multi<const D: usize>(case: &torch_values::MultiTemperatureCase) {
+    let x = as_points::<D>(case.queries);
+    let p = as_points::<D>(case.positives);
+    let w_pos = vec![case.pos_weight as f32; p.len()];
+    let config = MultiTemperatureConfig {
+        affinity_floor: case.floor as f32,
+        positive_weights: (case.pos_weight != 1.0).then_some(w_pos.as_slice()),
+        ..MultiTemperatureConfig::official()
+    };
+    let mut out = vec![0.0; x.len() * D];
+    let mut scratch = vec![0.0; multi_temperature_scratch_len(x.len(), p.len(), D)];
+    let report = multi_temperature_drift(
+        &CloudView::from_points(&x),
+        &CloudView::from_points(&p),
+        &config,
+        &mut scratch,
+        &mut out,
+    )
+    .unwrap();
+    let error = relative_error(&out, &rows(case.force, D));
+    assert!(
+        error < 1e-4,
+        "{}: force relative error {error:e}",
+        case.name
+    );
+    assert!(
+        (f64::from(report.distance_scale) - case.scale).abs() < 1e-5 * case.scale,
+        "{}",
+        case.name
+    );
+    assert!(
+        (f64::from(report.input_scale) - case.input_scale).abs() < 1e-5 * case.input_scale,
+        "{}",
+        case.name
+    );
+    assert!(
+        (f64::from(report.loss) - case.loss).abs() < 1e-4 * case.loss,
+        "{}",
+        case.name
+    );
+    for (got, want) in report.raw_rms2.iter().zip(case.raw_rms2) {
+        assert!(
+            (f64::from(*got) - want).abs() <= 1e-4 * want,
+            "{}: n_R {got} vs {want}",
+            case.name
+        );
+    }
+}
+
+/// The multi-temperature drift against a PyTorch port of the official JAX `drift_loss`: force
+/// within 1e-4 of its largest entry, scales to 1e-5, loss and raw RMS² to 1e-4 relative.
+#[test]
+fn multi_temperature_matches_pytorch_port_of_official_code() {
+    for case in torch_values::MULTI_TEMPERATURE_CASES {
+        match case.dim {
+            2 => torch_multi::<2>(case),
+            3 => torch_multi::<3>(case),
+            8 => torch_multi::<8>(case),
+            other => panic!("no case for D = {other}"),
+        }
+    }
+}
