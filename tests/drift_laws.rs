@@ -18,13 +18,21 @@ fn cloud(seed: u64, n: usize, scale: f32, shift: [f32; 2]) -> Vec<[f32; 2]> {
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
     let mut flat = vec![0.0; 2 * n];
     fill_standard_normal(&mut rng, &mut flat);
-    flat.chunks_exact(2).map(|c| [c[0] * scale + shift[0], c[1] * scale + shift[1]]).collect()
+    flat.chunks_exact(2)
+        .map(|c| [c[0] * scale + shift[0], c[1] * scale + shift[1]])
+        .collect()
 }
 
 fn mean_shift(x: &[[f32; 2]], p: &[[f32; 2]], neg: Negatives<'_, 2>, kernel: Kernel) -> Vec<f32> {
     let mut out = vec![0.0; 2 * x.len()];
-    mean_shift_drift(&CloudView::from_points(x), &CloudView::from_points(p), neg, &MeanShiftConfig::new(kernel), &mut out)
-        .unwrap();
+    mean_shift_drift(
+        &CloudView::from_points(x),
+        &CloudView::from_points(p),
+        neg,
+        &MeanShiftConfig::new(kernel),
+        &mut out,
+    )
+    .unwrap();
     out
 }
 
@@ -67,7 +75,11 @@ fn zero_drift_when_positives_equal_negatives() {
         assert_eq!(max_abs(&v), 0.0, "{kernel:?}");
         let v = two_axis(&x, &y, Negatives::Cloud(CloudView::from_points(&y)), kernel);
         let scale = max_abs(&two_axis(&x, &y, Negatives::Queries, kernel));
-        assert!(max_abs(&v) <= 1e-6 * scale.max(1.0), "{kernel:?}: {}", max_abs(&v));
+        assert!(
+            max_abs(&v) <= 1e-6 * scale.max(1.0),
+            "{kernel:?}: {}",
+            max_abs(&v)
+        );
     }
 }
 
@@ -76,30 +88,52 @@ fn zero_drift_when_positives_equal_negatives() {
 #[test]
 fn drift_is_translation_equivariant() {
     let snap = |v: Vec<[f32; 2]>| -> Vec<[f32; 2]> {
-        v.into_iter().map(|p| p.map(|c| (c * 1024.0).round() / 1024.0)).collect()
+        v.into_iter()
+            .map(|p| p.map(|c| (c * 1024.0).round() / 1024.0))
+            .collect()
     };
     let x = snap(cloud(3, 40, 0.5, [0.0, 0.0]));
     let y = snap(cloud(4, 33, 0.5, [0.4, -0.2]));
-    let shift = |v: &[[f32; 2]]| -> Vec<[f32; 2]> { v.iter().map(|p| [p[0] + 1000.0, p[1] - 1000.0]).collect() };
+    let shift = |v: &[[f32; 2]]| -> Vec<[f32; 2]> {
+        v.iter().map(|p| [p[0] + 1000.0, p[1] - 1000.0]).collect()
+    };
     let (xs, ys) = (shift(&x), shift(&y));
     for kernel in [Kernel::laplace(0.05), Kernel::gaussian(0.2)] {
         let a = mean_shift(&x, &y, Negatives::Queries, kernel);
         let b = mean_shift(&xs, &ys, Negatives::Queries, kernel);
-        assert!(max_diff(&a, &b) <= 1e-5 * max_abs(&a), "mean shift {kernel:?}: {}", max_diff(&a, &b));
+        assert!(
+            max_diff(&a, &b) <= 1e-5 * max_abs(&a),
+            "mean shift {kernel:?}: {}",
+            max_diff(&a, &b)
+        );
         let a = two_axis(&x, &y, Negatives::Queries, kernel);
         let b = two_axis(&xs, &ys, Negatives::Queries, kernel);
-        assert!(max_diff(&a, &b) <= 1e-5 * max_abs(&a), "two-axis {kernel:?}: {}", max_diff(&a, &b));
+        assert!(
+            max_diff(&a, &b) <= 1e-5 * max_abs(&a),
+            "two-axis {kernel:?}: {}",
+            max_diff(&a, &b)
+        );
     }
     let config = MultiTemperatureConfig::official();
     let run = |x: &[[f32; 2]], y: &[[f32; 2]]| {
         let mut out = vec![0.0; 2 * x.len()];
         let mut scratch = vec![0.0; multi_temperature_scratch_len(x.len(), y.len(), 2)];
-        multi_temperature_drift(&CloudView::from_points(x), &CloudView::from_points(y), &config, &mut scratch, &mut out)
-            .unwrap();
+        multi_temperature_drift(
+            &CloudView::from_points(x),
+            &CloudView::from_points(y),
+            &config,
+            &mut scratch,
+            &mut out,
+        )
+        .unwrap();
         out
     };
     let (a, b) = (run(&x, &y), run(&xs, &ys));
-    assert!(max_diff(&a, &b) <= 1e-4 * max_abs(&a), "multi-temperature: {}", max_diff(&a, &b));
+    assert!(
+        max_diff(&a, &b) <= 1e-4 * max_abs(&a),
+        "multi-temperature: {}",
+        max_diff(&a, &b)
+    );
 }
 
 /// Shuffling the positives (and the separate negatives) changes the field only by `f32`
@@ -109,12 +143,19 @@ fn drift_is_invariant_to_permuting_targets() {
     let x = cloud(5, 25, 0.5, [0.0, 0.0]);
     let y = cloud(6, 41, 0.5, [0.2, 0.2]);
     let q = cloud(7, 19, 0.5, [-0.2, 0.0]);
-    let permute = |v: &[[f32; 2]]| -> Vec<[f32; 2]> { (0..v.len()).map(|k| v[(k * 7 + 3) % v.len()]).collect() };
+    let permute = |v: &[[f32; 2]]| -> Vec<[f32; 2]> {
+        (0..v.len()).map(|k| v[(k * 7 + 3) % v.len()]).collect()
+    };
     let (yp, qp) = (permute(&y), permute(&q));
     assert_ne!(y, yp);
     for kernel in [Kernel::laplace(0.05), Kernel::gaussian(0.2)] {
         let a = mean_shift(&x, &y, Negatives::Cloud(CloudView::from_points(&q)), kernel);
-        let b = mean_shift(&x, &yp, Negatives::Cloud(CloudView::from_points(&qp)), kernel);
+        let b = mean_shift(
+            &x,
+            &yp,
+            Negatives::Cloud(CloudView::from_points(&qp)),
+            kernel,
+        );
         assert!(max_diff(&a, &b) <= 1e-5 * max_abs(&a));
         let a = two_axis(&x, &y, Negatives::Queries, kernel);
         let b = two_axis(&x, &yp, Negatives::Queries, kernel);
@@ -130,12 +171,20 @@ fn demo_normalisation_equals_geometric_mean_of_softmaxes() {
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(8);
     let mut flat = vec![0.0_f32; 9 * 13];
     fill_standard_normal(&mut rng, &mut flat);
-    let l: Vec<Vec<f64>> = flat.chunks_exact(13).map(|r| r.iter().map(|&v| 3.0 * f64::from(v)).collect()).collect();
-    let k: Vec<Vec<f64>> = l.iter().map(|r| r.iter().map(|v| v.exp()).collect()).collect();
+    let l: Vec<Vec<f64>> = flat
+        .chunks_exact(13)
+        .map(|r| r.iter().map(|&v| 3.0 * f64::from(v)).collect())
+        .collect();
+    let k: Vec<Vec<f64>> = l
+        .iter()
+        .map(|r| r.iter().map(|v| v.exp()).collect())
+        .collect();
     let rowsum: Vec<f64> = k.iter().map(|r| r.iter().sum()).collect();
     let colsum: Vec<f64> = (0..13).map(|j| k.iter().map(|r| r[j]).sum()).collect();
     let r: Vec<f64> = l.iter().map(|row| reference::log_sum_exp(row)).collect();
-    let c: Vec<f64> = (0..13).map(|j| reference::log_sum_exp(&l.iter().map(|row| row[j]).collect::<Vec<_>>())).collect();
+    let c: Vec<f64> = (0..13)
+        .map(|j| reference::log_sum_exp(&l.iter().map(|row| row[j]).collect::<Vec<_>>()))
+        .collect();
     for i in 0..9 {
         for j in 0..13 {
             let demo = k[i][j] / (rowsum[i] * colsum[j]).sqrt();
@@ -158,11 +207,27 @@ fn far_away_cloud_at_small_temperature_gives_the_correct_drift() {
     let kernel = Kernel::laplace(0.02);
     let v = mean_shift(&x, &y, Negatives::Queries, kernel);
     assert!(v.iter().all(|c| c.is_finite()));
-    let to_ref = |v: &[[f32; 2]]| v.iter().map(|p| p.iter().map(|&c| f64::from(c)).collect()).collect::<Vec<_>>();
-    let want = reference::mean_shift(&to_ref(&x), &to_ref(&y), None, reference::RefKernel::Laplace(0.02), 1.0, true);
+    let to_ref = |v: &[[f32; 2]]| {
+        v.iter()
+            .map(|p| p.iter().map(|&c| f64::from(c)).collect())
+            .collect::<Vec<_>>()
+    };
+    let want = reference::mean_shift(
+        &to_ref(&x),
+        &to_ref(&y),
+        None,
+        reference::RefKernel::Laplace(0.02),
+        1.0,
+        true,
+    );
     for (i, w) in want.iter().enumerate() {
         for d in 0..2 {
-            assert!((f64::from(v[d * 20 + i]) - w[d]).abs() <= 1e-5 * 50.0, "query {i}: {} vs {}", v[d * 20 + i], w[d]);
+            assert!(
+                (f64::from(v[d * 20 + i]) - w[d]).abs() <= 1e-5 * 50.0,
+                "query {i}: {} vs {}",
+                v[d * 20 + i],
+                w[d]
+            );
         }
         // The attraction dominates: about 50 along each axis.
         assert!(v[i] > 45.0 && v[20 + i] > 45.0);

@@ -33,7 +33,9 @@ fn smoothed_score_times_sigma2(x: [f64; 2], shift: [f64; 2]) -> [f64; 2] {
     let var = STD * STD + SIGMA * SIGMA;
     let logs: Vec<f64> = MEANS
         .iter()
-        .map(|m| -((x[0] - m[0] - shift[0]).powi(2) + (x[1] - m[1] - shift[1]).powi(2)) / (2.0 * var))
+        .map(|m| {
+            -((x[0] - m[0] - shift[0]).powi(2) + (x[1] - m[1] - shift[1]).powi(2)) / (2.0 * var)
+        })
         .collect();
     let top = logs.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
     let w: Vec<f64> = logs.iter().map(|l| (l - top).exp()).collect();
@@ -54,7 +56,14 @@ fn queries(on_data: bool) -> Vec<[f32; 2]> {
         let flat = mixture(7, 256, [0.0, 0.0]);
         (0..256).map(|i| [flat[i], flat[256 + i]]).collect()
     } else {
-        (0..256).map(|k| [-1.5 + 3.0 * (k % 16) as f32 / 15.0, -1.5 + 3.0 * (k / 16) as f32 / 15.0]).collect()
+        (0..256)
+            .map(|k| {
+                [
+                    -1.5 + 3.0 * (k % 16) as f32 / 15.0,
+                    -1.5 + 3.0 * (k / 16) as f32 / 15.0,
+                ]
+            })
+            .collect()
     }
 }
 
@@ -94,14 +103,26 @@ fn mean_error(grid: &[[f32; 2]], samples: usize, seed: u64) -> f64 {
 #[test]
 fn gaussian_drift_equals_smoothed_score_difference() {
     let on_data = queries(true);
-    let at = |n: usize| (100..104).map(|seed| mean_error(&on_data, n, seed)).sum::<f64>() / 4.0;
+    let at = |n: usize| {
+        (100..104)
+            .map(|seed| mean_error(&on_data, n, seed))
+            .sum::<f64>()
+            / 4.0
+    };
     let (small, medium, large) = (at(2_000), at(10_000), at(50_000));
     let grid = queries(false);
-    let on_grid = (100..104).map(|seed| mean_error(&grid, 50_000, seed)).sum::<f64>() / 4.0;
-    println!("mean pointwise error at data points: 2k {small:.3e}, 10k {medium:.3e}, 50k {large:.3e}; grid, 50k: {on_grid:.3e}");
+    let on_grid = (100..104)
+        .map(|seed| mean_error(&grid, 50_000, seed))
+        .sum::<f64>()
+        / 4.0;
+    println!(
+        "mean pointwise error at data points: 2k {small:.3e}, 10k {medium:.3e}, 50k {large:.3e}; grid, 50k: {on_grid:.3e}"
+    );
     assert!(large <= 4.9e-3, "50k samples: {large:e}");
-    assert!(medium < small && large < medium, "{small:e} {medium:e} {large:e}");
+    assert!(
+        medium < small && large < medium,
+        "{small:e} {medium:e} {large:e}"
+    );
     assert!(small / large >= 3.0, "{small:e} → {large:e}");
     assert!(on_grid <= 8e-3, "grid: {on_grid:e}");
 }
-

@@ -181,8 +181,11 @@ fn validate_config(config: &MultiTemperatureConfig<'_>, n: usize, p: usize) -> R
                     found: w.len(),
                 });
             }
-            if !w.iter().all(|v| v.is_finite() && *v >= 0.0) {
+            if !w.iter().all(|v| v.is_finite()) {
                 return Err(Error::NonFinite { input: name });
+            }
+            if w.iter().any(|v| *v < 0.0) {
+                return Err(Error::InvalidParameter { name });
             }
         }
     }
