@@ -170,6 +170,28 @@ impl<'a, const D: usize> CloudView<'a, D> {
         self.layout
     }
 
+    /// Widens `bounds` (per coordinate `[min, max]`) to contain every point.
+    pub(crate) fn widen_bounds(&self, bounds: &mut [(f64, f64); D]) {
+        match self.layout {
+            Layout::Coordinates(Coordinates(c)) => {
+                for (column, bound) in c.iter().zip(bounds.iter_mut()) {
+                    for &v in column.iter().take(self.len) {
+                        bound.0 = bound.0.min(f64::from(v));
+                        bound.1 = bound.1.max(f64::from(v));
+                    }
+                }
+            }
+            Layout::Points(p) => {
+                for point in p {
+                    for (&v, bound) in point.iter().zip(bounds.iter_mut()) {
+                        bound.0 = bound.0.min(f64::from(v));
+                        bound.1 = bound.1.max(f64::from(v));
+                    }
+                }
+            }
+        }
+    }
+
     /// Checks the cloud is non-empty and finite.
     pub(crate) fn validate(&self, input: &'static str) -> Result<(), Error> {
         if self.is_empty() {

@@ -43,12 +43,38 @@ pub enum Error {
         /// The length it has.
         found: usize,
     },
+    /// A cloud holds fewer points than the estimator needs (an unbiased two-sample statistic
+    /// averages over pairs of distinct points, so it needs at least 2).
+    TooFewPoints {
+        /// Which argument is too small.
+        input: &'static str,
+        /// The smallest number of points accepted.
+        required: usize,
+        /// The number of points it has.
+        found: usize,
+    },
+    /// The inputs are finite but their scale would overflow `f32` inside the computation: points
+    /// farther apart than `1e18` (squared distances above `1e36`), or a temperature, bandwidth or
+    /// blur so small for the clouds' extent that a logit would exceed `1e28` in magnitude (the
+    /// crate keeps logits well away from its exclusion value `−1e30`), or a drift whose mean
+    /// square overflows.
+    OutOfRange {
+        /// Which argument (or parameter) is out of range.
+        input: &'static str,
+    },
     /// A caller-owned scratch buffer is shorter than the routine needs.
     ScratchTooSmall {
         /// The number of `f32` the routine needs.
         required: usize,
         /// The number provided.
         provided: usize,
+    },
+    /// A serialised blob (a saved generator, see `Mlp::load`) is not valid for the type it is
+    /// loaded into: wrong magic, unsupported format version, different shape, unknown code or a
+    /// checksum mismatch. `field` names the header field that failed.
+    InvalidBlob {
+        /// The header field that failed (`"magic"`, `"version"`, `"checksum"`, …).
+        field: &'static str,
     },
 }
 
@@ -69,10 +95,23 @@ impl fmt::Display for Error {
                 expected,
                 found,
             } => write!(f, "`{input}` has length {found}, expected {expected}"),
+            Error::TooFewPoints {
+                input,
+                required,
+                found,
+            } => write!(
+                f,
+                "`{input}` has {found} points, at least {required} needed"
+            ),
+            Error::OutOfRange { input } => write!(
+                f,
+                "`{input}` is out of range: the computation would overflow f32"
+            ),
             Error::ScratchTooSmall { required, provided } => write!(
                 f,
                 "scratch buffer too small: {required} f32 needed, {provided} provided"
             ),
+            Error::InvalidBlob { field } => write!(f, "invalid blob: bad `{field}`"),
         }
     }
 }

@@ -41,17 +41,25 @@
     clippy::indexing_slicing
 )]
 
+pub mod adam;
 mod cloud;
+pub mod datasets;
 pub mod drift;
 mod error;
 mod kernel;
 mod loss;
+pub mod metrics;
+pub mod mlp;
 mod pairs;
 pub mod sample;
+pub mod schedule;
 mod simd;
 pub mod sinkhorn;
+pub mod train;
 
+pub use adam::{Adam, AdamState, AdamStepReport};
 pub use cloud::{CloudView, ParticleBuffer};
+pub use datasets::Dataset;
 pub use drift::Negatives;
 pub use drift::mean_shift::{MeanShiftConfig, mean_shift_drift};
 pub use drift::multi_temperature::{
@@ -62,11 +70,14 @@ pub use drift::two_axis::{SelfMask, TwoAxisConfig, two_axis_scratch_len, two_axi
 pub use error::Error;
 pub use kernel::Kernel;
 pub use loss::stop_gradient_loss;
+pub use mlp::{Activation, LayerShape, Mlp};
+pub use schedule::AnnealingSchedule;
 pub use sinkhorn::{
     GroundCost, SinkhornConfig, SinkhornDivergence, SinkhornReport, SinkhornWorkspace, UpdateRule,
     WeightedCloud, barycentric_projection, entropic_transport, sinkhorn_divergence, sinkhorn_drift,
     sinkhorn_proxy_drift,
 };
+pub use train::{DriftField, KernelFamily, StepReport, Trainer, TrainerConfig};
 
 /// The crate's SIMD `exp` (8 lanes), exposed for the benches' throughput bound; not a stable API.
 #[doc(hidden)]

@@ -15,7 +15,9 @@ use crate::error::Error;
 /// # Errors
 /// [`Error::ShapeMismatch`] if `gradient.len() != drift.len()`; [`Error::EmptyCloud`] if the drift
 /// is empty; [`Error::NonFinite`] if it holds a NaN or an infinity; [`Error::InvalidParameter`] if
-/// `coordinate_scale` is not positive and finite.
+/// `coordinate_scale` is not positive and finite; [`Error::OutOfRange`] if `mean(V²)` overflows
+/// `f32` (a drift above about `1.8e19`) or the gradient does (a `coordinate_scale` so small
+/// that `2|V|/(s·N·D)` exceeds `f32::MAX`).
 pub fn stop_gradient_loss(
     drift: &[f32],
     coordinate_scale: f32,
@@ -39,10 +41,25 @@ pub fn stop_gradient_loss(
             name: "coordinate_scale",
         });
     }
-    #[allow(clippy::cast_precision_loss)]
-    let factor = -2.0 / (coordinate_scale * drift.len() as f32);
-    for (g, v) in gradient.iter_mut().zip(drift) {
-        *g = factor * v;
+    let loss = mean_square(drift);
+    if !loss.is_finite() {
+        return Err(Error::OutOfRange { input: "drift" });
     }
-    Ok(mean_square(drift))
+    #[allow(clippy::cast_precision_loss)]
+    let count = drift.len() as f32;
+    let largest = drift.iter().fold(0.0_f32, |m, v| m.max(v.abs()));
+    // 2|V|/(s·N·D) must fit f32; computed in f64 (so that subnormal drifts and scales lose no
+    // precision and a zero drift with a tiny scale passes).
+    let factor = -2.0 / (f64::from(coordinate_scale) * f64::from(count));
+    if -factor * f64::from(largest) > f64::from(f32::MAX) {
+        return Err(Error::OutOfRange {
+            input: "coordinate_scale",
+        });
+    }
+    for (g, v) in gradient.iter_mut().zip(drift) {
+        #[allow(clippy::cast_possible_truncation)]
+        let value = (factor * f64::from(*v)) as f32;
+        *g = value;
+    }
+    Ok(loss)
 }

@@ -1,7 +1,7 @@
 //! The mean-shift drift `V(x) = η (μ_p(x) − μ_q(x))` (ALGORITHMS.md §3).
 
 use crate::cloud::CloudView;
-use crate::drift::{Negatives, validate_clouds};
+use crate::drift::{Negatives, check_kernel_range, validate_clouds};
 use crate::error::Error;
 use crate::kernel::Kernel;
 use crate::pairs::{
@@ -64,6 +64,10 @@ pub fn mean_shift_drift<const D: usize>(
     config.kernel.validate()?;
     if !config.step.is_finite() {
         return Err(Error::InvalidParameter { name: "step" });
+    }
+    let diameter2 = check_kernel_range(&config.kernel, &[queries, positives, &negatives], 0.0)?;
+    if f64::from(config.step.abs()) * libm::sqrt(diameter2) > 1.0e37 {
+        return Err(Error::OutOfRange { input: "step" });
     }
     let rule = LogitRule::new(&config.kernel, PairMask::Exclude);
     let positives = Partners::new(*positives, false);

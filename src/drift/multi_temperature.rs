@@ -5,11 +5,17 @@ use crate::cloud::CloudView;
 use crate::drift::two_axis::TwoAxisProblem;
 use crate::drift::{Negatives, take_scratch, validate_clouds};
 use crate::error::Error;
-use crate::pairs::{Block, LaplaceShape, LogitRule, PairMask, Partners, sweep};
+use crate::pairs::{
+    Block, LaplaceShape, LogitRule, PairMask, Partners, check_range, squared_diameter, sweep,
+};
 use crate::simd::F32s;
 
 /// Most temperatures one call accepts.
 pub const MAX_TEMPERATURES: usize = 8;
+
+/// Largest column weight accepted (the official weights are `O(N)`; larger ones would overflow
+/// `f32` in the weighted affinity sums).
+pub const MAX_WEIGHT: f32 = 1.0e9;
 
 /// The official temperatures `R ∈ {0.02, 0.05, 0.2}`.
 pub const OFFICIAL_TEMPERATURES: [f32; 3] = [0.02, 0.05, 0.2];
@@ -104,8 +110,24 @@ pub fn multi_temperature_drift<const D: usize>(
     validate_config(config, n, p)?;
     let scratch = take_scratch(scratch, multi_temperature_scratch_len(n, p, D))?;
 
+    let diameter2 = squared_diameter(&[queries, positives]);
+    check_range(diameter2, 0.0, "temperatures")?;
     let distance_scale = distance_scale(queries, positives, config);
+    if !distance_scale.is_finite() {
+        return Err(Error::OutOfRange { input: "weights" });
+    }
     let clamped_scale = distance_scale.max(1.0e-3);
+    let smallest = config
+        .temperatures
+        .iter()
+        .fold(f32::INFINITY, |m, &r| m.min(r));
+    let largest_normalised =
+        libm::sqrt(diameter2) / f64::from(clamped_scale) + f64::from(config.self_mask_distance);
+    check_range(
+        diameter2,
+        largest_normalised / f64::from(smallest),
+        "temperatures",
+    )?;
     #[allow(clippy::cast_precision_loss)]
     let input_scale = (distance_scale / libm::sqrtf(D as f32)).max(1.0e-3);
     let (lse, force) = scratch.split_at_mut(2 * n + p);
@@ -144,6 +166,14 @@ pub fn multi_temperature_drift<const D: usize>(
         }
     }
     report.loss = mean_square(out);
+    // A safety net after the range checks above: weights near MAX_WEIGHT on far-apart clouds can
+    // still overflow the weighted sums; report it rather than return non-finite values.
+    let finite = report.loss.is_finite()
+        && report.raw_rms2.iter().all(|v| v.is_finite())
+        && out.iter().all(|v| v.is_finite());
+    if !finite {
+        return Err(Error::OutOfRange { input: "weights" });
+    }
     Ok(report)
 }
 
@@ -186,6 +216,9 @@ fn validate_config(config: &MultiTemperatureConfig<'_>, n: usize, p: usize) -> R
             }
             if w.iter().any(|v| *v < 0.0) {
                 return Err(Error::InvalidParameter { name });
+            }
+            if w.iter().any(|v| *v > MAX_WEIGHT) {
+                return Err(Error::OutOfRange { input: name });
             }
         }
     }

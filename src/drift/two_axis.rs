@@ -2,7 +2,7 @@
 //! (Deng et al. 2026; ALGORITHMS.md §4).
 
 use crate::cloud::CloudView;
-use crate::drift::{Negatives, take_scratch, validate_clouds};
+use crate::drift::{Negatives, check_kernel_range, take_scratch, validate_clouds};
 use crate::error::Error;
 use crate::kernel::Kernel;
 use crate::pairs::{
@@ -106,6 +106,11 @@ pub fn two_axis_softmax_drift<const D: usize>(
     let (negatives, is_self) = validate_clouds(queries, positives, negatives, out)?;
     config.kernel.validate()?;
     config.self_mask.validate()?;
+    let added = match config.self_mask {
+        SelfMask::AddDistance(d) if is_self => d,
+        _ => 0.0,
+    };
+    check_kernel_range(&config.kernel, &[queries, positives, &negatives], added)?;
     let (n, p, q) = (queries.len(), positives.len(), negatives.len());
     let scratch = take_scratch(scratch, two_axis_scratch_len(n, p, q))?;
     let rule = LogitRule::new(&config.kernel, config.self_mask.pair_mask());

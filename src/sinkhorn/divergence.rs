@@ -77,8 +77,25 @@ pub fn sinkhorn_divergence<const D: usize>(
 ) -> Result<SinkhornDivergence, Error> {
     let (transport_ab, report_ab) = entropic_transport(x, y, config, workspace)?;
     let parts = workspace.parts();
-    let report_aa = solve_self(x, config, parts.f_aa, parts.log_a, parts.tmp_n, parts.bias);
-    let report_bb = solve_self(y, config, parts.g_bb, parts.log_b, parts.tmp_m, parts.bias);
+    let (xs, ys) = (&x.points, &y.points);
+    let report_aa = solve_self(
+        x,
+        ys,
+        config,
+        parts.f_aa,
+        parts.log_a,
+        parts.tmp_n,
+        parts.bias,
+    );
+    let report_bb = solve_self(
+        y,
+        xs,
+        config,
+        parts.g_bb,
+        parts.log_b,
+        parts.tmp_m,
+        parts.bias,
+    );
     let half_aa = weighted_sum(x, parts.f_aa);
     let half_bb = weighted_sum(y, parts.g_bb);
     let value = weighted_sum(x, parts.f_ab) - half_aa + weighted_sum(y, parts.g_ab) - half_bb;

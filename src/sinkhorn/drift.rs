@@ -131,7 +131,15 @@ pub fn sinkhorn_drift<const D: usize>(
         bias: parts.bias,
     };
     let report_ab = solve_pair(x, y, config, &mut state);
-    let report_aa = solve_self(x, config, parts.f_aa, state.log_a, state.tmp_f, state.bias);
+    let report_aa = solve_self(
+        x,
+        &y.points,
+        config,
+        parts.f_aa,
+        state.log_a,
+        state.tmp_f,
+        state.bias,
+    );
     let eps = config.epsilon();
     let rule = cost_rule(eps, config.cost);
     fill_bias(state.bias, state.log_b, state.g, eps);

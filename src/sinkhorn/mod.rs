@@ -100,7 +100,12 @@ impl SinkhornConfig {
 
     fn validate(&self) -> Result<(), Error> {
         let eps = self.epsilon();
-        if !(self.blur.is_finite() && self.blur > 0.0 && eps > 0.0 && (1.0 / eps).is_finite()) {
+        if !(self.blur.is_finite()
+            && self.blur > 0.0
+            && eps.is_finite()
+            && eps > 0.0
+            && (1.0 / eps).is_finite())
+        {
             return Err(Error::InvalidParameter { name: "blur" });
         }
         if let Some(s) = self.scaling
@@ -345,6 +350,12 @@ fn prepare<const D: usize>(
     x.validate("x")?;
     y.validate("y")?;
     config.validate()?;
+    let diameter2 = crate::pairs::squared_diameter(&[&x.points, &y.points]);
+    crate::pairs::check_range(
+        diameter2,
+        f64::from(config.cost.factor()) * diameter2 / f64::from(config.epsilon()),
+        "blur",
+    )?;
     workspace.check(x.len(), y.len())?;
     let parts = workspace.parts();
     x.write_log_weights(parts.log_a);

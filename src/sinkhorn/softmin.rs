@@ -51,19 +51,25 @@ pub(crate) fn softmin<const D: usize>(
 
 /// `Σ_i |π_i· − a_i|` where `π_i· = a_i exp((f_i − softmin_i)/ε)` is the marginal of the plan with
 /// the current potential `f` (`current`) and the softmin of the other one (`updated`).
+///
+/// Accumulated in `f64` and saturated at `f32::MAX`: far from convergence (or when the problem's
+/// range `C/ε` exceeds what `f32` potentials resolve) a marginal can overflow `f32`; the report
+/// then says "not converged" with a huge, finite error.
 pub(crate) fn marginal_error<const D: usize>(
     cloud: &WeightedCloud<'_, D>,
     current: &[f32],
     updated: &[f32],
     epsilon: f32,
 ) -> f32 {
-    let inv_eps = 1.0 / epsilon;
-    let mut total = 0.0_f32;
+    let inv_eps = 1.0 / f64::from(epsilon);
+    let mut total = 0.0_f64;
     for (i, (&f, &s)) in current.iter().zip(updated).enumerate() {
-        let w = cloud.weight(i);
+        let w = f64::from(cloud.weight(i));
         if w > 0.0 {
-            total += w * (libm::expf((f - s) * inv_eps) - 1.0).abs();
+            total += w * (libm::exp((f64::from(f) - f64::from(s)) * inv_eps) - 1.0).abs();
         }
     }
-    total
+    #[allow(clippy::cast_possible_truncation)]
+    let error = total.min(f64::from(f32::MAX)) as f32;
+    error
 }

@@ -105,6 +105,34 @@ pub(crate) fn schedule_for<const D: usize>(
     }
 }
 
+/// Moves the constant the dual leaves free, `(f + c, g − c)`, so that `Σ a f = Σ b g`.
+///
+/// The alternating update fixes `f + g` but not that constant; without this it drifts with
+/// the ε schedule until `f` and `g` are large and opposite and `f32` loses `f + g` to
+/// cancellation (seen by the `sinkhorn` fuzz target: `OT_ε(a, a)` off by its own size for a
+/// cloud with one point `1e4` away). The dual value `Σ a f + Σ b g` is unchanged.
+fn balance<const D: usize>(
+    x: &WeightedCloud<'_, D>,
+    y: &WeightedCloud<'_, D>,
+    f: &mut [f32],
+    g: &mut [f32],
+) {
+    let mean = |cloud: &WeightedCloud<'_, D>, p: &[f32]| -> f64 {
+        p.iter()
+            .enumerate()
+            .map(|(i, &v)| f64::from(cloud.weight(i)) * f64::from(v))
+            .sum()
+    };
+    #[allow(clippy::cast_possible_truncation)]
+    let shift = (0.5 * (mean(x, f) - mean(y, g))) as f32;
+    for v in f.iter_mut() {
+        *v -= shift;
+    }
+    for v in g.iter_mut() {
+        *v += shift;
+    }
+}
+
 /// Buffers of a two-cloud solve.
 pub(crate) struct PairState<'w> {
     pub(crate) f: &'w mut [f32],
@@ -159,11 +187,14 @@ pub(crate) fn solve_pair<const D: usize>(
                 softmin(&ys, &xs, s.log_a, Some(s.f), eps, cost, s.bias, s.tmp_g);
                 error = marginal_error(y, s.g, s.tmp_g, eps);
                 s.g.copy_from_slice(s.tmp_g);
+                balance(x, y, s.f, s.g);
             }
             UpdateRule::Symmetric => {
                 softmin(&xs, &ys, s.log_b, Some(s.g), eps, cost, s.bias, s.tmp_f);
                 softmin(&ys, &xs, s.log_a, Some(s.f), eps, cost, s.bias, s.tmp_g);
-                error = marginal_error(x, s.f, s.tmp_f, eps) + marginal_error(y, s.g, s.tmp_g, eps);
+                error = (marginal_error(x, s.f, s.tmp_f, eps)
+                    + marginal_error(y, s.g, s.tmp_g, eps))
+                .min(f32::MAX);
                 for (f, t) in s.f.iter_mut().zip(s.tmp_f.iter()) {
                     *f = 0.5 * (*f + t);
                 }
@@ -182,7 +213,8 @@ pub(crate) fn solve_pair<const D: usize>(
             s.g.copy_from_slice(s.tmp_g);
             softmin(&xs, &ys, s.log_b, Some(s.g), target, cost, s.bias, s.tmp_f);
             softmin(&ys, &xs, s.log_a, Some(s.f), target, cost, s.bias, s.tmp_g);
-            marginal_error(x, s.f, s.tmp_f, target) + marginal_error(y, s.g, s.tmp_g, target)
+            (marginal_error(x, s.f, s.tmp_f, target) + marginal_error(y, s.g, s.tmp_g, target))
+                .min(f32::MAX)
         }
         UpdateRule::Alternating => {
             // Columns are exact after the last g-update; the rows carry the error.
@@ -199,9 +231,12 @@ pub(crate) fn solve_pair<const D: usize>(
     }
 }
 
-/// Solves the symmetric `(a, a)` problem with averaged updates: potential in `f`.
+/// Solves the symmetric `(a, a)` problem with averaged updates: potential in `f`. The ε schedule
+/// starts from the diameter of `x` together with `partner`, the other cloud of the divergence, as
+/// GeomLoss runs all its problems on the one schedule of `max_diameter(x, y)`.
 pub(crate) fn solve_self<const D: usize>(
     x: &WeightedCloud<'_, D>,
+    partner: &CloudView<'_, D>,
     config: &SinkhornConfig,
     f: &mut [f32],
     log_a: &[f32],
@@ -211,7 +246,7 @@ pub(crate) fn solve_self<const D: usize>(
     let xs = x.points;
     let cost = config.cost;
     let target = config.epsilon();
-    let schedule = schedule_for(&xs, &xs, config);
+    let schedule = schedule_for(&xs, partner, config);
     let first = schedule.clone().next().unwrap_or(target);
     softmin(&xs, &xs, log_a, None, first, cost, bias, f);
     let mut scaling_steps = 0;
@@ -233,7 +268,7 @@ pub(crate) fn solve_self<const D: usize>(
             }
         };
         softmin(&xs, &xs, log_a, Some(f), eps, cost, bias, tmp);
-        error = 2.0 * marginal_error(x, f, tmp, eps);
+        error = (2.0 * marginal_error(x, f, tmp, eps)).min(f32::MAX);
         for (v, t) in f.iter_mut().zip(tmp.iter()) {
             *v = 0.5 * (*v + t);
         }
@@ -241,7 +276,7 @@ pub(crate) fn solve_self<const D: usize>(
     softmin(&xs, &xs, log_a, Some(f), target, cost, bias, tmp);
     f.copy_from_slice(tmp);
     softmin(&xs, &xs, log_a, Some(f), target, cost, bias, tmp);
-    let marginal_error = 2.0 * marginal_error(x, f, tmp, target);
+    let marginal_error = (2.0 * marginal_error(x, f, tmp, target)).min(f32::MAX);
     SinkhornReport {
         scaling_steps,
         iterations,

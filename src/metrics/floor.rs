@@ -1,0 +1,51 @@
+//! The floor of a metric: its value between two independent samples of the data.
+
+use rand_core::Rng;
+
+use crate::cloud::CloudView;
+use crate::datasets::Dataset;
+use crate::error::Error;
+
+/// The value of `metric` between two independent samples of `n` points of `dataset`, drawn from
+/// `rng` into `first` and `second` (each `2n` floats, coordinate-major; overwritten).
+///
+/// A finite-sample metric is not 0 between two samples of one distribution (sorting noise for
+/// the sliced Wasserstein distance, `O(1/√n)`; Monte-Carlo noise around 0 for the unbiased
+/// MMD² and energy distance), so a generator's value means something only next to this floor at
+/// the same `n` (ALGORITHMS.md §11). The recipe, which this function runs once:
+///
+/// 1. draw `X` and `X'` independently from the data distribution, as many points as the
+///    generated sample (the papers: 5 000);
+/// 2. compute the metric between `X` and `X'` with the same parameters (directions,
+///    bandwidths) as for the generator;
+/// 3. report both numbers (repeat with several seeds for a spread).
+///
+/// ```ignore
+/// let floor = data_floor(&Dataset::checkerboard(), &mut rng, n, &mut a, &mut b, |x, y| {
+///     sliced_wasserstein(&x, &y, &SlicedWassersteinConfig::default(), &mut directions, &mut scratch)
+/// })?;
+/// ```
+///
+/// Cost: sampling `2n` points plus one evaluation of `metric`.
+///
+/// # Errors
+/// Those of [`Dataset::sample`] (a buffer that is not `2n` long, a bad dataset parameter), then
+/// whatever `metric` returns.
+pub fn data_floor<R, T, F>(
+    dataset: &Dataset,
+    rng: &mut R,
+    n: usize,
+    first: &mut [f32],
+    second: &mut [f32],
+    metric: F,
+) -> Result<T, Error>
+where
+    R: Rng + ?Sized,
+    F: FnOnce(CloudView<'_, 2>, CloudView<'_, 2>) -> Result<T, Error>,
+{
+    dataset.sample(rng, first, n)?;
+    dataset.sample(rng, second, n)?;
+    let x = CloudView::<2>::from_coordinate_major(first, n)?;
+    let y = CloudView::<2>::from_coordinate_major(second, n)?;
+    metric(x, y)
+}

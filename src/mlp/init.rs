@@ -1,0 +1,44 @@
+//! PyTorch's default initialisation of `nn.Linear`.
+
+use super::Mlp;
+use crate::error::Error;
+use crate::sample::uniform;
+use rand_core::Rng;
+
+impl<const I: usize, const H: usize, const O: usize> Mlp<I, H, O> {
+    /// Initialises `params` like PyTorch's `nn.Linear.reset_parameters`:
+    /// `kaiming_uniform_(W, a = √5)`, i.e. `W ~ U(−1/√fan_in, 1/√fan_in)` (gain `√(2/(1+a²)) =
+    /// √(1/3)`, bound `√3·gain/√fan_in`), and `b ~ U(−1/√fan_in, 1/√fan_in)`, layer by layer,
+    /// weights before biases (PyTorch's order; the random streams differ, the distributions are
+    /// the same). Uniforms come from [`sample::uniform`](crate::sample::uniform) (24 bits), so
+    /// every value lies in `[−bound, bound)`.
+    ///
+    /// # Errors
+    /// [`Error::ShapeMismatch`] if `params` does not hold [`Mlp::PARAMETERS`] values;
+    /// [`Error::InvalidParameter`] if a layer width is 0.
+    pub fn init_pytorch<R: Rng + ?Sized>(params: &mut [f32], rng: &mut R) -> Result<(), Error> {
+        if I == 0 || H == 0 || O == 0 {
+            return Err(Error::InvalidParameter {
+                name: "layer width",
+            });
+        }
+        if params.len() != Self::PARAMETERS {
+            return Err(Error::ShapeMismatch {
+                input: "params",
+                expected: Self::PARAMETERS,
+                found: params.len(),
+            });
+        }
+        for layer in Self::LAYERS {
+            #[allow(clippy::cast_precision_loss)]
+            let bound = 1.0 / libm::sqrtf(layer.inputs as f32);
+            for p in params
+                .get_mut(layer.weights..layer.end())
+                .unwrap_or_default()
+            {
+                *p = (2.0 * uniform(rng) - 1.0) * bound;
+            }
+        }
+        Ok(())
+    }
+}
