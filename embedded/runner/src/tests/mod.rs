@@ -1,0 +1,17 @@
+//! On-target tests, one module per family. Each test runs a case of `crate::cases` on the core
+//! and compares it with the values the build script computed on the host (`OUT_DIR`).
+//! To add a family: `src/cases/NAME.rs` (the calls), `generate_NAME` in `build/main.rs` (the
+//! expected values), `src/tests/NAME.rs` (the checks and its `TESTS`), and one line below.
+
+use crate::harness::Test;
+
+pub mod drift;
+pub mod sinkhorn;
+
+/// The input clouds (bit-identical to the host's).
+pub mod inputs {
+    include!(concat!(env!("OUT_DIR"), "/inputs.rs"));
+}
+
+/// Every family, in order.
+pub const FAMILIES: &[(&str, &[Test])] = &[("drift", drift::TESTS), ("sinkhorn", sinkhorn::TESTS)];
