@@ -40,6 +40,8 @@ use std::time::Instant;
 type Generator = Mlp<32, 256, 2>;
 /// Samples used for the final metrics (the papers use 5000).
 const EVAL_SAMPLES: usize = 5000;
+/// Seed of the fixed data samples the final metrics use (shared with `score_samples`).
+const REFERENCE_SEED: u64 = 0xda7a;
 
 struct Options {
     dataset: Dataset,
@@ -233,9 +235,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         &mut cache,
         &mut generated,
     )?;
+    // Fixed data samples (the same for every run and for examples/score_samples.rs).
     let (mut first, mut second) = (vec![0.0; 2 * EVAL_SAMPLES], vec![0.0; 2 * EVAL_SAMPLES]);
-    o.dataset.sample(&mut eval_rng, &mut first, EVAL_SAMPLES)?;
-    o.dataset.sample(&mut eval_rng, &mut second, EVAL_SAMPLES)?;
+    o.dataset.sample(&mut Xoshiro256PlusPlus::seed_from_u64(REFERENCE_SEED), &mut first, EVAL_SAMPLES)?;
+    o.dataset.sample(&mut Xoshiro256PlusPlus::seed_from_u64(REFERENCE_SEED + 1), &mut second, EVAL_SAMPLES)?;
     let model = scores(&generated, &first, EVAL_SAMPLES, 7)?;
     let floor = scores(&second, &first, EVAL_SAMPLES, 7)?;
     let final_loss = losses.last().map_or(f32::NAN, |l| l.1);

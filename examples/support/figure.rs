@@ -45,7 +45,12 @@ pub struct Curves<'a> {
 }
 
 /// Draws scatter panels side by side on `[−extent, extent]²`, then the curve panels, in one row.
-pub fn draw(path: &Path, extent: f32, scatters: &[Scatter<'_>], curves: &[Curves<'_>]) -> Result<(), Failure> {
+pub fn draw(
+    path: &Path,
+    extent: f32,
+    scatters: &[Scatter<'_>],
+    curves: &[Curves<'_>],
+) -> Result<(), Failure> {
     let text = fonts_available();
     let panels = scatters.len() + curves.len();
     let root = BitMapBackend::new(path, (420 * panels as u32, 420)).into_drawing_area();
@@ -55,7 +60,10 @@ pub fn draw(path: &Path, extent: f32, scatters: &[Scatter<'_>], curves: &[Curves
         let mut builder = ChartBuilder::on(area);
         builder.margin(12);
         if text {
-            builder.caption(&scatter.title, ("sans-serif", 18)).x_label_area_size(24).y_label_area_size(32);
+            builder
+                .caption(&scatter.title, ("sans-serif", 18))
+                .x_label_area_size(24)
+                .y_label_area_size(32);
         }
         let mut chart = builder.build_cartesian_2d(-extent..extent, -extent..extent)?;
         let mut mesh = chart.configure_mesh();
@@ -74,14 +82,29 @@ pub fn draw(path: &Path, extent: f32, scatters: &[Scatter<'_>], curves: &[Curves
         )?;
     }
     for (area, panel) in areas.iter().skip(scatters.len()).zip(curves) {
-        let steps = panel.series.iter().flat_map(|(_, s, _)| s.iter().map(|p| p.0)).fold(1.0_f32, f32::max);
-        let values = panel.series.iter().flat_map(|(_, s, _)| s.iter().map(|p| p.1)).filter(|v| *v > 0.0 && v.is_finite());
+        let steps = panel
+            .series
+            .iter()
+            .flat_map(|(_, s, _)| s.iter().map(|p| p.0))
+            .fold(1.0_f32, f32::max);
+        let values = panel
+            .series
+            .iter()
+            .flat_map(|(_, s, _)| s.iter().map(|p| p.1))
+            .filter(|v| *v > 0.0 && v.is_finite());
         let (lo, hi) = values.fold((f32::MAX, f32::MIN), |(lo, hi), v| (lo.min(v), hi.max(v)));
-        let (lo, hi) = if lo < hi { (lo * 0.8, hi * 1.25) } else { (1e-6, 1.0) };
+        let (lo, hi) = if lo < hi {
+            (lo * 0.8, hi * 1.25)
+        } else {
+            (1e-6, 1.0)
+        };
         let mut builder = ChartBuilder::on(area);
         builder.margin(12);
         if text {
-            builder.caption(&panel.title, ("sans-serif", 18)).x_label_area_size(24).y_label_area_size(48);
+            builder
+                .caption(&panel.title, ("sans-serif", 18))
+                .x_label_area_size(24)
+                .y_label_area_size(48);
         }
         let mut chart = builder.build_cartesian_2d(0.0..steps, (lo..hi).log_scale())?;
         let mut mesh = chart.configure_mesh();
@@ -92,16 +115,25 @@ pub fn draw(path: &Path, extent: f32, scatters: &[Scatter<'_>], curves: &[Curves
         mesh.draw()?;
         for (label, series, color) in &panel.series {
             let drawn = chart.draw_series(LineSeries::new(
-                series.iter().filter(|p| p.1 > 0.0 && p.1.is_finite()).copied(),
+                series
+                    .iter()
+                    .filter(|p| p.1 > 0.0 && p.1.is_finite())
+                    .copied(),
                 color,
             ))?;
             if text {
                 let color = *color;
-                drawn.label(*label).legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], color));
+                drawn
+                    .label(*label)
+                    .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], color));
             }
         }
         if text {
-            chart.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw()?;
+            chart
+                .configure_series_labels()
+                .background_style(WHITE.mix(0.8))
+                .border_style(BLACK)
+                .draw()?;
         }
     }
     root.present()?;
