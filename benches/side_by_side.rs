@@ -4,6 +4,8 @@
 //!
 //! `cargo bench --bench side_by_side -- [--ops mean_shift,two_axis,multi_temperature]
 //!  [--kernels laplace,gaussian] [--sizes 256,1024,4096] [--dims 2,16,64] [--quick]`
+//! `cargo bench --bench side_by_side -- --generator` (MLP step and whole training step),
+//! `cargo bench --bench side_by_side -- --primitives` (`exp`, `sqrt` throughput).
 //!
 //! Median wall time over repeats (at least 5, or 1 s, at most 50), one thread.
 
@@ -202,11 +204,101 @@ fn primitives(quick: bool) {
     );
 }
 
+/// One forward + backward + Adam step of `Mlp<I, H, O>` on a batch (what PyTorch's
+/// `mlp_fwd_bwd_adam` in `benches/baselines/torch_mlp.py` times).
+fn time_generator<const I: usize, const H: usize, const O: usize>(batch: usize, quick: bool) {
+    use drifting::{Activation, Adam, AdamState, Mlp};
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(3);
+    let p = Mlp::<I, H, O>::PARAMETERS;
+    let mut params = vec![0.0; p];
+    Mlp::<I, H, O>::init_pytorch(&mut params, &mut rng).unwrap();
+    let (mut grads, mut m, mut v) = (vec![0.0; p], vec![0.0; p], vec![0.0; p]);
+    let input = normal_cloud(&mut rng, batch, I, 1.0);
+    let grad_out = normal_cloud(&mut rng, batch, O, 1e-3);
+    let mut cache = vec![0.0; Mlp::<I, H, O>::cache_len(batch)];
+    let mut scratch = vec![0.0; Mlp::<I, H, O>::backward_scratch_len(batch)];
+    let mut out = vec![0.0; O * batch];
+    let mlp = Mlp::<I, H, O>::new(Activation::Silu);
+    let adam = Adam::new();
+    let mut state = AdamState::new();
+    let (median, reps) = median_seconds(
+        || {
+            mlp.forward(&params, &input, batch, &mut cache, &mut out)
+                .unwrap();
+            mlp.backward(
+                &params,
+                &cache,
+                &grad_out,
+                batch,
+                &mut grads,
+                None,
+                &mut scratch,
+            )
+            .unwrap();
+            adam.step(&mut state, &mut params, &grads, &mut m, &mut v)
+                .unwrap();
+        },
+        quick,
+    );
+    let flops = (6 * Mlp::<I, H, O>::MULTIPLY_ADDS - 2 * I * H) * batch;
+    println!(
+        "{{\"impl\":\"drifting\",\"op\":\"mlp_fwd_bwd_adam\",\"shape\":\"{I}-{H}-{O}\",\"n\":{batch},\"threads\":1,\"median_s\":{median:.6e},\"repeats\":{reps},\"gflops\":{:.1}}}",
+        flops as f64 / median / 1e9
+    );
+}
+
+/// One whole training step of the official demo (noise, MLP 32-256³-2 forward, two-axis Laplace
+/// drift against 2048 data points, loss, backward, Adam), what `torch_train.py --time-steps` times.
+fn time_train_step(batch: usize, quick: bool) {
+    use drifting::{Dataset, Mlp, Trainer, TrainerConfig};
+    type Demo = Mlp<32, 256, 2>;
+    let config = TrainerConfig {
+        batch,
+        ..TrainerConfig::official_demo()
+    };
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(4);
+    let p = Demo::PARAMETERS;
+    let mut params = vec![0.0; p];
+    Demo::init_pytorch(&mut params, &mut rng).unwrap();
+    let (mut g, mut m, mut v) = (vec![0.0; p], vec![0.0; p], vec![0.0; p]);
+    let mut workspace = vec![0.0; Trainer::<32, 256, 2>::workspace_len(&config, batch)];
+    let mut trainer = Trainer::<32, 256, 2>::new(
+        config,
+        batch,
+        &mut params,
+        &mut g,
+        &mut m,
+        &mut v,
+        &mut workspace,
+    )
+    .unwrap();
+    let mut data = vec![0.0; 2 * batch];
+    let (median, reps) = median_seconds(
+        || {
+            Dataset::checkerboard()
+                .sample(&mut rng, &mut data, batch)
+                .unwrap();
+            let view = CloudView::<2>::from_coordinate_major(&data, batch).unwrap();
+            trainer.step(&mut rng, &view).unwrap();
+        },
+        quick,
+    );
+    println!(
+        "{{\"impl\":\"drifting\",\"op\":\"train_step\",\"shape\":\"32-256-2\",\"n\":{batch},\"threads\":1,\"median_s\":{median:.6e},\"repeats\":{reps}}}"
+    );
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let quick = args.iter().any(|a| a == "--quick");
     if args.iter().any(|a| a == "--primitives") {
         primitives(quick);
+        return;
+    }
+    if args.iter().any(|a| a == "--generator") {
+        time_generator::<32, 256, 2>(2048, quick);
+        time_generator::<2, 32, 2>(256, quick);
+        time_train_step(2048, quick);
         return;
     }
     let ops = list(&args, "--ops", "mean_shift,two_axis,multi_temperature");

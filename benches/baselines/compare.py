@@ -70,6 +70,8 @@ def ours(args, rustflags):
                             "--sizes", args.sinkhorn_sizes, "--dims", "2"] + (["--quick"] if args.quick else []), env))
     rows += json_lines(run(["cargo", "bench", "--bench", "side_by_side", "--", "--primitives"] +
                            (["--quick"] if args.quick else []), env))
+    rows += json_lines(run(["cargo", "bench", "--bench", "side_by_side", "--", "--generator"] +
+                           (["--quick"] if args.quick else []), env))
     return rows
 
 
@@ -80,6 +82,9 @@ def theirs(args):
                            "mean_shift,two_axis,multi_temperature", "--kernels", args.kernels,
                            "--sizes", args.sizes, "--dims", args.dims] + quick))
     rows += json_lines(run([py, str(HERE / "sinkhorn_baselines.py"), "--sizes", args.sinkhorn_sizes] + quick))
+    rows += json_lines(run([py, str(HERE / "torch_mlp.py"), "--threads", "1"] + quick))
+    rows += json_lines(run([py, str(HERE / "torch_train.py"), "--threads", "1", "--time-steps",
+                            "5" if args.quick else "20"]))
     return rows
 
 
@@ -114,6 +119,20 @@ def table(our_rows, their_rows, flags_label):
                 continue
             ms, tms = 1e3 * r["median_s"], 1e3 * t["median_s"]
             lines.append(f"| {our_op} | {kernel} | {r['n']} | {r['d']} | {ms:.2f} | {impl} | {tms:.1f} | {tms / ms:.1f}× |")
+    gen = {(r["impl"], r["op"], r.get("shape"), r["n"]): r for r in their_rows}
+    lines += ["", "| generator operation | shape | batch | drifting (ms) | PyTorch (ms) | speed-up | drifting GFLOP/s |",
+              "| --- | --- | ---: | ---: | ---: | ---: | ---: |"]
+    for r in our_rows:
+        if r.get("op") not in ("mlp_fwd_bwd_adam", "train_step"):
+            continue
+        t = gen.get(("torch", r["op"], r["shape"], r["n"]))
+        if t is None and r["op"] == "train_step":
+            t = next((x for x in their_rows if x.get("op") == "train_step" and x.get("n") == r["n"]), None)
+        if not t:
+            continue
+        ms, tms = 1e3 * r["median_s"], 1e3 * t["median_s"]
+        gf = r.get("gflops", "")
+        lines.append(f"| {r['op']} | {r['shape']} | {r['n']} | {ms:.2f} | {tms:.2f} | {tms / ms:.1f}× | {gf} |")
     prim = {r["op"]: r for r in our_rows if r.get("op") in ("exp", "sqrt")}
     notes = [f"Build: {flags_label}."]
     if "exp" in prim:
