@@ -237,8 +237,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     )?;
     // Fixed data samples (the same for every run and for examples/score_samples.rs).
     let (mut first, mut second) = (vec![0.0; 2 * EVAL_SAMPLES], vec![0.0; 2 * EVAL_SAMPLES]);
-    o.dataset.sample(&mut Xoshiro256PlusPlus::seed_from_u64(REFERENCE_SEED), &mut first, EVAL_SAMPLES)?;
-    o.dataset.sample(&mut Xoshiro256PlusPlus::seed_from_u64(REFERENCE_SEED + 1), &mut second, EVAL_SAMPLES)?;
+    o.dataset.sample(
+        &mut Xoshiro256PlusPlus::seed_from_u64(REFERENCE_SEED),
+        &mut first,
+        EVAL_SAMPLES,
+    )?;
+    o.dataset.sample(
+        &mut Xoshiro256PlusPlus::seed_from_u64(REFERENCE_SEED + 1),
+        &mut second,
+        EVAL_SAMPLES,
+    )?;
     let model = scores(&generated, &first, EVAL_SAMPLES, 7)?;
     let floor = scores(&second, &first, EVAL_SAMPLES, 7)?;
     let final_loss = losses.last().map_or(f32::NAN, |l| l.1);

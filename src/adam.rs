@@ -244,16 +244,19 @@ impl Adam {
     /// The gradient norm is always computed (it is reported); `f32` lane sums over blocks of 512
     /// elements are accumulated in `f64`.
     ///
-    /// Cost: two passes over the gradient (norm and finiteness, then the update), `O(P)` time,
-    /// no memory beyond the slices.
+    /// Cost: three passes (gradient norm and finiteness, the read-only overflow check, the
+    /// update), `O(P)` time, no memory beyond the slices.
     ///
     /// # Errors
     /// Checked in this order, before anything is written (`state` is then unchanged too):
     /// - [`Error::InvalidParameter`] for a hyper-parameter out of range ([`Adam::validate`]);
     /// - [`Error::ShapeMismatch`] if `grads`, `m` or `v` differ in length from `params`;
-    /// - [`Error::NonFinite`] (`"grads"`) if a gradient element is NaN or infinite.
-    ///
-    /// Parameters and moments are not checked: a non-finite parameter stays non-finite.
+    /// - [`Error::NonFinite`] (`"grads"`, `"params"`, `"m"`, `"v"`) if an element is NaN or
+    ///   infinite;
+    /// - [`Error::OutOfRange`] (`"learning_rate"`) if the update would take a parameter (or a
+    ///   moment) out of `f32`: a read-only pass computes the step first (the same arithmetic),
+    ///   so this costs one extra pass over the parameters and guarantees that a failed step
+    ///   writes nothing.
     pub fn step(
         &self,
         state: &mut AdamState,
@@ -274,6 +277,11 @@ impl Adam {
             }
         }
         let gradient_norm = gradient_norm(grads)?;
+        for (values, input) in [(&*params, "params"), (&*m, "m"), (&*v, "v")] {
+            if !values.iter().all(|x| x.is_finite()) {
+                return Err(Error::NonFinite { input });
+            }
+        }
 
         let clip = match self.max_grad_norm {
             // torch: clip_coef = max_norm / (total_norm + 1e-6), clamped to 1 (f32 tensor ops); a
@@ -282,6 +290,7 @@ impl Adam {
             None => 1.0,
         };
 
+        let saved = *state;
         state.step += 1;
         state.beta1_power *= f64::from(self.beta1);
         state.beta2_power *= f64::from(self.beta2);
@@ -303,13 +312,26 @@ impl Adam {
         };
         let clipping = clip < 1.0;
         let decaying = self.weight_decay > 0.0;
-        // Monomorphise the four variants so the inner loop carries no branch.
-        match (clipping, decaying) {
-            (false, false) => update::<false, false>(&constants, params, grads, m, v),
-            (false, true) => update::<false, true>(&constants, params, grads, m, v),
-            (true, false) => update::<true, false>(&constants, params, grads, m, v),
-            (true, true) => update::<true, true>(&constants, params, grads, m, v),
+        // Monomorphise the four variants so the inner loop carries no branch; a read-only pass
+        // first, so that an update that would overflow writes nothing.
+        let finite = match (clipping, decaying) {
+            (false, false) => update::<false, false, false>(&constants, params, grads, m, v),
+            (false, true) => update::<false, true, false>(&constants, params, grads, m, v),
+            (true, false) => update::<true, false, false>(&constants, params, grads, m, v),
+            (true, true) => update::<true, true, false>(&constants, params, grads, m, v),
+        };
+        if !finite {
+            *state = saved;
+            return Err(Error::OutOfRange {
+                input: "learning_rate",
+            });
         }
+        match (clipping, decaying) {
+            (false, false) => update::<false, false, true>(&constants, params, grads, m, v),
+            (false, true) => update::<false, true, true>(&constants, params, grads, m, v),
+            (true, false) => update::<true, false, true>(&constants, params, grads, m, v),
+            (true, true) => update::<true, true, true>(&constants, params, grads, m, v),
+        };
         Ok(AdamStepReport {
             step: state.step,
             gradient_norm,
@@ -408,14 +430,17 @@ fn fused(a: [f32; LANES], b: [f32; LANES], c: [f32; LANES]) -> [f32; LANES] {
     out
 }
 
-/// The element-wise update over lanes and the scalar tail.
-fn update<const CLIP: bool, const DECAY: bool>(
+/// The element-wise update over lanes and the scalar tail. With `WRITE = false` nothing is
+/// written: the same arithmetic only reports whether every new parameter, moment and second
+/// moment would be finite (the check [`Adam::step`] runs before writing).
+fn update<const CLIP: bool, const DECAY: bool, const WRITE: bool>(
     c: &StepConstants,
     params: &mut [f32],
     grads: &[f32],
     m: &mut [f32],
     v: &mut [f32],
-) {
+) -> bool {
+    let mut finite = true;
     let mut p_chunks = params.chunks_exact_mut(LANES);
     let mut g_chunks = grads.chunks_exact(LANES);
     let mut m_chunks = m.chunks_exact_mut(LANES);
@@ -454,9 +479,18 @@ fn update<const CLIP: bool, const DECAY: bool>(
         ));
         let denom = sqrt(vs) / bias2_sqrt + epsilon;
         let ps = ps + neg_step_size * ms / denom;
-        p.copy_from_slice(&ps.to_array());
-        m.copy_from_slice(&ms.to_array());
-        v.copy_from_slice(&vs.to_array());
+        if WRITE {
+            p.copy_from_slice(&ps.to_array());
+            m.copy_from_slice(&ms.to_array());
+            v.copy_from_slice(&vs.to_array());
+        } else {
+            finite &= ps
+                .to_array()
+                .iter()
+                .chain(&ms.to_array())
+                .chain(&vs.to_array())
+                .all(|x| x.is_finite());
+        }
     }
     let tail = p_chunks
         .into_remainder()
@@ -466,12 +500,16 @@ fn update<const CLIP: bool, const DECAY: bool>(
         .zip(v_chunks.into_remainder().iter_mut());
     for (((p, &g), m), v) in tail {
         let g = if CLIP { g * c.clip } else { g };
-        if DECAY {
-            *p *= c.decay;
+        let decayed = if DECAY { *p * c.decay } else { *p };
+        let new_m = lerp(c, *m, g - *m, g);
+        let new_v = fma(c.one_minus_beta2 * g, g, *v * c.beta2);
+        let denom = libm::sqrtf(new_v) / c.bias2_sqrt + c.epsilon;
+        let new_p = decayed + c.neg_step_size * new_m / denom;
+        if WRITE {
+            (*p, *m, *v) = (new_p, new_m, new_v);
+        } else {
+            finite &= new_p.is_finite() && new_m.is_finite() && new_v.is_finite();
         }
-        *m = lerp(c, *m, g - *m, g);
-        *v = fma(c.one_minus_beta2 * g, g, *v * c.beta2);
-        let denom = libm::sqrtf(*v) / c.bias2_sqrt + c.epsilon;
-        *p += c.neg_step_size * *m / denom;
     }
+    finite
 }

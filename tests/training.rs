@@ -50,7 +50,6 @@ fn train<const I: usize, const H: usize>(
         assert!(report.loss.is_finite() && report.drift_rms.is_finite());
         losses.push(report.loss);
     }
-    drop(trainer);
     (parameters, losses)
 }
 

@@ -38,10 +38,13 @@ pub struct Scatter<'a> {
     pub color: RGBColor,
 }
 
-/// A curve panel: a title and `(step, value)` series drawn on a log-scale value axis.
+/// One labelled `(step, value)` series and its colour.
+pub type Series<'a> = (&'a str, &'a [(f32, f32)], RGBColor);
+
+/// A curve panel: a title and series drawn on a log-scale value axis.
 pub struct Curves<'a> {
     pub title: String,
-    pub series: Vec<(&'a str, &'a [(f32, f32)], RGBColor)>,
+    pub series: Vec<Series<'a>>,
 }
 
 /// Draws scatter panels side by side on `[−extent, extent]²`, then the curve panels, in one row.

@@ -3,7 +3,9 @@
 #![no_main]
 
 use arbitrary::Unstructured;
-use drifting::{CloudView, MultiTemperatureConfig, multi_temperature_drift, multi_temperature_scratch_len};
+use drifting::{
+    CloudView, MultiTemperatureConfig, multi_temperature_drift, multi_temperature_scratch_len,
+};
 use drifting_fuzz::{Expect, check_contract, cloud, coordinate, finite, scale, squared_diameter};
 use libfuzzer_sys::fuzz_target;
 
@@ -58,10 +60,21 @@ fuzz_target!(|data: &[u8]| {
     } else {
         // The official normalisation: distances over their weighted mean (clamped at 1e-3), +100.
         let w = |j: usize| if weighted { f64::from(weights[j]) } else { 1.0 };
-        let dist = |a: &[f32; 3], b: &[f32; 3]| a.iter().zip(b).map(|(p, q)| (f64::from(*p) - f64::from(*q)).powi(2)).sum::<f64>().max(1e-8).sqrt();
+        let dist = |a: &[f32; 3], b: &[f32; 3]| {
+            a.iter()
+                .zip(b)
+                .map(|(p, q)| (f64::from(*p) - f64::from(*q)).powi(2))
+                .sum::<f64>()
+                .max(1e-8)
+                .sqrt()
+        };
         let mut total = 0.0;
         for a in &x {
-            total += x.iter().map(|b| dist(a, b)).sum::<f64>() + y.iter().enumerate().map(|(j, b)| w(j) * dist(a, b)).sum::<f64>();
+            total += x.iter().map(|b| dist(a, b)).sum::<f64>()
+                + y.iter()
+                    .enumerate()
+                    .map(|(j, b)| w(j) * dist(a, b))
+                    .sum::<f64>();
         }
         let weight_sum = x.len() as f64 + (0..y.len()).map(w).sum::<f64>();
         let scale = (total / (x.len() as f64 * weight_sum)).max(1e-3);
@@ -71,14 +84,23 @@ fuzz_target!(|data: &[u8]| {
     let heavy = weights.iter().any(|w| *w > 1e9);
     let expect = Expect::new(problem || heavy, diameter2, largest);
     // Weights up to MAX_WEIGHT on far-apart clouds may still be refused (OutOfRange).
-    let expect = if expect == Expect::Valid && weights.iter().any(|w| *w > 1e3) { Expect::Either } else { expect };
+    let expect = if expect == Expect::Valid && weights.iter().any(|w| *w > 1e3) {
+        Expect::Either
+    } else {
+        expect
+    };
     let mut scratch = vec![0.0; multi_temperature_scratch_len(x.len(), y.len(), 3)];
     let mut out = vec![0.0; 3 * x.len()];
     let (qv, pv) = (CloudView::from_points(&x), CloudView::from_points(&y));
     let result = multi_temperature_drift(&qv, &pv, &config, &mut scratch, &mut out);
     if let Ok(report) = result {
         let n = report.temperature_count;
-        assert!(report.loss.is_finite() && report.input_scale.is_finite() && report.raw_rms2[..n].iter().all(|v| v.is_finite()), "{report:?}");
+        assert!(
+            report.loss.is_finite()
+                && report.input_scale.is_finite()
+                && report.raw_rms2[..n].iter().all(|v| v.is_finite()),
+            "{report:?}"
+        );
     }
     check_contract(expect, result.map(|_| ()), &out, "multi_temperature_drift");
 });

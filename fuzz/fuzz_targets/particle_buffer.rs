@@ -16,18 +16,28 @@ fuzz_target!(|data: &[u8]| {
     while let Ok(op) = u.int_in_range(0u8..=3) {
         match op {
             0 => {
-                let Ok(points) = cloud::<3>(&mut u, 1) else { break };
+                let Ok(points) = cloud::<3>(&mut u, 1) else {
+                    break;
+                };
                 let Some(p) = points.first() else { continue };
                 let result = buffer.push(*p);
                 if mirror.len() < CAP {
                     assert_eq!(result, Ok(()));
                     mirror.push(*p);
                 } else {
-                    assert_eq!(result, Err(Error::CapacityExceeded { capacity: CAP, required: CAP + 1 }));
+                    assert_eq!(
+                        result,
+                        Err(Error::CapacityExceeded {
+                            capacity: CAP,
+                            required: CAP + 1
+                        })
+                    );
                 }
             }
             1 => {
-                let Ok(points) = cloud::<3>(&mut u, 2 * CAP) else { break };
+                let Ok(points) = cloud::<3>(&mut u, 2 * CAP) else {
+                    break;
+                };
                 let result = buffer.extend_from_points(&points);
                 if mirror.len() + points.len() <= CAP {
                     assert_eq!(result, Ok(()));
@@ -35,7 +45,10 @@ fuzz_target!(|data: &[u8]| {
                 } else {
                     assert_eq!(
                         result,
-                        Err(Error::CapacityExceeded { capacity: CAP, required: mirror.len() + points.len() })
+                        Err(Error::CapacityExceeded {
+                            capacity: CAP,
+                            required: mirror.len() + points.len()
+                        })
                     );
                 }
             }

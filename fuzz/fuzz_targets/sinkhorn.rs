@@ -13,7 +13,16 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let mut u = Unstructured::new(data);
-    let (Ok(x), Ok(y), Ok(blur), Ok(scaling_pick), Ok(alternating), Ok(squared), Ok(weight_pick), Ok(iterations)) = (
+    let (
+        Ok(x),
+        Ok(y),
+        Ok(blur),
+        Ok(scaling_pick),
+        Ok(alternating),
+        Ok(squared),
+        Ok(weight_pick),
+        Ok(iterations),
+    ) = (
         cloud::<2>(&mut u, 24),
         cloud::<2>(&mut u, 24),
         scale(&mut u),
@@ -22,10 +31,18 @@ fuzz_target!(|data: &[u8]| {
         u.arbitrary::<bool>(),
         u.int_in_range(0u8..=3),
         u.int_in_range(0usize..=60),
-    ) else {
+    )
+    else {
         return;
     };
-    let scaling = [None, Some(0.5), Some(0.9), Some(0.0), Some(1.0), Some(f32::NAN)][usize::from(scaling_pick)];
+    let scaling = [
+        None,
+        Some(0.5),
+        Some(0.9),
+        Some(0.0),
+        Some(1.0),
+        Some(f32::NAN),
+    ][usize::from(scaling_pick)];
     // Weights of x: uniform, explicit uniform, one-hot-ish, or not summing to one.
     let n = x.len();
     let weights: Option<Vec<f32>> = match weight_pick {
@@ -36,8 +53,16 @@ fuzz_target!(|data: &[u8]| {
     };
     let config = SinkhornConfig {
         blur,
-        cost: if squared { GroundCost::SquaredEuclidean } else { GroundCost::HalfSquaredEuclidean },
-        update: if alternating { UpdateRule::Alternating } else { UpdateRule::Symmetric },
+        cost: if squared {
+            GroundCost::SquaredEuclidean
+        } else {
+            GroundCost::HalfSquaredEuclidean
+        },
+        update: if alternating {
+            UpdateRule::Alternating
+        } else {
+            UpdateRule::Symmetric
+        },
         scaling,
         tolerance: 1e-3,
         max_iterations: iterations,
@@ -47,7 +72,11 @@ fuzz_target!(|data: &[u8]| {
         || y.is_empty()
         || !finite(&x)
         || !finite(&y)
-        || !(blur.is_finite() && blur > 0.0 && eps.is_finite() && eps > 0.0 && (1.0 / eps).is_finite())
+        || !(blur.is_finite()
+            && blur > 0.0
+            && eps.is_finite()
+            && eps > 0.0
+            && (1.0 / eps).is_finite())
         || scaling_pick >= 3
         || (weight_pick == 3 && n > 0);
     let diameter2 = squared_diameter(&[&x, &y]);
@@ -67,10 +96,25 @@ fuzz_target!(|data: &[u8]| {
         Err(e) => assert!(expect != Expect::Valid, "valid input rejected: {e}"),
         Ok(s) => {
             assert!(expect != Expect::Invalid, "invalid input accepted");
-            assert!(s.value.is_finite() && s.transport_ab.is_finite() && s.transport_aa.is_finite() && s.transport_bb.is_finite(), "{s:?}");
-            assert!(workspace.f().iter().chain(workspace.g()).all(|v| v.is_finite()));
+            assert!(
+                s.value.is_finite()
+                    && s.transport_ab.is_finite()
+                    && s.transport_aa.is_finite()
+                    && s.transport_bb.is_finite(),
+                "{s:?}"
+            );
+            assert!(
+                workspace
+                    .f()
+                    .iter()
+                    .chain(workspace.g())
+                    .all(|v| v.is_finite())
+            );
             for report in s.reports {
-                assert!(report.marginal_error.is_finite(), "{report:?} x={x:?} y={y:?} w={weights:?} {config:?}");
+                assert!(
+                    report.marginal_error.is_finite(),
+                    "{report:?} x={x:?} y={y:?} w={weights:?} {config:?}"
+                );
                 if report.converged {
                     assert!(report.marginal_error <= config.tolerance, "{report:?}");
                 }
@@ -95,6 +139,11 @@ fuzz_target!(|data: &[u8]| {
         // constant per well-separated cluster).
         let scale = f64::from(s.transport_aa.abs().max(s.transport_ab.abs()).max(eps));
         let tolerance = 1e-3 * scale + if alternating { 1e-6 * diameter2 } else { 0.0 };
-        assert!(f64::from(s.value.abs()) <= tolerance, "S(a, a) = {} (OT(a, a) = {}) x={x:?} w={weights:?} {config:?}", s.value, s.transport_aa);
+        assert!(
+            f64::from(s.value.abs()) <= tolerance,
+            "S(a, a) = {} (OT(a, a) = {}) x={x:?} w={weights:?} {config:?}",
+            s.value,
+            s.transport_aa
+        );
     }
 });

@@ -71,7 +71,13 @@ pub fn finite<const D: usize>(points: &[[f32; D]]) -> bool {
 
 /// Whether a scale is a valid temperature/bandwidth (positive, finite, finite inverse).
 pub fn valid_scale(t: f32, gaussian: bool) -> bool {
-    t.is_finite() && t > 0.0 && if gaussian { (1.0 / (2.0 * t * t)).is_finite() } else { (1.0 / t).is_finite() }
+    t.is_finite()
+        && t > 0.0
+        && if gaussian {
+            (1.0 / (2.0 * t * t)).is_finite()
+        } else {
+            (1.0 / t).is_finite()
+        }
 }
 
 /// What the contract says a call must do.
@@ -109,7 +115,11 @@ pub fn squared_diameter<const D: usize>(clouds: &[&[[f32; D]]]) -> f64 {
             }
         }
     }
-    bounds.iter().filter(|(lo, hi)| lo <= hi).map(|(lo, hi)| (hi - lo) * (hi - lo)).sum()
+    bounds
+        .iter()
+        .filter(|(lo, hi)| lo <= hi)
+        .map(|(lo, hi)| (hi - lo) * (hi - lo))
+        .sum()
 }
 
 /// The largest logit of a Laplace (`gaussian = false`) or Gaussian kernel at scale `t` over
@@ -117,19 +127,31 @@ pub fn squared_diameter<const D: usize>(clouds: &[&[[f32; D]]]) -> f64 {
 pub fn largest_logit(squared_diameter: f64, added: f64, t: f32, gaussian: bool) -> f64 {
     let d = squared_diameter.sqrt() + added;
     let t = f64::from(t);
-    if gaussian { d * d / (2.0 * t * t) } else { d / t }
+    if gaussian {
+        d * d / (2.0 * t * t)
+    } else {
+        d / t
+    }
 }
 
 /// The contract of an entry point: an invalid call fails with a typed error; a valid one succeeds
 /// and writes only finite values.
-pub fn check_contract(expect: Expect, result: core::result::Result<(), Error>, outputs: &[f32], what: &str) {
+pub fn check_contract(
+    expect: Expect,
+    result: core::result::Result<(), Error>,
+    outputs: &[f32],
+    what: &str,
+) {
     match (expect, result) {
         (Expect::Invalid | Expect::Either, Err(_)) => {}
         (Expect::Invalid, Ok(())) => panic!("{what}: invalid input accepted"),
         (Expect::Valid, Err(e)) => panic!("{what}: valid input rejected: {e}"),
         (Expect::Valid | Expect::Either, Ok(())) => {
             if let Some(k) = outputs.iter().position(|v| !v.is_finite()) {
-                panic!("{what}: non-finite output {} at {k} for valid input", outputs[k]);
+                panic!(
+                    "{what}: non-finite output {} at {k} for valid input",
+                    outputs[k]
+                );
             }
         }
     }

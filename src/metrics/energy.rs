@@ -3,6 +3,7 @@
 use super::{TwoSampleStatistic, pair_sums, validate_two_sample};
 use crate::cloud::CloudView;
 use crate::error::Error;
+use crate::pairs::{check_range, squared_diameter};
 use crate::simd::{F32s, sqrt};
 
 /// Unbiased energy distance `2E‖X−Y‖ − E‖X−X'‖ − E‖Y−Y'‖`:
@@ -23,13 +24,15 @@ use crate::simd::{F32s, sqrt};
 ///
 /// # Errors
 /// [`Error::EmptyCloud`] / [`Error::NonFinite`] for an empty or non-finite `x` or `y`;
-/// [`Error::TooFewPoints`] if a cloud has a single point.
+/// [`Error::TooFewPoints`] if a cloud has a single point; [`Error::OutOfRange`] for points more
+/// than `1e18` apart.
 pub fn energy_distance<const D: usize>(
     x: &CloudView<'_, D>,
     y: &CloudView<'_, D>,
 ) -> Result<TwoSampleStatistic, Error> {
     validate_two_sample(x, "x")?;
     validate_two_sample(y, "y")?;
+    check_range(squared_diameter(&[x, y]), 0.0, "points")?;
     // The pair loop hands −‖x − y‖²; the self-pairs are not masked (distance exactly 0).
     let distance = |l: F32s, sums: &mut [F32s; 1]| {
         let [s] = sums;

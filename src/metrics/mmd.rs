@@ -5,6 +5,7 @@
 use super::{TwoSampleStatistic, pair_sums, validate_two_sample};
 use crate::cloud::CloudView;
 use crate::error::Error;
+use crate::pairs::{check_range, squared_diameter};
 use crate::simd::{F32s, exp};
 
 /// Most bandwidths one [`MmdConfig`] may hold (the coefficients live on the stack).
@@ -60,6 +61,8 @@ impl Default for MmdConfig<'static> {
 ///   [`MAX_MMD_BANDWIDTHS`], or a bandwidth `σ` outside the range stated on [`MmdConfig`];
 /// - [`Error::EmptyCloud`] / [`Error::NonFinite`] for an empty or non-finite `x` or `y`;
 /// - [`Error::TooFewPoints`] if a cloud has a single point (no pair of distinct points).
+/// - [`Error::OutOfRange`] for points more than `1e18` apart, or (`"bandwidths"`) a bandwidth
+///   so small for the clouds' extent that `‖x − y‖²/(2σ²)` would exceed `1e28`.
 pub fn mmd<const D: usize>(
     x: &CloudView<'_, D>,
     y: &CloudView<'_, D>,
@@ -81,6 +84,11 @@ pub fn mmd<const D: usize>(
     }
     validate_two_sample(x, "x")?;
     validate_two_sample(y, "y")?;
+    let diameter2 = squared_diameter(&[x, y]);
+    let largest = config.bandwidths.iter().fold(0.0_f64, |m, &s| {
+        m.max(1.0 / (2.0 * f64::from(s) * f64::from(s)))
+    });
+    check_range(diameter2, diameter2 * largest, "bandwidths")?;
 
     let kernel = |l: F32s, sums: &mut [F32s; MAX_MMD_BANDWIDTHS]| {
         for (s, &c) in sums.iter_mut().zip(&coefficients).take(count) {

@@ -7,6 +7,7 @@ use rand_core::Rng;
 
 use crate::cloud::{CloudView, Coordinates, Layout};
 use crate::error::Error;
+use crate::pairs::{check_range, squared_diameter};
 use crate::sample::fill_standard_normal;
 
 /// The power `p` of the sliced distance.
@@ -100,7 +101,8 @@ pub fn random_direction<const D: usize, R: Rng + ?Sized>(rng: &mut R) -> [f32; D
 /// - [`Error::InvalidParameter`] (`"directions"`) if `config.directions == 0`;
 /// - [`Error::EmptyCloud`] / [`Error::NonFinite`] for an empty or non-finite `x` or `y`;
 /// - [`Error::ShapeMismatch`] (`"y"`) if the clouds differ in size;
-/// - [`Error::ScratchTooSmall`] if `scratch.len() < 2n`.
+/// - [`Error::ScratchTooSmall`] if `scratch.len() < 2n`;
+/// - [`Error::OutOfRange`] for points more than `1e18` apart.
 pub fn sliced_wasserstein<const D: usize, R: Rng + ?Sized>(
     x: &CloudView<'_, D>,
     y: &CloudView<'_, D>,
@@ -113,6 +115,7 @@ pub fn sliced_wasserstein<const D: usize, R: Rng + ?Sized>(
     }
     x.validate("x")?;
     y.validate("y")?;
+    check_range(squared_diameter(&[x, y]), 0.0, "points")?;
     let n = x.len();
     if y.len() != n {
         return Err(Error::ShapeMismatch {
@@ -131,11 +134,18 @@ pub fn sliced_wasserstein<const D: usize, R: Rng + ?Sized>(
             });
         }
     };
+    // Project relative to the centre of the common bounding box: exact translation invariance
+    // and no overflow for clouds far from the origin (the range check bounds the extent only).
+    let mut bounds = [(f64::INFINITY, f64::NEG_INFINITY); D];
+    x.widen_bounds(&mut bounds);
+    y.widen_bounds(&mut bounds);
+    #[allow(clippy::cast_possible_truncation)]
+    let centre: [f32; D] = bounds.map(|(lo, hi)| (0.5 * (lo + hi)) as f32);
     let mut total = 0.0_f64;
     for _ in 0..config.directions {
         let theta = random_direction::<D, R>(rng);
-        project(x, &theta, a);
-        project(y, &theta, b);
+        project(x, &theta, &centre, a);
+        project(y, &theta, &centre, b);
         a.sort_unstable_by(f32::total_cmp);
         b.sort_unstable_by(f32::total_cmp);
         let pairs = a.iter().zip(b.iter());
@@ -162,22 +172,27 @@ pub fn sliced_wasserstein<const D: usize, R: Rng + ?Sized>(
     })
 }
 
-/// `out[i] = Σ_d θ_d x_{i,d}` (`f32`, `d` in order; both layouts give identical values).
-fn project<const D: usize>(cloud: &CloudView<'_, D>, theta: &[f32; D], out: &mut [f32]) {
+/// `out[i] = Σ_d θ_d (x_{i,d} − c_d)` (`f32`, `d` in order; both layouts give identical values).
+fn project<const D: usize>(
+    cloud: &CloudView<'_, D>,
+    theta: &[f32; D],
+    centre: &[f32; D],
+    out: &mut [f32],
+) {
     match cloud.layout() {
         Layout::Coordinates(Coordinates(columns)) => {
             out.fill(0.0);
-            for (column, &t) in columns.iter().zip(theta) {
+            for ((column, &t), &c0) in columns.iter().zip(theta).zip(centre) {
                 for (o, &c) in out.iter_mut().zip(*column) {
-                    *o += t * c;
+                    *o += t * (c - c0);
                 }
             }
         }
         Layout::Points(points) => {
             for (o, point) in out.iter_mut().zip(points) {
                 let mut s = 0.0_f32;
-                for (&t, &c) in theta.iter().zip(point) {
-                    s += t * c;
+                for ((&t, &c), &c0) in theta.iter().zip(point).zip(centre) {
+                    s += t * (c - c0);
                 }
                 *o = s;
             }

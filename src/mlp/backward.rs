@@ -72,7 +72,9 @@ impl<const I: usize, const H: usize, const O: usize> Mlp<I, H, O> {
     /// the cache was not filled by a forward pass of this network, activation and batch;
     /// [`Error::ShapeMismatch`] if `params`, `grad_output`, `grads` or `grad_input` has the
     /// wrong length; [`Error::NonFinite`] if `params` or `grad_output` holds a NaN or an
-    /// infinity; [`Error::ScratchTooSmall`] if `cache` or `scratch` is too short.
+    /// infinity; [`Error::ScratchTooSmall`] if `cache` or `scratch` is too short;
+    /// [`Error::OutOfRange`] (`"grad_output"`) if a gradient overflows `f32` (`grads` and
+    /// `grad_input` then hold partial values).
     #[allow(clippy::too_many_arguments)]
     pub fn backward(
         &self,
@@ -173,11 +175,23 @@ impl<const I: usize, const H: usize, const O: usize> Mlp<I, H, O> {
                 dz: dz1,
             },
         );
-        let below = match grad_input {
+        let mut grad_input = grad_input;
+        let below = match grad_input.as_deref_mut() {
             Some(grad_input) => Below::Input { grad_input, batch },
             None => Below::Nothing,
         };
         work.layer(l0, dz1, x0, below);
+        // Gradients that overflow f32 (huge activations or output gradients): refuse rather than
+        // hand non-finite values to the optimiser.
+        let finite = grads.iter().all(|g| g.is_finite())
+            && grad_input
+                .as_deref()
+                .is_none_or(|g| g.iter().all(|v| v.is_finite()));
+        if !finite {
+            return Err(Error::OutOfRange {
+                input: "grad_output",
+            });
+        }
         Ok(())
     }
 }

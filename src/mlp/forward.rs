@@ -90,7 +90,9 @@ impl<const I: usize, const H: usize, const O: usize> Mlp<I, H, O> {
     /// [`Error::InvalidParameter`] (`"batch"`) if `batch` is 0 or above `2^24`;
     /// [`Error::ShapeMismatch`] if `params`, `input` or `output` has the wrong length;
     /// [`Error::NonFinite`] if `params` or `input` holds a NaN or an infinity;
-    /// [`Error::ScratchTooSmall`] if `cache` is shorter than [`Mlp::cache_len`]`(batch)`.
+    /// [`Error::ScratchTooSmall`] if `cache` is shorter than [`Mlp::cache_len`]`(batch)`;
+    /// [`Error::OutOfRange`] (`"input"`) if finite inputs and weights overflow `f32` on the way
+    /// (the cache is then marked unusable for [`Mlp::backward`]).
     pub fn forward(
         &self,
         params: &[f32],
@@ -134,6 +136,12 @@ impl<const I: usize, const H: usize, const O: usize> Mlp<I, H, O> {
         hidden_layer(params, l1, act, a0, a1, d1, pack, batch);
         hidden_layer(params, l2, act, a1, a2, d2, pack, batch);
         output_layer(params, l3, a2, pack, output, batch);
+        if !output.iter().all(|v| v.is_finite()) {
+            // Finite inputs and weights whose products overflow f32: refuse, and mark the cache
+            // so that no backward pass uses it.
+            header.fill(0.0);
+            return Err(Error::OutOfRange { input: "input" });
+        }
         Ok(())
     }
 }
