@@ -111,7 +111,10 @@ pub fn draw(
         }
         let mut chart = builder.build_cartesian_2d(0.0..steps, (lo..hi).log_scale())?;
         let mut mesh = chart.configure_mesh();
-        mesh.disable_mesh();
+        mesh.disable_mesh()
+            .x_labels(5)
+            .x_label_formatter(&|x| format!("{x:.0}"))
+            .y_label_formatter(&|y| format!("{y:.0e}"));
         if !text {
             mesh.x_labels(0).y_labels(0);
         }
