@@ -13,7 +13,14 @@ fuzz_target!(|data: &[u8]| {
     let mut u = Unstructured::new(data);
     let mut buffer = ParticleBuffer::<3, CAP>::new();
     let mut mirror: Vec<[f32; 3]> = Vec::new();
-    while let Ok(op) = u.int_in_range(0u8..=3) {
+    // Bounded: `Unstructured` keeps answering (with its lower bound) once the data is used up.
+    for _ in 0..256 {
+        if u.is_empty() {
+            break;
+        }
+        let Ok(op) = u.int_in_range(0u8..=3) else {
+            break;
+        };
         match op {
             0 => {
                 let Ok(points) = cloud::<3>(&mut u, 1) else {
