@@ -19,6 +19,8 @@
 //!   [`sinkhorn_divergence`], [`barycentric_projection`], the [`sinkhorn_drift`] `T_ab − T_aa` and
 //!   the one-shot [`sinkhorn_proxy_drift`], all streaming with `O(N + M)` memory.
 //! * [`sample`]: uniform and standard normal noise from any `rand_core` generator, no `std`.
+//! * `parallel` (feature `std`): every drift operator and Sinkhorn routine on the current rayon
+//!   pool, bit-identical to the serial functions whatever the number of threads.
 //!
 //! Section numbers refer to `ALGORITHMS.md` (the project's formula sheet), which follows the
 //! papers.
@@ -41,7 +43,11 @@
     clippy::indexing_slicing
 )]
 
+#[cfg(feature = "std")]
+extern crate std;
+
 pub mod adam;
+mod chunks;
 mod cloud;
 pub mod datasets;
 pub mod drift;
@@ -51,6 +57,8 @@ mod loss;
 pub mod metrics;
 pub mod mlp;
 mod pairs;
+#[cfg(feature = "std")]
+pub mod parallel;
 pub mod sample;
 pub mod schedule;
 mod simd;

@@ -10,6 +10,7 @@
 //! here, once, for every operator: either excluded (logit [`EXCLUDED_LOGIT`], weight exactly 0)
 //! or pushed away by adding a distance, as the official code does.
 
+use crate::chunks::{Exec, for_each_chunk};
 use crate::cloud::{CloudView, Points, dispatch_points};
 use crate::error::Error;
 use crate::kernel::Kernel;
@@ -202,17 +203,6 @@ impl<const D: usize> Block<D> {
     /// Iterates over the block starts of a cloud of `len` points.
     pub(crate) fn starts(len: usize) -> impl Iterator<Item = usize> {
         (0..len).step_by(LANES)
-    }
-
-    /// Writes lane values `v` (valid lanes only) to `out[offset + start + k]`.
-    #[inline]
-    pub(crate) fn scatter(&self, v: F32s, out: &mut [f32], offset: usize) {
-        let base = offset + self.start;
-        if let Some(dst) = out.get_mut(base..base + self.valid) {
-            for (o, x) in dst.iter_mut().zip(v.to_array()) {
-                *o = x;
-            }
-        }
     }
 }
 
@@ -412,20 +402,25 @@ fn sweep_layout<const D: usize, S: Shape, P: Points<D>>(
 ///
 /// This is the row (or, with the clouds swapped, column) log-sum-exp of the two-axis softmax and
 /// the softmin of Sinkhorn. Cost `O(N·M·D)`, one `exp` per pair; memory `O(1)` beyond `out`.
+/// Each value depends on its own block only, so the chunks of `exec` (serial or parallel) give
+/// the same bits.
 pub(crate) fn log_sum_exp<const D: usize, S: Shape>(
+    exec: Exec,
     lanes: &CloudView<'_, D>,
     groups: &[Partners<'_, D>],
     rule: &LogitRule,
     out: &mut [f32],
 ) {
-    for start in Block::<D>::starts(lanes.len()) {
-        let block = Block::gather(lanes, start);
-        let mut lse = OnlineLogSumExp::new();
-        for partners in groups {
-            sweep::<D, S>(&block, partners, rule, |tile| {
-                lse.absorb_sum(tile.logits(), tile.max);
-            });
+    for_each_chunk::<1>(exec, lanes.len(), out, |rows| {
+        for start in rows.block_starts() {
+            let block = Block::gather(lanes, start);
+            let mut lse = OnlineLogSumExp::new();
+            for partners in groups {
+                sweep::<D, S>(&block, partners, rule, |tile| {
+                    lse.absorb_sum(tile.logits(), tile.max);
+                });
+            }
+            rows.write(0, start, block.valid, F32s::new(lse.value()));
         }
-        block.scatter(F32s::new(lse.value()), out, 0);
-    }
+    });
 }

@@ -1,5 +1,6 @@
 //! The mean-shift drift `V(x) = η (μ_p(x) − μ_q(x))` (ALGORITHMS.md §3).
 
+use crate::chunks::{Exec, for_each_chunk};
 use crate::cloud::CloudView;
 use crate::drift::{Negatives, check_kernel_range, validate_clouds};
 use crate::error::Error;
@@ -46,6 +47,9 @@ impl MeanShiftConfig {
 /// Output: coordinate-major, `V_d(x_i)` at `out[d·N + i]`. Cost `O(N·(P+Q)·D)`, one `exp` per
 /// pair; memory `O(D)` per block of 8 queries, no scratch.
 ///
+/// Multithreaded (feature `std`; the same bits whatever the number of threads):
+/// `drifting::parallel::mean_shift_drift`.
+///
 /// # Errors
 /// Empty or non-finite clouds, an invalid kernel or step (non-finite), an `out` whose length is
 /// not `N·D`.
@@ -54,6 +58,18 @@ impl MeanShiftConfig {
 /// Matches the `f64` reference to about `1e-5` relative to the cloud's scale (see
 /// `tests/drift_reference.rs` for the tolerance per setting).
 pub fn mean_shift_drift<const D: usize>(
+    queries: &CloudView<'_, D>,
+    positives: &CloudView<'_, D>,
+    negatives: Negatives<'_, D>,
+    config: &MeanShiftConfig,
+    out: &mut [f32],
+) -> Result<(), Error> {
+    mean_shift_drift_on(Exec::Serial, queries, positives, negatives, config, out)
+}
+
+/// [`mean_shift_drift`] with its row chunks run by `exec`.
+pub(crate) fn mean_shift_drift_on<const D: usize>(
+    exec: Exec,
     queries: &CloudView<'_, D>,
     positives: &CloudView<'_, D>,
     negatives: Negatives<'_, D>,
@@ -72,11 +88,12 @@ pub fn mean_shift_drift<const D: usize>(
     let rule = LogitRule::new(&config.kernel, PairMask::Exclude);
     let positives = Partners::new(*positives, false);
     let negatives = Partners::new(negatives, is_self && config.exclude_self);
-    dispatch_shape!(is_laplace(&config.kernel), S => run::<D, S>(queries, &positives, &negatives, &rule, config.step, out));
+    dispatch_shape!(is_laplace(&config.kernel), S => run::<D, S>(exec, queries, &positives, &negatives, &rule, config.step, out));
     Ok(())
 }
 
 fn run<const D: usize, S: Shape>(
+    exec: Exec,
     queries: &CloudView<'_, D>,
     positives: &Partners<'_, D>,
     negatives: &Partners<'_, D>,
@@ -84,16 +101,17 @@ fn run<const D: usize, S: Shape>(
     step: f32,
     out: &mut [f32],
 ) {
-    let n = queries.len();
     let step = F32s::splat(step);
-    for start in Block::<D>::starts(n) {
-        let block = Block::gather(queries, start);
-        let toward_p = mean_displacement::<D, S>(&block, positives, rule);
-        let toward_q = mean_displacement::<D, S>(&block, negatives, rule);
-        for (d, (p, q)) in toward_p.iter().zip(toward_q.iter()).enumerate() {
-            block.scatter((*p - *q) * step, out, d * n);
+    for_each_chunk::<D>(exec, queries.len(), out, |rows| {
+        for start in rows.block_starts() {
+            let block = Block::gather(queries, start);
+            let toward_p = mean_displacement::<D, S>(&block, positives, rule);
+            let toward_q = mean_displacement::<D, S>(&block, negatives, rule);
+            for (d, (p, q)) in toward_p.iter().zip(toward_q.iter()).enumerate() {
+                rows.write(d, start, block.valid, (*p - *q) * step);
+            }
         }
-    }
+    });
 }
 
 /// `μ_π(x) − x` for the block's lanes: a softmax-weighted mean of displacements `y_j − x`

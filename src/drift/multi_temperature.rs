@@ -1,6 +1,7 @@
 //! The official multi-temperature drift with its normalisation (the JAX `drift_loss` of
 //! Deng et al. 2026; ALGORITHMS.md §5).
 
+use crate::chunks::{Exec, block_starts, fold_chunks};
 use crate::cloud::CloudView;
 use crate::drift::two_axis::TwoAxisProblem;
 use crate::drift::{Negatives, take_scratch, validate_clouds};
@@ -94,11 +95,26 @@ pub const fn multi_temperature_scratch_len(queries: usize, positives: usize, dim
 /// temperature, three streaming passes (`O(N·(N+P)·D)` each); `scratch` of
 /// [`multi_temperature_scratch_len`] values.
 ///
+/// Multithreaded (feature `std`; the same bits whatever the number of threads):
+/// `drifting::parallel::multi_temperature_drift`.
+///
 /// # Errors
 /// Empty or non-finite clouds; no temperature, more than [`MAX_TEMPERATURES`], or one that is not
 /// positive and finite; a negative or non-finite floor or mask distance; weights of the wrong
 /// length, negative, non-finite or all zero; `out.len() != N·D`; scratch too small.
 pub fn multi_temperature_drift<const D: usize>(
+    queries: &CloudView<'_, D>,
+    positives: &CloudView<'_, D>,
+    config: &MultiTemperatureConfig<'_>,
+    scratch: &mut [f32],
+    out: &mut [f32],
+) -> Result<MultiTemperatureReport, Error> {
+    multi_temperature_drift_on(Exec::Serial, queries, positives, config, scratch, out)
+}
+
+/// [`multi_temperature_drift`] with its row chunks run by `exec`.
+pub(crate) fn multi_temperature_drift_on<const D: usize>(
+    exec: Exec,
     queries: &CloudView<'_, D>,
     positives: &CloudView<'_, D>,
     config: &MultiTemperatureConfig<'_>,
@@ -112,7 +128,7 @@ pub fn multi_temperature_drift<const D: usize>(
 
     let diameter2 = squared_diameter(&[queries, positives]);
     check_range(diameter2, 0.0, "temperatures")?;
-    let distance_scale = distance_scale(queries, positives, config);
+    let distance_scale = distance_scale(exec, queries, positives, config);
     if !distance_scale.is_finite() {
         return Err(Error::OutOfRange { input: "weights" });
     }
@@ -157,7 +173,7 @@ pub fn multi_temperature_drift<const D: usize>(
             squared_distance_floor: 1.0e-8,
             mask: PairMask::AddDistance(config.self_mask_distance * clamped_scale),
         };
-        problem.drift::<LaplaceShape>(&rule, lse, force);
+        problem.drift::<LaplaceShape>(exec, &rule, lse, force);
         let n_r = mean_square(force);
         *raw = n_r;
         let inv_norm = 1.0 / libm::sqrtf(n_r.max(1.0e-8));
@@ -233,7 +249,11 @@ fn validate_config(config: &MultiTemperatureConfig<'_>, n: usize, p: usize) -> R
 
 /// `Σ_i Σ_j dist_ij w_j / (N Σ_j w_j)` over targets `[x ; y+]`, self-pairs included (distance
 /// `sqrt(1e-8)`), as the official code computes it before masking.
+///
+/// The sum over `i` is the one reduction across rows of the crate: each chunk of queries sums
+/// its blocks in `f64`, and the chunk partials are added in chunk order, serial or parallel.
 fn distance_scale<const D: usize>(
+    exec: Exec,
     queries: &CloudView<'_, D>,
     positives: &CloudView<'_, D>,
     config: &MultiTemperatureConfig<'_>,
@@ -248,25 +268,30 @@ fn distance_scale<const D: usize>(
         (Partners::new(*queries, false), config.negative_weights),
         (Partners::new(*positives, false), config.positive_weights),
     ];
-    let mut total = 0.0_f64;
-    for start in Block::<D>::starts(queries.len()) {
-        let block = Block::gather(queries, start);
-        let mut acc = F32s::splat(0.0);
-        for (partners, weights) in &groups {
-            sweep::<D, LaplaceShape>(&block, partners, &rule, |tile| {
-                for (t, dist) in tile.logits.iter().take(tile.count).enumerate() {
-                    let w = weights.map_or(1.0, |w| w.get(tile.start + t).copied().unwrap_or(0.0));
-                    acc = dist.mul_add(F32s::splat(w), acc);
-                }
-            });
+    let chunk_sum = |first: usize, end: usize| -> f64 {
+        let mut total = 0.0_f64;
+        for start in block_starts(first, end) {
+            let block = Block::gather(queries, start);
+            let mut acc = F32s::splat(0.0);
+            for (partners, weights) in &groups {
+                sweep::<D, LaplaceShape>(&block, partners, &rule, |tile| {
+                    for (t, dist) in tile.logits.iter().take(tile.count).enumerate() {
+                        let w =
+                            weights.map_or(1.0, |w| w.get(tile.start + t).copied().unwrap_or(0.0));
+                        acc = dist.mul_add(F32s::splat(w), acc);
+                    }
+                });
+            }
+            let lanes = acc.to_array();
+            total += lanes
+                .iter()
+                .take(block.valid)
+                .map(|&v| f64::from(v))
+                .sum::<f64>();
         }
-        let lanes = acc.to_array();
-        total += lanes
-            .iter()
-            .take(block.valid)
-            .map(|&v| f64::from(v))
-            .sum::<f64>();
-    }
+        total
+    };
+    let total = fold_chunks(exec, queries.len(), 0.0_f64, chunk_sum, |a, b| a + b);
     #[allow(clippy::cast_precision_loss)]
     let weight_total = config.positive_weights.map_or(positives.len() as f64, |w| {
         w.iter().map(|&v| f64::from(v)).sum()

@@ -1,6 +1,7 @@
 //! The two-axis softmax drift: the method's Algorithm 2 and the official 2D demo
 //! (Deng et al. 2026; ALGORITHMS.md §4).
 
+use crate::chunks::{Exec, for_each_chunk};
 use crate::cloud::CloudView;
 use crate::drift::{Negatives, check_kernel_range, take_scratch, validate_clouds};
 use crate::error::Error;
@@ -93,9 +94,33 @@ pub const fn two_axis_scratch_len(queries: usize, positives: usize, negatives: u
 /// time, `scratch` of [`two_axis_scratch_len`] values and no `N × (P+Q)` matrix.
 /// Output coordinate-major: `V_d(x_i)` at `out[d·N + i]`.
 ///
+/// Multithreaded (feature `std`; the same bits whatever the number of threads):
+/// `drifting::parallel::two_axis_softmax_drift`.
+///
 /// # Errors
 /// Empty or non-finite clouds, an invalid kernel or mask, `out.len() != N·D`, scratch too small.
 pub fn two_axis_softmax_drift<const D: usize>(
+    queries: &CloudView<'_, D>,
+    positives: &CloudView<'_, D>,
+    negatives: Negatives<'_, D>,
+    config: &TwoAxisConfig,
+    scratch: &mut [f32],
+    out: &mut [f32],
+) -> Result<(), Error> {
+    two_axis_softmax_drift_on(
+        Exec::Serial,
+        queries,
+        positives,
+        negatives,
+        config,
+        scratch,
+        out,
+    )
+}
+
+/// [`two_axis_softmax_drift`] with its row chunks run by `exec`.
+pub(crate) fn two_axis_softmax_drift_on<const D: usize>(
+    exec: Exec,
     queries: &CloudView<'_, D>,
     positives: &CloudView<'_, D>,
     negatives: Negatives<'_, D>,
@@ -124,7 +149,7 @@ pub fn two_axis_softmax_drift<const D: usize>(
         affinity_floor_logit: None,
         output_scale: 1.0,
     };
-    dispatch_shape!(is_laplace(&config.kernel), S => problem.drift::<S>(&rule, scratch, out));
+    dispatch_shape!(is_laplace(&config.kernel), S => problem.drift::<S>(exec, &rule, scratch, out));
     Ok(())
 }
 
@@ -145,19 +170,31 @@ pub(crate) struct TwoAxisProblem<'a, const D: usize> {
 
 impl<const D: usize> TwoAxisProblem<'_, D> {
     /// Writes `output_scale · V` into `out`; `scratch` holds at least `N + P + Q` values.
-    pub(crate) fn drift<S: Shape>(&self, rule: &LogitRule, scratch: &mut [f32], out: &mut [f32]) {
+    ///
+    /// Every pass is a loop over row chunks of one cloud (`exec` runs them): the column
+    /// log-sum-exps are row log-sum-exps of the transposed problem (the logit and the self mask
+    /// are symmetric in the pair), so no pass reduces across chunks and the result does not
+    /// depend on how the chunks are scheduled.
+    pub(crate) fn drift<S: Shape>(
+        &self,
+        exec: Exec,
+        rule: &LogitRule,
+        scratch: &mut [f32],
+        out: &mut [f32],
+    ) {
         let (n, p) = (self.queries.len(), self.positives.len());
         let (rows, columns) = scratch.split_at_mut(n);
         let (pos_columns, neg_columns) = columns.split_at_mut(p);
         // Pass 1: row log-sum-exps over all targets, column log-sum-exps over the queries.
         let query_partners = [Partners::new(self.queries, false)];
-        log_sum_exp::<D, S>(&self.positives, &query_partners, rule, pos_columns);
+        log_sum_exp::<D, S>(exec, &self.positives, &query_partners, rule, pos_columns);
         if self.negatives_are_queries {
             // The logits are symmetric, so the negatives' column log-sum-exps are the queries'
             // row log-sum-exps over the negatives: one N × N pass serves both.
             let negatives = [Partners::new(self.negatives, true)];
-            log_sum_exp::<D, S>(&self.queries, &negatives, rule, neg_columns);
+            log_sum_exp::<D, S>(exec, &self.queries, &negatives, rule, neg_columns);
             log_sum_exp::<D, S>(
+                exec,
                 &self.queries,
                 &[Partners::new(self.positives, false)],
                 rule,
@@ -171,29 +208,41 @@ impl<const D: usize> TwoAxisProblem<'_, D> {
                 Partners::new(self.positives, false),
                 Partners::new(self.negatives, false),
             ];
-            log_sum_exp::<D, S>(&self.queries, &row_groups, rule, rows);
-            log_sum_exp::<D, S>(&self.negatives, &query_partners, rule, neg_columns);
+            log_sum_exp::<D, S>(exec, &self.queries, &row_groups, rule, rows);
+            log_sum_exp::<D, S>(exec, &self.negatives, &query_partners, rule, neg_columns);
         }
         // Pass 2: affinities recomputed on the fly.
+        let rows = &*rows;
         let positives = Partners::new(self.positives, false).with_bias(pos_columns, -0.5);
         let negatives =
             Partners::new(self.negatives, self.negatives_are_queries).with_bias(neg_columns, -0.5);
-        let n_lanes = self.queries.len();
         let scale = F32s::splat(self.output_scale);
-        for start in Block::<D>::starts(n) {
-            let block = Block::gather(&self.queries, start);
-            let half_row = F32s::new(core::array::from_fn(|k| {
-                -0.5 * rows.get(start + k).copied().unwrap_or(0.0)
-            }));
-            let (s_pos, d_pos) =
-                self.affinity_sums::<S>(&block, &positives, half_row, self.positive_weights, rule);
-            let (s_neg, d_neg) =
-                self.affinity_sums::<S>(&block, &negatives, half_row, self.negative_weights, rule);
-            for (d, (dp, dn)) in d_pos.iter().zip(d_neg.iter()).enumerate() {
-                let v = s_neg * *dp - s_pos * *dn;
-                block.scatter(v * scale, out, d * n_lanes);
+        for_each_chunk::<D>(exec, n, out, |chunk| {
+            for start in chunk.block_starts() {
+                let block = Block::gather(&self.queries, start);
+                let half_row = F32s::new(core::array::from_fn(|k| {
+                    -0.5 * rows.get(start + k).copied().unwrap_or(0.0)
+                }));
+                let (s_pos, d_pos) = self.affinity_sums::<S>(
+                    &block,
+                    &positives,
+                    half_row,
+                    self.positive_weights,
+                    rule,
+                );
+                let (s_neg, d_neg) = self.affinity_sums::<S>(
+                    &block,
+                    &negatives,
+                    half_row,
+                    self.negative_weights,
+                    rule,
+                );
+                for (d, (dp, dn)) in d_pos.iter().zip(d_neg.iter()).enumerate() {
+                    let v = s_neg * *dp - s_pos * *dn;
+                    chunk.write(d, start, block.valid, v * scale);
+                }
             }
-        }
+        });
     }
 
     /// `(Σ_j A_ij w_j, Σ_j A_ij w_j (y_j − x_i))` for the block's lanes over one target family.

@@ -2,6 +2,7 @@
 
 use super::solver::{PairState, solve_pair, solve_self};
 use super::{SinkhornConfig, SinkhornReport, SinkhornWorkspace, WeightedCloud, prepare};
+use crate::chunks::Exec;
 use crate::error::Error;
 
 /// `Σ_i w_i v_i` in `f64`.
@@ -19,11 +20,25 @@ fn weighted_sum<const D: usize>(cloud: &WeightedCloud<'_, D>, values: &[f32]) ->
 ///
 /// Cost `O((S + I)·N·M·D)` for `S` scaling steps and `I` iterations, memory `O(N + M)`.
 ///
+/// Multithreaded (feature `std`; the same bits whatever the number of threads):
+/// `drifting::parallel::entropic_transport`.
+///
 /// # Errors
 /// Empty or non-finite clouds; weights of the wrong length, negative, or not summing to 1;
 /// a blur that is not positive and finite; scaling outside `(0, 1)`; a workspace made for other
 /// sizes.
 pub fn entropic_transport<const D: usize>(
+    x: &WeightedCloud<'_, D>,
+    y: &WeightedCloud<'_, D>,
+    config: &SinkhornConfig,
+    workspace: &mut SinkhornWorkspace<'_>,
+) -> Result<(f32, SinkhornReport), Error> {
+    entropic_transport_on(Exec::Serial, x, y, config, workspace)
+}
+
+/// [`entropic_transport`] with the row chunks of every softmin run by `exec`.
+pub(crate) fn entropic_transport_on<const D: usize>(
+    exec: Exec,
     x: &WeightedCloud<'_, D>,
     y: &WeightedCloud<'_, D>,
     config: &SinkhornConfig,
@@ -40,7 +55,7 @@ pub fn entropic_transport<const D: usize>(
         tmp_g: parts.tmp_m,
         bias: parts.bias,
     };
-    let report = solve_pair(x, y, config, &mut state);
+    let report = solve_pair(exec, x, y, config, &mut state);
     let value = weighted_sum(x, state.f) + weighted_sum(y, state.g);
     #[allow(clippy::cast_possible_truncation)]
     Ok((value as f32, report))
@@ -67,6 +82,9 @@ pub struct SinkhornDivergence {
 /// use averaged updates on a single potential, as GeomLoss does. All four potentials stay in the
 /// workspace.
 ///
+/// Multithreaded (feature `std`; the same bits whatever the number of threads):
+/// `drifting::parallel::sinkhorn_divergence`.
+///
 /// # Errors
 /// As [`entropic_transport`].
 pub fn sinkhorn_divergence<const D: usize>(
@@ -75,10 +93,22 @@ pub fn sinkhorn_divergence<const D: usize>(
     config: &SinkhornConfig,
     workspace: &mut SinkhornWorkspace<'_>,
 ) -> Result<SinkhornDivergence, Error> {
-    let (transport_ab, report_ab) = entropic_transport(x, y, config, workspace)?;
+    sinkhorn_divergence_on(Exec::Serial, x, y, config, workspace)
+}
+
+/// [`sinkhorn_divergence`] with the row chunks of every softmin run by `exec`.
+pub(crate) fn sinkhorn_divergence_on<const D: usize>(
+    exec: Exec,
+    x: &WeightedCloud<'_, D>,
+    y: &WeightedCloud<'_, D>,
+    config: &SinkhornConfig,
+    workspace: &mut SinkhornWorkspace<'_>,
+) -> Result<SinkhornDivergence, Error> {
+    let (transport_ab, report_ab) = entropic_transport_on(exec, x, y, config, workspace)?;
     let parts = workspace.parts();
     let (xs, ys) = (&x.points, &y.points);
     let report_aa = solve_self(
+        exec,
         x,
         ys,
         config,
@@ -88,6 +118,7 @@ pub fn sinkhorn_divergence<const D: usize>(
         parts.bias,
     );
     let report_bb = solve_self(
+        exec,
         y,
         xs,
         config,

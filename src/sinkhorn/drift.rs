@@ -3,6 +3,7 @@
 use super::softmin::cost_rule;
 use super::solver::{PairState, solve_pair, solve_self};
 use super::{SinkhornConfig, SinkhornReport, SinkhornWorkspace, WeightedCloud, prepare};
+use crate::chunks::{Exec, for_each_chunk};
 use crate::cloud::CloudView;
 use crate::drift::mean_shift::mean_displacement;
 use crate::drift::take_scratch;
@@ -11,8 +12,9 @@ use crate::pairs::{Block, GaussianShape, LogitRule, Partners, log_sum_exp};
 
 /// Writes `scale · (T(x_i) − x_i)` (or `+=` when `accumulate`) for the plan whose row `i` is the
 /// softmax over `j` of `bias_j − C_ij/ε`: a weighted mean of displacements, the mean-shift loop
-/// of the drift module with Sinkhorn's biases.
+/// of the drift module with Sinkhorn's biases, its row chunks run by `exec`.
 fn displacement<const D: usize>(
+    exec: Exec,
     x: &CloudView<'_, D>,
     targets: Partners<'_, D>,
     rule: &LogitRule,
@@ -20,20 +22,19 @@ fn displacement<const D: usize>(
     accumulate: bool,
     out: &mut [f32],
 ) {
-    let n = x.len();
-    for start in Block::<D>::starts(n) {
-        let block = Block::gather(x, start);
-        let mean = mean_displacement::<D, GaussianShape>(&block, &targets, rule);
-        for (d, v) in mean.iter().enumerate() {
-            let mut v = *v * crate::simd::F32s::splat(scale);
-            if accumulate {
-                let base = d * n + start;
-                let old = core::array::from_fn(|k| out.get(base + k).copied().unwrap_or(0.0));
-                v += crate::simd::F32s::new(old);
+    for_each_chunk::<D>(exec, x.len(), out, |rows| {
+        for start in rows.block_starts() {
+            let block = Block::gather(x, start);
+            let mean = mean_displacement::<D, GaussianShape>(&block, &targets, rule);
+            for (d, v) in mean.iter().enumerate() {
+                let mut v = *v * crate::simd::F32s::splat(scale);
+                if accumulate {
+                    v += rows.read(d, start);
+                }
+                rows.write(d, start, block.valid, v);
             }
-            block.scatter(v, out, d * n);
         }
-    }
+    });
 }
 
 /// `bias_j = log w_j + potential_j / ε`.
@@ -59,9 +60,24 @@ fn check_out(out: &[f32], expected: usize) -> Result<(), Error> {
 /// and `y`, written coordinate-major (`T_d(x_i)` at `out[d·N + i]`). Rows are normalised
 /// exactly (the plan of the last `f`-update), so `T_ab(x_i)` is a convex combination of the `y_j`.
 ///
+/// Multithreaded (feature `std`; the same bits whatever the number of threads):
+/// `drifting::parallel::barycentric_projection`.
+///
 /// # Errors
 /// As [`entropic_transport`](super::entropic_transport), and `out.len() != N·D`.
 pub fn barycentric_projection<const D: usize>(
+    x: &WeightedCloud<'_, D>,
+    y: &WeightedCloud<'_, D>,
+    config: &SinkhornConfig,
+    workspace: &mut SinkhornWorkspace<'_>,
+    out: &mut [f32],
+) -> Result<SinkhornReport, Error> {
+    barycentric_projection_on(Exec::Serial, x, y, config, workspace, out)
+}
+
+/// [`barycentric_projection`] with the row chunks of every pass run by `exec`.
+pub(crate) fn barycentric_projection_on<const D: usize>(
+    exec: Exec,
     x: &WeightedCloud<'_, D>,
     y: &WeightedCloud<'_, D>,
     config: &SinkhornConfig,
@@ -80,12 +96,13 @@ pub fn barycentric_projection<const D: usize>(
         tmp_g: parts.tmp_m,
         bias: parts.bias,
     };
-    let report = solve_pair(x, y, config, &mut state);
+    let report = solve_pair(exec, x, y, config, &mut state);
     let eps = config.epsilon();
     fill_bias(state.bias, state.log_b, state.g, eps);
     let bias = state.bias.get(..y.len()).unwrap_or(&[]);
     let rule = cost_rule(eps, config.cost);
     displacement(
+        exec,
         &x.points,
         Partners::new(y.points, false).with_bias(bias, 1.0),
         &rule,
@@ -109,9 +126,24 @@ pub fn barycentric_projection<const D: usize>(
 /// streaming pass per projection. Output coordinate-major, `N·D` values. Returns the reports of
 /// both solves.
 ///
+/// Multithreaded (feature `std`; the same bits whatever the number of threads):
+/// `drifting::parallel::sinkhorn_drift`.
+///
 /// # Errors
 /// As [`entropic_transport`](super::entropic_transport), and `out.len() != N·D`.
 pub fn sinkhorn_drift<const D: usize>(
+    x: &WeightedCloud<'_, D>,
+    y: &WeightedCloud<'_, D>,
+    config: &SinkhornConfig,
+    workspace: &mut SinkhornWorkspace<'_>,
+    out: &mut [f32],
+) -> Result<[SinkhornReport; 2], Error> {
+    sinkhorn_drift_on(Exec::Serial, x, y, config, workspace, out)
+}
+
+/// [`sinkhorn_drift`] with the row chunks of every pass run by `exec`.
+pub(crate) fn sinkhorn_drift_on<const D: usize>(
+    exec: Exec,
     x: &WeightedCloud<'_, D>,
     y: &WeightedCloud<'_, D>,
     config: &SinkhornConfig,
@@ -130,8 +162,9 @@ pub fn sinkhorn_drift<const D: usize>(
         tmp_g: parts.tmp_m,
         bias: parts.bias,
     };
-    let report_ab = solve_pair(x, y, config, &mut state);
+    let report_ab = solve_pair(exec, x, y, config, &mut state);
     let report_aa = solve_self(
+        exec,
         x,
         &y.points,
         config,
@@ -145,6 +178,7 @@ pub fn sinkhorn_drift<const D: usize>(
     fill_bias(state.bias, state.log_b, state.g, eps);
     let bias = state.bias.get(..y.len()).unwrap_or(&[]);
     displacement(
+        exec,
         &x.points,
         Partners::new(y.points, false).with_bias(bias, 1.0),
         &rule,
@@ -155,6 +189,7 @@ pub fn sinkhorn_drift<const D: usize>(
     fill_bias(state.bias, state.log_a, parts.f_aa, eps);
     let bias = state.bias.get(..x.len()).unwrap_or(&[]);
     displacement(
+        exec,
         &x.points,
         Partners::new(x.points, false).with_bias(bias, 1.0),
         &rule,
@@ -186,9 +221,24 @@ pub const fn sinkhorn_proxy_scratch_len(n: usize, m: usize) -> usize {
 /// per projection; `scratch` of [`sinkhorn_proxy_scratch_len`] values. Only `blur` and `cost`
 /// of `config` are used.
 ///
+/// Multithreaded (feature `std`; the same bits whatever the number of threads):
+/// `drifting::parallel::sinkhorn_proxy_drift`.
+///
 /// # Errors
 /// Empty or non-finite clouds, bad weights or blur, `out.len() != N·D`, scratch too small.
 pub fn sinkhorn_proxy_drift<const D: usize>(
+    x: &WeightedCloud<'_, D>,
+    y: &WeightedCloud<'_, D>,
+    config: &SinkhornConfig,
+    scratch: &mut [f32],
+    out: &mut [f32],
+) -> Result<(), Error> {
+    sinkhorn_proxy_drift_on(Exec::Serial, x, y, config, scratch, out)
+}
+
+/// [`sinkhorn_proxy_drift`] with the row chunks of every pass run by `exec`.
+pub(crate) fn sinkhorn_proxy_drift_on<const D: usize>(
+    exec: Exec,
     x: &WeightedCloud<'_, D>,
     y: &WeightedCloud<'_, D>,
     config: &SinkhornConfig,
@@ -209,10 +259,10 @@ pub fn sinkhorn_proxy_drift<const D: usize>(
     y.write_log_weights(log_b);
     let rule = cost_rule(config.epsilon(), config.cost);
     proxy_projection(
-        &x.points, log_a, &y.points, log_b, &rule, rows, columns, bias, 1.0, false, out,
+        exec, &x.points, log_a, &y.points, log_b, &rule, rows, columns, bias, 1.0, false, out,
     );
     proxy_projection(
-        &x.points, log_a, &x.points, log_a, &rule, rows, columns, bias, -1.0, true, out,
+        exec, &x.points, log_a, &x.points, log_a, &rule, rows, columns, bias, -1.0, true, out,
     );
     Ok(())
 }
@@ -220,6 +270,7 @@ pub fn sinkhorn_proxy_drift<const D: usize>(
 /// `scale · (T̃(x_i) − x_i)` of the one-shot plan from `x` (log-weights `log_a`) to `y`.
 #[allow(clippy::too_many_arguments)]
 fn proxy_projection<const D: usize>(
+    exec: Exec,
     x: &CloudView<'_, D>,
     log_a: &[f32],
     y: &CloudView<'_, D>,
@@ -232,13 +283,14 @@ fn proxy_projection<const D: usize>(
     accumulate: bool,
     out: &mut [f32],
 ) {
-    log_sum_exp::<D, GaussianShape>(x, &[Partners::new(*y, false)], rule, rows);
+    log_sum_exp::<D, GaussianShape>(exec, x, &[Partners::new(*y, false)], rule, rows);
     for ((b, &la), &r) in bias.iter_mut().zip(log_a).zip(rows.iter()) {
         *b = la - r;
     }
     let row_bias = bias.get(..x.len()).unwrap_or(&[]);
     let columns = columns.get_mut(..y.len()).unwrap_or(&mut []);
     log_sum_exp::<D, GaussianShape>(
+        exec,
         y,
         &[Partners::new(*x, false).with_bias(row_bias, 1.0)],
         rule,
@@ -249,6 +301,7 @@ fn proxy_projection<const D: usize>(
     }
     let column_bias = bias.get(..y.len()).unwrap_or(&[]);
     displacement(
+        exec,
         x,
         Partners::new(*y, false).with_bias(column_bias, 1.0),
         rule,

@@ -18,6 +18,11 @@ pub use drift::{
     barycentric_projection, sinkhorn_drift, sinkhorn_proxy_drift, sinkhorn_proxy_scratch_len,
 };
 pub use solver::{EpsilonSchedule, epsilon_schedule};
+#[cfg(feature = "std")]
+pub(crate) use {
+    divergence::{entropic_transport_on, sinkhorn_divergence_on},
+    drift::{barycentric_projection_on, sinkhorn_drift_on, sinkhorn_proxy_drift_on},
+};
 
 use crate::cloud::CloudView;
 use crate::error::Error;

@@ -2,6 +2,7 @@
 //! yields for free.
 
 use super::{GroundCost, WeightedCloud};
+use crate::chunks::Exec;
 use crate::cloud::CloudView;
 use crate::pairs::{GaussianShape, LogitRule, PairMask, Partners, log_sum_exp};
 
@@ -16,9 +17,10 @@ pub(crate) fn cost_rule(epsilon: f32, cost: GroundCost) -> LogitRule {
 
 /// `out_i = −ε LSE_j (log_w_j + potential_j/ε − C_ij/ε)` for every point `i` of `lanes`, over the
 /// points `j` of `partners` (`potential = None` means zero). `bias` is scratch of at least
-/// `partners.len()` values. One streaming pass, one `exp` per pair.
+/// `partners.len()` values. One streaming pass, one `exp` per pair, its row chunks run by `exec`.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn softmin<const D: usize>(
+    exec: Exec,
     lanes: &CloudView<'_, D>,
     partners: &CloudView<'_, D>,
     log_weights: &[f32],
@@ -43,7 +45,7 @@ pub(crate) fn softmin<const D: usize>(
     }
     let bias = bias.get(..partners.len()).unwrap_or(&[]);
     let groups = [Partners::new(*partners, false).with_bias(bias, 1.0)];
-    log_sum_exp::<D, GaussianShape>(lanes, &groups, &cost_rule(epsilon, cost), out);
+    log_sum_exp::<D, GaussianShape>(exec, lanes, &groups, &cost_rule(epsilon, cost), out);
     for o in out.iter_mut() {
         *o *= -epsilon;
     }

@@ -2,6 +2,7 @@
 
 use super::softmin::{marginal_error, softmin};
 use super::{SinkhornConfig, SinkhornReport, UpdateRule, WeightedCloud};
+use crate::chunks::Exec;
 use crate::cloud::CloudView;
 
 /// GeomLoss's ε-scaling schedule (`epsilon_schedule` of `geomloss/sinkhorn_divergence.py`) for
@@ -146,6 +147,7 @@ pub(crate) struct PairState<'w> {
 
 /// Solves the `(a, b)` problem: potentials in `state.f`, `state.g`.
 pub(crate) fn solve_pair<const D: usize>(
+    exec: Exec,
     x: &WeightedCloud<'_, D>,
     y: &WeightedCloud<'_, D>,
     config: &SinkhornConfig,
@@ -159,10 +161,12 @@ pub(crate) fn solve_pair<const D: usize>(
     let mut scaling_steps = 0;
     // Initialisation from zero potentials at the first ε.
     let first = schedule.clone().next().unwrap_or(target);
-    softmin(&xs, &ys, s.log_b, None, first, cost, s.bias, s.f);
+    softmin(exec, &xs, &ys, s.log_b, None, first, cost, s.bias, s.f);
     match config.update {
-        UpdateRule::Alternating => softmin(&ys, &xs, s.log_a, Some(s.f), first, cost, s.bias, s.g),
-        UpdateRule::Symmetric => softmin(&ys, &xs, s.log_a, None, first, cost, s.bias, s.g),
+        UpdateRule::Alternating => {
+            softmin(exec, &ys, &xs, s.log_a, Some(s.f), first, cost, s.bias, s.g)
+        }
+        UpdateRule::Symmetric => softmin(exec, &ys, &xs, s.log_a, None, first, cost, s.bias, s.g),
     }
     let mut error = f32::INFINITY;
     let mut iterations = 0;
@@ -183,15 +187,45 @@ pub(crate) fn solve_pair<const D: usize>(
         };
         match config.update {
             UpdateRule::Alternating => {
-                softmin(&xs, &ys, s.log_b, Some(s.g), eps, cost, s.bias, s.f);
-                softmin(&ys, &xs, s.log_a, Some(s.f), eps, cost, s.bias, s.tmp_g);
+                softmin(exec, &xs, &ys, s.log_b, Some(s.g), eps, cost, s.bias, s.f);
+                softmin(
+                    exec,
+                    &ys,
+                    &xs,
+                    s.log_a,
+                    Some(s.f),
+                    eps,
+                    cost,
+                    s.bias,
+                    s.tmp_g,
+                );
                 error = marginal_error(y, s.g, s.tmp_g, eps);
                 s.g.copy_from_slice(s.tmp_g);
                 balance(x, y, s.f, s.g);
             }
             UpdateRule::Symmetric => {
-                softmin(&xs, &ys, s.log_b, Some(s.g), eps, cost, s.bias, s.tmp_f);
-                softmin(&ys, &xs, s.log_a, Some(s.f), eps, cost, s.bias, s.tmp_g);
+                softmin(
+                    exec,
+                    &xs,
+                    &ys,
+                    s.log_b,
+                    Some(s.g),
+                    eps,
+                    cost,
+                    s.bias,
+                    s.tmp_f,
+                );
+                softmin(
+                    exec,
+                    &ys,
+                    &xs,
+                    s.log_a,
+                    Some(s.f),
+                    eps,
+                    cost,
+                    s.bias,
+                    s.tmp_g,
+                );
                 error = (marginal_error(x, s.f, s.tmp_f, eps)
                     + marginal_error(y, s.g, s.tmp_g, eps))
                 .min(f32::MAX);
@@ -207,18 +241,68 @@ pub(crate) fn solve_pair<const D: usize>(
     // GeomLoss's final extrapolation, then the honest marginal error of what is returned.
     let marginal_error = match config.update {
         UpdateRule::Symmetric => {
-            softmin(&xs, &ys, s.log_b, Some(s.g), target, cost, s.bias, s.tmp_f);
-            softmin(&ys, &xs, s.log_a, Some(s.f), target, cost, s.bias, s.tmp_g);
+            softmin(
+                exec,
+                &xs,
+                &ys,
+                s.log_b,
+                Some(s.g),
+                target,
+                cost,
+                s.bias,
+                s.tmp_f,
+            );
+            softmin(
+                exec,
+                &ys,
+                &xs,
+                s.log_a,
+                Some(s.f),
+                target,
+                cost,
+                s.bias,
+                s.tmp_g,
+            );
             s.f.copy_from_slice(s.tmp_f);
             s.g.copy_from_slice(s.tmp_g);
-            softmin(&xs, &ys, s.log_b, Some(s.g), target, cost, s.bias, s.tmp_f);
-            softmin(&ys, &xs, s.log_a, Some(s.f), target, cost, s.bias, s.tmp_g);
+            softmin(
+                exec,
+                &xs,
+                &ys,
+                s.log_b,
+                Some(s.g),
+                target,
+                cost,
+                s.bias,
+                s.tmp_f,
+            );
+            softmin(
+                exec,
+                &ys,
+                &xs,
+                s.log_a,
+                Some(s.f),
+                target,
+                cost,
+                s.bias,
+                s.tmp_g,
+            );
             (marginal_error(x, s.f, s.tmp_f, target) + marginal_error(y, s.g, s.tmp_g, target))
                 .min(f32::MAX)
         }
         UpdateRule::Alternating => {
             // Columns are exact after the last g-update; the rows carry the error.
-            softmin(&xs, &ys, s.log_b, Some(s.g), target, cost, s.bias, s.tmp_f);
+            softmin(
+                exec,
+                &xs,
+                &ys,
+                s.log_b,
+                Some(s.g),
+                target,
+                cost,
+                s.bias,
+                s.tmp_f,
+            );
             marginal_error(x, s.f, s.tmp_f, target)
         }
     };
@@ -234,7 +318,9 @@ pub(crate) fn solve_pair<const D: usize>(
 /// Solves the symmetric `(a, a)` problem with averaged updates: potential in `f`. The ε schedule
 /// starts from the diameter of `x` together with `partner`, the other cloud of the divergence, as
 /// GeomLoss runs all its problems on the one schedule of `max_diameter(x, y)`.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn solve_self<const D: usize>(
+    exec: Exec,
     x: &WeightedCloud<'_, D>,
     partner: &CloudView<'_, D>,
     config: &SinkhornConfig,
@@ -248,7 +334,7 @@ pub(crate) fn solve_self<const D: usize>(
     let target = config.epsilon();
     let schedule = schedule_for(&xs, partner, config);
     let first = schedule.clone().next().unwrap_or(target);
-    softmin(&xs, &xs, log_a, None, first, cost, bias, f);
+    softmin(exec, &xs, &xs, log_a, None, first, cost, bias, f);
     let mut scaling_steps = 0;
     let mut iterations = 0;
     let mut error = f32::INFINITY;
@@ -267,15 +353,15 @@ pub(crate) fn solve_self<const D: usize>(
                 target
             }
         };
-        softmin(&xs, &xs, log_a, Some(f), eps, cost, bias, tmp);
+        softmin(exec, &xs, &xs, log_a, Some(f), eps, cost, bias, tmp);
         error = (2.0 * marginal_error(x, f, tmp, eps)).min(f32::MAX);
         for (v, t) in f.iter_mut().zip(tmp.iter()) {
             *v = 0.5 * (*v + t);
         }
     }
-    softmin(&xs, &xs, log_a, Some(f), target, cost, bias, tmp);
+    softmin(exec, &xs, &xs, log_a, Some(f), target, cost, bias, tmp);
     f.copy_from_slice(tmp);
-    softmin(&xs, &xs, log_a, Some(f), target, cost, bias, tmp);
+    softmin(exec, &xs, &xs, log_a, Some(f), target, cost, bias, tmp);
     let marginal_error = (2.0 * marginal_error(x, f, tmp, target)).min(f32::MAX);
     SinkhornReport {
         scaling_steps,

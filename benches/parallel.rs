@@ -1,0 +1,259 @@
+//! Bench `parallel`: every parallel kernel at 1 and 2 threads (and the serial function), `N = P =
+//! Q = 4096`, `D = 2`, median wall time of several runs and the speed-up `t(1 thread) / t(2)`.
+//!
+//! ```sh
+//! RUSTFLAGS="-C target-cpu=x86-64-v3" cargo bench --features std --bench parallel
+//! cargo bench --features std --bench parallel -- --size 2048 --samples 5 --threads 1,2,4
+//! ```
+//!
+//! Kernels: the two-axis drift (official demo: Laplace `τ = 0.05`, negatives = queries), the
+//! mean-shift drift (Laplace `τ = 0.05`), the multi-temperature drift (official configuration),
+//! and 100 Sinkhorn iterations at fixed `ε = 0.05` (symmetric updates, no ε-scaling, no early
+//! stop). The results are checked bit-identical across thread counts on the way. Each cell gives
+//! the median wall time and the cores the process got (CPU time / wall time): on a shared machine
+//! a speed-up is only meaningful when that figure is close to the thread count.
+
+use std::hint::black_box;
+use std::time::Instant;
+
+use drifting::sample::fill_standard_normal;
+use drifting::{
+    CloudView, Kernel, MeanShiftConfig, MultiTemperatureConfig, Negatives, SinkhornConfig,
+    SinkhornWorkspace, TwoAxisConfig, UpdateRule, WeightedCloud, parallel,
+};
+use rand_core::SeedableRng;
+use rand_xoshiro::Xoshiro256PlusPlus;
+
+fn normal_cloud(seed: u64, n: usize, scale: f32, shift: f32) -> Vec<f32> {
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+    let mut v = vec![0.0; 2 * n];
+    fill_standard_normal(&mut rng, &mut v);
+    v.iter_mut().for_each(|x| *x = *x * scale + shift);
+    v
+}
+
+/// CPU time (user + system) of this process so far, in seconds (Linux `/proc/self/stat`, 100 Hz
+/// ticks); `None` elsewhere.
+fn cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0)
+}
+
+/// Median of `samples` timed runs (after one warm-up run), in seconds, and the last result.
+fn median_seconds(samples: usize, mut run: impl FnMut() -> Vec<f32>) -> (f64, Vec<f32>) {
+    let mut last = run();
+    let mut times: Vec<f64> = (0..samples)
+        .map(|_| {
+            let start = Instant::now();
+            last = black_box(run());
+            start.elapsed().as_secs_f64()
+        })
+        .collect();
+    times.sort_by(f64::total_cmp);
+    (times[times.len() / 2], last)
+}
+
+fn flag(args: &[String], name: &str) -> Option<String> {
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|k| args.get(k + 1).cloned())
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let n: usize = flag(&args, "--size").map_or(4096, |v| v.parse().unwrap());
+    let samples: usize = flag(&args, "--samples").map_or(7, |v| v.parse().unwrap());
+    let threads: Vec<usize> = flag(&args, "--threads")
+        .unwrap_or_else(|| "1,2".into())
+        .split(',')
+        .map(|v| v.parse().unwrap())
+        .collect();
+    let only = flag(&args, "--only");
+
+    let x = normal_cloud(1, n, 1.0, 0.0);
+    let y = normal_cloud(2, n, 0.5, 1.0);
+    let queries = CloudView::<2>::from_coordinate_major(&x, n).unwrap();
+    let positives = CloudView::<2>::from_coordinate_major(&y, n).unwrap();
+    let two_axis = TwoAxisConfig::official_demo();
+    let mean_shift = MeanShiftConfig::new(Kernel::laplace(0.05));
+    let multi = MultiTemperatureConfig::official();
+    let sinkhorn = SinkhornConfig {
+        blur: 0.05_f32.sqrt(),
+        update: UpdateRule::Symmetric,
+        scaling: None,
+        tolerance: 0.0,
+        max_iterations: 100,
+        ..SinkhornConfig::default()
+    };
+    let (a, b) = (
+        WeightedCloud::uniform(queries),
+        WeightedCloud::uniform(positives),
+    );
+
+    // Each kernel: (name, serial run, parallel run), both returning the output.
+    type Run<'a> = Box<dyn Fn() -> Vec<f32> + Sync + 'a>;
+    let kernels: Vec<(&str, Run, Run)> = vec![
+        (
+            "two_axis (laplace 0.05, neg = queries)",
+            Box::new(|| {
+                let mut scratch = vec![0.0; drifting::two_axis_scratch_len(n, n, n)];
+                let mut out = vec![0.0; 2 * n];
+                drifting::two_axis_softmax_drift(
+                    &queries,
+                    &positives,
+                    Negatives::Queries,
+                    &two_axis,
+                    &mut scratch,
+                    &mut out,
+                )
+                .unwrap();
+                out
+            }),
+            Box::new(|| {
+                let mut scratch = vec![0.0; drifting::two_axis_scratch_len(n, n, n)];
+                let mut out = vec![0.0; 2 * n];
+                parallel::two_axis_softmax_drift(
+                    &queries,
+                    &positives,
+                    Negatives::Queries,
+                    &two_axis,
+                    &mut scratch,
+                    &mut out,
+                )
+                .unwrap();
+                out
+            }),
+        ),
+        (
+            "mean_shift (laplace 0.05, neg = queries)",
+            Box::new(|| {
+                let mut out = vec![0.0; 2 * n];
+                drifting::mean_shift_drift(
+                    &queries,
+                    &positives,
+                    Negatives::Queries,
+                    &mean_shift,
+                    &mut out,
+                )
+                .unwrap();
+                out
+            }),
+            Box::new(|| {
+                let mut out = vec![0.0; 2 * n];
+                parallel::mean_shift_drift(
+                    &queries,
+                    &positives,
+                    Negatives::Queries,
+                    &mean_shift,
+                    &mut out,
+                )
+                .unwrap();
+                out
+            }),
+        ),
+        (
+            "multi_temperature (official, 3 R)",
+            Box::new(|| {
+                let mut scratch = vec![0.0; drifting::multi_temperature_scratch_len(n, n, 2)];
+                let mut out = vec![0.0; 2 * n];
+                drifting::multi_temperature_drift(
+                    &queries,
+                    &positives,
+                    &multi,
+                    &mut scratch,
+                    &mut out,
+                )
+                .unwrap();
+                out
+            }),
+            Box::new(|| {
+                let mut scratch = vec![0.0; drifting::multi_temperature_scratch_len(n, n, 2)];
+                let mut out = vec![0.0; 2 * n];
+                parallel::multi_temperature_drift(
+                    &queries,
+                    &positives,
+                    &multi,
+                    &mut scratch,
+                    &mut out,
+                )
+                .unwrap();
+                out
+            }),
+        ),
+        (
+            "sinkhorn (100 it, eps 0.05, symmetric)",
+            Box::new(|| {
+                let mut buffer = vec![0.0; SinkhornWorkspace::required_len(n, n)];
+                let mut ws = SinkhornWorkspace::new(&mut buffer, n, n).unwrap();
+                let (value, _) = drifting::entropic_transport(&a, &b, &sinkhorn, &mut ws).unwrap();
+                let mut out = ws.f().to_vec();
+                out.push(value);
+                out
+            }),
+            Box::new(|| {
+                let mut buffer = vec![0.0; SinkhornWorkspace::required_len(n, n)];
+                let mut ws = SinkhornWorkspace::new(&mut buffer, n, n).unwrap();
+                let (value, _) = parallel::entropic_transport(&a, &b, &sinkhorn, &mut ws).unwrap();
+                let mut out = ws.f().to_vec();
+                out.push(value);
+                out
+            }),
+        ),
+    ];
+
+    println!(
+        "parallel kernels, N = P = Q = {n}, D = 2, median of {samples} runs (machine: {} cores)",
+        std::thread::available_parallelism().map_or(0, |c| c.get())
+    );
+    let header: Vec<String> = threads.iter().map(|t| format!("{t} thr (ms)")).collect();
+    println!(
+        "| kernel | serial (ms) | {} | speed-up {}→{} |",
+        header.join(" | "),
+        threads[0],
+        threads[threads.len() - 1]
+    );
+    println!("|---|---:|{}---:|", "---:|".repeat(threads.len()));
+    for (name, serial, par) in &kernels {
+        if only.as_deref().is_some_and(|o| !name.starts_with(o)) {
+            continue;
+        }
+        let (t_serial, reference) = median_seconds(samples, serial);
+        let mut times = Vec::new();
+        let mut cores = Vec::new();
+        for &t in &threads {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(t)
+                .build()
+                .unwrap();
+            let (cpu, wall) = (cpu_seconds(), Instant::now());
+            let (time, out) = pool.install(|| median_seconds(samples, par));
+            let wall = wall.elapsed().as_secs_f64();
+            cores.push(
+                cpu.zip(cpu_seconds())
+                    .map_or(f64::NAN, |(a, b)| (b - a) / wall),
+            );
+            assert!(
+                out.iter()
+                    .zip(&reference)
+                    .all(|(a, b)| a.to_bits() == b.to_bits()),
+                "{name}: {t} threads differ from serial"
+            );
+            times.push(time);
+        }
+        // Wall time and, in brackets, the cores the process actually got (CPU time / wall time):
+        // well under the thread count means the machine was busy with something else.
+        let cells: Vec<String> = times
+            .iter()
+            .zip(&cores)
+            .map(|(t, c)| format!("{:.1} ({c:.2} cores)", t * 1e3))
+            .collect();
+        println!(
+            "| {name} | {:.1} | {} | {:.2}× |",
+            t_serial * 1e3,
+            cells.join(" | "),
+            times[0] / times[times.len() - 1]
+        );
+    }
+}

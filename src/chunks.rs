@@ -1,0 +1,141 @@
+//! Row chunks: the one fixed partition of a lane cloud that the serial loop and the parallel
+//! driver share.
+//!
+//! Every pair reduction of the crate produces one value (or one `D`-vector) per particle of its
+//! lane cloud, computed by a [`Block`](crate::pairs::Block) of [`LANES`] particles that sweeps
+//! the whole partner cloud. The lane cloud is cut into chunks of [`CHUNK`] particles (a multiple
+//! of [`LANES`], so the blocks inside a chunk start exactly where the blocks of an unchunked loop
+//! start); a chunk is the unit of work, run serially in index order ([`Exec::Serial`], the
+//! `no_std` core) or handed to the current rayon pool ([`Exec::Rayon`], feature `std`).
+//!
+//! Determinism follows from the partition alone: a block's arithmetic does not depend on which
+//! chunk or thread runs it, chunks write disjoint rows, and the only reductions across chunks
+//! ([`fold_chunks`]) combine per-chunk partials in chunk order after all of them are computed.
+//! The partition depends on the number of rows only, never on the number of threads, so every
+//! result is bit-identical whatever the pool size, and equal to the serial result.
+
+use crate::simd::{F32s, LANES};
+
+/// Lane particles per chunk: 32 blocks of 8. Large enough that a chunk's sweep (`256 × M`
+/// pairs) dwarfs the scheduling cost, small enough that `N = 4096` gives 16 chunks to balance.
+pub(crate) const CHUNK: usize = 32 * LANES;
+
+/// How the chunks of a pair reduction run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Exec {
+    /// One after the other, in chunk order, on the calling thread.
+    Serial,
+    /// In the current rayon pool (the global one unless called inside `ThreadPool::install`).
+    #[cfg(feature = "std")]
+    Rayon,
+}
+
+/// The rows `start..start + len` of the `W` output columns of one chunk.
+pub(crate) struct Rows<'a, const W: usize> {
+    /// First row of the chunk.
+    pub(crate) start: usize,
+    /// `columns[c][k]` is row `start + k` of output column `c`.
+    pub(crate) columns: [&'a mut [f32]; W],
+}
+
+impl<const W: usize> Rows<'_, W> {
+    /// Writes lanes `0..valid` of `v` to rows `first..first + valid` (global row indices) of
+    /// column `column`.
+    #[inline]
+    pub(crate) fn write(&mut self, column: usize, first: usize, valid: usize, v: F32s) {
+        let base = first.wrapping_sub(self.start);
+        if let Some(dst) = self
+            .columns
+            .get_mut(column)
+            .and_then(|c| c.get_mut(base..base.saturating_add(valid)))
+        {
+            for (o, x) in dst.iter_mut().zip(v.to_array()) {
+                *o = x;
+            }
+        }
+    }
+
+    /// Rows `first..first + LANES` of column `column` (0 past the chunk).
+    #[inline]
+    pub(crate) fn read(&self, column: usize, first: usize) -> F32s {
+        let base = first.wrapping_sub(self.start);
+        let values = self.columns.get(column).map_or(&[][..], |c| &**c);
+        F32s::new(core::array::from_fn(|k| {
+            values.get(base.wrapping_add(k)).copied().unwrap_or(0.0)
+        }))
+    }
+}
+
+/// The chunks of `n` rows of the column-major buffer `out` (`W` columns of `n` values), in
+/// order.
+fn split<const W: usize>(n: usize, out: &mut [f32]) -> impl Iterator<Item = Rows<'_, W>> {
+    let mut columns = out.chunks_mut(n.max(1));
+    let mut pieces: [_; W] = core::array::from_fn(|_| {
+        columns
+            .next()
+            .unwrap_or(&mut [])
+            .get_mut(..n)
+            .unwrap_or(&mut [])
+            .chunks_mut(CHUNK)
+    });
+    (0..n).step_by(CHUNK).map(move |start| Rows {
+        start,
+        columns: pieces.each_mut().map(|p| p.next().unwrap_or(&mut [])),
+    })
+}
+
+/// Runs `body` on every chunk of `n` rows, handing it the chunk's rows of the `W` columns of
+/// `out` (column-major: row `i` of column `c` at `out[c·n + i]`). Chunks write disjoint rows.
+pub(crate) fn for_each_chunk<const W: usize>(
+    exec: Exec,
+    n: usize,
+    out: &mut [f32],
+    body: impl Fn(&mut Rows<'_, W>) + Send + Sync,
+) {
+    match exec {
+        Exec::Serial => split::<W>(n, out).for_each(|mut rows| body(&mut rows)),
+        #[cfg(feature = "std")]
+        Exec::Rayon => {
+            use rayon::iter::{IntoParallelIterator, ParallelIterator};
+            let chunks: std::vec::Vec<Rows<'_, W>> = split::<W>(n, out).collect();
+            chunks.into_par_iter().for_each(|mut rows| body(&mut rows));
+        }
+    }
+}
+
+/// Maps every chunk `start..end` of `n` rows through `map` and folds the results **in chunk
+/// order** with `combine`, whatever the execution: the same sum in the same order on one thread
+/// or many.
+pub(crate) fn fold_chunks<T: Send, A>(
+    exec: Exec,
+    n: usize,
+    init: A,
+    map: impl Fn(usize, usize) -> T + Send + Sync,
+    mut combine: impl FnMut(A, T) -> A,
+) -> A {
+    let ranges = (0..n).step_by(CHUNK).map(|s| (s, (s + CHUNK).min(n)));
+    match exec {
+        Exec::Serial => ranges.fold(init, |acc, (s, e)| combine(acc, map(s, e))),
+        #[cfg(feature = "std")]
+        Exec::Rayon => {
+            use rayon::iter::{IntoParallelIterator, ParallelIterator};
+            let ranges: std::vec::Vec<(usize, usize)> = ranges.collect();
+            let partials: std::vec::Vec<T> =
+                ranges.into_par_iter().map(|(s, e)| map(s, e)).collect();
+            partials.into_iter().fold(init, combine)
+        }
+    }
+}
+
+/// The block starts of the rows `start..end` of a chunk.
+pub(crate) fn block_starts(start: usize, end: usize) -> impl Iterator<Item = usize> {
+    (start..end).step_by(LANES)
+}
+
+impl<const W: usize> Rows<'_, W> {
+    /// The block starts of this chunk.
+    pub(crate) fn block_starts(&self) -> impl Iterator<Item = usize> + use<W> {
+        let len = self.columns.first().map_or(0, |c| c.len());
+        block_starts(self.start, self.start + len)
+    }
+}

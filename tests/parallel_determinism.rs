@@ -1,0 +1,299 @@
+//! The `std` feature's parallel operators are deterministic: the same call in rayon pools of 1, 2,
+//! 3 and 7 threads gives the same bits, and those bits are the serial function's.
+//!
+//! Cloud sizes are chosen so that the last SIMD block and the last 256-particle chunk are partial
+//! (1003 = 3·256 + 235 queries, 235 = 29·8 + 3), and so that the column passes (777 positives,
+//! 613 negatives) have their own partial chunks.
+#![cfg(feature = "std")]
+
+use drifting::sample::fill_standard_normal;
+use drifting::{
+    CloudView, Kernel, MeanShiftConfig, MultiTemperatureConfig, Negatives, SelfMask,
+    SinkhornConfig, SinkhornWorkspace, TwoAxisConfig, UpdateRule, WeightedCloud, parallel,
+};
+use rand_core::SeedableRng;
+use rand_xoshiro::Xoshiro256PlusPlus;
+
+const THREADS: [usize; 4] = [1, 2, 3, 7];
+const N: usize = 1003;
+const P: usize = 777;
+const Q: usize = 613;
+
+/// `n` standard normal points in 2D, coordinate-major, scaled and shifted.
+fn cloud(seed: u64, n: usize, scale: f32, shift: f32) -> Vec<f32> {
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+    let mut v = vec![0.0; 2 * n];
+    fill_standard_normal(&mut rng, &mut v);
+    v.iter_mut().for_each(|x| *x = *x * scale + shift);
+    v
+}
+
+/// The same cloud as an array of points (the other layout).
+fn points(coordinate_major: &[f32]) -> Vec<[f32; 2]> {
+    let n = coordinate_major.len() / 2;
+    (0..n)
+        .map(|i| [coordinate_major[i], coordinate_major[n + i]])
+        .collect()
+}
+
+fn bits(values: &[f32]) -> Vec<u32> {
+    values.iter().map(|v| v.to_bits()).collect()
+}
+
+/// Runs `parallel_run` in pools of every size of [`THREADS`] and checks each result against
+/// `serial` bit for bit.
+fn assert_deterministic(name: &str, serial: Vec<u32>, parallel_run: impl Fn() -> Vec<u32> + Sync) {
+    for threads in THREADS {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        let got = pool.install(&parallel_run);
+        assert_eq!(got.len(), serial.len(), "{name}: length");
+        let differing = got.iter().zip(&serial).filter(|(a, b)| a != b).count();
+        assert_eq!(
+            differing, 0,
+            "{name}: {differing} values differ from the serial result with {threads} threads"
+        );
+    }
+}
+
+#[test]
+fn mean_shift_is_bitwise_serial_at_every_thread_count() {
+    let (x, y, z) = (
+        cloud(1, N, 1.0, 0.0),
+        cloud(2, P, 0.7, 1.0),
+        cloud(3, Q, 1.2, -0.5),
+    );
+    let xp = points(&x);
+    let queries = CloudView::<2>::from_points(&xp);
+    let positives = CloudView::<2>::from_coordinate_major(&y, P).unwrap();
+    let negatives = CloudView::<2>::from_coordinate_major(&z, Q).unwrap();
+    for (kernel, negs) in [
+        (Kernel::gaussian(0.4), Negatives::Queries),
+        (Kernel::laplace(0.1), Negatives::Cloud(negatives)),
+    ] {
+        let config = MeanShiftConfig::new(kernel);
+        let mut serial = vec![0.0; 2 * N];
+        drifting::mean_shift_drift(&queries, &positives, negs, &config, &mut serial).unwrap();
+        assert_deterministic("mean_shift", bits(&serial), || {
+            let mut out = vec![0.0; 2 * N];
+            parallel::mean_shift_drift(&queries, &positives, negs, &config, &mut out).unwrap();
+            bits(&out)
+        });
+    }
+}
+
+#[test]
+fn two_axis_is_bitwise_serial_at_every_thread_count() {
+    let (x, y, z) = (
+        cloud(4, N, 1.0, 0.0),
+        cloud(5, P, 0.7, 1.0),
+        cloud(6, Q, 1.2, -0.5),
+    );
+    let queries = CloudView::<2>::from_coordinate_major(&x, N).unwrap();
+    let yp = points(&y);
+    let positives = CloudView::<2>::from_points(&yp);
+    let negatives = CloudView::<2>::from_coordinate_major(&z, Q).unwrap();
+    let cases = [
+        (TwoAxisConfig::official_demo(), Negatives::Queries, N),
+        (
+            TwoAxisConfig::new(Kernel::laplace(0.05)),
+            Negatives::Queries,
+            N,
+        ),
+        (
+            TwoAxisConfig {
+                kernel: Kernel::gaussian(0.3),
+                self_mask: SelfMask::Exclude,
+            },
+            Negatives::Cloud(negatives),
+            Q,
+        ),
+    ];
+    for (config, negs, q) in cases {
+        let scratch_len = drifting::two_axis_scratch_len(N, P, q);
+        let mut scratch = vec![0.0; scratch_len];
+        let mut serial = vec![0.0; 2 * N];
+        drifting::two_axis_softmax_drift(
+            &queries,
+            &positives,
+            negs,
+            &config,
+            &mut scratch,
+            &mut serial,
+        )
+        .unwrap();
+        let mut expected = bits(&serial);
+        expected.extend(bits(&scratch));
+        assert_deterministic("two_axis", expected, || {
+            let mut scratch = vec![0.0; scratch_len];
+            let mut out = vec![0.0; 2 * N];
+            parallel::two_axis_softmax_drift(
+                &queries,
+                &positives,
+                negs,
+                &config,
+                &mut scratch,
+                &mut out,
+            )
+            .unwrap();
+            let mut got = bits(&out);
+            got.extend(bits(&scratch));
+            got
+        });
+    }
+}
+
+#[test]
+fn multi_temperature_is_bitwise_serial_at_every_thread_count() {
+    let (x, y) = (cloud(7, N, 1.0, 0.0), cloud(8, P, 0.7, 1.0));
+    let queries = CloudView::<2>::from_coordinate_major(&x, N).unwrap();
+    let positives = CloudView::<2>::from_coordinate_major(&y, P).unwrap();
+    let weights: Vec<f32> = (0..P).map(|j| 0.5 + (j % 7) as f32 * 0.25).collect();
+    let config = MultiTemperatureConfig {
+        positive_weights: Some(&weights),
+        ..MultiTemperatureConfig::official()
+    };
+    let scratch_len = drifting::multi_temperature_scratch_len(N, P, 2);
+    let report_bits = |r: &drifting::MultiTemperatureReport| -> Vec<u32> {
+        let mut v = vec![
+            r.distance_scale.to_bits(),
+            r.input_scale.to_bits(),
+            r.loss.to_bits(),
+        ];
+        v.extend(bits(&r.raw_rms2));
+        v
+    };
+    let mut scratch = vec![0.0; scratch_len];
+    let mut serial = vec![0.0; 2 * N];
+    let report =
+        drifting::multi_temperature_drift(&queries, &positives, &config, &mut scratch, &mut serial)
+            .unwrap();
+    let mut expected = bits(&serial);
+    expected.extend(report_bits(&report));
+    assert_deterministic("multi_temperature", expected, || {
+        let mut scratch = vec![0.0; scratch_len];
+        let mut out = vec![0.0; 2 * N];
+        let report = parallel::multi_temperature_drift(
+            &queries,
+            &positives,
+            &config,
+            &mut scratch,
+            &mut out,
+        )
+        .unwrap();
+        let mut got = bits(&out);
+        got.extend(report_bits(&report));
+        got
+    });
+}
+
+fn report_bits(r: &drifting::SinkhornReport) -> Vec<u32> {
+    vec![
+        r.scaling_steps as u32,
+        r.iterations as u32,
+        r.marginal_error.to_bits(),
+        u32::from(r.converged),
+        r.epsilon.to_bits(),
+    ]
+}
+
+/// A Sinkhorn solve with its divergence (three problems, GeomLoss's ε-scaling), the Sinkhorn
+/// drift, the barycentric projection and the proxy drift, with both update rules and
+/// non-uniform weights on one side.
+#[test]
+fn sinkhorn_is_bitwise_serial_at_every_thread_count() {
+    let (n, m) = (N, P);
+    let (x, y) = (cloud(9, n, 1.0, 0.0), cloud(10, m, 0.7, 1.0));
+    let raw: Vec<f32> = (0..n).map(|i| 1.0 + (i % 5) as f32).collect();
+    let total: f32 = raw.iter().sum();
+    let weights: Vec<f32> = raw.iter().map(|w| w / total).collect();
+    let a = WeightedCloud::weighted(
+        CloudView::<2>::from_coordinate_major(&x, n).unwrap(),
+        &weights,
+    );
+    let b = WeightedCloud::uniform(CloudView::<2>::from_coordinate_major(&y, m).unwrap());
+    let workspace_len = SinkhornWorkspace::required_len(n, m);
+    for update in [UpdateRule::Symmetric, UpdateRule::Alternating] {
+        let config = SinkhornConfig {
+            update,
+            ..SinkhornConfig::default()
+        };
+        // Everything one solve produces, in one vector of bits.
+        let run = |parallel: bool| -> Vec<u32> {
+            let mut buffer = vec![0.0; workspace_len];
+            let mut drift = vec![0.0; 2 * n];
+            let mut projection = vec![0.0; 2 * n];
+            let mut proxy = vec![0.0; 2 * n];
+            let mut proxy_scratch = vec![0.0; drifting::sinkhorn::sinkhorn_proxy_scratch_len(n, m)];
+            let mut got = Vec::new();
+            let mut ws = SinkhornWorkspace::new(&mut buffer, n, m).unwrap();
+            if parallel {
+                let d = parallel::sinkhorn_divergence(&a, &b, &config, &mut ws).unwrap();
+                got.extend(bits(&[
+                    d.value,
+                    d.transport_ab,
+                    d.transport_aa,
+                    d.transport_bb,
+                ]));
+                d.reports.iter().for_each(|r| got.extend(report_bits(r)));
+                for p in [ws.f(), ws.g(), ws.f_aa(), ws.g_bb()] {
+                    got.extend(bits(p));
+                }
+                let (t, r) = parallel::entropic_transport(
+                    &b,
+                    &a,
+                    &config,
+                    &mut SinkhornWorkspace::new(&mut vec![0.0; workspace_len], m, n).unwrap(),
+                )
+                .unwrap();
+                got.push(t.to_bits());
+                got.extend(report_bits(&r));
+                let r = parallel::sinkhorn_drift(&a, &b, &config, &mut ws, &mut drift).unwrap();
+                r.iter().for_each(|r| got.extend(report_bits(r)));
+                let r = parallel::barycentric_projection(&a, &b, &config, &mut ws, &mut projection)
+                    .unwrap();
+                got.extend(report_bits(&r));
+                parallel::sinkhorn_proxy_drift(&a, &b, &config, &mut proxy_scratch, &mut proxy)
+                    .unwrap();
+            } else {
+                let d = drifting::sinkhorn_divergence(&a, &b, &config, &mut ws).unwrap();
+                got.extend(bits(&[
+                    d.value,
+                    d.transport_ab,
+                    d.transport_aa,
+                    d.transport_bb,
+                ]));
+                d.reports.iter().for_each(|r| got.extend(report_bits(r)));
+                for p in [ws.f(), ws.g(), ws.f_aa(), ws.g_bb()] {
+                    got.extend(bits(p));
+                }
+                let (t, r) = drifting::entropic_transport(
+                    &b,
+                    &a,
+                    &config,
+                    &mut SinkhornWorkspace::new(&mut vec![0.0; workspace_len], m, n).unwrap(),
+                )
+                .unwrap();
+                got.push(t.to_bits());
+                got.extend(report_bits(&r));
+                let r = drifting::sinkhorn_drift(&a, &b, &config, &mut ws, &mut drift).unwrap();
+                r.iter().for_each(|r| got.extend(report_bits(r)));
+                let r = drifting::barycentric_projection(&a, &b, &config, &mut ws, &mut projection)
+                    .unwrap();
+                got.extend(report_bits(&r));
+                drifting::sinkhorn_proxy_drift(&a, &b, &config, &mut proxy_scratch, &mut proxy)
+                    .unwrap();
+            }
+            got.extend(bits(&drift));
+            got.extend(bits(&projection));
+            got.extend(bits(&proxy));
+            got
+        };
+        let serial = run(false);
+        // The solve did real work at the target ε (not a trivially equal result).
+        assert!(serial.iter().any(|&b| b != 0));
+        assert_deterministic("sinkhorn", serial, || run(true));
+    }
+}
