@@ -1,7 +1,7 @@
 //! The Sinkhorn iterations: ε-scaling schedule, alternating and symmetric updates, convergence.
 
 use super::softmin::{marginal_error, softmin};
-use super::{SinkhornConfig, SinkhornReport, UpdateRule, WeightedCloud};
+use super::{GroundCost, SinkhornConfig, SinkhornReport, UpdateRule, WeightedCloud};
 use crate::chunks::Exec;
 use crate::cloud::CloudView;
 
@@ -145,6 +145,41 @@ pub(crate) struct PairState<'w> {
     pub(crate) bias: &'w mut [f32],
 }
 
+impl PairState<'_> {
+    /// `tmp_f ← softmin_y(g)` and `tmp_g ← softmin_x(f)` at `eps`, both from the current pair.
+    fn both_softmins<const D: usize>(
+        &mut self,
+        exec: Exec,
+        xs: &CloudView<'_, D>,
+        ys: &CloudView<'_, D>,
+        eps: f32,
+        cost: GroundCost,
+    ) {
+        softmin(
+            exec,
+            xs,
+            ys,
+            self.log_b,
+            Some(self.g),
+            eps,
+            cost,
+            self.bias,
+            self.tmp_f,
+        );
+        softmin(
+            exec,
+            ys,
+            xs,
+            self.log_a,
+            Some(self.f),
+            eps,
+            cost,
+            self.bias,
+            self.tmp_g,
+        );
+    }
+}
+
 /// Solves the `(a, b)` problem: potentials in `state.f`, `state.g`.
 pub(crate) fn solve_pair<const D: usize>(
     exec: Exec,
@@ -204,28 +239,7 @@ pub(crate) fn solve_pair<const D: usize>(
                 balance(x, y, s.f, s.g);
             }
             UpdateRule::Symmetric => {
-                softmin(
-                    exec,
-                    &xs,
-                    &ys,
-                    s.log_b,
-                    Some(s.g),
-                    eps,
-                    cost,
-                    s.bias,
-                    s.tmp_f,
-                );
-                softmin(
-                    exec,
-                    &ys,
-                    &xs,
-                    s.log_a,
-                    Some(s.f),
-                    eps,
-                    cost,
-                    s.bias,
-                    s.tmp_g,
-                );
+                s.both_softmins(exec, &xs, &ys, eps, cost);
                 error = (marginal_error(x, s.f, s.tmp_f, eps)
                     + marginal_error(y, s.g, s.tmp_g, eps))
                 .min(f32::MAX);
@@ -241,52 +255,10 @@ pub(crate) fn solve_pair<const D: usize>(
     // GeomLoss's final extrapolation, then the honest marginal error of what is returned.
     let marginal_error = match config.update {
         UpdateRule::Symmetric => {
-            softmin(
-                exec,
-                &xs,
-                &ys,
-                s.log_b,
-                Some(s.g),
-                target,
-                cost,
-                s.bias,
-                s.tmp_f,
-            );
-            softmin(
-                exec,
-                &ys,
-                &xs,
-                s.log_a,
-                Some(s.f),
-                target,
-                cost,
-                s.bias,
-                s.tmp_g,
-            );
+            s.both_softmins(exec, &xs, &ys, target, cost);
             s.f.copy_from_slice(s.tmp_f);
             s.g.copy_from_slice(s.tmp_g);
-            softmin(
-                exec,
-                &xs,
-                &ys,
-                s.log_b,
-                Some(s.g),
-                target,
-                cost,
-                s.bias,
-                s.tmp_f,
-            );
-            softmin(
-                exec,
-                &ys,
-                &xs,
-                s.log_a,
-                Some(s.f),
-                target,
-                cost,
-                s.bias,
-                s.tmp_g,
-            );
+            s.both_softmins(exec, &xs, &ys, target, cost);
             (marginal_error(x, s.f, s.tmp_f, target) + marginal_error(y, s.g, s.tmp_g, target))
                 .min(f32::MAX)
         }
