@@ -17,7 +17,7 @@ mod cases;
 mod emit;
 mod inputs;
 
-use cases::{drift, sinkhorn, D, N, P};
+use cases::{drift, mlp, sinkhorn, D, N, P};
 use emit::Module;
 
 fn default_machine(target: &str) -> &'static str {
@@ -155,6 +155,46 @@ fn generate_sinkhorn(inputs: &inputs::Inputs, out: &Path) {
     m.write(out, "sinkhorn_expected.rs");
 }
 
+fn generate_mlp(out: &Path) {
+    use drifting::Mlp;
+    use rand_core::SeedableRng;
+    let mut m = Module::new("MLP forward, backward and Adam on the host");
+    let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(0x6e7);
+    let mut params = vec![0.0f32; mlp::PARAMETERS];
+    mlp::Net::init_pytorch(&mut params, &mut rng).unwrap();
+    let mut input = vec![0.0f32; 2 * mlp::BATCH];
+    drifting::sample::fill_standard_normal(&mut rng, &mut input);
+    let grad_output: Vec<f32> = (0..2 * mlp::BATCH)
+        .map(|k| ((k * 7) % 5) as f32 * 0.1 - 0.2)
+        .collect();
+    m.array("PARAMS", &params);
+    m.array("INPUT", &input);
+    m.array("GRAD_OUTPUT", &grad_output);
+    let mut cache = vec![0.0f32; mlp::CACHE];
+    let mut output = vec![0.0f32; 2 * mlp::BATCH];
+    mlp::forward(&params, &input, &mut cache, &mut output).unwrap();
+    m.array("OUTPUT", &output);
+    let mut grads = vec![0.0f32; mlp::PARAMETERS];
+    let mut grad_input = vec![0.0f32; 2 * mlp::BATCH];
+    let mut scratch = vec![0.0f32; mlp::SCRATCH];
+    mlp::backward(
+        &params,
+        &cache,
+        &grad_output,
+        &mut grads,
+        &mut grad_input,
+        &mut scratch,
+    )
+    .unwrap();
+    m.array("GRADS", &grads);
+    m.array("GRAD_INPUT", &grad_input);
+    let (mut first, mut second) = (vec![0.0f32; mlp::PARAMETERS], vec![0.0f32; mlp::PARAMETERS]);
+    mlp::adam_steps(&mut params, &grads, &mut first, &mut second).unwrap();
+    m.array("PARAMS_AFTER_ADAM", &params);
+    let _ = Mlp::<2, 8, 2>::PARAMETERS;
+    m.write(out, "mlp_expected.rs");
+}
+
 fn main() {
     println!("cargo:rerun-if-changed=build");
     println!("cargo:rerun-if-changed=src/cases");
@@ -171,4 +211,5 @@ fn main() {
     generate_inputs(&inputs, &out);
     generate_drift(&inputs, &out);
     generate_sinkhorn(&inputs, &out);
+    generate_mlp(&out);
 }

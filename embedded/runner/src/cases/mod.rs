@@ -6,6 +6,7 @@
 //! host and the target cannot drift apart in how they call it.
 
 pub mod drift;
+pub mod mlp;
 pub mod sinkhorn;
 
 /// Dimension of every cloud.

@@ -6,6 +6,7 @@
 use crate::harness::Test;
 
 pub mod drift;
+pub mod mlp;
 pub mod sinkhorn;
 
 /// The input clouds (bit-identical to the host's).
@@ -14,4 +15,8 @@ pub mod inputs {
 }
 
 /// Every family, in order.
-pub const FAMILIES: &[(&str, &[Test])] = &[("drift", drift::TESTS), ("sinkhorn", sinkhorn::TESTS)];
+pub const FAMILIES: &[(&str, &[Test])] = &[
+    ("drift", drift::TESTS),
+    ("sinkhorn", sinkhorn::TESTS),
+    ("mlp", mlp::TESTS),
+];
