@@ -1,6 +1,6 @@
 //! The entropic transport cost `OT_ε` and the debiased Sinkhorn divergence `S_ε`.
 
-use super::solver::{PairState, solve_pair, solve_self};
+use super::solver::{solve_pair, solve_self};
 use super::{SinkhornConfig, SinkhornReport, SinkhornWorkspace, WeightedCloud, prepare};
 use crate::chunks::Exec;
 use crate::error::Error;
@@ -45,16 +45,7 @@ pub(crate) fn entropic_transport_on<const D: usize>(
     workspace: &mut SinkhornWorkspace<'_>,
 ) -> Result<(f32, SinkhornReport), Error> {
     prepare(x, y, config, workspace)?;
-    let parts = workspace.parts();
-    let mut state = PairState {
-        f: parts.f_ab,
-        g: parts.g_ab,
-        log_a: parts.log_a,
-        log_b: parts.log_b,
-        tmp_f: parts.tmp_n,
-        tmp_g: parts.tmp_m,
-        bias: parts.bias,
-    };
+    let (mut state, ..) = workspace.parts().into_pair();
     let report = solve_pair(exec, x, y, config, &mut state);
     let value = weighted_sum(x, state.f) + weighted_sum(y, state.g);
     #[allow(clippy::cast_possible_truncation)]

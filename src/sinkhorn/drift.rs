@@ -1,7 +1,7 @@
 //! Barycentric projections, the Sinkhorn drift `T_ab − T_aa`, and the one-shot Sinkhorn proxy.
 
 use super::softmin::cost_rule;
-use super::solver::{PairState, solve_pair, solve_self};
+use super::solver::{solve_pair, solve_self};
 use super::{SinkhornConfig, SinkhornReport, SinkhornWorkspace, WeightedCloud, prepare};
 use crate::chunks::{Exec, for_each_chunk};
 use crate::cloud::CloudView;
@@ -38,10 +38,29 @@ fn displacement<const D: usize>(
 }
 
 /// `bias_j = log w_j + potential_j / ε`.
-fn fill_bias(bias: &mut [f32], log_w: &[f32], potential: &[f32], epsilon: f32) {
+/// `out (+)= scale · (T(x_i) − x_i)`, with `T` the barycentric projection of `x` onto `targets`
+/// under the plan whose potential on `targets` is `potential` (log-weights `log_w`): the row
+/// softmax of `log_w_j + potential_j/ε − C_ij/ε`. `bias` is scratch of at least `M` values.
+#[allow(clippy::too_many_arguments)]
+fn displacement_to<const D: usize>(
+    exec: Exec,
+    x: &CloudView<'_, D>,
+    targets: &CloudView<'_, D>,
+    log_w: &[f32],
+    potential: &[f32],
+    epsilon: f32,
+    bias: &mut [f32],
+    rule: &LogitRule,
+    scale: f32,
+    accumulate: bool,
+    out: &mut [f32],
+) {
     for ((b, &lw), &p) in bias.iter_mut().zip(log_w).zip(potential) {
         *b = lw + p / epsilon;
     }
+    let bias = bias.get(..targets.len()).unwrap_or(&[]);
+    let partners = Partners::new(*targets, false).with_bias(bias, 1.0);
+    displacement(exec, x, partners, rule, scale, accumulate, out);
 }
 
 fn check_out(out: &[f32], expected: usize) -> Result<(), Error> {
@@ -86,29 +105,13 @@ pub(crate) fn barycentric_projection_on<const D: usize>(
 ) -> Result<SinkhornReport, Error> {
     check_out(out, x.len().saturating_mul(D))?;
     prepare(x, y, config, workspace)?;
-    let parts = workspace.parts();
-    let mut state = PairState {
-        f: parts.f_ab,
-        g: parts.g_ab,
-        log_a: parts.log_a,
-        log_b: parts.log_b,
-        tmp_f: parts.tmp_n,
-        tmp_g: parts.tmp_m,
-        bias: parts.bias,
-    };
+    let (mut state, ..) = workspace.parts().into_pair();
     let report = solve_pair(exec, x, y, config, &mut state);
     let eps = config.epsilon();
-    fill_bias(state.bias, state.log_b, state.g, eps);
-    let bias = state.bias.get(..y.len()).unwrap_or(&[]);
     let rule = cost_rule(eps, config.cost);
-    displacement(
-        exec,
-        &x.points,
-        Partners::new(y.points, false).with_bias(bias, 1.0),
-        &rule,
-        1.0,
-        false,
-        out,
+    let (g, log_b) = (&*state.g, state.log_b);
+    displacement_to(
+        exec, &x.points, &y.points, log_b, g, eps, state.bias, &rule, 1.0, false, out,
     );
     for (d, column) in out.chunks_exact_mut(x.len().max(1)).enumerate() {
         for (o, p) in column.iter_mut().zip(x.points.points()) {
@@ -152,50 +155,26 @@ pub(crate) fn sinkhorn_drift_on<const D: usize>(
 ) -> Result<[SinkhornReport; 2], Error> {
     check_out(out, x.len().saturating_mul(D))?;
     prepare(x, y, config, workspace)?;
-    let parts = workspace.parts();
-    let mut state = PairState {
-        f: parts.f_ab,
-        g: parts.g_ab,
-        log_a: parts.log_a,
-        log_b: parts.log_b,
-        tmp_f: parts.tmp_n,
-        tmp_g: parts.tmp_m,
-        bias: parts.bias,
-    };
+    let (mut state, f_aa, _) = workspace.parts().into_pair();
     let report_ab = solve_pair(exec, x, y, config, &mut state);
     let report_aa = solve_self(
         exec,
         x,
         &y.points,
         config,
-        parts.f_aa,
+        f_aa,
         state.log_a,
         state.tmp_f,
         state.bias,
     );
     let eps = config.epsilon();
     let rule = cost_rule(eps, config.cost);
-    fill_bias(state.bias, state.log_b, state.g, eps);
-    let bias = state.bias.get(..y.len()).unwrap_or(&[]);
-    displacement(
-        exec,
-        &x.points,
-        Partners::new(y.points, false).with_bias(bias, 1.0),
-        &rule,
-        1.0,
-        false,
-        out,
+    let (g, log_a, log_b) = (&*state.g, state.log_a, state.log_b);
+    displacement_to(
+        exec, &x.points, &y.points, log_b, g, eps, state.bias, &rule, 1.0, false, out,
     );
-    fill_bias(state.bias, state.log_a, parts.f_aa, eps);
-    let bias = state.bias.get(..x.len()).unwrap_or(&[]);
-    displacement(
-        exec,
-        &x.points,
-        Partners::new(x.points, false).with_bias(bias, 1.0),
-        &rule,
-        -1.0,
-        true,
-        out,
+    displacement_to(
+        exec, &x.points, &x.points, log_a, f_aa, eps, state.bias, &rule, -1.0, true, out,
     );
     Ok([report_ab, report_aa])
 }

@@ -27,6 +27,7 @@ pub(crate) use {
 use crate::cloud::CloudView;
 use crate::error::Error;
 use crate::simd::EXCLUDED_LOGIT;
+use solver::PairState;
 
 /// The ground cost.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -342,6 +343,22 @@ impl<'a> SinkhornWorkspace<'a> {
             tmp_m,
             bias,
         }
+    }
+}
+
+impl<'w> Parts<'w> {
+    /// The buffers of the `(a, b)` solve, and the self potentials `f_aa`, `g_bb`.
+    pub(crate) fn into_pair(self) -> (PairState<'w>, &'w mut [f32], &'w mut [f32]) {
+        let state = PairState {
+            f: self.f_ab,
+            g: self.g_ab,
+            log_a: self.log_a,
+            log_b: self.log_b,
+            tmp_f: self.tmp_n,
+            tmp_g: self.tmp_m,
+            bias: self.bias,
+        };
+        (state, self.f_aa, self.g_bb)
     }
 }
 
