@@ -70,18 +70,14 @@ pub fn epsilon_schedule(diameter: f32, blur: f32, scaling: f32) -> EpsilonSchedu
 
 /// The diagonal of the bounding box of both clouds (GeomLoss's `max_diameter`).
 pub(crate) fn diameter<const D: usize>(x: &CloudView<'_, D>, y: &CloudView<'_, D>) -> f32 {
-    let mut lo = [f32::INFINITY; D];
-    let mut hi = [f32::NEG_INFINITY; D];
-    for p in x.points().chain(y.points()) {
-        for ((l, h), v) in lo.iter_mut().zip(hi.iter_mut()).zip(p) {
-            *l = l.min(v);
-            *h = h.max(v);
-        }
-    }
-    let sq: f32 = lo
+    let mut bounds = [(f64::INFINITY, f64::NEG_INFINITY); D];
+    x.widen_bounds(&mut bounds);
+    y.widen_bounds(&mut bounds);
+    // The bounds are `f32` values (exact in `f64`); the span is taken in `f32` as GeomLoss does.
+    #[allow(clippy::cast_possible_truncation)]
+    let sq: f32 = bounds
         .iter()
-        .zip(hi.iter())
-        .map(|(l, h)| (h - l) * (h - l))
+        .map(|&(lo, hi)| (hi as f32 - lo as f32) * (hi as f32 - lo as f32))
         .sum();
     libm::sqrtf(sq)
 }
