@@ -199,11 +199,6 @@ impl<const D: usize> Block<D> {
             valid,
         }
     }
-
-    /// Iterates over the block starts of a cloud of `len` points.
-    pub(crate) fn starts(len: usize) -> impl Iterator<Item = usize> {
-        (0..len).step_by(LANES)
-    }
 }
 
 /// An additive per-partner term of the logit: `l_ij += factor · values[j]`.

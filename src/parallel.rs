@@ -66,9 +66,12 @@ use crate::drift::multi_temperature::{
 };
 use crate::drift::two_axis::{TwoAxisConfig, two_axis_softmax_drift_on};
 use crate::error::Error;
+use crate::metrics::{MmdConfig, SlicedWassersteinConfig, TwoSampleStatistic};
+use crate::mlp::Mlp;
 use crate::sinkhorn::{
     SinkhornConfig, SinkhornDivergence, SinkhornReport, SinkhornWorkspace, WeightedCloud,
 };
+use crate::train::{StepReport, Trainer};
 
 /// [`crate::mean_shift_drift`] on the current rayon pool; same result, bit for bit.
 ///
@@ -193,4 +196,103 @@ pub fn sinkhorn_proxy_drift<const D: usize>(
     out: &mut [f32],
 ) -> Result<(), Error> {
     crate::sinkhorn::sinkhorn_proxy_drift_on(Exec::Rayon, x, y, config, scratch, out)
+}
+
+/// [`crate::metrics::mmd`] on the current rayon pool; same statistic, bit for bit (the chunk
+/// totals of the first cloud are added in chunk order in both).
+///
+/// # Errors
+/// As [`crate::metrics::mmd`].
+pub fn mmd<const D: usize>(
+    x: &CloudView<'_, D>,
+    y: &CloudView<'_, D>,
+    config: &MmdConfig<'_>,
+) -> Result<TwoSampleStatistic, Error> {
+    crate::metrics::mmd_on(Exec::Rayon, x, y, config)
+}
+
+/// [`crate::metrics::energy_distance`] on the current rayon pool; same statistic, bit for bit.
+///
+/// # Errors
+/// As [`crate::metrics::energy_distance`].
+pub fn energy_distance<const D: usize>(
+    x: &CloudView<'_, D>,
+    y: &CloudView<'_, D>,
+) -> Result<TwoSampleStatistic, Error> {
+    crate::metrics::energy_distance_on(Exec::Rayon, x, y)
+}
+
+/// [`crate::metrics::sliced_wasserstein`] with the directions on the current rayon pool; same
+/// value, bit for bit, and the same draws from `rng`. Each worker sorts in a buffer of its own
+/// (`2n` floats per worker); `scratch` is checked as in the serial function.
+///
+/// # Errors
+/// As [`crate::metrics::sliced_wasserstein`].
+pub fn sliced_wasserstein<const D: usize, R: rand_core::Rng + ?Sized>(
+    x: &CloudView<'_, D>,
+    y: &CloudView<'_, D>,
+    config: &SlicedWassersteinConfig,
+    rng: &mut R,
+    scratch: &mut [f32],
+) -> Result<f64, Error> {
+    crate::metrics::sliced_wasserstein_on(Exec::Rayon, x, y, config, rng, scratch)
+}
+
+/// [`Mlp::forward`] with the hidden layers' batch tiles on the current rayon pool; same output
+/// and cache, bit for bit.
+///
+/// # Errors
+/// As [`Mlp::forward`].
+pub fn mlp_forward<const I: usize, const H: usize, const O: usize>(
+    mlp: &Mlp<I, H, O>,
+    params: &[f32],
+    input: &[f32],
+    batch: usize,
+    cache: &mut [f32],
+    output: &mut [f32],
+) -> Result<(), Error> {
+    mlp.forward_on(Exec::Rayon, params, input, batch, cache, output)
+}
+
+/// [`Mlp::backward`] with the batch tiles of `Wᵀ·dZ` and the row panels of `dZ·Xᵀ` on the
+/// current rayon pool; same gradients, bit for bit (each weight-gradient row is reduced over
+/// the batch in order by one task; each task allocates two small transposition buffers).
+///
+/// # Errors
+/// As [`Mlp::backward`].
+#[allow(clippy::too_many_arguments)]
+pub fn mlp_backward<const I: usize, const H: usize, const O: usize>(
+    mlp: &Mlp<I, H, O>,
+    params: &[f32],
+    cache: &[f32],
+    grad_output: &[f32],
+    batch: usize,
+    grads: &mut [f32],
+    grad_input: Option<&mut [f32]>,
+    scratch: &mut [f32],
+) -> Result<(), Error> {
+    mlp.backward_on(
+        Exec::Rayon,
+        params,
+        cache,
+        grad_output,
+        batch,
+        grads,
+        grad_input,
+        scratch,
+    )
+}
+
+/// [`Trainer::step`] with the drift field's pair passes and the generator's forward and
+/// backward batch work on the current rayon pool; same parameters, report and samples, bit for
+/// bit. The noise draw and the Adam update (`O(parameters)`) stay on the calling thread.
+///
+/// # Errors
+/// As [`Trainer::step`].
+pub fn train_step<const I: usize, const H: usize, const O: usize, R: rand_core::Rng + ?Sized>(
+    trainer: &mut Trainer<'_, I, H, O>,
+    rng: &mut R,
+    data: &CloudView<'_, O>,
+) -> Result<StepReport, Error> {
+    trainer.step_on(Exec::Rayon, rng, data)
 }

@@ -297,3 +297,195 @@ fn sinkhorn_is_bitwise_serial_at_every_thread_count() {
         assert_deterministic("sinkhorn", serial, || run(true));
     }
 }
+
+fn f64_bits(values: &[f64]) -> Vec<u32> {
+    values
+        .iter()
+        .flat_map(|v| {
+            let b = v.to_bits();
+            [(b >> 32) as u32, b as u32]
+        })
+        .collect()
+}
+
+fn statistic_bits(s: &drifting::metrics::TwoSampleStatistic) -> Vec<u32> {
+    f64_bits(&[s.value, s.within_first, s.within_second, s.cross])
+}
+
+#[test]
+fn metrics_are_bitwise_serial_at_every_thread_count() {
+    use drifting::metrics::{self, MmdConfig, SlicedWassersteinConfig};
+    let (x, y) = (cloud(31, N, 1.0, 0.0), cloud(32, N, 0.8, 0.3));
+    let xp = points(&x);
+    let a = CloudView::<2>::from_points(&xp);
+    let b = CloudView::<2>::from_coordinate_major(&y, N).unwrap();
+    let short = cloud(34, P, 0.8, 0.3);
+    let shorter = CloudView::<2>::from_coordinate_major(&short, P).unwrap();
+
+    let config = MmdConfig::new();
+    let serial = statistic_bits(&metrics::mmd(&a, &shorter, &config).unwrap());
+    assert_deterministic("mmd", serial, || {
+        statistic_bits(&parallel::mmd(&a, &shorter, &config).unwrap())
+    });
+
+    let serial = statistic_bits(&metrics::energy_distance(&a, &b).unwrap());
+    assert_deterministic("energy_distance", serial, || {
+        statistic_bits(&parallel::energy_distance(&a, &b).unwrap())
+    });
+
+    // 37 directions: more than any pool's thread count, not a multiple of one.
+    let sw = SlicedWassersteinConfig {
+        directions: 37,
+        ..SlicedWassersteinConfig::new()
+    };
+    let mut scratch = vec![0.0; metrics::sliced_wasserstein_scratch_len(N)];
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(33);
+    let value = metrics::sliced_wasserstein(&a, &b, &sw, &mut rng, &mut scratch).unwrap();
+    assert!(value > 0.0);
+    let next = rand_core::Rng::next_u64(&mut rng);
+    let mut serial = f64_bits(&[value]);
+    serial.extend([(next >> 32) as u32, next as u32]);
+    assert_deterministic("sliced_wasserstein", serial, || {
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(33);
+        let mut scratch = vec![0.0; metrics::sliced_wasserstein_scratch_len(N)];
+        let v = parallel::sliced_wasserstein(&a, &b, &sw, &mut rng, &mut scratch).unwrap();
+        // The generator must be left where the serial run leaves it.
+        let next = rand_core::Rng::next_u64(&mut rng);
+        let mut both = f64_bits(&[v]);
+        both.extend([(next >> 32) as u32, next as u32]);
+        both
+    });
+}
+
+/// A generator whose hidden width (40) is not a multiple of the kernel's row panel and whose
+/// batch (1003) ends in a partial tile and a partial weight-gradient block.
+type Generator = drifting::Mlp<3, 40, 2>;
+
+#[test]
+fn mlp_forward_and_backward_are_bitwise_serial_at_every_thread_count() {
+    let mlp = Generator::new(drifting::Activation::Silu);
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(41);
+    let mut params = vec![0.0; Generator::PARAMETERS];
+    Generator::init_pytorch(&mut params, &mut rng).unwrap();
+    let input = {
+        let mut v = vec![0.0; 3 * N];
+        fill_standard_normal(&mut rng, &mut v);
+        v
+    };
+    let grad_output = cloud(42, N, 0.01, 0.0);
+    let run = |parallel_passes: bool| {
+        let mut cache = vec![0.0; Generator::cache_len(N)];
+        let mut output = vec![0.0; 2 * N];
+        let mut grads = vec![0.0; Generator::PARAMETERS];
+        let mut grad_input = vec![0.0; 3 * N];
+        let mut scratch = vec![0.0; Generator::backward_scratch_len(N)];
+        if parallel_passes {
+            parallel::mlp_forward(&mlp, &params, &input, N, &mut cache, &mut output).unwrap();
+            parallel::mlp_backward(
+                &mlp,
+                &params,
+                &cache,
+                &grad_output,
+                N,
+                &mut grads,
+                Some(&mut grad_input),
+                &mut scratch,
+            )
+            .unwrap();
+        } else {
+            mlp.forward(&params, &input, N, &mut cache, &mut output)
+                .unwrap();
+            mlp.backward(
+                &params,
+                &cache,
+                &grad_output,
+                N,
+                &mut grads,
+                Some(&mut grad_input),
+                &mut scratch,
+            )
+            .unwrap();
+        }
+        let mut all = bits(&output);
+        all.extend(bits(&grads));
+        all.extend(bits(&grad_input));
+        all
+    };
+    assert_deterministic("mlp forward + backward", run(false), || run(true));
+}
+
+#[test]
+fn training_steps_are_bitwise_serial_at_every_thread_count() {
+    use drifting::{Dataset, DriftField, KernelFamily, Trainer, TrainerConfig};
+    const STEPS: usize = 3;
+    const BATCH: usize = 300;
+    let data: Vec<Vec<f32>> = {
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(51);
+        (0..STEPS)
+            .map(|_| {
+                let mut d = vec![0.0; 2 * BATCH];
+                Dataset::checkerboard()
+                    .sample(&mut rng, &mut d, BATCH)
+                    .unwrap();
+                d
+            })
+            .collect()
+    };
+    let fields = [
+        DriftField::OFFICIAL_DEMO,
+        DriftField::MeanShift(KernelFamily::Gaussian),
+        DriftField::MultiTemperature {
+            affinity_floor: 1e-6,
+            self_mask_distance: 100.0,
+        },
+    ];
+    for field in fields {
+        let temperatures = if matches!(field, DriftField::MultiTemperature { .. }) {
+            &[0.02_f32, 0.05, 0.2][..]
+        } else {
+            &[0.05_f32, 0.2][..]
+        };
+        let config = TrainerConfig {
+            field,
+            temperatures,
+            batch: BATCH,
+            ..TrainerConfig::official_demo()
+        };
+        let run = |parallel_steps: bool| {
+            let mut rng = Xoshiro256PlusPlus::seed_from_u64(52);
+            let mut params = vec![0.0; Generator::PARAMETERS];
+            Generator::init_pytorch(&mut params, &mut rng).unwrap();
+            let (mut g, mut m, mut v) = (
+                vec![0.0; Generator::PARAMETERS],
+                vec![0.0; Generator::PARAMETERS],
+                vec![0.0; Generator::PARAMETERS],
+            );
+            let mut workspace = vec![0.0; Trainer::<3, 40, 2>::workspace_len(&config, BATCH)];
+            let mut trainer = Trainer::<3, 40, 2>::new(
+                config,
+                BATCH,
+                &mut params,
+                &mut g,
+                &mut m,
+                &mut v,
+                &mut workspace,
+            )
+            .unwrap();
+            let mut losses = Vec::new();
+            for d in &data {
+                let view = CloudView::<2>::from_coordinate_major(d, BATCH).unwrap();
+                let report = if parallel_steps {
+                    parallel::train_step(&mut trainer, &mut rng, &view).unwrap()
+                } else {
+                    trainer.step(&mut rng, &view).unwrap()
+                };
+                losses.push(report.loss);
+            }
+            let mut all = bits(trainer.parameters());
+            all.extend(bits(trainer.last_samples()));
+            all.extend(bits(&losses));
+            all
+        };
+        assert_deterministic("training steps", run(false), || run(true));
+    }
+}

@@ -1,6 +1,7 @@
 //! Energy distance (Székely & Rizzo 2004, 2013), unbiased.
 
 use super::{TwoSampleStatistic, pair_sums, validate_two_sample};
+use crate::chunks::Exec;
 use crate::cloud::CloudView;
 use crate::error::Error;
 use crate::pairs::{check_range, squared_diameter};
@@ -30,6 +31,16 @@ pub fn energy_distance<const D: usize>(
     x: &CloudView<'_, D>,
     y: &CloudView<'_, D>,
 ) -> Result<TwoSampleStatistic, Error> {
+    energy_distance_on(Exec::Serial, x, y)
+}
+
+/// [`energy_distance`] with the pair sums' chunks run by `exec` (parallel driver:
+/// [`crate::parallel::energy_distance`]).
+pub(crate) fn energy_distance_on<const D: usize>(
+    exec: Exec,
+    x: &CloudView<'_, D>,
+    y: &CloudView<'_, D>,
+) -> Result<TwoSampleStatistic, Error> {
     validate_two_sample(x, "x")?;
     validate_two_sample(y, "y")?;
     check_range(squared_diameter(&[x, y]), 0.0, "points")?;
@@ -38,9 +49,9 @@ pub fn energy_distance<const D: usize>(
         let [s] = sums;
         *s += sqrt(-l);
     };
-    let [xx] = pair_sums(x, x, false, 1, distance);
-    let [yy] = pair_sums(y, y, false, 1, distance);
-    let [xy] = pair_sums(x, y, false, 1, distance);
+    let [xx] = pair_sums(exec, x, x, false, 1, distance);
+    let [yy] = pair_sums(exec, y, y, false, 1, distance);
+    let [xy] = pair_sums(exec, x, y, false, 1, distance);
     #[allow(clippy::cast_precision_loss)]
     let (n, m) = (x.len() as f64, y.len() as f64);
     let within_first = xx / (n * (n - 1.0));

@@ -3,6 +3,7 @@
 //! networks").
 
 use super::{TwoSampleStatistic, pair_sums, validate_two_sample};
+use crate::chunks::Exec;
 use crate::cloud::CloudView;
 use crate::error::Error;
 use crate::pairs::{check_range, squared_diameter};
@@ -68,6 +69,16 @@ pub fn mmd<const D: usize>(
     y: &CloudView<'_, D>,
     config: &MmdConfig<'_>,
 ) -> Result<TwoSampleStatistic, Error> {
+    mmd_on(Exec::Serial, x, y, config)
+}
+
+/// [`mmd`] with the pair sums' chunks run by `exec` (parallel driver: [`crate::parallel::mmd`]).
+pub(crate) fn mmd_on<const D: usize>(
+    exec: Exec,
+    x: &CloudView<'_, D>,
+    y: &CloudView<'_, D>,
+    config: &MmdConfig<'_>,
+) -> Result<TwoSampleStatistic, Error> {
     let count = config.bandwidths.len();
     if count == 0 || count > MAX_MMD_BANDWIDTHS {
         return Err(Error::InvalidParameter { name: "bandwidths" });
@@ -97,9 +108,9 @@ pub fn mmd<const D: usize>(
     };
     let total = |sums: [f64; MAX_MMD_BANDWIDTHS]| sums.iter().take(count).sum::<f64>();
     // Self-pairs get the logit −1e30, whose exp is exactly 0.
-    let xx = total(pair_sums(x, x, true, count, kernel));
-    let yy = total(pair_sums(y, y, true, count, kernel));
-    let xy = total(pair_sums(x, y, false, count, kernel));
+    let xx = total(pair_sums(exec, x, x, true, count, kernel));
+    let yy = total(pair_sums(exec, y, y, true, count, kernel));
+    let xy = total(pair_sums(exec, x, y, false, count, kernel));
 
     #[allow(clippy::cast_precision_loss)]
     let (n, m) = (x.len() as f64, y.len() as f64);

@@ -30,7 +30,12 @@ pub use sliced_wasserstein::{
     SlicedWassersteinConfig, WassersteinPower, random_direction, sliced_wasserstein,
     sliced_wasserstein_scratch_len,
 };
+#[cfg(feature = "std")]
+pub(crate) use {
+    energy::energy_distance_on, mmd::mmd_on, sliced_wasserstein::sliced_wasserstein_on,
+};
 
+use crate::chunks::{Exec, block_starts, fold_chunks};
 use crate::cloud::CloudView;
 use crate::error::Error;
 use crate::pairs::{Block, GaussianShape, LogitRule, PairMask, Partners, sweep};
@@ -79,11 +84,12 @@ fn validate_two_sample<const D: usize>(
 /// value `EXCLUDED_LOGIT = −1e30` instead, so `f` must map it to 0 (e.g. `exp(c·l)` with `c > 0`
 /// or `√(−l)` masked by a select).
 fn pair_sums<const D: usize, const K: usize>(
+    exec: Exec,
     a: &CloudView<'_, D>,
     b: &CloudView<'_, D>,
     is_self: bool,
     active: usize,
-    f: impl Fn(F32s, &mut [F32s; K]),
+    f: impl Fn(F32s, &mut [F32s; K]) + Send + Sync,
 ) -> [f64; K] {
     // Gaussian logits with inverse scale 1 are exactly −‖x − y‖².
     let rule = LogitRule {
@@ -92,24 +98,40 @@ fn pair_sums<const D: usize, const K: usize>(
         mask: PairMask::Exclude,
     };
     let partners = Partners::new(*b, is_self);
-    let mut totals = [0.0_f64; K];
-    for start in Block::<D>::starts(a.len()) {
-        let block = Block::gather(a, start);
-        let mut lane_totals = [[0.0_f64; LANES]; K];
-        sweep::<D, GaussianShape>(&block, &partners, &rule, |tile| {
-            let mut tile_sums = [F32s::splat(0.0); K];
-            for &l in tile.logits() {
-                f(l, &mut tile_sums);
-            }
-            for (lanes, sums) in lane_totals.iter_mut().zip(tile_sums).take(active) {
-                for (t, s) in lanes.iter_mut().zip(sums.to_array()) {
-                    *t += f64::from(s);
+    // Per chunk of `a`, the block totals in block order; the chunk totals are then added in
+    // chunk order (fixed by `a.len()` alone), on one thread or many.
+    let chunk_totals = |start: usize, end: usize| {
+        let mut totals = [0.0_f64; K];
+        for start in block_starts(start, end) {
+            let block = Block::gather(a, start);
+            let mut lane_totals = [[0.0_f64; LANES]; K];
+            sweep::<D, GaussianShape>(&block, &partners, &rule, |tile| {
+                let mut tile_sums = [F32s::splat(0.0); K];
+                for &l in tile.logits() {
+                    f(l, &mut tile_sums);
                 }
+                for (lanes, sums) in lane_totals.iter_mut().zip(tile_sums).take(active) {
+                    for (t, s) in lanes.iter_mut().zip(sums.to_array()) {
+                        *t += f64::from(s);
+                    }
+                }
+            });
+            for (total, lanes) in totals.iter_mut().zip(lane_totals) {
+                *total += lanes.iter().take(block.valid).sum::<f64>();
             }
-        });
-        for (total, lanes) in totals.iter_mut().zip(lane_totals) {
-            *total += lanes.iter().take(block.valid).sum::<f64>();
         }
-    }
-    totals
+        totals
+    };
+    fold_chunks(
+        exec,
+        a.len(),
+        [0.0_f64; K],
+        chunk_totals,
+        |mut acc, part| {
+            for (a, p) in acc.iter_mut().zip(part) {
+                *a += p;
+            }
+            acc
+        },
+    )
 }

@@ -5,6 +5,7 @@
 
 use rand_core::Rng;
 
+use crate::chunks::Exec;
 use crate::cloud::{CloudView, Coordinates, Layout};
 use crate::error::Error;
 use crate::pairs::{check_range, squared_diameter};
@@ -110,6 +111,21 @@ pub fn sliced_wasserstein<const D: usize, R: Rng + ?Sized>(
     rng: &mut R,
     scratch: &mut [f32],
 ) -> Result<f64, Error> {
+    sliced_wasserstein_on(Exec::Serial, x, y, config, rng, scratch)
+}
+
+/// [`sliced_wasserstein`] with the directions run by `exec` (parallel driver:
+/// [`crate::parallel::sliced_wasserstein`]): the directions are drawn from `rng` in order first,
+/// each direction's mean is computed alone (the parallel workers sort in buffers of their own)
+/// and the means are added in direction order, so the value does not depend on the threads.
+pub(crate) fn sliced_wasserstein_on<const D: usize, R: Rng + ?Sized>(
+    exec: Exec,
+    x: &CloudView<'_, D>,
+    y: &CloudView<'_, D>,
+    config: &SlicedWassersteinConfig,
+    rng: &mut R,
+    scratch: &mut [f32],
+) -> Result<f64, Error> {
     if config.directions == 0 {
         return Err(Error::InvalidParameter { name: "directions" });
     }
@@ -125,14 +141,11 @@ pub fn sliced_wasserstein<const D: usize, R: Rng + ?Sized>(
         });
     }
     let required = sliced_wasserstein_scratch_len(n);
-    let (a, b) = match scratch.get_mut(..required) {
-        Some(s) => s.split_at_mut(n),
-        None => {
-            return Err(Error::ScratchTooSmall {
-                required,
-                provided: scratch.len(),
-            });
-        }
+    let Some(scratch) = scratch.get_mut(..required) else {
+        return Err(Error::ScratchTooSmall {
+            required,
+            provided: scratch.len(),
+        });
     };
     // Project relative to the centre of the common bounding box: exact translation invariance
     // and no overflow for clouds far from the origin (the range check bounds the extent only).
@@ -141,35 +154,72 @@ pub fn sliced_wasserstein<const D: usize, R: Rng + ?Sized>(
     y.widen_bounds(&mut bounds);
     #[allow(clippy::cast_possible_truncation)]
     let centre: [f32; D] = bounds.map(|(lo, hi)| (0.5 * (lo + hi)) as f32);
-    let mut total = 0.0_f64;
-    for _ in 0..config.directions {
-        let theta = random_direction::<D, R>(rng);
-        project(x, &theta, &centre, a);
-        project(y, &theta, &centre, b);
-        a.sort_unstable_by(f32::total_cmp);
-        b.sort_unstable_by(f32::total_cmp);
-        let pairs = a.iter().zip(b.iter());
-        let sum: f64 = match config.power {
-            WassersteinPower::One => pairs
-                .map(|(&p, &q)| (f64::from(p) - f64::from(q)).abs())
-                .sum(),
-            WassersteinPower::Two => pairs
-                .map(|(&p, &q)| {
-                    let d = f64::from(p) - f64::from(q);
-                    d * d
-                })
-                .sum(),
-        };
-        #[allow(clippy::cast_precision_loss)]
-        let mean = sum / n as f64;
-        total += mean;
-    }
+    let direction_mean = |theta: &[f32; D], buffers: &mut [f32]| {
+        let (a, b) = buffers.split_at_mut(n);
+        one_direction(x, y, theta, &centre, config.power, a, b)
+    };
+    let total = match exec {
+        Exec::Serial => {
+            let mut total = 0.0_f64;
+            for _ in 0..config.directions {
+                let theta = random_direction::<D, R>(rng);
+                total += direction_mean(&theta, scratch);
+            }
+            total
+        }
+        #[cfg(feature = "std")]
+        Exec::Rayon => {
+            use rayon::prelude::*;
+            let thetas: std::vec::Vec<[f32; D]> = (0..config.directions)
+                .map(|_| random_direction::<D, R>(rng))
+                .collect();
+            let means: std::vec::Vec<f64> = thetas
+                .par_iter()
+                .map_init(
+                    || std::vec![0.0_f32; required],
+                    |buffers, theta| direction_mean(theta, buffers),
+                )
+                .collect();
+            means.iter().sum()
+        }
+    };
     #[allow(clippy::cast_precision_loss)]
     let mean = total / config.directions as f64;
     Ok(match config.power {
         WassersteinPower::One => mean,
         WassersteinPower::Two => libm::sqrt(mean),
     })
+}
+
+/// The 1D `W_p^p` between the projections of `x` and `y` on `theta` (sorted in `a`, `b`).
+fn one_direction<const D: usize>(
+    x: &CloudView<'_, D>,
+    y: &CloudView<'_, D>,
+    theta: &[f32; D],
+    centre: &[f32; D],
+    power: WassersteinPower,
+    a: &mut [f32],
+    b: &mut [f32],
+) -> f64 {
+    project(x, theta, centre, a);
+    project(y, theta, centre, b);
+    a.sort_unstable_by(f32::total_cmp);
+    b.sort_unstable_by(f32::total_cmp);
+    let pairs = a.iter().zip(b.iter());
+    let sum: f64 = match power {
+        WassersteinPower::One => pairs
+            .map(|(&p, &q)| (f64::from(p) - f64::from(q)).abs())
+            .sum(),
+        WassersteinPower::Two => pairs
+            .map(|(&p, &q)| {
+                let d = f64::from(p) - f64::from(q);
+                d * d
+            })
+            .sum(),
+    };
+    #[allow(clippy::cast_precision_loss)]
+    let mean = sum / a.len().max(1) as f64;
+    mean
 }
 
 /// `out[i] = Σ_d θ_d (x_{i,d} − c_d)` (`f32`, `d` in order; both layouts give identical values).

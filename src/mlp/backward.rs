@@ -7,6 +7,7 @@ use super::gemm::{
     store_feature_major, weight_gradient,
 };
 use super::{CACHE_HEADER, LayerShape, Mlp, check_len, check_scratch, max, round_up};
+use crate::chunks::Exec;
 use crate::error::Error;
 use crate::simd::F32s;
 
@@ -86,6 +87,33 @@ impl<const I: usize, const H: usize, const O: usize> Mlp<I, H, O> {
         grad_input: Option<&mut [f32]>,
         scratch: &mut [f32],
     ) -> Result<(), Error> {
+        self.backward_on(
+            Exec::Serial,
+            params,
+            cache,
+            grad_output,
+            batch,
+            grads,
+            grad_input,
+            scratch,
+        )
+    }
+
+    /// [`Mlp::backward`] with the batch tiles of `Wᵀ·dZ` and the row panels of `dZ·Xᵀ` run by
+    /// `exec` (parallel driver: [`crate::parallel::mlp_backward`]). Each weight gradient row is
+    /// still reduced over the batch blocks in order by one task, so the result is the same.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn backward_on(
+        &self,
+        exec: Exec,
+        params: &[f32],
+        cache: &[f32],
+        grad_output: &[f32],
+        batch: usize,
+        grads: &mut [f32],
+        grad_input: Option<&mut [f32]>,
+        scratch: &mut [f32],
+    ) -> Result<(), Error> {
         if batch == 0 || batch > MAX_BATCH {
             return Err(Error::InvalidParameter { name: "batch" });
         }
@@ -141,6 +169,7 @@ impl<const I: usize, const H: usize, const O: usize> Mlp<I, H, O> {
         let (dz_last, _) = dz0.split_at_mut(columns / TILE * O);
         pack_tiled(grad_output, O, batch, dz_last);
         let mut work = Work {
+            exec,
             batch,
             params,
             grads,
@@ -224,6 +253,7 @@ fn cached(cache: &[f32], columns: usize, inputs: usize, hidden: usize) -> Option
 
 /// The buffers every layer's backward step uses.
 struct Work<'a> {
+    exec: Exec,
     batch: usize,
     params: &'a [f32],
     grads: &'a mut [f32],
@@ -261,7 +291,16 @@ impl Work<'_> {
             }
             *g = acc.iter().map(|v| v.reduce_add()).sum();
         }
-        weight_gradient(dz, x, outputs, inputs, grad_w, self.dz_panels, self.xt);
+        weight_gradient(
+            self.exec,
+            dz,
+            x,
+            outputs,
+            inputs,
+            grad_w,
+            self.dz_panels,
+            self.xt,
+        );
 
         if matches!(below, Below::Nothing) {
             return;
@@ -277,13 +316,14 @@ impl Work<'_> {
                 derivative,
                 dz: out,
             } => {
-                for (t, ((dz_tile, d_tile), out_tile)) in dz
-                    .chunks_exact(outputs)
-                    .zip(derivative.chunks_exact(inputs))
-                    .zip(out.chunks_exact_mut(inputs))
-                    .enumerate()
-                {
-                    let valid = self.batch.saturating_sub(t * TILE);
+                // Batch tiles are independent: any number of threads, the same values.
+                let batch = self.batch;
+                let packed = &*packed;
+                let tile = |t: usize,
+                            dz_tile: &[[f32; TILE]],
+                            d_tile: &[[f32; TILE]],
+                            out_tile: &mut [[f32; TILE]]| {
+                    let valid = batch.saturating_sub(t * TILE);
                     for (p, panel) in packed.chunks_exact(outputs).enumerate() {
                         let acc = kernel_for_columns(valid, panel, dz_tile);
                         let first = p * MR;
@@ -296,6 +336,28 @@ impl Work<'_> {
                             }
                             store(out_row, &g);
                         }
+                    }
+                };
+                match self.exec {
+                    Exec::Serial => {
+                        let tiles = dz
+                            .chunks_exact(outputs)
+                            .zip(derivative.chunks_exact(inputs))
+                            .zip(out.chunks_exact_mut(inputs));
+                        for (t, ((dz_tile, d_tile), out_tile)) in tiles.enumerate() {
+                            tile(t, dz_tile, d_tile, out_tile);
+                        }
+                    }
+                    #[cfg(feature = "std")]
+                    Exec::Rayon => {
+                        use rayon::prelude::*;
+                        dz.par_chunks_exact(outputs)
+                            .zip(derivative.par_chunks_exact(inputs))
+                            .zip(out.par_chunks_exact_mut(inputs))
+                            .enumerate()
+                            .for_each(|(t, ((dz_tile, d_tile), out_tile))| {
+                                tile(t, dz_tile, d_tile, out_tile);
+                            });
                     }
                 }
             }

@@ -6,6 +6,7 @@ use super::gemm::{
     store_feature_major,
 };
 use super::{Activation, CACHE_HEADER, CACHE_TAG, LayerShape, Mlp, check_len, check_scratch};
+use crate::chunks::Exec;
 use crate::error::Error;
 use crate::simd::F32s;
 
@@ -101,6 +102,20 @@ impl<const I: usize, const H: usize, const O: usize> Mlp<I, H, O> {
         cache: &mut [f32],
         output: &mut [f32],
     ) -> Result<(), Error> {
+        self.forward_on(Exec::Serial, params, input, batch, cache, output)
+    }
+
+    /// [`Mlp::forward`] with the hidden layers' batch tiles run by `exec` (parallel driver:
+    /// [`crate::parallel::mlp_forward`]); every tile's arithmetic is the same, so the result is.
+    pub(crate) fn forward_on(
+        &self,
+        exec: Exec,
+        params: &[f32],
+        input: &[f32],
+        batch: usize,
+        cache: &mut [f32],
+        output: &mut [f32],
+    ) -> Result<(), Error> {
         if batch == 0 || batch > MAX_BATCH {
             return Err(Error::InvalidParameter { name: "batch" });
         }
@@ -132,9 +147,9 @@ impl<const I: usize, const H: usize, const O: usize> Mlp<I, H, O> {
         pack_tiled(input, I, batch, x0);
         let [l0, l1, l2, l3] = Self::LAYERS;
         let act = self.activation;
-        hidden_layer(params, l0, act, x0, a0, d0, pack, batch);
-        hidden_layer(params, l1, act, a0, a1, d1, pack, batch);
-        hidden_layer(params, l2, act, a1, a2, d2, pack, batch);
+        hidden_layer(exec, params, l0, act, x0, a0, d0, pack, batch);
+        hidden_layer(exec, params, l1, act, a0, a1, d1, pack, batch);
+        hidden_layer(exec, params, l2, act, a1, a2, d2, pack, batch);
         output_layer(params, l3, a2, pack, output, batch);
         if !output.iter().all(|v| v.is_finite()) {
             // Finite inputs and weights whose products overflow f32: refuse, and mark the cache
@@ -165,23 +180,32 @@ fn linear(
     batch: usize,
     mut epilogue: impl FnMut(usize, usize, &Accumulators),
 ) {
-    let (w, _) = weights_and_bias(params, layer);
-    let inputs = layer.inputs;
-    let packed = pack
-        .get_mut(..panels(layer.outputs) * inputs)
-        .unwrap_or_default();
-    pack_rows(w, layer.outputs, inputs, packed);
-    for (t, x_tile) in x.chunks_exact(inputs).enumerate() {
+    let packed = pack_layer(params, layer, pack);
+    for (t, x_tile) in x.chunks_exact(layer.inputs).enumerate() {
         let valid = batch.saturating_sub(t * TILE);
-        for (p, panel) in packed.chunks_exact(inputs).enumerate() {
+        for (p, panel) in packed.chunks_exact(layer.inputs).enumerate() {
             epilogue(t, p * MR, &kernel_for_columns(valid, panel, x_tile));
         }
     }
 }
 
+/// Packs the layer's weight rows into `pack` (the `A` operand of `Z = W·X`).
+fn pack_layer<'p>(params: &[f32], layer: LayerShape, pack: &'p mut [[f32; MR]]) -> &'p [[f32; MR]] {
+    let (w, _) = weights_and_bias(params, layer);
+    let packed = pack
+        .get_mut(..panels(layer.outputs) * layer.inputs)
+        .unwrap_or_default();
+    pack_rows(w, layer.outputs, layer.inputs, packed);
+    packed
+}
+
 /// A hidden layer: `a = act(W·x + b)` and `d = act'(W·x + b)` into the tiled `a_out`, `d_out`.
+///
+/// The batch tiles are independent (each reads its own `x` tile and writes its own `a`, `d`
+/// tiles), so `exec` may run them on any number of threads with the same result.
 #[allow(clippy::too_many_arguments)]
 fn hidden_layer(
+    exec: Exec,
     params: &[f32],
     layer: LayerShape,
     activation: Activation,
@@ -192,23 +216,51 @@ fn hidden_layer(
     batch: usize,
 ) {
     let (_, bias) = weights_and_bias(params, layer);
-    let outputs = layer.outputs;
-    linear(params, layer, x, pack, batch, |t, row0, acc| {
-        let first = t * outputs + row0;
-        let a_rows = a_out.get_mut(first..).unwrap_or_default();
-        let d_rows = d_out.get_mut(first..).unwrap_or_default();
-        let biases = bias.get(row0..).unwrap_or(&[]);
-        for (((values, a_row), d_row), b) in acc.iter().zip(a_rows).zip(d_rows).zip(biases) {
-            let b = F32s::splat(*b);
-            let mut a = [F32s::splat(0.0); NR];
-            let mut d = [F32s::splat(0.0); NR];
-            for ((v, a), d) in values.iter().zip(&mut a).zip(&mut d) {
-                (*a, *d) = activation.value_and_derivative(*v + b);
+    let (inputs, outputs) = (layer.inputs, layer.outputs);
+    let packed = pack_layer(params, layer, pack);
+    let tile = |t: usize,
+                x_tile: &[[f32; TILE]],
+                a_tile: &mut [[f32; TILE]],
+                d_tile: &mut [[f32; TILE]]| {
+        let valid = batch.saturating_sub(t * TILE);
+        for (p, panel) in packed.chunks_exact(inputs).enumerate() {
+            let acc = kernel_for_columns(valid, panel, x_tile);
+            let row0 = p * MR;
+            let a_rows = a_tile.get_mut(row0..).unwrap_or_default();
+            let d_rows = d_tile.get_mut(row0..).unwrap_or_default();
+            let biases = bias.get(row0..).unwrap_or(&[]);
+            for (((values, a_row), d_row), b) in acc.iter().zip(a_rows).zip(d_rows).zip(biases) {
+                let b = F32s::splat(*b);
+                let mut a = [F32s::splat(0.0); NR];
+                let mut d = [F32s::splat(0.0); NR];
+                for ((v, a), d) in values.iter().zip(&mut a).zip(&mut d) {
+                    (*a, *d) = activation.value_and_derivative(*v + b);
+                }
+                store(a_row, &a);
+                store(d_row, &d);
             }
-            store(a_row, &a);
-            store(d_row, &d);
         }
-    });
+    };
+    match exec {
+        Exec::Serial => {
+            let tiles = x
+                .chunks_exact(inputs)
+                .zip(a_out.chunks_exact_mut(outputs))
+                .zip(d_out.chunks_exact_mut(outputs));
+            for (t, ((x_tile, a_tile), d_tile)) in tiles.enumerate() {
+                tile(t, x_tile, a_tile, d_tile);
+            }
+        }
+        #[cfg(feature = "std")]
+        Exec::Rayon => {
+            use rayon::prelude::*;
+            x.par_chunks_exact(inputs)
+                .zip(a_out.par_chunks_exact_mut(outputs))
+                .zip(d_out.par_chunks_exact_mut(outputs))
+                .enumerate()
+                .for_each(|(t, ((x_tile, a_tile), d_tile))| tile(t, x_tile, a_tile, d_tile));
+        }
+    }
 }
 
 /// The output layer: `x = W·h + b` into the feature-major `output` (`O` rows of `batch`).

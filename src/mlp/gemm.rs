@@ -21,6 +21,7 @@
 //! columns (`b ≥ batch`) hold finite values that never reach a valid column; padding columns of
 //! gradients are zero so that the batch reductions ignore them.
 
+use crate::chunks::Exec;
 use crate::simd::{F32s, LANES};
 
 /// Rows of the micro-kernel (values of `A` broadcast per `k`).
@@ -200,11 +201,12 @@ pub(super) fn store_feature_major(
 /// `dW[o][i] += Σ_b dZ[o][b] · X[i][b]`, both operands in the tiled layout (`dz`: tiles of
 /// `outputs` rows, `x`: tiles of `inputs` rows; padding columns of `dz` must be zero).
 ///
-/// The batch is cut into blocks of [`BLOCK`] columns. Per block, every `MR`-row panel of `dZ` is
-/// transposed into `dz_panels` (`[[f32; MR]; BLOCK]` per panel); then, per group of `TILE`
-/// inputs, the block of `X` is transposed into `xt` (`BLOCK` rows of `TILE` inputs) and the
-/// kernel runs over it once per panel, with the inputs in the lanes and the batch as `k`.
+/// `exec` runs groups of `MR`-row panels as independent tasks (each with its own transposition
+/// buffers); every row is reduced over the batch blocks in order by [`weight_gradient_panels`],
+/// whatever the grouping, so the result does not depend on the number of threads.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn weight_gradient(
+    exec: Exec,
     dz: &[[f32; TILE]],
     x: &[[f32; TILE]],
     outputs: usize,
@@ -213,6 +215,62 @@ pub(super) fn weight_gradient(
     dz_panels: &mut [[f32; MR]],
     xt: &mut [[f32; TILE]],
 ) {
+    match exec {
+        Exec::Serial => {
+            weight_gradient_panels(dz, x, outputs, inputs, 0, grad_w, dz_panels, xt);
+        }
+        #[cfg(feature = "std")]
+        Exec::Rayon => {
+            use rayon::prelude::*;
+            // One group of panels per thread: each group transposes the X block again, which
+            // costs 1/(group rows) of the group's multiply-adds, so groups stay as large as the
+            // pool allows.
+            let panel_count = panels(outputs);
+            let groups = rayon::current_num_threads().clamp(1, panel_count.max(1));
+            let per_group = panel_count.div_ceil(groups).max(1);
+            grad_w
+                .par_chunks_mut((per_group * MR * inputs).max(1))
+                .enumerate()
+                .for_each(|(g, rows)| {
+                    let mut panels_buffer = std::vec![[0.0_f32; MR]; per_group * BLOCK];
+                    let mut xt_buffer = std::vec![[0.0_f32; TILE]; BLOCK];
+                    weight_gradient_panels(
+                        dz,
+                        x,
+                        outputs,
+                        inputs,
+                        g * per_group,
+                        rows,
+                        &mut panels_buffer,
+                        &mut xt_buffer,
+                    );
+                });
+        }
+    }
+}
+
+/// [`weight_gradient`] for the rows of `grad_w_rows`: the panels from `first_panel` on that it
+/// covers (`grad_w_rows` starts at row `first_panel·MR`). `dz_panels` holds at least the
+/// group's panels × [`BLOCK`] entries, `xt` [`BLOCK`] rows.
+///
+/// The batch is cut into blocks of [`BLOCK`] columns. Per block, every `MR`-row panel of `dZ` is
+/// transposed into `dz_panels` (`[[f32; MR]; BLOCK]` per panel); then, per group of `TILE`
+/// inputs, the block of `X` is transposed into `xt` (`BLOCK` rows of `TILE` inputs) and the
+/// kernel runs over it once per panel, with the inputs in the lanes and the batch as `k`.
+#[allow(clippy::too_many_arguments)]
+fn weight_gradient_panels(
+    dz: &[[f32; TILE]],
+    x: &[[f32; TILE]],
+    outputs: usize,
+    inputs: usize,
+    first_panel: usize,
+    grad_w_rows: &mut [f32],
+    dz_panels: &mut [[f32; MR]],
+    xt: &mut [[f32; TILE]],
+) {
+    let first_row = first_panel * MR;
+    let rows = (grad_w_rows.len() / inputs.max(1)).min(outputs.saturating_sub(first_row));
+    let group_panels = panels(rows);
     let block_tiles = BLOCK / TILE;
     let dz_blocks = dz.chunks(outputs * block_tiles);
     let x_blocks = x.chunks(inputs * block_tiles);
@@ -222,7 +280,7 @@ pub(super) fn weight_gradient(
         // dZ panels: panel p, column c → dz_panels[p·columns + c][m] = dZ[p·MR + m][c].
         for (p, panel) in dz_panels
             .chunks_exact_mut(columns.max(1))
-            .take(panels(outputs))
+            .take(group_panels)
             .enumerate()
         {
             for (tile_rows, panel_tile) in dz_block
@@ -230,7 +288,8 @@ pub(super) fn weight_gradient(
                 .zip(panel.chunks_exact_mut(TILE))
             {
                 for m in 0..MR {
-                    let row = tile_rows.get(p * MR + m);
+                    // `tile_rows` holds exactly `outputs` rows: None past the last one.
+                    let row = tile_rows.get(first_row + p * MR + m);
                     for (c, entry) in panel_tile.iter_mut().enumerate() {
                         if let Some(slot) = entry.get_mut(m) {
                             *slot = row.and_then(|r| r.get(c)).copied().unwrap_or(0.0);
@@ -248,18 +307,18 @@ pub(super) fn weight_gradient(
             let xt_block = xt.get(..columns).unwrap_or(&[]);
             for (p, panel) in dz_panels
                 .chunks_exact(columns.max(1))
-                .take(panels(outputs))
+                .take(group_panels)
                 .enumerate()
             {
                 let acc = kernel_for_columns(inputs - i0, panel, xt_block);
                 for (m, values) in acc.iter().enumerate() {
                     let o = p * MR + m;
-                    if o >= outputs {
+                    if o >= rows {
                         break;
                     }
                     let start = o * inputs + i0;
                     let count = (inputs - i0).min(TILE);
-                    if let Some(dst) = grad_w.get_mut(start..start + count) {
+                    if let Some(dst) = grad_w_rows.get_mut(start..start + count) {
                         add_lanes(dst, values);
                     }
                 }

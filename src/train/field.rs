@@ -1,19 +1,20 @@
 //! The drift field a training step regresses onto: any operator of the crate, at one or several
 //! (annealed) temperatures.
 
+use crate::chunks::Exec;
 use crate::cloud::CloudView;
 use crate::drift::Negatives;
-use crate::drift::mean_shift::{MeanShiftConfig, mean_shift_drift};
+use crate::drift::mean_shift::{MeanShiftConfig, mean_shift_drift_on};
 use crate::drift::multi_temperature::{
-    MAX_TEMPERATURES, MultiTemperatureConfig, multi_temperature_drift,
+    MAX_TEMPERATURES, MultiTemperatureConfig, multi_temperature_drift_on,
     multi_temperature_scratch_len,
 };
 use crate::drift::two_axis::{
-    SelfMask, TwoAxisConfig, two_axis_scratch_len, two_axis_softmax_drift,
+    SelfMask, TwoAxisConfig, two_axis_scratch_len, two_axis_softmax_drift_on,
 };
 use crate::error::Error;
 use crate::kernel::Kernel;
-use crate::sinkhorn::{SinkhornConfig, SinkhornWorkspace, WeightedCloud, sinkhorn_drift};
+use crate::sinkhorn::{SinkhornConfig, SinkhornWorkspace, WeightedCloud, sinkhorn_drift_on};
 
 /// The kernel family of a drift whose scale the trainer sets (and anneals).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -89,8 +90,9 @@ pub(crate) struct FieldReport {
 }
 
 /// Evaluates `field` at `temperatures` with the queries as negatives into `out`
-/// (coordinate-major `N·D`).
+/// (coordinate-major `N·D`), its pair passes run by `exec`.
 pub(crate) fn evaluate<const D: usize>(
+    exec: Exec,
     field: &DriftField,
     temperatures: &[f32],
     queries: &CloudView<'_, D>,
@@ -109,7 +111,7 @@ pub(crate) fn evaluate<const D: usize>(
             out.fill(0.0);
             for (&t, rms2) in temperatures.iter().zip(report.raw_rms2.iter_mut()) {
                 let config = MeanShiftConfig::new(family.kernel(t));
-                mean_shift_drift(queries, positives, Negatives::Queries, &config, one)?;
+                mean_shift_drift_on(exec, queries, positives, Negatives::Queries, &config, one)?;
                 *rms2 = accumulate(out, one);
             }
         }
@@ -121,7 +123,15 @@ pub(crate) fn evaluate<const D: usize>(
                     kernel: family.kernel(t),
                     self_mask,
                 };
-                two_axis_softmax_drift(queries, positives, Negatives::Queries, &config, rest, one)?;
+                two_axis_softmax_drift_on(
+                    exec,
+                    queries,
+                    positives,
+                    Negatives::Queries,
+                    &config,
+                    rest,
+                    one,
+                )?;
                 *rms2 = accumulate(out, one);
             }
         }
@@ -136,7 +146,7 @@ pub(crate) fn evaluate<const D: usize>(
                 positive_weights: None,
                 negative_weights: None,
             };
-            let r = multi_temperature_drift(queries, positives, &config, scratch, out)?;
+            let r = multi_temperature_drift_on(exec, queries, positives, &config, scratch, out)?;
             report.coordinate_scale = r.input_scale;
             report.raw_rms2 = r.raw_rms2;
         }
@@ -149,7 +159,8 @@ pub(crate) fn evaluate<const D: usize>(
                 })?;
             let config = SinkhornConfig { blur, ..config };
             let mut workspace = SinkhornWorkspace::new(scratch, queries.len(), positives.len())?;
-            sinkhorn_drift(
+            sinkhorn_drift_on(
+                exec,
                 &WeightedCloud::uniform(*queries),
                 &WeightedCloud::uniform(*positives),
                 &config,

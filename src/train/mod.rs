@@ -11,6 +11,7 @@ mod field;
 pub use field::{DriftField, KernelFamily};
 
 use crate::adam::{Adam, AdamState};
+use crate::chunks::Exec;
 use crate::cloud::CloudView;
 use crate::drift::multi_temperature::{MAX_TEMPERATURES, mean_square};
 use crate::error::Error;
@@ -251,6 +252,17 @@ impl<'a, const I: usize, const H: usize, const O: usize> Trainer<'a, I, H, O> {
         rng: &mut R,
         data: &CloudView<'_, O>,
     ) -> Result<StepReport, Error> {
+        self.step_on(Exec::Serial, rng, data)
+    }
+
+    /// [`Trainer::step`] with the drift's pair passes and the generator's batch work run by
+    /// `exec` (the parallel driver is [`crate::parallel::train_step`]).
+    pub(crate) fn step_on<R: Rng + ?Sized>(
+        &mut self,
+        exec: Exec,
+        rng: &mut R,
+        data: &CloudView<'_, O>,
+    ) -> Result<StepReport, Error> {
         if data.len() != self.data_batch {
             return Err(Error::ShapeMismatch {
                 input: "data",
@@ -276,9 +288,10 @@ impl<'a, const I: usize, const H: usize, const O: usize> Trainer<'a, I, H, O> {
 
         fill_standard_normal(rng, noise);
         let mlp = Mlp::<I, H, O>::new(self.config.activation);
-        mlp.forward(self.parameters, noise, n, cache, samples)?;
+        mlp.forward_on(exec, self.parameters, noise, n, cache, samples)?;
         let queries = CloudView::<O>::from_coordinate_major(samples, n)?;
         let report = field::evaluate(
+            exec,
             &self.config.field,
             temperatures,
             &queries,
@@ -287,7 +300,8 @@ impl<'a, const I: usize, const H: usize, const O: usize> Trainer<'a, I, H, O> {
             drift,
         )?;
         let loss = stop_gradient_loss(drift, report.coordinate_scale, gradient)?;
-        mlp.backward(
+        mlp.backward_on(
+            exec,
             self.parameters,
             cache,
             gradient,

@@ -1,4 +1,4 @@
-//! Writes Rust source of `f32` constants, bit-exact (`f32::from_bits`).
+//! Writes Rust source of `f32` (and `f64`) constants, bit-exact (`f32::from_bits`).
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -19,6 +19,15 @@ impl Module {
         writeln!(
             self.src,
             "pub const {name}: f32 = f32::from_bits({:#010x}); // {value:e}",
+            value.to_bits()
+        )
+        .unwrap();
+    }
+
+    pub fn scalar64(&mut self, name: &str, value: f64) {
+        writeln!(
+            self.src,
+            "pub const {name}: f64 = f64::from_bits({:#018x}); // {value:e}",
             value.to_bits()
         )
         .unwrap();
