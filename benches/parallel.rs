@@ -8,8 +8,10 @@
 //!
 //! Kernels: the two-axis drift (official demo: Laplace `τ = 0.05`, negatives = queries), the
 //! mean-shift drift (Laplace `τ = 0.05`), the multi-temperature drift (official configuration),
-//! and 100 Sinkhorn iterations at fixed `ε = 0.05` (symmetric updates, no ε-scaling, no early
-//! stop). The results are checked bit-identical across thread counts on the way. Each cell gives
+//! 100 Sinkhorn iterations at fixed `ε = 0.05` (symmetric updates, no ε-scaling, no early
+//! stop), the official demo generator's forward and backward pass over `N` samples, and one
+//! whole training step of the official demo with `N` generated and `N` data samples (noise,
+//! forward, two-axis drift, loss, backward, Adam). The results are checked bit-identical across thread counts on the way. Each cell gives
 //! the median wall time and the cores the process got (CPU time / wall time): on a shared machine
 //! a speed-up is only meaningful when that figure is close to the thread count.
 
@@ -18,8 +20,9 @@ use std::time::Instant;
 
 use drifting::sample::fill_standard_normal;
 use drifting::{
-    CloudView, Kernel, MeanShiftConfig, MultiTemperatureConfig, Negatives, SinkhornConfig,
-    SinkhornWorkspace, TwoAxisConfig, UpdateRule, WeightedCloud, parallel,
+    Activation, CloudView, Kernel, MeanShiftConfig, Mlp, MultiTemperatureConfig, Negatives,
+    SinkhornConfig, SinkhornWorkspace, Trainer, TrainerConfig, TwoAxisConfig, UpdateRule,
+    WeightedCloud, parallel,
 };
 use rand_core::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
@@ -53,6 +56,71 @@ fn median_seconds(samples: usize, mut run: impl FnMut() -> Vec<f32>) -> (f64, Ve
         .collect();
     times.sort_by(f64::total_cmp);
     (times[times.len() / 2], last)
+}
+
+type Generator = Mlp<32, 256, 2>;
+
+/// One forward and backward pass of the demo generator over `n` samples; returns the gradients.
+fn mlp_pass(params: &[f32], noise: &[f32], grad_output: &[f32], n: usize, par: bool) -> Vec<f32> {
+    let mlp = Generator::new(Activation::Silu);
+    let mut cache = vec![0.0; Generator::cache_len(n)];
+    let mut out = vec![0.0; 2 * n];
+    let mut grads = vec![0.0; Generator::PARAMETERS];
+    let mut scratch = vec![0.0; Generator::backward_scratch_len(n)];
+    if par {
+        parallel::mlp_forward(&mlp, params, noise, n, &mut cache, &mut out).unwrap();
+        parallel::mlp_backward(
+            &mlp,
+            params,
+            &cache,
+            grad_output,
+            n,
+            &mut grads,
+            None,
+            &mut scratch,
+        )
+        .unwrap();
+    } else {
+        mlp.forward(params, noise, n, &mut cache, &mut out).unwrap();
+        mlp.backward(
+            params,
+            &cache,
+            grad_output,
+            n,
+            &mut grads,
+            None,
+            &mut scratch,
+        )
+        .unwrap();
+    }
+    grads
+}
+
+/// One step of the official demo (two-axis Laplace `τ = 0.05`, Adam `1e-3`) with `n` generated
+/// and `n` data samples, from `params`; returns the updated parameters.
+fn train_step(params: &[f32], data: &[f32], n: usize, par: bool) -> Vec<f32> {
+    let config = TrainerConfig {
+        batch: n,
+        ..TrainerConfig::official_demo()
+    };
+    let mut p = params.to_vec();
+    let (mut g, mut m, mut v) = (
+        vec![0.0; Generator::PARAMETERS],
+        vec![0.0; Generator::PARAMETERS],
+        vec![0.0; Generator::PARAMETERS],
+    );
+    let mut workspace = vec![0.0; Trainer::<32, 256, 2>::workspace_len(&config, n)];
+    let mut trainer =
+        Trainer::<32, 256, 2>::new(config, n, &mut p, &mut g, &mut m, &mut v, &mut workspace)
+            .unwrap();
+    let view = CloudView::<2>::from_coordinate_major(data, n).unwrap();
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(6);
+    if par {
+        parallel::train_step(&mut trainer, &mut rng, &view).unwrap();
+    } else {
+        trainer.step(&mut rng, &view).unwrap();
+    }
+    trainer.parameters().to_vec()
 }
 
 fn flag(args: &[String], name: &str) -> Option<String> {
@@ -91,6 +159,16 @@ fn main() {
         WeightedCloud::uniform(queries),
         WeightedCloud::uniform(positives),
     );
+
+    // The official demo generator, its noise batch and an output gradient of the loss's size.
+    let mut params = vec![0.0; Generator::PARAMETERS];
+    Generator::init_pytorch(&mut params, &mut Xoshiro256PlusPlus::seed_from_u64(3)).unwrap();
+    let noise = {
+        let mut v = vec![0.0; 32 * n];
+        fill_standard_normal(&mut Xoshiro256PlusPlus::seed_from_u64(4), &mut v);
+        v
+    };
+    let grad_output = normal_cloud(5, n, 1e-4, 0.0);
 
     // Each kernel: (name, serial run, parallel run), both returning the output.
     type Run<'a> = Box<dyn Fn() -> Vec<f32> + Sync + 'a>;
@@ -200,6 +278,16 @@ fn main() {
                 out.push(value);
                 out
             }),
+        ),
+        (
+            "mlp forward + backward (32-256-256-256-2)",
+            Box::new(|| mlp_pass(&params, &noise, &grad_output, n, false)),
+            Box::new(|| mlp_pass(&params, &noise, &grad_output, n, true)),
+        ),
+        (
+            "train step (official demo, batch N)",
+            Box::new(|| train_step(&params, &y, n, false)),
+            Box::new(|| train_step(&params, &y, n, true)),
         ),
     ];
 

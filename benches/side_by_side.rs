@@ -7,18 +7,86 @@
 //! `cargo bench --bench side_by_side -- --generator` (MLP step and whole training step),
 //! `cargo bench --bench side_by_side -- --primitives` (`exp`, `sqrt` throughput).
 //!
-//! Median wall time over repeats (at least 5, or 1 s, at most 50), one thread.
+//! Median wall time over repeats (at least 5, or 1 s, at most 50), one thread. Built with
+//! `--features std`, the same calls go through `drifting::parallel` (same results bit for bit) in
+//! a rayon pool of `--threads T` threads (default 1), and the JSON says `"threads": T`.
 
 use std::time::Instant;
 
 use drifting::{
     CloudView, Kernel, MeanShiftConfig, MultiTemperatureConfig, Negatives, SinkhornConfig,
-    SinkhornWorkspace, TwoAxisConfig, UpdateRule, WeightedCloud, entropic_transport,
-    mean_shift_drift, multi_temperature_drift, multi_temperature_scratch_len, two_axis_scratch_len,
-    two_axis_softmax_drift,
+    SinkhornWorkspace, TwoAxisConfig, UpdateRule, WeightedCloud, multi_temperature_scratch_len,
+    two_axis_scratch_len,
 };
 use rand_core::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
+
+/// The operators timed, serial or (`--threads T > 1`, feature `std`) on the current rayon pool.
+/// Without `std` only the serial functions exist and `par` is always false.
+mod ops {
+    #[cfg(feature = "std")]
+    pub use drifting::parallel::{
+        entropic_transport, mean_shift_drift, multi_temperature_drift, two_axis_softmax_drift,
+    };
+    use drifting::{CloudView, Error, Mlp, StepReport, Trainer};
+    #[cfg(not(feature = "std"))]
+    pub use drifting::{
+        entropic_transport, mean_shift_drift, multi_temperature_drift, two_axis_softmax_drift,
+    };
+    use rand_core::Rng;
+
+    /// `Mlp::forward` / `Mlp::backward`, parallel with `std`.
+    pub fn forward<const I: usize, const H: usize, const O: usize>(
+        mlp: &Mlp<I, H, O>,
+        params: &[f32],
+        input: &[f32],
+        batch: usize,
+        cache: &mut [f32],
+        out: &mut [f32],
+    ) -> Result<(), Error> {
+        #[cfg(feature = "std")]
+        return drifting::parallel::mlp_forward(mlp, params, input, batch, cache, out);
+        #[cfg(not(feature = "std"))]
+        return mlp.forward(params, input, batch, cache, out);
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub fn backward<const I: usize, const H: usize, const O: usize>(
+        mlp: &Mlp<I, H, O>,
+        params: &[f32],
+        cache: &[f32],
+        grad_output: &[f32],
+        batch: usize,
+        grads: &mut [f32],
+        scratch: &mut [f32],
+    ) -> Result<(), Error> {
+        #[cfg(feature = "std")]
+        return drifting::parallel::mlp_backward(
+            mlp,
+            params,
+            cache,
+            grad_output,
+            batch,
+            grads,
+            None,
+            scratch,
+        );
+        #[cfg(not(feature = "std"))]
+        return mlp.backward(params, cache, grad_output, batch, grads, None, scratch);
+    }
+
+    pub fn train_step<const I: usize, const H: usize, const O: usize, R: Rng + ?Sized>(
+        trainer: &mut Trainer<'_, I, H, O>,
+        rng: &mut R,
+        data: &CloudView<'_, O>,
+    ) -> Result<StepReport, Error> {
+        #[cfg(feature = "std")]
+        return drifting::parallel::train_step(trainer, rng, data);
+        #[cfg(not(feature = "std"))]
+        return trainer.step(rng, data);
+    }
+}
+use ops::{entropic_transport, mean_shift_drift, multi_temperature_drift, two_axis_softmax_drift};
 
 fn normal_cloud(rng: &mut Xoshiro256PlusPlus, n: usize, dim: usize, scale: f32) -> Vec<f32> {
     // Box–Muller on 24-bit uniforms; coordinate-major.
@@ -206,7 +274,11 @@ fn primitives(quick: bool) {
 
 /// One forward + backward + Adam step of `Mlp<I, H, O>` on a batch (what PyTorch's
 /// `mlp_fwd_bwd_adam` in `benches/baselines/torch_mlp.py` times).
-fn time_generator<const I: usize, const H: usize, const O: usize>(batch: usize, quick: bool) {
+fn time_generator<const I: usize, const H: usize, const O: usize>(
+    batch: usize,
+    quick: bool,
+    threads: usize,
+) {
     use drifting::{Activation, Adam, AdamState, Mlp};
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(3);
     let p = Mlp::<I, H, O>::PARAMETERS;
@@ -223,15 +295,14 @@ fn time_generator<const I: usize, const H: usize, const O: usize>(batch: usize, 
     let mut state = AdamState::new();
     let (median, reps) = median_seconds(
         || {
-            mlp.forward(&params, &input, batch, &mut cache, &mut out)
-                .unwrap();
-            mlp.backward(
+            ops::forward(&mlp, &params, &input, batch, &mut cache, &mut out).unwrap();
+            ops::backward(
+                &mlp,
                 &params,
                 &cache,
                 &grad_out,
                 batch,
                 &mut grads,
-                None,
                 &mut scratch,
             )
             .unwrap();
@@ -242,14 +313,14 @@ fn time_generator<const I: usize, const H: usize, const O: usize>(batch: usize, 
     );
     let flops = (6 * Mlp::<I, H, O>::MULTIPLY_ADDS - 2 * I * H) * batch;
     println!(
-        "{{\"impl\":\"drifting\",\"op\":\"mlp_fwd_bwd_adam\",\"shape\":\"{I}-{H}-{O}\",\"n\":{batch},\"threads\":1,\"median_s\":{median:.6e},\"repeats\":{reps},\"gflops\":{:.1}}}",
+        "{{\"impl\":\"drifting\",\"op\":\"mlp_fwd_bwd_adam\",\"shape\":\"{I}-{H}-{O}\",\"n\":{batch},\"threads\":{threads},\"median_s\":{median:.6e},\"repeats\":{reps},\"gflops\":{:.1}}}",
         flops as f64 / median / 1e9
     );
 }
 
 /// One whole training step of the official demo (noise, MLP 32-256³-2 forward, two-axis Laplace
 /// drift against 2048 data points, loss, backward, Adam), what `torch_train.py --time-steps` times.
-fn time_train_step(batch: usize, quick: bool) {
+fn time_train_step(batch: usize, quick: bool, threads: usize) {
     use drifting::{Dataset, Mlp, Trainer, TrainerConfig};
     type Demo = Mlp<32, 256, 2>;
     let config = TrainerConfig {
@@ -279,36 +350,57 @@ fn time_train_step(batch: usize, quick: bool) {
                 .sample(&mut rng, &mut data, batch)
                 .unwrap();
             let view = CloudView::<2>::from_coordinate_major(&data, batch).unwrap();
-            trainer.step(&mut rng, &view).unwrap();
+            ops::train_step(&mut trainer, &mut rng, &view).unwrap();
         },
         quick,
     );
     println!(
-        "{{\"impl\":\"drifting\",\"op\":\"train_step\",\"shape\":\"32-256-2\",\"n\":{batch},\"threads\":1,\"median_s\":{median:.6e},\"repeats\":{reps}}}"
+        "{{\"impl\":\"drifting\",\"op\":\"train_step\",\"shape\":\"32-256-2\",\"n\":{batch},\"threads\":{threads},\"median_s\":{median:.6e},\"repeats\":{reps}}}"
     );
 }
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
+    let threads: usize = list(&args, "--threads", "1")
+        .first()
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(1);
+    if threads == 0 || (threads > 1 && !cfg!(feature = "std")) {
+        eprintln!("--threads {threads}: more than one thread needs `--features std`");
+        std::process::exit(2);
+    }
+    #[cfg(feature = "std")]
+    {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .expect("thread pool");
+        pool.install(|| run(&args, threads));
+    }
+    #[cfg(not(feature = "std"))]
+    run(&args, threads);
+}
+
+fn run(args: &[String], threads: usize) {
     let quick = args.iter().any(|a| a == "--quick");
     if args.iter().any(|a| a == "--primitives") {
         primitives(quick);
         return;
     }
     if args.iter().any(|a| a == "--generator") {
-        time_generator::<32, 256, 2>(2048, quick);
-        time_generator::<2, 32, 2>(256, quick);
-        time_train_step(2048, quick);
+        time_generator::<32, 256, 2>(2048, quick, threads);
+        time_generator::<2, 32, 2>(256, quick, threads);
+        time_train_step(2048, quick, threads);
         return;
     }
-    let ops = list(&args, "--ops", "mean_shift,two_axis,multi_temperature");
-    let kernels = list(&args, "--kernels", "laplace,gaussian");
+    let ops = list(args, "--ops", "mean_shift,two_axis,multi_temperature");
+    let kernels = list(args, "--kernels", "laplace,gaussian");
     let sizes = list(
-        &args,
+        args,
         "--sizes",
         if quick { "256,1024" } else { "256,1024,4096" },
     );
-    let dims = list(&args, "--dims", "2,16,64");
+    let dims = list(args, "--dims", "2,16,64");
     for op in &ops {
         for kernel in &kernels {
             for size in &sizes {
@@ -325,7 +417,7 @@ fn main() {
                     };
                     if let Some((median, reps)) = timed {
                         println!(
-                            "{{\"impl\":\"drifting\",\"op\":\"{op}\",\"kernel\":\"{kernel}\",\"n\":{n},\"d\":{dim},\"threads\":1,\"median_s\":{median:.6e},\"repeats\":{reps}}}"
+                            "{{\"impl\":\"drifting\",\"op\":\"{op}\",\"kernel\":\"{kernel}\",\"n\":{n},\"d\":{dim},\"threads\":{threads},\"median_s\":{median:.6e},\"repeats\":{reps}}}"
                         );
                     }
                 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Sinkhorn baselines for the side-by-side runner (benches/baselines/compare.py): 100 log-domain
 Sinkhorn iterations at fixed ε = 0.05 (GeomLoss convention: cost ½‖x−y‖², blur = √0.05), float32,
-one thread, on two independent N(0, 0.5² I) clouds in 2D with uniform weights, as
+one thread (`--threads T`: T threads for NumPy's BLAS and torch), on two independent N(0, 0.5² I) clouds in 2D with uniform weights, as
 benches/side_by_side.rs times ours (ops sinkhorn_alternating, sinkhorn_symmetric).
 
     /tmp/venv/bin/python benches/baselines/sinkhorn_baselines.py --sizes 1024,4096 [--quick]
@@ -28,8 +28,10 @@ import os
 import subprocess
 import sys
 
+# Threads: `--threads T` (default 1), read before NumPy or torch is imported.
+THREADS = int(sys.argv[sys.argv.index("--threads") + 1]) if "--threads" in sys.argv else 1
 for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-    os.environ[_var] = "1"
+    os.environ[_var] = str(THREADS)
 
 import resource  # noqa: E402
 import statistics  # noqa: E402
@@ -79,7 +81,7 @@ def one(impl, n, quick):
     elif impl == "geomloss_tensorized":
         import torch
 
-        torch.set_num_threads(1)
+        torch.set_num_threads(THREADS)
         from geomloss._legacy.sinkhorn_divergence import log_weights, sinkhorn_cost, sinkhorn_loop
         from geomloss._legacy.sinkhorn_samples import cost_routines, softmin_tensorized
 
@@ -105,7 +107,7 @@ def one(impl, n, quick):
     median, samples = median_seconds(run, quick)
     return {"impl": impl, "op": "sinkhorn_100", "kernel": "laplace", "n": n, "d": 2,
             "median_s": median, "samples": samples, "peak_rss_mb": round(peak_rss_mb(), 1),
-            "baseline_rss_mb": round(baseline, 1), "threads": 1}
+            "baseline_rss_mb": round(baseline, 1), "threads": THREADS}
 
 
 def main():
@@ -113,6 +115,7 @@ def main():
     p.add_argument("--sizes", default="1024,4096")
     p.add_argument("--impls", default=",".join(IMPLS))
     p.add_argument("--quick", action="store_true")
+    p.add_argument("--threads", type=int, default=1)
     p.add_argument("--one", nargs=2, metavar=("IMPL", "N"), help="time one (impl, n) in this process")
     args = p.parse_args()
     if args.one:
@@ -122,6 +125,7 @@ def main():
         for impl in args.impls.split(","):
             cmd = [sys.executable, os.path.abspath(__file__), "--one", impl, str(n)]
             cmd += ["--quick"] if args.quick else []
+            cmd += ["--threads", str(args.threads)]
             res = subprocess.run(cmd, capture_output=True, text=True)
             if res.returncode != 0:
                 sys.stderr.write(res.stderr[-4000:])

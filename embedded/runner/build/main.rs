@@ -6,6 +6,11 @@
 //!    build-dependency) and writes the inputs and the expected outputs to `OUT_DIR` as
 //!    bit-exact `f32` constants, which the target tests `include!`. To add a family: a module in
 //!    `src/cases/`, a `generate_*` function here, a module in `src/tests/`.
+//! 3. Except for thumbv6m (the blob does not fit the micro:bit's flash): copies the host-trained
+//!    generator blob (`DRIFTING_GENERATOR_BLOB`, default `<repo>/target/generator.bin`, written
+//!    by `cargo run --release --example train -- --save target/generator.bin`) to
+//!    `OUT_DIR/generator.bin` for the device's `include_bytes!`, and the samples the host
+//!    generates with it.
 use std::env;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -17,7 +22,7 @@ mod cases;
 mod emit;
 mod inputs;
 
-use cases::{drift, mlp, sinkhorn, D, N, P};
+use cases::{deploy, drift, mlp, sinkhorn, train, D, N, P};
 use emit::Module;
 
 fn default_machine(target: &str) -> &'static str {
@@ -195,6 +200,104 @@ fn generate_mlp(out: &Path) {
     m.write(out, "mlp_expected.rs");
 }
 
+/// Trains the on-device setup of `target` on the host; the device must reproduce it.
+fn generate_train(target: &str, out: &Path) {
+    if target.starts_with("thumbv6m") {
+        train_expected::<{ train::M0_HIDDEN }>(&train::M0, out);
+    } else {
+        train_expected::<{ train::M4F_HIDDEN }>(&train::M4F, out);
+    }
+}
+
+fn train_expected<const H: usize>(setup: &train::Setup, out: &Path) {
+    // `trainer_workspace_len` re-derives `Trainer::workspace_len` as a `const fn` (the device
+    // sizes a stack array with it): catch a change of the trainer's layout here, on the host.
+    let required = drifting::Trainer::<2, H, 2>::workspace_len(&train::config(setup), setup.batch);
+    assert_eq!(
+        train::trainer_workspace_len::<H>(setup),
+        required,
+        "cases/train.rs: trainer_workspace_len no longer matches Trainer::workspace_len"
+    );
+    let p = train::Net::<H>::PARAMETERS;
+    let (mut params, mut grads, mut m, mut v) = (vec![0.0; p], vec![0.0; p], vec![0.0; p], vec![0.0; p]);
+    let mut workspace = vec![0.0f32; train::workspace_len::<H>(setup)];
+    let mut data = vec![0.0f32; 2 * setup.batch];
+    let mut losses = Vec::with_capacity(setup.steps);
+    let outcome = train::run::<H>(
+        setup,
+        &mut params,
+        &mut grads,
+        &mut m,
+        &mut v,
+        &mut workspace,
+        &mut data,
+        &mut |_, step| {
+            let report = step()?;
+            losses.push(report.loss);
+            Ok(report)
+        },
+    )
+    .unwrap();
+    let mut module = Module::new("the on-device training run, on the host");
+    module.scalar64("SWD_START", outcome.swd_start);
+    module.scalar64("SWD_END", outcome.swd_end);
+    module.scalar("LOSS_FIRST", outcome.loss_first);
+    module.scalar("LOSS_LAST", outcome.loss_last);
+    module.count("STEPS", outcome.steps);
+    module.array("PARAMS_END", &params);
+    module.array("LOSSES", &losses);
+    module.write(out, "train_expected.rs");
+}
+
+/// Copies the host-trained generator to `OUT_DIR` and writes the samples the host draws from it.
+fn generate_deploy(out: &Path) {
+    println!("cargo:rerun-if-env-changed=DRIFTING_GENERATOR_BLOB");
+    let manifest = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").unwrap());
+    let path = env::var_os("DRIFTING_GENERATOR_BLOB")
+        .filter(|p| !p.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| manifest.join("../../target/generator.bin"));
+    // A relative path is taken from this package's directory (where cargo runs build scripts).
+    let path = manifest.join(path);
+    println!("cargo:rerun-if-changed={}", path.display());
+    let blob = match fs::read(&path) {
+        Ok(blob) => blob,
+        Err(e) => {
+            eprintln!(
+                "error: cannot read the generator blob {} ({e}).\n\
+                 The on-target deploy test needs the demo generator saved by the training \
+                 example. Create it from the repository root with\n\
+                 \x20   cargo run --release --example train -- --steps 50 --quiet --save target/generator.bin\n\
+                 or point DRIFTING_GENERATOR_BLOB at a blob written by `Mlp::<32, 256, 2>::save`.",
+                path.display()
+            );
+            std::process::exit(1);
+        }
+    };
+    let mut params = vec![0.0f32; deploy::PARAMETERS];
+    let net = match deploy::load(&blob, &mut params) {
+        Ok(net) => net,
+        Err(e) => {
+            eprintln!(
+                "error: {} is not a `Mlp<32, 256, 2>` blob ({e:?}); recreate it with \
+                 `cargo run --release --example train -- --steps 50 --quiet --save target/generator.bin`",
+                path.display()
+            );
+            std::process::exit(1);
+        }
+    };
+    fs::write(out.join("generator.bin"), &blob).unwrap();
+    let mut noise = [0.0f32; 32 * deploy::SAMPLES];
+    deploy::noise(&mut noise);
+    let mut cache = vec![0.0f32; deploy::CACHE];
+    let mut samples = [0.0f32; 2 * deploy::SAMPLES];
+    deploy::generate(&net, &params, &noise, &mut cache, &mut samples).unwrap();
+    let mut m = Module::new("samples of the host-trained generator, on the host");
+    m.array("SAMPLES", &samples);
+    m.count("BLOB_BYTES", blob.len());
+    m.write(out, "deploy_expected.rs");
+}
+
 fn main() {
     println!("cargo:rerun-if-changed=build");
     println!("cargo:rerun-if-changed=src/cases");
@@ -212,4 +315,8 @@ fn main() {
     generate_drift(&inputs, &out);
     generate_sinkhorn(&inputs, &out);
     generate_mlp(&out);
+    generate_train(&target, &out);
+    if !target.starts_with("thumbv6m") {
+        generate_deploy(&out);
+    }
 }

@@ -5,9 +5,12 @@
 
 use crate::harness::Test;
 
+#[cfg(not(armv6m))]
+pub mod deploy;
 pub mod drift;
 pub mod mlp;
 pub mod sinkhorn;
+pub mod train;
 
 /// The input clouds (bit-identical to the host's).
 pub mod inputs {
@@ -19,4 +22,7 @@ pub const FAMILIES: &[(&str, &[Test])] = &[
     ("drift", drift::TESTS),
     ("sinkhorn", sinkhorn::TESTS),
     ("mlp", mlp::TESTS),
+    ("train", train::TESTS),
+    #[cfg(not(armv6m))]
+    ("deploy", deploy::TESTS),
 ];
