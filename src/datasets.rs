@@ -210,7 +210,7 @@ impl Dataset {
                 found: out.len(),
             });
         }
-        let (xs, ys) = out.split_at_mut(n);
+        let (xs, ys) = out.split_at_mut(n.min(out.len()));
         for (x, y) in xs.iter_mut().zip(ys.iter_mut()) {
             [*x, *y] = self.point(rng);
         }

@@ -146,7 +146,7 @@ pub(crate) fn multi_temperature_drift_on<const D: usize>(
     )?;
     #[allow(clippy::cast_precision_loss)]
     let input_scale = (distance_scale / libm::sqrtf(D as f32)).max(1.0e-3);
-    let (lse, force) = scratch.split_at_mut(2 * n + p);
+    let (lse, force) = scratch.split_at_mut((2 * n + p).min(scratch.len()));
     let force = force.get_mut(..n * D).unwrap_or(&mut []);
     out.fill(0.0);
     let mut report = MultiTemperatureReport {

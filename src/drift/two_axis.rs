@@ -183,8 +183,9 @@ impl<const D: usize> TwoAxisProblem<'_, D> {
         out: &mut [f32],
     ) {
         let (n, p) = (self.queries.len(), self.positives.len());
-        let (rows, columns) = scratch.split_at_mut(n);
-        let (pos_columns, neg_columns) = columns.split_at_mut(p);
+        // Lengths checked by the caller; `min` keeps the split panic-free regardless.
+        let (rows, columns) = scratch.split_at_mut(n.min(scratch.len()));
+        let (pos_columns, neg_columns) = columns.split_at_mut(p.min(columns.len()));
         // Pass 1: row log-sum-exps over all targets, column log-sum-exps over the queries.
         let query_partners = [Partners::new(self.queries, false)];
         log_sum_exp::<D, S>(exec, &self.positives, &query_partners, rule, pos_columns);

@@ -155,7 +155,7 @@ pub(crate) fn sliced_wasserstein_on<const D: usize, R: Rng + ?Sized>(
     #[allow(clippy::cast_possible_truncation)]
     let centre: [f32; D] = bounds.map(|(lo, hi)| (0.5 * (lo + hi)) as f32);
     let direction_mean = |theta: &[f32; D], buffers: &mut [f32]| {
-        let (a, b) = buffers.split_at_mut(n);
+        let (a, b) = buffers.split_at_mut(n.min(buffers.len()));
         one_direction(x, y, theta, &centre, config.power, a, b)
     };
     let total = match exec {

@@ -166,7 +166,7 @@ impl<const I: usize, const H: usize, const O: usize> Mlp<I, H, O> {
         grads.fill(0.0);
         let columns = Self::padded(batch);
         let [l0, l1, l2, l3] = Self::LAYERS;
-        let (dz_last, _) = dz0.split_at_mut(columns / TILE * O);
+        let (dz_last, _) = dz0.split_at_mut((columns / TILE * O).min(dz0.len()));
         pack_tiled(grad_output, O, batch, dz_last);
         let mut work = Work {
             exec,
@@ -272,15 +272,16 @@ impl Work<'_> {
         x: &[[f32; TILE]],
         below: Below<'_>,
     ) {
-        let outputs = layer.outputs;
-        let inputs = layer.inputs;
+        let outputs = layer.outputs.max(1);
+        let inputs = layer.inputs.max(1);
         let tiles = x.len() / inputs.max(1);
         let dz = dz.get(..tiles * outputs).unwrap_or(&[]);
         let layer_grads = self
             .grads
             .get_mut(layer.weights..layer.end())
             .unwrap_or_default();
-        let (grad_w, grad_b) = layer_grads.split_at_mut(layer.bias - layer.weights);
+        let weights = (layer.bias - layer.weights).min(layer_grads.len());
+        let (grad_w, grad_b) = layer_grads.split_at_mut(weights);
         // db[o] = Σ_b dZ[o][b]: lane sums per row, one horizontal sum per row.
         for (o, g) in grad_b.iter_mut().enumerate() {
             let mut acc = [F32s::splat(0.0); NR];

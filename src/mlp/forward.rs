@@ -181,9 +181,11 @@ fn linear(
     mut epilogue: impl FnMut(usize, usize, &Accumulators),
 ) {
     let packed = pack_layer(params, layer, pack);
-    for (t, x_tile) in x.chunks_exact(layer.inputs).enumerate() {
+    // Widths are at least 1 (checked at construction); `max` keeps chunking panic-free.
+    let inputs = layer.inputs.max(1);
+    for (t, x_tile) in x.chunks_exact(inputs).enumerate() {
         let valid = batch.saturating_sub(t * TILE);
-        for (p, panel) in packed.chunks_exact(layer.inputs).enumerate() {
+        for (p, panel) in packed.chunks_exact(inputs).enumerate() {
             epilogue(t, p * MR, &kernel_for_columns(valid, panel, x_tile));
         }
     }
@@ -216,7 +218,7 @@ fn hidden_layer(
     batch: usize,
 ) {
     let (_, bias) = weights_and_bias(params, layer);
-    let (inputs, outputs) = (layer.inputs, layer.outputs);
+    let (inputs, outputs) = (layer.inputs.max(1), layer.outputs.max(1));
     let packed = pack_layer(params, layer, pack);
     let tile = |t: usize,
                 x_tile: &[[f32; TILE]],

@@ -268,12 +268,14 @@ fn weight_gradient_panels(
     dz_panels: &mut [[f32; MR]],
     xt: &mut [[f32; TILE]],
 ) {
+    // Widths are at least 1 (checked at construction); `max` keeps chunking panic-free.
+    let (outputs, inputs) = (outputs.max(1), inputs.max(1));
     let first_row = first_panel * MR;
     let rows = (grad_w_rows.len() / inputs.max(1)).min(outputs.saturating_sub(first_row));
     let group_panels = panels(rows);
     let block_tiles = BLOCK / TILE;
-    let dz_blocks = dz.chunks(outputs * block_tiles);
-    let x_blocks = x.chunks(inputs * block_tiles);
+    let dz_blocks = dz.chunks((outputs * block_tiles).max(1));
+    let x_blocks = x.chunks((inputs * block_tiles).max(1));
     for (dz_block, x_block) in dz_blocks.zip(x_blocks) {
         let tiles = dz_block.len() / outputs.max(1);
         let columns = tiles * TILE;

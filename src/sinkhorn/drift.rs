@@ -230,10 +230,11 @@ pub(crate) fn sinkhorn_proxy_drift_on<const D: usize>(
     check_out(out, x.len().saturating_mul(D))?;
     let (n, m) = (x.len(), y.len());
     let scratch = take_scratch(scratch, sinkhorn_proxy_scratch_len(n, m))?;
-    let (log_a, rest) = scratch.split_at_mut(n);
-    let (log_b, rest) = rest.split_at_mut(m);
-    let (rows, rest) = rest.split_at_mut(n);
-    let (columns, bias) = rest.split_at_mut(n.max(m));
+    // Lengths checked by `take_scratch`; `min` keeps the splits panic-free regardless.
+    let (log_a, rest) = scratch.split_at_mut(n.min(scratch.len()));
+    let (log_b, rest) = rest.split_at_mut(m.min(rest.len()));
+    let (rows, rest) = rest.split_at_mut(n.min(rest.len()));
+    let (columns, bias) = rest.split_at_mut(n.max(m).min(rest.len()));
     x.write_log_weights(log_a);
     y.write_log_weights(log_b);
     let rule = cost_rule(config.epsilon(), config.cost);

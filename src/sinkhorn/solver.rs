@@ -231,7 +231,7 @@ pub(crate) fn solve_pair<const D: usize>(
                     s.tmp_g,
                 );
                 error = marginal_error(y, s.g, s.tmp_g, eps);
-                s.g.copy_from_slice(s.tmp_g);
+                copy(s.g, s.tmp_g);
                 balance(x, y, s.f, s.g);
             }
             UpdateRule::Symmetric => {
@@ -252,8 +252,8 @@ pub(crate) fn solve_pair<const D: usize>(
     let marginal_error = match config.update {
         UpdateRule::Symmetric => {
             s.both_softmins(exec, &xs, &ys, target, cost);
-            s.f.copy_from_slice(s.tmp_f);
-            s.g.copy_from_slice(s.tmp_g);
+            copy(s.f, s.tmp_f);
+            copy(s.g, s.tmp_g);
             s.both_softmins(exec, &xs, &ys, target, cost);
             (marginal_error(x, s.f, s.tmp_f, target) + marginal_error(y, s.g, s.tmp_g, target))
                 .min(f32::MAX)
@@ -328,7 +328,7 @@ pub(crate) fn solve_self<const D: usize>(
         }
     }
     softmin(exec, &xs, &xs, log_a, Some(f), target, cost, bias, tmp);
-    f.copy_from_slice(tmp);
+    copy(f, tmp);
     softmin(exec, &xs, &xs, log_a, Some(f), target, cost, bias, tmp);
     let marginal_error = (2.0 * marginal_error(x, f, tmp, target)).min(f32::MAX);
     SinkhornReport {
@@ -337,5 +337,13 @@ pub(crate) fn solve_self<const D: usize>(
         marginal_error,
         converged: marginal_error <= config.tolerance,
         epsilon: target,
+    }
+}
+
+/// `dst = src` over the common length: the regions are equal by construction, and unlike
+/// `copy_from_slice` this has no panic path for the optimiser to keep.
+fn copy(dst: &mut [f32], src: &[f32]) {
+    for (d, s) in dst.iter_mut().zip(src) {
+        *d = *s;
     }
 }

@@ -279,12 +279,14 @@ impl<'a, const I: usize, const H: usize, const O: usize> Trainer<'a, I, H, O> {
         let temperatures = self.temperatures.get(..count).unwrap_or(&[]);
         let n = self.config.batch;
         let layout = Self::layout(&self.config, self.data_batch);
-        let (noise, rest) = self.workspace.split_at_mut(layout.noise);
-        let (samples, rest) = rest.split_at_mut(layout.samples);
-        let (cache, rest) = rest.split_at_mut(layout.cache);
-        let (drift, rest) = rest.split_at_mut(layout.drift);
-        let (gradient, rest) = rest.split_at_mut(layout.gradient);
-        let (backward, field_scratch) = rest.split_at_mut(layout.backward);
+        // The workspace length was checked by `new`; the splits saturate regardless (no panic
+        // path), and a short region would surface as a typed error from the pass using it.
+        let (noise, rest) = split(self.workspace, layout.noise);
+        let (samples, rest) = split(rest, layout.samples);
+        let (cache, rest) = split(rest, layout.cache);
+        let (drift, rest) = split(rest, layout.drift);
+        let (gradient, rest) = split(rest, layout.gradient);
+        let (backward, field_scratch) = split(rest, layout.backward);
 
         fill_standard_normal(rng, noise);
         let mlp = Mlp::<I, H, O>::new(self.config.activation);
@@ -326,4 +328,10 @@ impl<'a, const I: usize, const H: usize, const O: usize> Trainer<'a, I, H, O> {
             temperature_factor: factor,
         })
     }
+}
+
+/// `slice.split_at_mut(mid)` with `mid` clamped to the length.
+fn split(slice: &mut [f32], mid: usize) -> (&mut [f32], &mut [f32]) {
+    let mid = mid.min(slice.len());
+    slice.split_at_mut(mid)
 }

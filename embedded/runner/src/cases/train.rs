@@ -1,4 +1,4 @@
-//! Training on the device: a small generator `Mlp<2, H, 2>` (SiLU) trained with the crate's
+//! Training on the device: a small generator `Mlp<2, H, 2>` trained with the crate's
 //! [`Trainer`] (stop-gradient drifting loss, Adam) on a 2D dataset of `drifting::datasets`, and
 //! its sliced Wasserstein distance to a held-out target sample before and after.
 //!
@@ -22,7 +22,7 @@ use drifting::{
 use rand_core::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
 
-/// The generator: `2 → H → H → H → 2`, SiLU.
+/// The generator: `2 → H → H → H → 2`.
 pub type Net<const H: usize> = Mlp<2, H, 2>;
 
 /// One training run: data, field, optimiser, sizes and seeds.
@@ -32,8 +32,10 @@ pub struct Setup {
     pub dataset: Dataset,
     /// The drift field (the generated batch is always the negatives).
     pub field: DriftField,
-    /// Its temperature (`τ` of the Laplace kernel).
+    /// Its temperature (`τ` of the Laplace kernel), constant.
     pub temperatures: [f32; 1],
+    /// The generator's activation.
+    pub activation: Activation,
     /// Adam's step size (other Adam parameters: PyTorch's defaults).
     pub learning_rate: f32,
     /// Generated samples per step, and data samples per step (the same).
@@ -55,34 +57,48 @@ const EVAL_NOISE_SEED: u64 = 0xe7a1_0001;
 const HELD_OUT_SEED: u64 = 0xe7a1_0002;
 const DIRECTIONS_SEED: u64 = 0xe7a1_0003;
 
-/// The Cortex-M4F run (64 KB budget): `Mlp<2, 16, 2>` (626 parameters), batch 48.
+/// The Cortex-M4F run (64 KB budget; its buffers take 52 KB): `Mlp<2, 16, 2>` (626 parameters),
+/// batch 48. On the host, over training seeds 1-15, the SWD falls 5.2× to 10.9× (median 8.8×);
+/// this seed (the first tried) gives 7.3×.
+// The device compiles both setups and uses its own; the build script uses the target's.
+#[cfg_attr(armv6m, allow(dead_code))]
 pub const M4F_HIDDEN: usize = 16;
 /// See [`M4F_HIDDEN`].
+#[cfg_attr(armv6m, allow(dead_code))]
 pub const M4F: Setup = Setup {
     dataset: Dataset::checkerboard(),
     field: DriftField::TwoAxis(KernelFamily::Laplace, SelfMask::OFFICIAL_DEMO),
     temperatures: [0.15],
+    activation: Activation::Silu,
     learning_rate: 5.0e-3,
     batch: 48,
     steps: 300,
     eval: 768,
     directions: 100,
-    seed: 0x7a1_4f,
+    seed: 0x0007_a14f,
 };
 
-/// The Cortex-M0 run (16 KB of RAM for everything): `Mlp<2, 8, 2>` (186 parameters), batch 32.
-pub const M0_HIDDEN: usize = 8;
+/// The Cortex-M0 run (16 KB of RAM for everything; its buffers take 10.4 KB, the call frames
+/// 5.3 KB): `Mlp<2, 4, 2>` (62 parameters: the backward pass's fixed weight-gradient blocks,
+/// 6 KB at `H = 4`, leave no room for `H = 8`), batch 16, tanh (with 4 units per layer it reaches
+/// the 5× fall more often than SiLU on the checkerboard). So small a generator is at the edge of
+/// the requirement: over training seeds 1-20 (host), 17 reach a 5× fall (median 6.1×, lowest
+/// 2.8×); seed 1 reaches 6.2×.
+#[cfg_attr(not(armv6m), allow(dead_code))]
+pub const M0_HIDDEN: usize = 4;
 /// See [`M0_HIDDEN`].
+#[cfg_attr(not(armv6m), allow(dead_code))]
 pub const M0: Setup = Setup {
-    dataset: Dataset::eight_gaussians(),
+    dataset: Dataset::checkerboard(),
     field: DriftField::TwoAxis(KernelFamily::Laplace, SelfMask::OFFICIAL_DEMO),
-    temperatures: [0.5],
+    temperatures: [0.2],
+    activation: Activation::Tanh,
     learning_rate: 5.0e-3,
-    batch: 32,
-    steps: 300,
+    batch: 16,
+    steps: 1500,
     eval: 256,
     directions: 100,
-    seed: 0x7a1_00,
+    seed: 1,
 };
 
 const fn max(a: usize, b: usize) -> usize {
@@ -129,12 +145,28 @@ pub fn config(setup: &Setup) -> TrainerConfig<'_> {
         field: setup.field,
         temperatures: &setup.temperatures,
         annealing: None,
-        activation: Activation::Silu,
+        activation: setup.activation,
         optimizer: Adam {
             learning_rate: setup.learning_rate,
             ..Adam::new()
         },
         batch: setup.batch,
+    }
+}
+
+/// Points of the recorded loss curve: every `steps/10`-th step from step 0, and the last step.
+pub const CURVE_POINTS: usize = 11;
+
+/// Where the loss of `step` goes in the loss curve, if it is recorded.
+#[must_use]
+pub fn curve_slot(step: usize, steps: usize) -> Option<usize> {
+    let every = (steps / (CURVE_POINTS - 1)).max(1);
+    if step + 1 == steps {
+        Some(CURVE_POINTS - 1)
+    } else if step.is_multiple_of(every) && step / every < CURVE_POINTS - 1 {
+        Some(step / every)
+    } else {
+        None
     }
 }
 
@@ -145,38 +177,54 @@ pub struct Outcome {
     pub swd_start: f64,
     /// The same after training (same noise, held-out sample and directions).
     pub swd_end: f64,
-    /// Stop-gradient loss of the first step.
-    pub loss_first: f32,
-    /// Stop-gradient loss of the last step.
-    pub loss_last: f32,
+    /// Stop-gradient loss at the steps of [`curve_slot`] (the first and the last included).
+    pub losses: [f32; CURVE_POINTS],
     /// Steps taken.
     pub steps: usize,
 }
 
 /// Calls a training step: `step_hook(index, step)` must call `step` exactly once and return its
 /// result (the device counts the instructions of one of them).
-pub type StepHook<'h> =
-    &'h mut dyn FnMut(usize, &mut dyn FnMut() -> Result<StepReport, Error>) -> Result<StepReport, Error>;
+pub type StepHook<'h> = &'h mut dyn FnMut(
+    usize,
+    &mut dyn FnMut() -> Result<StepReport, Error>,
+) -> Result<StepReport, Error>;
+
+/// The caller-owned buffers of [`run`].
+pub struct Buffers<'a> {
+    /// The generator's parameters ([`Mlp::PARAMETERS`]); the trained ones afterwards.
+    pub params: &'a mut [f32],
+    /// Their gradients ([`Mlp::PARAMETERS`]).
+    pub grads: &'a mut [f32],
+    /// Adam's first moment ([`Mlp::PARAMETERS`]).
+    pub m: &'a mut [f32],
+    /// Adam's second moment ([`Mlp::PARAMETERS`]).
+    pub v: &'a mut [f32],
+    /// At least [`workspace_len`] floats.
+    pub workspace: &'a mut [f32],
+    /// `2·batch` floats; holds the last data batch afterwards.
+    pub data: &'a mut [f32],
+}
 
 /// Initialises the generator (PyTorch's default, from the training stream), measures the SWD,
 /// trains `setup.steps` steps, measures the SWD again.
-///
-/// `params`, `grads`, `m`, `v`: [`Mlp::PARAMETERS`] floats each; `workspace`: at least
-/// [`workspace_len`]; `data`: `2·batch` floats (holds the last data batch afterwards).
 pub fn run<const H: usize>(
     setup: &Setup,
-    params: &mut [f32],
-    grads: &mut [f32],
-    m: &mut [f32],
-    v: &mut [f32],
-    workspace: &mut [f32],
-    data: &mut [f32],
+    buffers: Buffers<'_>,
     step_hook: StepHook<'_>,
 ) -> Result<Outcome, Error> {
+    let Buffers {
+        params,
+        grads,
+        m,
+        v,
+        workspace,
+        data,
+    } = buffers;
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(setup.seed);
     Net::<H>::init_pytorch(params, &mut rng)?;
     let swd_start = swd::<H>(setup, params, workspace)?;
-    let (mut loss_first, mut loss_last) = (f32::NAN, f32::NAN);
+    let mut losses = [f32::NAN; CURVE_POINTS];
     {
         let n = setup.batch;
         let mut trainer =
@@ -185,18 +233,16 @@ pub fn run<const H: usize>(
             setup.dataset.sample(&mut rng, data, n)?;
             let batch = CloudView::<2>::from_coordinate_major(data, n)?;
             let report = step_hook(step, &mut || trainer.step(&mut rng, &batch))?;
-            if step == 0 {
-                loss_first = report.loss;
+            if let Some(slot) = curve_slot(step, setup.steps).and_then(|k| losses.get_mut(k)) {
+                *slot = report.loss;
             }
-            loss_last = report.loss;
         }
     }
     let swd_end = swd::<H>(setup, params, workspace)?;
     Ok(Outcome {
         swd_start,
         swd_end,
-        loss_first,
-        loss_last,
+        losses,
         steps: setup.steps,
     })
 }
@@ -230,7 +276,7 @@ pub fn generate<const H: usize>(
     let (batch, _) = take(rest, 2 * n)?;
     let (xs, ys) = out.split_at_mut(e);
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(EVAL_NOISE_SEED);
-    let net = Net::<H>::new(Activation::Silu);
+    let net = Net::<H>::new(setup.activation);
     for (x, y) in xs.chunks_exact_mut(n).zip(ys.chunks_exact_mut(n)) {
         fill_standard_normal(&mut rng, noise);
         net.forward(params, noise, n, cache, batch)?;
@@ -243,9 +289,16 @@ pub fn generate<const H: usize>(
 
 /// SWD (`p = 2`, `setup.directions` directions) between the generator's `eval` samples and
 /// `eval` held-out target samples.
-pub fn swd<const H: usize>(setup: &Setup, params: &[f32], workspace: &mut [f32]) -> Result<f64, Error> {
+pub fn swd<const H: usize>(
+    setup: &Setup,
+    params: &[f32],
+    workspace: &mut [f32],
+) -> Result<f64, Error> {
     let e = setup.eval;
-    let (work, rest) = take(workspace, Net::<H>::cache_len(setup.batch) + 4 * setup.batch)?;
+    let (work, rest) = take(
+        workspace,
+        Net::<H>::cache_len(setup.batch) + 4 * setup.batch,
+    )?;
     let (generated, rest) = take(rest, 2 * e)?;
     let (held_out, rest) = take(rest, 2 * e)?;
     let (scratch, _) = take(rest, 2 * e)?;
@@ -295,7 +348,14 @@ pub fn drift(
                 kernel: family.kernel(t),
                 self_mask,
             };
-            two_axis_softmax_drift(&queries, &positives, Negatives::Queries, &config, scratch, out)
+            two_axis_softmax_drift(
+                &queries,
+                &positives,
+                Negatives::Queries,
+                &config,
+                scratch,
+                out,
+            )
         }
         DriftField::MeanShift(family) => {
             let config = MeanShiftConfig::new(family.kernel(t));

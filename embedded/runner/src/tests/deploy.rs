@@ -25,7 +25,11 @@ const TOLERANCE: f32 = 1.0e-5;
 pub const TESTS: &[Test] = &[("load_and_generate", load_and_generate)];
 
 fn load_and_generate() -> Result<Report, &'static str> {
-    same(BLOB.len(), expected::BLOB_BYTES, "blob length differs from the host's")?;
+    same(
+        BLOB.len(),
+        expected::BLOB_BYTES,
+        "blob length differs from the host's",
+    )?;
     let mut params = [0.0f32; case::PARAMETERS];
     let (net, load_instructions) = count(|| case::load(BLOB, &mut params));
     let net = lib(net)?;
