@@ -14,7 +14,7 @@ use crate::chunks::{Exec, for_each_chunk};
 use crate::cloud::{CloudView, Points, dispatch_points};
 use crate::error::Error;
 use crate::kernel::Kernel;
-use crate::simd::{EXCLUDED_LOGIT, F32s, LANES, OnlineLogSumExp, lane_mask, sqrt};
+use crate::simd::{EXCLUDED_LOGIT, F32s, LANES, OnlineLogSumExp, exp, lane_mask, sqrt};
 
 /// Largest squared distance between two points the crate accepts (points at most `1e18` apart).
 pub(crate) const MAX_SQUARED_DISTANCE: f64 = 1.0e36;
@@ -95,6 +95,8 @@ pub(crate) trait Shape: Copy {
     fn biased_logit_shifted(sq: F32s, add: F32s, inv: F32s, bias: F32s) -> F32s {
         Self::shifted_logit(sq, add, inv) + bias
     }
+    /// The weight `w` with `∇_x k(x, y) = w · (y − x)`, from the pair's logit `l` (`k = e^l`).
+    fn gradient_weight(l: F32s, inv: F32s) -> F32s;
 }
 
 /// Laplace: `l = −‖x−y‖/τ`.
@@ -113,6 +115,16 @@ impl Shape for LaplaceShape {
     fn shifted_logit(sq: F32s, add: F32s, inv: F32s) -> F32s {
         -((sqrt(sq) + add) * inv)
     }
+    /// `∇_x e^{−r/τ} = e^{−r/τ} (y − x)/(τ r)`: `w = k·inv/r` with `r = −l/inv`. At the cone's
+    /// apex (`r ≤ 1e-30·inv`, which also covers masked self-pairs' `k = 0`) the subgradient 0 is
+    /// taken, so `w ≤ 1e30` never overflows.
+    #[inline(always)]
+    fn gradient_weight(l: F32s, inv: F32s) -> F32s {
+        let r = -l / inv;
+        let w = exp(l) * inv / r;
+        r.simd_gt(inv * F32s::splat(1.0e-30))
+            .select(w, F32s::splat(0.0))
+    }
 }
 
 impl Shape for GaussianShape {
@@ -128,6 +140,11 @@ impl Shape for GaussianShape {
     fn shifted_logit(sq: F32s, add: F32s, inv: F32s) -> F32s {
         let d = sqrt(sq) + add;
         -(d * d * inv)
+    }
+    /// `∇_x e^{−r²/(2σ²)} = e^{−r²/(2σ²)} (y − x)/σ²`: `w = 2·inv·k`.
+    #[inline(always)]
+    fn gradient_weight(l: F32s, inv: F32s) -> F32s {
+        exp(l) * (inv + inv)
     }
 }
 

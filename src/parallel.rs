@@ -61,6 +61,7 @@ use crate::chunks::Exec;
 use crate::cloud::CloudView;
 use crate::drift::Negatives;
 use crate::drift::mean_shift::{MeanShiftConfig, mean_shift_drift_on};
+use crate::drift::mmd_flow::{MmdFlowConfig, mmd_flow_drift_on};
 use crate::drift::multi_temperature::{
     MultiTemperatureConfig, MultiTemperatureReport, multi_temperature_drift_on,
 };
@@ -85,6 +86,20 @@ pub fn mean_shift_drift<const D: usize>(
     out: &mut [f32],
 ) -> Result<(), Error> {
     mean_shift_drift_on(Exec::Rayon, queries, positives, negatives, config, out)
+}
+
+/// [`crate::mmd_flow_drift`] on the current rayon pool; same result, bit for bit.
+///
+/// # Errors
+/// As [`crate::mmd_flow_drift`].
+pub fn mmd_flow_drift<const D: usize>(
+    queries: &CloudView<'_, D>,
+    positives: &CloudView<'_, D>,
+    negatives: Negatives<'_, D>,
+    config: &MmdFlowConfig,
+    out: &mut [f32],
+) -> Result<(), Error> {
+    mmd_flow_drift_on(Exec::Rayon, queries, positives, negatives, config, out)
 }
 
 /// [`crate::two_axis_softmax_drift`] on the current rayon pool; same result, bit for bit, and

@@ -85,6 +85,31 @@ fn mean_shift_is_bitwise_serial_at_every_thread_count() {
 }
 
 #[test]
+fn mmd_flow_is_bitwise_serial_at_every_thread_count() {
+    let (x, y, z) = (
+        cloud(61, N, 1.0, 0.0),
+        cloud(62, P, 0.7, 1.0),
+        cloud(63, Q, 1.2, -0.5),
+    );
+    let queries = CloudView::<2>::from_coordinate_major(&x, N).unwrap();
+    let positives = CloudView::<2>::from_coordinate_major(&y, P).unwrap();
+    let negatives = CloudView::<2>::from_coordinate_major(&z, Q).unwrap();
+    for (kernel, negs) in [
+        (Kernel::laplace(0.3), Negatives::Queries),
+        (Kernel::gaussian(0.5), Negatives::Cloud(negatives)),
+    ] {
+        let config = drifting::MmdFlowConfig::new(kernel);
+        let mut serial = vec![0.0; 2 * N];
+        drifting::mmd_flow_drift(&queries, &positives, negs, &config, &mut serial).unwrap();
+        assert_deterministic("mmd_flow", bits(&serial), || {
+            let mut out = vec![0.0; 2 * N];
+            parallel::mmd_flow_drift(&queries, &positives, negs, &config, &mut out).unwrap();
+            bits(&out)
+        });
+    }
+}
+
+#[test]
 fn two_axis_is_bitwise_serial_at_every_thread_count() {
     let (x, y, z) = (
         cloud(4, N, 1.0, 0.0),

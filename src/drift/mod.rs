@@ -8,7 +8,9 @@
 //! no `N × (P+Q)` matrix is ever formed.
 
 pub mod mean_shift;
+pub mod mmd_flow;
 pub mod multi_temperature;
+pub mod sliced_flow;
 pub mod two_axis;
 
 use crate::cloud::CloudView;

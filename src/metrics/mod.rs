@@ -21,7 +21,7 @@
 mod energy;
 mod floor;
 mod mmd;
-mod sliced_wasserstein;
+pub(crate) mod sliced_wasserstein;
 
 pub use energy::energy_distance;
 pub use floor::data_floor;

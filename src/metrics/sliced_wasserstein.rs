@@ -223,7 +223,7 @@ fn one_direction<const D: usize>(
 }
 
 /// `out[i] = Σ_d θ_d (x_{i,d} − c_d)` (`f32`, `d` in order; both layouts give identical values).
-fn project<const D: usize>(
+pub(crate) fn project<const D: usize>(
     cloud: &CloudView<'_, D>,
     theta: &[f32; D],
     centre: &[f32; D],
