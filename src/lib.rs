@@ -63,6 +63,7 @@ pub mod sample;
 pub mod schedule;
 mod simd;
 pub mod sinkhorn;
+pub mod spectral;
 pub mod train;
 
 pub use adam::{Adam, AdamState, AdamStepReport};
