@@ -61,6 +61,7 @@ mod pairs;
 pub mod parallel;
 pub mod sample;
 pub mod schedule;
+pub mod score;
 mod simd;
 pub mod sinkhorn;
 pub mod spectral;
