@@ -79,6 +79,7 @@ pub use drift::multi_temperature::{
 };
 pub use drift::sliced_flow::{SlicedFlowConfig, sliced_flow_scratch_len, sliced_wasserstein_drift};
 pub use drift::two_axis::{SelfMask, TwoAxisConfig, two_axis_scratch_len, two_axis_softmax_drift};
+pub use drift::vjp::{mean_shift_vjp, mean_shift_vjp_scratch_len};
 pub use error::Error;
 pub use kernel::Kernel;
 pub use loss::stop_gradient_loss;

@@ -95,8 +95,15 @@ pub(crate) trait Shape: Copy {
     fn biased_logit_shifted(sq: F32s, add: F32s, inv: F32s, bias: F32s) -> F32s {
         Self::shifted_logit(sq, add, inv) + bias
     }
-    /// The weight `w` with `∇_x k(x, y) = w · (y − x)`, from the pair's logit `l` (`k = e^l`).
-    fn gradient_weight(l: F32s, inv: F32s) -> F32s;
+    /// `γ` with `∇_x l(x, y) = γ · (y − x)`, from the pair's logit `l`.
+    fn gradient_factor(l: F32s, inv: F32s) -> F32s;
+    /// `γ` from the pair's squared distance `sq`.
+    fn gradient_factor_sq(sq: F32s, inv: F32s) -> F32s;
+    /// The weight `w = e^l·γ` with `∇_x k(x, y) = w · (y − x)` (`k = e^l`).
+    #[inline(always)]
+    fn gradient_weight(l: F32s, inv: F32s) -> F32s {
+        exp(l) * Self::gradient_factor(l, inv)
+    }
 }
 
 /// Laplace: `l = −‖x−y‖/τ`.
@@ -115,15 +122,19 @@ impl Shape for LaplaceShape {
     fn shifted_logit(sq: F32s, add: F32s, inv: F32s) -> F32s {
         -((sqrt(sq) + add) * inv)
     }
-    /// `∇_x e^{−r/τ} = e^{−r/τ} (y − x)/(τ r)`: `w = k·inv/r` with `r = −l/inv`. At the cone's
-    /// apex (`r ≤ 1e-30·inv`, which also covers masked self-pairs' `k = 0`) the subgradient 0 is
-    /// taken, so `w ≤ 1e30` never overflows.
+    /// `∇_x (−r/τ) = (y − x)/(τ r)`: `γ = inv/r` with `r = −l/inv`. At the cone's apex
+    /// (`r ≤ 1e-30·inv`) the subgradient 0 is taken, so `γ ≤ 1e30` never overflows.
     #[inline(always)]
-    fn gradient_weight(l: F32s, inv: F32s) -> F32s {
+    fn gradient_factor(l: F32s, inv: F32s) -> F32s {
         let r = -l / inv;
-        let w = exp(l) * inv / r;
         r.simd_gt(inv * F32s::splat(1.0e-30))
-            .select(w, F32s::splat(0.0))
+            .select(inv / r, F32s::splat(0.0))
+    }
+    #[inline(always)]
+    fn gradient_factor_sq(sq: F32s, inv: F32s) -> F32s {
+        let r = sqrt(sq);
+        r.simd_gt(inv * F32s::splat(1.0e-30))
+            .select(inv / r, F32s::splat(0.0))
     }
 }
 
@@ -141,10 +152,14 @@ impl Shape for GaussianShape {
         let d = sqrt(sq) + add;
         -(d * d * inv)
     }
-    /// `∇_x e^{−r²/(2σ²)} = e^{−r²/(2σ²)} (y − x)/σ²`: `w = 2·inv·k`.
+    /// `∇_x (−r²/(2σ²)) = (y − x)/σ²`: `γ = 2·inv`.
     #[inline(always)]
-    fn gradient_weight(l: F32s, inv: F32s) -> F32s {
-        exp(l) * (inv + inv)
+    fn gradient_factor(_: F32s, inv: F32s) -> F32s {
+        inv + inv
+    }
+    #[inline(always)]
+    fn gradient_factor_sq(_: F32s, inv: F32s) -> F32s {
+        inv + inv
     }
 }
 

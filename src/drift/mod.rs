@@ -12,6 +12,7 @@ pub mod mmd_flow;
 pub mod multi_temperature;
 pub mod sliced_flow;
 pub mod two_axis;
+pub mod vjp;
 
 use crate::cloud::CloudView;
 use crate::error::Error;
