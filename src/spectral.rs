@@ -1,23 +1,26 @@
 //! The spectral picture of drifting (first paper, Turan & Ovsjanikov 2026, §6 and App. B;
 //! ALGORITHMS.md §9): per Fourier mode, how fast a kernel drift removes a perturbation.
 //!
-//! Linearising the particle flow `∂_t q = −∇·(q V)` with `V = η s² ∇log(p_s/q_s)` (the Gaussian
-//! drift of bandwidth `s = σ` is exactly this, Tweedie) around a flat equilibrium gives
-//! `∂_t δ = η s² Δ(φ_s * δ)`, so mode `k` decays like `exp(−γ(k) t)` with the dispersion relation
+//! Linearising the particle flow `∂_t q = −∇·(q V)` of the mean-shift drift
+//! `V = η (m_p − m_q)` (`m_π(x) = Σ k(x − y)(y − x)π(y)/Σ k(x − y)π(y)`) around a uniform
+//! density, a density perturbation `δ ∝ e^{ik·x}` decays like `exp(−γ(k) t)` with
 //!
-//! `γ(k) = η (s k)² φ̂(k)`,
+//! `γ(k) = η |k| · (−dφ̂/d|k|)`,
 //!
-//! `φ̂` the normalised Fourier transform of the kernel (`φ̂(0) = 1`):
+//! `φ̂` the normalised Fourier transform of the kernel (`φ̂(0) = 1`): the kernel-weighted mean
+//! displacement of a perturbation is `i∇_k φ̂`. For the Gaussian this is `η (σk)² exp(−σ²k²/2)`,
+//! the first paper's `c k² φ̂(k)` with `c = ησ²` (the drift is exactly `ησ²∇log(p_σ/q_σ)`).
+//! For other kernels the paper's form `η (s k)² φ̂(k)` is only a heuristic; both are provided
+//! ([`Spectrum::decay_rate`], [`Spectrum::score_form_rate`]) and `examples/paper_spectral.rs`
+//! measures which one a particle simulation follows.
 //!
-//! | kernel | `φ̂(k)` | consequence |
+//! | kernel | `φ̂(k)` | `γ(k)/η` (mean-shift linearisation) |
 //! | --- | --- | --- |
-//! | Gaussian, bandwidth `σ` | `exp(−σ²k²/2)` | `γ` peaks at `σk = √2` (`γ = 2η/e`), then falls exponentially: high modes take `exp(O(k²))` |
-//! | Laplace, temperature `τ`, in `R^d` | `(1 + τ²k²)^{−(d+1)/2}` | polynomial decay only |
+//! | Gaussian, bandwidth `σ` | `exp(−σ²k²/2)` | `(σk)² exp(−σ²k²/2)`: peak `2/e` at `σk = √2`, then exponentially slow |
+//! | Laplace, temperature `τ`, in `R^d` | `(1 + τ²k²)^{−(d+1)/2}` | `(d+1)(τk)² (1 + τ²k²)^{−(d+3)/2}`: peak at `τk = √(2/(d+1))`, polynomial tail `k^{−(d+1)}` |
 //!
-//! For the Laplace kernel the same linearisation is applied with its transform (the drift is
-//! then a pre-conditioned score difference, second paper): an assumption of the spectral
-//! picture, stated as such. Time is measured in units of the flow (one training step with the
-//! stop-gradient loss and a plain gradient step moves particles by about `η V`).
+//! Time is measured in steps of the particle update `x ← x + V(x)` (for training, one
+//! stop-gradient step moves the generated samples by about `V`).
 //!
 //! Annealing `s(t)` (an [`AnnealingSchedule`]) makes the rate time-dependent; mode `k`'s
 //! amplitude after `T` steps is `exp(−Σ_{t<T} γ_{s(t)}(k))`, and the exponential schedule sweeps
@@ -78,7 +81,8 @@ impl Spectrum {
         }
     }
 
-    /// The decay rate `γ(k) = η (s k)² φ̂(k)` of mode `k` under step `η`.
+    /// The decay rate `γ(k) = η |k| (−dφ̂/d|k|)` of mode `k` under step `η` (the linearised
+    /// mean-shift drift; see the module documentation).
     ///
     /// # Errors
     /// [`Error::InvalidParameter`] for an invalid spectrum, a negative or non-finite `k` or a
@@ -87,18 +91,35 @@ impl Spectrum {
         self.validate()?;
         check_mode(k, step)?;
         let sk = self.scale() * k;
+        Ok(match *self {
+            Self::Gaussian { .. } => step * sk * sk * self.transform(k),
+            Self::Laplace { dim, .. } => {
+                let d = f64::from(dim);
+                step * (d + 1.0) * sk * sk * libm::pow(1.0 + sk * sk, -0.5 * (d + 3.0))
+            }
+        })
+    }
+
+    /// The first paper's form `γ(k) = η (s k)² φ̂(k)`: exact for the Gaussian (equal to
+    /// [`Spectrum::decay_rate`]), a heuristic for the Laplace kernel.
+    ///
+    /// # Errors
+    /// As [`Spectrum::decay_rate`].
+    pub fn score_form_rate(&self, k: f64, step: f64) -> Result<f64, Error> {
+        self.validate()?;
+        check_mode(k, step)?;
+        let sk = self.scale() * k;
         Ok(step * sk * sk * self.transform(k))
     }
 
-    /// The wavenumber of the fastest mode, if the rate has a maximum: Gaussian `√2/σ`; Laplace
-    /// in `d ≥ 2` dimensions `√(2/(d − 1))/τ`; Laplace in 1D has none (the rate rises to `η`).
+    /// The wavenumber of the fastest mode of [`Spectrum::decay_rate`]: Gaussian `√2/σ`; Laplace
+    /// in `R^d` `√(2/(d + 1))/τ`.
     #[must_use]
-    pub fn fastest_wavenumber(&self) -> Option<f64> {
+    pub fn fastest_wavenumber(&self) -> f64 {
         match *self {
-            Self::Gaussian { bandwidth } => Some(core::f64::consts::SQRT_2 / bandwidth),
-            Self::Laplace { dim: 1, .. } => None,
+            Self::Gaussian { bandwidth } => core::f64::consts::SQRT_2 / bandwidth,
             Self::Laplace { temperature, dim } => {
-                Some(libm::sqrt(2.0 / (f64::from(dim) - 1.0)) / temperature)
+                libm::sqrt(2.0 / (f64::from(dim) + 1.0)) / temperature
             }
         }
     }

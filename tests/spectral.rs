@@ -9,7 +9,7 @@ use drifting::spectral::{Spectrum, annealed_convergence_steps};
 #[test]
 fn gaussian_rate_peaks_at_sqrt2_over_sigma_with_value_2_over_e() {
     let g = Spectrum::Gaussian { bandwidth: 0.25 };
-    let k_star = g.fastest_wavenumber().unwrap();
+    let k_star = g.fastest_wavenumber();
     assert!((k_star - 2.0_f64.sqrt() / 0.25).abs() < 1e-12);
     let peak = g.decay_rate(k_star, 1.0).unwrap();
     assert!((peak - 2.0 / std::f64::consts::E).abs() < 1e-12);
@@ -22,7 +22,7 @@ fn gaussian_rate_peaks_at_sqrt2_over_sigma_with_value_2_over_e() {
 }
 
 #[test]
-fn laplace_transform_and_rate() {
+fn laplace_transform_and_rates() {
     let l1 = Spectrum::Laplace {
         temperature: 0.1,
         dim: 1,
@@ -30,23 +30,37 @@ fn laplace_transform_and_rate() {
     for k in [0.0, 1.0, 7.0, 100.0] {
         let want = 1.0 / (1.0 + 0.01 * k * k);
         assert!((l1.transform(k) - want).abs() < 1e-15);
+        // The mean-shift rate is k·(−φ̂'(k)) = 2(τk)²/(1 + τ²k²)² in 1D: check against a
+        // central difference of the transform.
+        let h = 1e-6 * (1.0 + k);
+        let derivative = (l1.transform(k + h) - l1.transform(k - h)) / (2.0 * h);
+        let rate = l1.decay_rate(k, 1.0).unwrap();
+        assert!(
+            (rate - (-k * derivative)).abs() < 1e-6 * (1.0 + rate),
+            "k = {k}"
+        );
+        // The score form (τk)² φ̂ tends to η instead of 0.
+        let score = l1.score_form_rate(k, 1.0).unwrap();
+        assert!((score - 0.01 * k * k * want).abs() < 1e-12);
     }
-    assert_eq!(l1.fastest_wavenumber(), None);
-    // In 1D the rate rises monotonically to η.
-    assert!((l1.decay_rate(1e6, 2.0).unwrap() - 2.0).abs() < 1e-6);
+    let k_star = l1.fastest_wavenumber();
+    assert!((k_star - 10.0).abs() < 1e-9);
+    assert!((l1.decay_rate(k_star, 1.0).unwrap() - 0.5).abs() < 1e-12);
     let l2 = Spectrum::Laplace {
         temperature: 0.1,
         dim: 2,
     };
-    let k_star = l2.fastest_wavenumber().unwrap();
-    assert!((k_star - 2.0_f64.sqrt() / 0.1).abs() < 1e-9);
+    let k_star = l2.fastest_wavenumber();
     let peak = l2.decay_rate(k_star, 1.0).unwrap();
     let h = 1e-4 * k_star;
     assert!(l2.decay_rate(k_star - h, 1.0).unwrap() < peak);
     assert!(l2.decay_rate(k_star + h, 1.0).unwrap() < peak);
-    // Polynomial tail: γ(k) ~ η (τk)^{1−d} for large k.
+    // Polynomial tail: γ ~ 3 (τk)^{−3} in 2D.
     let far = l2.decay_rate(1e4, 1.0).unwrap();
-    assert!((far * 1e4 * 0.1 - 1.0).abs() < 1e-3, "{far:e}");
+    assert!((far * 1e9 / 3.0 - 1.0).abs() < 1e-3, "{far:e}");
+    // For the Gaussian both forms agree.
+    let g = Spectrum::Gaussian { bandwidth: 0.3 };
+    assert_eq!(g.decay_rate(5.0, 0.7), g.score_form_rate(5.0, 0.7));
 }
 
 #[test]
