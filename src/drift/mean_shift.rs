@@ -122,6 +122,16 @@ pub(crate) fn mean_displacement<const D: usize, S: Shape>(
     partners: &Partners<'_, D>,
     rule: &LogitRule,
 ) -> [F32s; D] {
+    mean_displacement_and_normaliser::<D, S>(block, partners, rule).0
+}
+
+/// [`mean_displacement`] and the running log-sum-exp of the logits (the softmax's normaliser).
+#[inline(always)]
+pub(crate) fn mean_displacement_and_normaliser<const D: usize, S: Shape>(
+    block: &Block<D>,
+    partners: &Partners<'_, D>,
+    rule: &LogitRule,
+) -> ([F32s; D], OnlineLogSumExp) {
     let mut lse = OnlineLogSumExp::new();
     let mut acc = [F32s::splat(0.0); D];
     sweep::<D, S>(block, partners, rule, |tile| {
@@ -132,5 +142,5 @@ pub(crate) fn mean_displacement<const D: usize, S: Shape>(
         }
         tile.accumulate_displacements(tile.logits(), &block.coords, &mut acc);
     });
-    acc.map(|a| a / lse.sum)
+    (acc.map(|a| a / lse.sum), lse)
 }

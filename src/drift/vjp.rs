@@ -18,13 +18,13 @@
 //! position and through those rows' logits.
 
 use crate::cloud::CloudView;
-use crate::drift::mean_shift::MeanShiftConfig;
+use crate::drift::mean_shift::{MeanShiftConfig, mean_displacement_and_normaliser};
 use crate::drift::{check_kernel_range, take_scratch};
 use crate::error::Error;
 use crate::kernel::Kernel;
 use crate::pairs::{Block, LogitRule, PairMask, Partners, TILE, sweep};
 use crate::pairs::{GaussianShape, LaplaceShape, Shape};
-use crate::simd::{F32s, LANES, OnlineLogSumExp, exp};
+use crate::simd::{F32s, LANES, exp};
 
 /// Scratch floats [`mean_shift_vjp`] needs for `n` queries in `R^D`: `(2D + 3)·n`.
 #[must_use]
@@ -196,22 +196,12 @@ fn weighted_mean<const D: usize, S: Shape>(
     partners: &Partners<'_, D>,
     rule: &LogitRule,
 ) -> ([F32s; D], F32s) {
-    let mut lse = OnlineLogSumExp::new();
-    let mut acc = [F32s::splat(0.0); D];
-    sweep::<D, S>(block, partners, rule, |tile| {
-        let tile_max = tile.max;
-        let rescale = lse.absorb(tile.logits_mut(), tile_max);
-        for a in &mut acc {
-            *a *= rescale;
-        }
-        tile.accumulate_displacements(tile.logits(), &block.coords, &mut acc);
-    });
+    let (displacement, lse) = mean_displacement_and_normaliser::<D, S>(block, partners, rule);
     let mean = core::array::from_fn(|d| {
-        acc.get(d).map_or(F32s::splat(0.0), |a| *a / lse.sum)
+        displacement.get(d).copied().unwrap_or_default()
             + block.coords.get(d).copied().unwrap_or_default()
     });
-    let total = F32s::new(lse.value());
-    (mean, total)
+    (mean, F32s::new(lse.value()))
 }
 
 /// `grad += sign · Σ_j w_kj (u_k·(y_j − m_k)) g(x_k, y_j)` with `w_kj = exp(l_kj − LSE_k)`.
