@@ -17,6 +17,7 @@
 
 use crate::cloud::CloudView;
 use crate::drift::check_kernel_range;
+use crate::drift::mean_shift::mean_displacement;
 use crate::error::Error;
 use crate::kernel::Kernel;
 use crate::pairs::{Block, LogitRule, PairMask, Partners, TILE, sweep};
@@ -98,18 +99,9 @@ fn gaussian_sums<const D: usize>(
     rule: &LogitRule,
     bandwidth: f32,
 ) -> BlockSums<D> {
-    let mut lse = OnlineLogSumExp::new();
-    let mut disp = [F32s::splat(0.0); D];
-    sweep::<D, GaussianShape>(block, partners, rule, |tile| {
-        let tile_max = tile.max;
-        let rescale = lse.absorb(tile.logits_mut(), tile_max);
-        for a in &mut disp {
-            *a *= rescale;
-        }
-        tile.accumulate_displacements(tile.logits(), &block.coords, &mut disp);
-    });
+    // The Gaussian mean shift is the crate's mean-shift sweep; Tweedie gives the rest.
+    let mean_shift = mean_displacement::<D, GaussianShape>(block, partners, rule);
     let c = bandwidth * bandwidth;
-    let mean_shift = disp.map(|a| a / lse.sum);
     BlockSums {
         score: mean_shift.map(|m| m / F32s::splat(c)),
         mean_shift,
