@@ -311,3 +311,28 @@ pub fn train_step<const I: usize, const H: usize, const O: usize, R: rand_core::
 ) -> Result<StepReport, Error> {
     trainer.step_on(Exec::Rayon, rng, data)
 }
+
+/// [`DriftField::evaluate`](crate::DriftField::evaluate) on the current rayon pool; same result,
+/// bit for bit (the sliced flow, sort-bound, stays serial).
+///
+/// # Errors
+/// As [`DriftField::evaluate`](crate::DriftField::evaluate).
+pub fn drift_field<const D: usize, R: rand_core::Rng + ?Sized>(
+    field: &crate::DriftField,
+    temperatures: &[f32],
+    rng: &mut R,
+    queries: &CloudView<'_, D>,
+    positives: &CloudView<'_, D>,
+    scratch: &mut [f32],
+    out: &mut [f32],
+) -> Result<f32, Error> {
+    field.evaluate_on(
+        Exec::Rayon,
+        temperatures,
+        rng,
+        queries,
+        positives,
+        scratch,
+        out,
+    )
+}

@@ -393,3 +393,113 @@ fn sliced_flow_rejects_bad_input() {
         Err(Error::EmptyCloud { .. })
     ));
 }
+
+/// `DriftField::evaluate` (what a training step and the particle flows call) gives the operators'
+/// own bits, and refuses bad temperatures and zero directions with typed errors.
+#[test]
+fn drift_field_evaluate_is_the_operators() {
+    use drifting::{
+        DriftField, KernelFamily, SinkhornConfig, WeightedCloud,
+        sinkhorn::sinkhorn_proxy_scratch_len, sinkhorn_proxy_drift,
+    };
+    let (n, p) = (37, 53);
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(91);
+    let (mut x, mut y) = (vec![0.0_f32; 2 * n], vec![0.0_f32; 2 * p]);
+    fill_standard_normal(&mut rng, &mut x);
+    fill_standard_normal(&mut rng, &mut y);
+    let queries = CloudView::<2>::from_coordinate_major(&x, n).unwrap();
+    let positives = CloudView::<2>::from_coordinate_major(&y, p).unwrap();
+    let run = |field: DriftField, t: f32, seed: u64| {
+        let mut scratch = vec![0.0; field.scratch_len(n, p, 2)];
+        let mut out = vec![0.0; 2 * n];
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+        let scale = field
+            .evaluate(&[t], &mut rng, &queries, &positives, &mut scratch, &mut out)
+            .unwrap();
+        assert_eq!(scale, 1.0);
+        out
+    };
+
+    let mut want = vec![0.0; 2 * n];
+    let config = SinkhornConfig {
+        blur: 0.3,
+        ..SinkhornConfig::default()
+    };
+    let mut scratch = vec![0.0; sinkhorn_proxy_scratch_len(n, p)];
+    sinkhorn_proxy_drift(
+        &WeightedCloud::uniform(queries),
+        &WeightedCloud::uniform(positives),
+        &config,
+        &mut scratch,
+        &mut want,
+    )
+    .unwrap();
+    assert_eq!(
+        run(DriftField::SinkhornProxy(SinkhornConfig::default()), 0.3, 0),
+        want
+    );
+
+    mmd_flow_drift(
+        &queries,
+        &positives,
+        Negatives::Queries,
+        &MmdFlowConfig::new(Kernel::gaussian(0.4)),
+        &mut want,
+    )
+    .unwrap();
+    assert_eq!(
+        run(DriftField::MmdFlow(KernelFamily::Gaussian), 0.4, 0),
+        want
+    );
+
+    let mut scratch = vec![0.0; sliced_flow_scratch_len(n, p)];
+    let mut direction_rng = Xoshiro256PlusPlus::seed_from_u64(5);
+    sliced_wasserstein_drift(
+        &queries,
+        &positives,
+        &SlicedFlowConfig {
+            directions: 12,
+            ..SlicedFlowConfig::new()
+        },
+        &mut direction_rng,
+        &mut scratch,
+        &mut want,
+    )
+    .unwrap();
+    // The temperature of the sliced flow is not used.
+    assert_eq!(
+        run(DriftField::SlicedWasserstein { directions: 12 }, 7.0, 5),
+        want
+    );
+
+    let field = DriftField::SlicedWasserstein { directions: 0 };
+    let mut scratch = vec![0.0; field.scratch_len(n, p, 2)];
+    let mut out = vec![0.0; 2 * n];
+    assert_eq!(
+        field.evaluate(
+            &[1.0],
+            &mut rng,
+            &queries,
+            &positives,
+            &mut scratch,
+            &mut out
+        ),
+        Err(Error::InvalidParameter { name: "directions" })
+    );
+    let field = DriftField::MmdFlow(KernelFamily::Laplace);
+    for bad in [
+        &[][..],
+        &[0.0][..],
+        &[-1.0][..],
+        &[f32::NAN][..],
+        &[0.1; 9][..],
+    ] {
+        assert_eq!(
+            field.evaluate(bad, &mut rng, &queries, &positives, &mut scratch, &mut out),
+            Err(Error::InvalidParameter {
+                name: "temperatures"
+            }),
+            "{bad:?}"
+        );
+    }
+}

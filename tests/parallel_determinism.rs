@@ -463,12 +463,15 @@ fn training_steps_are_bitwise_serial_at_every_thread_count() {
             affinity_floor: 1e-6,
             self_mask_distance: 100.0,
         },
+        DriftField::SinkhornProxy(drifting::SinkhornConfig::default()),
+        DriftField::MmdFlow(KernelFamily::Laplace),
+        DriftField::SlicedWasserstein { directions: 8 },
     ];
     for field in fields {
-        let temperatures = if matches!(field, DriftField::MultiTemperature { .. }) {
-            &[0.02_f32, 0.05, 0.2][..]
-        } else {
-            &[0.05_f32, 0.2][..]
+        let temperatures = match field {
+            DriftField::MultiTemperature { .. } => &[0.02_f32, 0.05, 0.2][..],
+            DriftField::SinkhornProxy(_) | DriftField::SlicedWasserstein { .. } => &[0.05_f32][..],
+            _ => &[0.05_f32, 0.2][..],
         };
         let config = TrainerConfig {
             field,

@@ -92,14 +92,19 @@ fn same_seed_gives_identical_weights() {
             max_iterations: 5,
             ..Default::default()
         }),
+        DriftField::SinkhornProxy(drifting::SinkhornConfig::default()),
+        DriftField::MmdFlow(KernelFamily::Gaussian),
+        DriftField::SlicedWasserstein { directions: 16 },
     ] {
+        let single = matches!(
+            field,
+            DriftField::Sinkhorn(_)
+                | DriftField::SinkhornProxy(_)
+                | DriftField::SlicedWasserstein { .. }
+        );
         let config = TrainerConfig {
             field,
-            temperatures: &temperatures[..if matches!(field, DriftField::Sinkhorn(_)) {
-                1
-            } else {
-                2
-            }],
+            temperatures: &temperatures[..if single { 1 } else { 2 }],
             annealing: Some(AnnealingSchedule::Exponential {
                 initial: 1.0,
                 rate: 0.01,

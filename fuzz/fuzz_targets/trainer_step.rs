@@ -20,7 +20,7 @@ fuzz_target!(|data: &[u8]| {
         cloud::<2>(&mut u, 24),
         scale(&mut u),
         scale(&mut u),
-        u.int_in_range(0u8..=4),
+        u.int_in_range(0u8..=7),
         u.int_in_range(1usize..=3),
     ) else {
         return;
@@ -33,10 +33,13 @@ fuzz_target!(|data: &[u8]| {
             affinity_floor: 1e-6,
             self_mask_distance: 100.0,
         },
-        _ => DriftField::Sinkhorn(SinkhornConfig {
+        4 => DriftField::Sinkhorn(SinkhornConfig {
             max_iterations: 3,
             ..SinkhornConfig::default()
         }),
+        5 => DriftField::SinkhornProxy(SinkhornConfig::default()),
+        6 => DriftField::MmdFlow(KernelFamily::Gaussian),
+        _ => DriftField::SlicedWasserstein { directions: 5 },
     };
     let temperatures = [t];
     let config = TrainerConfig {

@@ -5,16 +5,24 @@ use crate::chunks::Exec;
 use crate::cloud::CloudView;
 use crate::drift::Negatives;
 use crate::drift::mean_shift::{MeanShiftConfig, mean_shift_drift_on};
+use crate::drift::mmd_flow::{MmdFlowConfig, mmd_flow_drift_on};
 use crate::drift::multi_temperature::{
     MAX_TEMPERATURES, MultiTemperatureConfig, multi_temperature_drift_on,
     multi_temperature_scratch_len,
+};
+use crate::drift::sliced_flow::{
+    SlicedFlowConfig, sliced_flow_scratch_len, sliced_wasserstein_drift,
 };
 use crate::drift::two_axis::{
     SelfMask, TwoAxisConfig, two_axis_scratch_len, two_axis_softmax_drift_on,
 };
 use crate::error::Error;
 use crate::kernel::Kernel;
-use crate::sinkhorn::{SinkhornConfig, SinkhornWorkspace, WeightedCloud, sinkhorn_drift_on};
+use crate::sinkhorn::{
+    SinkhornConfig, SinkhornWorkspace, WeightedCloud, sinkhorn_drift_on, sinkhorn_proxy_drift_on,
+    sinkhorn_proxy_scratch_len,
+};
+use rand_core::Rng;
 
 /// The kernel family of a drift whose scale the trainer sets (and anneals).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -40,7 +48,12 @@ impl KernelFamily {
 /// Which drift a training step uses, the generated batch always being the negatives.
 ///
 /// The scale of every field comes from the trainer's temperatures (annealed by its schedule):
-/// `τ` or `σ` for the kernel drifts, `R` for the multi-temperature drift, `blur` for Sinkhorn.
+/// `τ` or `σ` for the kernel drifts, `R` for the multi-temperature drift, `blur` for Sinkhorn and
+/// the Sinkhorn proxy. The sliced-Wasserstein flow has no scale: its temperatures are not used.
+///
+/// The third paper's flows map onto these fields: KL / score difference is
+/// `MeanShift(KernelFamily::Gaussian)` (§3), the method's Algorithm 2 is `TwoAxis`, the Sinkhorn
+/// divergence flow is `Sinkhorn`, and `SinkhornProxy`, `MmdFlow`, `SlicedWasserstein` are §6–§7.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum DriftField {
     /// [`mean_shift_drift`](crate::mean_shift_drift) (§3) with the self-pair excluded; with several
@@ -61,6 +74,19 @@ pub enum DriftField {
     /// [`sinkhorn_drift`](crate::sinkhorn_drift) `T_ab − T_aa` (§6, third paper) with the first
     /// temperature as `blur`; the other fields of the configuration are kept.
     Sinkhorn(SinkhornConfig),
+    /// [`sinkhorn_proxy_drift`](crate::sinkhorn_proxy_drift) (the third paper's one-shot Sinkhorn
+    /// proxy, §6) with the first temperature as `blur`; the configuration's `cost` is kept.
+    SinkhornProxy(SinkhornConfig),
+    /// [`mmd_flow_drift`](crate::mmd_flow_drift) (§7, unnormalised kernel gradients, `η = 1`);
+    /// with several temperatures the fields are summed.
+    MmdFlow(KernelFamily),
+    /// [`sliced_wasserstein_drift`](crate::sliced_wasserstein_drift) (§7, `η = 1`) over
+    /// `directions` random directions, drawn from the step's generator after the noise. The
+    /// temperatures are not used.
+    SlicedWasserstein {
+        /// Random directions per step (`≥ 1`).
+        directions: usize,
+    },
 }
 
 impl DriftField {
@@ -72,11 +98,93 @@ impl DriftField {
     pub const fn scratch_len(&self, n: usize, p: usize, dim: usize) -> usize {
         match self {
             // One extra field per temperature (summed into the output).
-            Self::MeanShift(_) => n * dim,
+            Self::MeanShift(_) | Self::MmdFlow(_) => n * dim,
             Self::TwoAxis(..) => two_axis_scratch_len(n, p, n) + n * dim,
             Self::MultiTemperature { .. } => multi_temperature_scratch_len(n, p, dim),
             Self::Sinkhorn(_) => SinkhornWorkspace::required_len(n, p),
+            Self::SinkhornProxy(_) => sinkhorn_proxy_scratch_len(n, p),
+            Self::SlicedWasserstein { .. } => sliced_flow_scratch_len(n, p),
         }
+    }
+}
+
+impl DriftField {
+    /// Evaluates the field at `queries` (also the negatives) against `positives` into `out`
+    /// (coordinate-major `N·D`), at `temperatures` (`1..=`[`MAX_TEMPERATURES`] positive finite
+    /// values, as [`TrainerConfig::temperatures`](crate::TrainerConfig::temperatures)): the same
+    /// code a training step runs, for particle flows and diagnostics. `rng` draws the sliced
+    /// flow's directions (the other fields draw nothing). `scratch` holds at least
+    /// [`DriftField::scratch_len`]`(N, P, D)` values.
+    ///
+    /// Returns the coordinate scale `s` of the output: 1, except for
+    /// [`DriftField::MultiTemperature`], whose drift lives in coordinates divided by its `s_in`.
+    ///
+    /// Multithreaded (feature `std`; the same bits): `drifting::parallel::drift_field`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] for no, too many, non-finite or non-positive temperatures and
+    /// zero sliced directions; otherwise those of the field's operator.
+    pub fn evaluate<const D: usize, R: Rng + ?Sized>(
+        &self,
+        temperatures: &[f32],
+        rng: &mut R,
+        queries: &CloudView<'_, D>,
+        positives: &CloudView<'_, D>,
+        scratch: &mut [f32],
+        out: &mut [f32],
+    ) -> Result<f32, Error> {
+        self.evaluate_on(
+            Exec::Serial,
+            temperatures,
+            rng,
+            queries,
+            positives,
+            scratch,
+            out,
+        )
+    }
+
+    /// [`DriftField::evaluate`] with the pair passes run by `exec`.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn evaluate_on<const D: usize, R: Rng + ?Sized>(
+        &self,
+        exec: Exec,
+        temperatures: &[f32],
+        rng: &mut R,
+        queries: &CloudView<'_, D>,
+        positives: &CloudView<'_, D>,
+        scratch: &mut [f32],
+        out: &mut [f32],
+    ) -> Result<f32, Error> {
+        self.validate(temperatures)?;
+        let report = evaluate(
+            exec,
+            self,
+            temperatures,
+            rng,
+            queries,
+            positives,
+            scratch,
+            out,
+        )?;
+        Ok(report.coordinate_scale)
+    }
+
+    /// Checks the temperatures and the field's own parameters.
+    pub(crate) fn validate(&self, temperatures: &[f32]) -> Result<(), Error> {
+        let count = temperatures.len();
+        if count == 0
+            || count > MAX_TEMPERATURES
+            || !temperatures.iter().all(|t| t.is_finite() && *t > 0.0)
+        {
+            return Err(Error::InvalidParameter {
+                name: "temperatures",
+            });
+        }
+        if let Self::SlicedWasserstein { directions: 0 } = self {
+            return Err(Error::InvalidParameter { name: "directions" });
+        }
+        Ok(())
     }
 }
 
@@ -90,11 +198,14 @@ pub(crate) struct FieldReport {
 }
 
 /// Evaluates `field` at `temperatures` with the queries as negatives into `out`
-/// (coordinate-major `N·D`), its pair passes run by `exec`.
-pub(crate) fn evaluate<const D: usize>(
+/// (coordinate-major `N·D`), its pair passes run by `exec`; `rng` draws the sliced flow's
+/// directions (the other fields draw nothing).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn evaluate<const D: usize, R: Rng + ?Sized>(
     exec: Exec,
     field: &DriftField,
     temperatures: &[f32],
+    rng: &mut R,
     queries: &CloudView<'_, D>,
     positives: &CloudView<'_, D>,
     scratch: &mut [f32],
@@ -167,6 +278,45 @@ pub(crate) fn evaluate<const D: usize>(
                 &mut workspace,
                 out,
             )?;
+            if let Some(rms2) = report.raw_rms2.first_mut() {
+                *rms2 = crate::drift::multi_temperature::mean_square(out);
+            }
+        }
+        DriftField::SinkhornProxy(config) => {
+            let blur = temperatures
+                .first()
+                .copied()
+                .ok_or(Error::InvalidParameter {
+                    name: "temperatures",
+                })?;
+            let config = SinkhornConfig { blur, ..config };
+            sinkhorn_proxy_drift_on(
+                exec,
+                &WeightedCloud::uniform(*queries),
+                &WeightedCloud::uniform(*positives),
+                &config,
+                scratch,
+                out,
+            )?;
+            if let Some(rms2) = report.raw_rms2.first_mut() {
+                *rms2 = crate::drift::multi_temperature::mean_square(out);
+            }
+        }
+        DriftField::MmdFlow(family) => {
+            let (one, _) = split(scratch, n_d)?;
+            out.fill(0.0);
+            for (&t, rms2) in temperatures.iter().zip(report.raw_rms2.iter_mut()) {
+                let config = MmdFlowConfig::new(family.kernel(t));
+                mmd_flow_drift_on(exec, queries, positives, Negatives::Queries, &config, one)?;
+                *rms2 = accumulate(out, one);
+            }
+        }
+        DriftField::SlicedWasserstein { directions } => {
+            let config = SlicedFlowConfig {
+                directions,
+                ..SlicedFlowConfig::new()
+            };
+            sliced_wasserstein_drift(queries, positives, &config, rng, scratch, out)?;
             if let Some(rms2) = report.raw_rms2.first_mut() {
                 *rms2 = crate::drift::multi_temperature::mean_square(out);
             }

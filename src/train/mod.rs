@@ -159,18 +159,7 @@ impl<'a, const I: usize, const H: usize, const O: usize> Trainer<'a, I, H, O> {
         if data_batch == 0 {
             return Err(Error::InvalidParameter { name: "data_batch" });
         }
-        let count = config.temperatures.len();
-        if count == 0
-            || count > MAX_TEMPERATURES
-            || !config
-                .temperatures
-                .iter()
-                .all(|t| t.is_finite() && *t > 0.0)
-        {
-            return Err(Error::InvalidParameter {
-                name: "temperatures",
-            });
-        }
+        config.field.validate(config.temperatures)?;
         if let Some(schedule) = config.annealing {
             schedule.validate()?;
         }
@@ -296,6 +285,7 @@ impl<'a, const I: usize, const H: usize, const O: usize> Trainer<'a, I, H, O> {
             exec,
             &self.config.field,
             temperatures,
+            rng,
             &queries,
             data,
             field_scratch,

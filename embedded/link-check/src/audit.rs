@@ -223,6 +223,9 @@ fn generator_and_training(rng: &mut Xoshiro128PlusPlus) -> bool {
             self_mask_distance: 100.0,
         },
         DriftField::Sinkhorn(SinkhornConfig::default()),
+        DriftField::SinkhornProxy(SinkhornConfig::default()),
+        DriftField::MmdFlow(KernelFamily::Laplace),
+        DriftField::SlicedWasserstein { directions: 4 },
     ];
     let mut data = [0.0_f32; 2 * N];
     for field in fields {
@@ -254,6 +257,16 @@ fn generator_and_training(rng: &mut Xoshiro128PlusPlus) -> bool {
         ok &= keep(Dataset::checkerboard().sample(rng, &mut data, black_box(N)));
         if let Ok(batch) = CloudView::<2>::from_coordinate_major(&data, N) {
             ok &= keep(trainer.step(rng, &batch));
+            // The same field on particles (no generator).
+            let mut out = [0.0_f32; 2 * N];
+            ok &= keep(field.evaluate(
+                black_box(&[0.05_f32][..]),
+                rng,
+                &batch,
+                &batch,
+                black_box(&mut workspace[..]),
+                &mut out,
+            ));
         }
     }
     ok

@@ -1,0 +1,358 @@
+//! Generator training for the papers' experiments 3, 4, 6 and 7 (`examples/README.md`), shared by
+//! `examples/paper_training.rs`, `examples/paper_flows.rs` and their reduced tests
+//! (`tests/paper_training.rs`, `tests/paper_flows.rs`).
+//!
+//! The generator is the official 2D demo's `Linear(32,256)–SiLU–…–Linear(256,2)`, trained with
+//! the crate's stop-gradient `Trainer` (or, for the ablation, without the stop-gradient through
+//! the drift's vector-Jacobian product), and scored like the papers: SWD (`p = 2`, 200
+//! directions) and MMD² (Gaussian bandwidths 0.01–1) between `eval` generated and `eval` data
+//! samples. With the crate's `std` feature every pass runs on all cores (the same bits as the
+//! serial build).
+#![allow(dead_code)]
+
+use drifting::metrics::{
+    DEFAULT_MMD_BANDWIDTHS, MmdConfig, SlicedWassersteinConfig, sliced_wasserstein_scratch_len,
+};
+use drifting::sample::fill_standard_normal;
+use drifting::{
+    Activation, Adam, AdamState, CloudView, Dataset, DriftField, Error, Kernel, MeanShiftConfig,
+    Mlp, Negatives, Trainer, TrainerConfig, mean_shift_vjp, mean_shift_vjp_scratch_len,
+};
+use rand_core::SeedableRng;
+use rand_xoshiro::Xoshiro256PlusPlus;
+
+/// The official demo's generator.
+pub type Generator = Mlp<32, 256, 2>;
+
+/// The passes, on all cores with the `std` feature, serial without (the same results).
+mod ops {
+    #[cfg(feature = "std")]
+    pub use drifting::parallel::{mean_shift_drift, mmd, sliced_wasserstein};
+    use drifting::{Error, Mlp};
+    #[cfg(not(feature = "std"))]
+    pub use drifting::{
+        mean_shift_drift,
+        metrics::{mmd, sliced_wasserstein},
+    };
+
+    /// `Mlp::forward`, parallel with `std`.
+    pub fn forward<const I: usize, const H: usize, const O: usize>(
+        mlp: &Mlp<I, H, O>,
+        params: &[f32],
+        input: &[f32],
+        batch: usize,
+        cache: &mut [f32],
+        out: &mut [f32],
+    ) -> Result<(), Error> {
+        #[cfg(feature = "std")]
+        return drifting::parallel::mlp_forward(mlp, params, input, batch, cache, out);
+        #[cfg(not(feature = "std"))]
+        return mlp.forward(params, input, batch, cache, out);
+    }
+
+    /// `Mlp::backward` without the input gradient, parallel with `std`.
+    pub fn backward<const I: usize, const H: usize, const O: usize>(
+        mlp: &Mlp<I, H, O>,
+        params: &[f32],
+        cache: &[f32],
+        grad_output: &[f32],
+        batch: usize,
+        grads: &mut [f32],
+        scratch: &mut [f32],
+    ) -> Result<(), Error> {
+        #[cfg(feature = "std")]
+        return drifting::parallel::mlp_backward(
+            mlp,
+            params,
+            cache,
+            grad_output,
+            batch,
+            grads,
+            None,
+            scratch,
+        );
+        #[cfg(not(feature = "std"))]
+        return mlp.backward(params, cache, grad_output, batch, grads, None, scratch);
+    }
+}
+
+/// Steps, batch sizes and evaluation cadence of a run.
+#[derive(Clone, Copy, Debug)]
+pub struct Budget {
+    /// Training steps.
+    pub steps: usize,
+    /// Generated and data samples per step.
+    pub batch: usize,
+    /// Score the generator every this many steps (and at the end).
+    pub every: usize,
+    /// Generated and data samples per evaluation (the papers: 5000).
+    pub eval: usize,
+}
+
+/// A training run: `(step, SWD, mean drift norm)` at every checkpoint (the norm is `NaN` when not
+/// tracked), the final SWD and MMD², and the parameters.
+pub struct Run {
+    pub curve: Vec<(usize, f64, f64)>,
+    pub swd: f64,
+    pub mmd2: f64,
+    pub params: Vec<f32>,
+}
+
+impl Run {
+    /// Whether every score is finite.
+    pub fn finite(&self) -> bool {
+        self.swd.is_finite() && self.mmd2.is_finite()
+    }
+}
+
+/// `eval` samples of the generator with parameters `params` (coordinate-major), the noise drawn
+/// from `rng`.
+pub fn generate(
+    params: &[f32],
+    eval: usize,
+    rng: &mut Xoshiro256PlusPlus,
+) -> Result<Vec<f32>, Error> {
+    let mut noise = vec![0.0; 32 * eval];
+    fill_standard_normal(rng, &mut noise);
+    let mut cache = vec![0.0; Generator::cache_len(eval)];
+    let mut generated = vec![0.0; 2 * eval];
+    ops::forward(
+        &Generator::new(Activation::Silu),
+        params,
+        &noise,
+        eval,
+        &mut cache,
+        &mut generated,
+    )?;
+    Ok(generated)
+}
+
+/// SWD (`p = 2`, 200 directions) and MMD² of `eval` generator samples against `eval` data; the
+/// noise, the data and the directions come from one generator seeded by `seed`.
+pub fn evaluate(
+    params: &[f32],
+    dataset: &Dataset,
+    seed: u64,
+    eval: usize,
+) -> Result<(f64, f64), Error> {
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed ^ 0xe7a1);
+    let generated = generate(params, eval, &mut rng)?;
+    let mut data = vec![0.0; 2 * eval];
+    dataset.sample(&mut rng, &mut data, eval)?;
+    scores(&generated, &data, eval, &mut rng)
+}
+
+/// SWD (`p = 2`, 200 directions) and MMD² (bandwidths 0.01–1) of two equal-size clouds.
+pub fn scores(
+    x: &[f32],
+    y: &[f32],
+    n: usize,
+    rng: &mut Xoshiro256PlusPlus,
+) -> Result<(f64, f64), Error> {
+    let (x, y) = (
+        CloudView::<2>::from_coordinate_major(x, n)?,
+        CloudView::<2>::from_coordinate_major(y, n)?,
+    );
+    let mut scratch = vec![0.0; sliced_wasserstein_scratch_len(n)];
+    let swd = ops::sliced_wasserstein(&x, &y, &SlicedWassersteinConfig::new(), rng, &mut scratch)?;
+    let mmd2 = ops::mmd(
+        &x,
+        &y,
+        &MmdConfig {
+            bandwidths: &DEFAULT_MMD_BANDWIDTHS,
+        },
+    )?
+    .value;
+    Ok((swd, mmd2))
+}
+
+/// Mean Euclidean norm of a coordinate-major 2D field of `n` vectors.
+pub fn mean_norm(field: &[f32], n: usize) -> f64 {
+    let (a, b) = field.split_at(n.min(field.len()));
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| f64::from(*x).hypot(f64::from(*y)))
+        .sum::<f64>()
+        / n as f64
+}
+
+/// The Laplace mean-shift drift at `τ` of `samples` against `data`, negatives = samples.
+pub fn laplace_drift(
+    samples: &[f32],
+    data: &[f32],
+    n: usize,
+    tau: f32,
+    out: &mut [f32],
+) -> Result<(), Error> {
+    ops::mean_shift_drift(
+        &CloudView::<2>::from_coordinate_major(samples, n)?,
+        &CloudView::<2>::from_coordinate_major(data, n)?,
+        Negatives::Queries,
+        &MeanShiftConfig::new(Kernel::laplace(tau)),
+        out,
+    )
+}
+
+/// Trains with the crate's stop-gradient `Trainer`: `field` at `temperatures`, Adam at `lr`,
+/// one fresh data batch per step. With `track_tau`, every checkpoint also records the mean norm
+/// of the Laplace mean-shift drift at that `τ` on the last generated batch.
+pub fn train(
+    field: DriftField,
+    temperatures: &[f32],
+    lr: f32,
+    dataset: &Dataset,
+    seed: u64,
+    budget: &Budget,
+    track_tau: Option<f32>,
+) -> Result<Run, Error> {
+    let n = budget.batch;
+    let config = TrainerConfig {
+        field,
+        temperatures,
+        batch: n,
+        optimizer: Adam {
+            learning_rate: lr,
+            ..Adam::new()
+        },
+        ..TrainerConfig::official_demo()
+    };
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+    let mut params = vec![0.0; Generator::PARAMETERS];
+    Generator::init_pytorch(&mut params, &mut rng)?;
+    let p = Generator::PARAMETERS;
+    let (mut g, mut m, mut v) = (vec![0.0; p], vec![0.0; p], vec![0.0; p]);
+    let mut workspace = vec![0.0; Trainer::<32, 256, 2>::workspace_len(&config, n)];
+    let mut trainer = Trainer::<32, 256, 2>::new(
+        config,
+        n,
+        &mut params,
+        &mut g,
+        &mut m,
+        &mut v,
+        &mut workspace,
+    )?;
+    let mut data = vec![0.0; 2 * n];
+    let mut field_out = vec![0.0; 2 * n];
+    let mut curve = Vec::new();
+    let mut last = (f64::NAN, f64::NAN);
+    for step in 0..=budget.steps {
+        dataset.sample(&mut rng, &mut data, n)?;
+        if step % budget.every.max(1) == 0 || step == budget.steps {
+            let (swd, mmd2) = evaluate(trainer.parameters(), dataset, seed, budget.eval)?;
+            last = (swd, mmd2);
+            let norm = match track_tau {
+                Some(tau) if step > 0 => {
+                    let samples = trainer.last_samples().to_vec();
+                    laplace_drift(&samples, &data, n, tau, &mut field_out)?;
+                    mean_norm(&field_out, n)
+                }
+                _ => f64::NAN,
+            };
+            curve.push((step, swd, norm));
+        }
+        if step < budget.steps {
+            let data = CloudView::from_coordinate_major(&data, n)?;
+            #[cfg(feature = "std")]
+            drifting::parallel::train_step(&mut trainer, &mut rng, &data)?;
+            #[cfg(not(feature = "std"))]
+            trainer.step(&mut rng, &data)?;
+        }
+    }
+    let params = trainer.parameters().to_vec();
+    let (swd, mmd2) = last;
+    Ok(Run {
+        curve,
+        swd,
+        mmd2,
+        params,
+    })
+}
+
+/// Trains **without** the stop-gradient: the loss `mean‖V(x)‖²` of the Laplace mean-shift drift
+/// at `τ` differentiated through `V` (its vector-Jacobian product, the queries being the
+/// negatives too), Adam at `lr`; records the mean drift norm at every checkpoint.
+pub fn train_without_stop_gradient(
+    tau: f32,
+    lr: f32,
+    dataset: &Dataset,
+    seed: u64,
+    budget: &Budget,
+) -> Result<Run, Error> {
+    let n = budget.batch;
+    let mlp = Generator::new(Activation::Silu);
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+    let mut params = vec![0.0; Generator::PARAMETERS];
+    Generator::init_pytorch(&mut params, &mut rng)?;
+    let p = Generator::PARAMETERS;
+    let (mut g, mut m, mut v) = (vec![0.0; p], vec![0.0; p], vec![0.0; p]);
+    let adam = Adam {
+        learning_rate: lr,
+        ..Adam::new()
+    };
+    let mut state = AdamState::new();
+    let mut noise = vec![0.0; 32 * n];
+    let mut cache = vec![0.0; Generator::cache_len(n)];
+    let mut scratch = vec![0.0; Generator::backward_scratch_len(n)];
+    let mut samples = vec![0.0; 2 * n];
+    let mut data = vec![0.0; 2 * n];
+    let mut field = vec![0.0; 2 * n];
+    let mut cotangent = vec![0.0; 2 * n];
+    let mut gradient = vec![0.0; 2 * n];
+    let mut vjp_scratch = vec![0.0; mean_shift_vjp_scratch_len(n, 2)];
+    let config = MeanShiftConfig::new(Kernel::laplace(tau));
+    let mut curve = Vec::new();
+    let mut last = (f64::NAN, f64::NAN);
+    for step in 0..=budget.steps {
+        dataset.sample(&mut rng, &mut data, n)?;
+        fill_standard_normal(&mut rng, &mut noise);
+        ops::forward(&mlp, &params, &noise, n, &mut cache, &mut samples)?;
+        laplace_drift(&samples, &data, n, tau, &mut field)?;
+        if step % budget.every.max(1) == 0 || step == budget.steps {
+            let (swd, mmd2) = evaluate(&params, dataset, seed, budget.eval)?;
+            last = (swd, mmd2);
+            curve.push((step, swd, mean_norm(&field, n)));
+        }
+        if step == budget.steps {
+            break;
+        }
+        // ∂/∂V of mean‖V‖² is 2V/(N·D); through V to the samples with the VJP.
+        for (u, f) in cotangent.iter_mut().zip(&field) {
+            *u = 2.0 * f / (2 * n) as f32;
+        }
+        mean_shift_vjp(
+            &CloudView::<2>::from_coordinate_major(&samples, n)?,
+            &CloudView::<2>::from_coordinate_major(&data, n)?,
+            &config,
+            &cotangent,
+            &mut vjp_scratch,
+            &mut gradient,
+        )?;
+        ops::backward(&mlp, &params, &cache, &gradient, n, &mut g, &mut scratch)?;
+        adam.step(&mut state, &mut params, &g, &mut m, &mut v)?;
+    }
+    let (swd, mmd2) = last;
+    Ok(Run {
+        curve,
+        swd,
+        mmd2,
+        params,
+    })
+}
+
+/// Pearson correlation of `ln x` and `ln y` over the pairs with both positive and finite.
+pub fn log_correlation(points: &[(f64, f64)]) -> f64 {
+    let logs: Vec<(f64, f64)> = points
+        .iter()
+        .filter(|(x, y)| x.is_finite() && y.is_finite() && *x > 0.0 && *y > 0.0)
+        .map(|(x, y)| (x.ln(), y.ln()))
+        .collect();
+    let n = logs.len() as f64;
+    let (mx, my) = (
+        logs.iter().map(|p| p.0).sum::<f64>() / n,
+        logs.iter().map(|p| p.1).sum::<f64>() / n,
+    );
+    let sxy: f64 = logs.iter().map(|(x, y)| (x - mx) * (y - my)).sum();
+    let sxx: f64 = logs.iter().map(|(x, _)| (x - mx).powi(2)).sum();
+    let syy: f64 = logs.iter().map(|(_, y)| (y - my).powi(2)).sum();
+    sxy / (sxx * syy).sqrt()
+}
