@@ -21,70 +21,21 @@ use drifting::{
 use rand_core::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 
+#[path = "../examples/support/passes.rs"]
+mod passes;
+
 /// The operators timed, serial or (`--threads T > 1`, feature `std`) on the current rayon pool.
 /// Without `std` only the serial functions exist and `par` is always false.
 mod ops {
+    pub use super::passes::{backward, forward, train_step};
     #[cfg(feature = "std")]
     pub use drifting::parallel::{
         entropic_transport, mean_shift_drift, multi_temperature_drift, two_axis_softmax_drift,
     };
-    use drifting::{CloudView, Error, Mlp, StepReport, Trainer};
     #[cfg(not(feature = "std"))]
     pub use drifting::{
         entropic_transport, mean_shift_drift, multi_temperature_drift, two_axis_softmax_drift,
     };
-    use rand_core::Rng;
-
-    /// `Mlp::forward` / `Mlp::backward`, parallel with `std`.
-    pub fn forward<const I: usize, const H: usize, const O: usize>(
-        mlp: &Mlp<I, H, O>,
-        params: &[f32],
-        input: &[f32],
-        batch: usize,
-        cache: &mut [f32],
-        out: &mut [f32],
-    ) -> Result<(), Error> {
-        #[cfg(feature = "std")]
-        return drifting::parallel::mlp_forward(mlp, params, input, batch, cache, out);
-        #[cfg(not(feature = "std"))]
-        return mlp.forward(params, input, batch, cache, out);
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    pub fn backward<const I: usize, const H: usize, const O: usize>(
-        mlp: &Mlp<I, H, O>,
-        params: &[f32],
-        cache: &[f32],
-        grad_output: &[f32],
-        batch: usize,
-        grads: &mut [f32],
-        scratch: &mut [f32],
-    ) -> Result<(), Error> {
-        #[cfg(feature = "std")]
-        return drifting::parallel::mlp_backward(
-            mlp,
-            params,
-            cache,
-            grad_output,
-            batch,
-            grads,
-            None,
-            scratch,
-        );
-        #[cfg(not(feature = "std"))]
-        return mlp.backward(params, cache, grad_output, batch, grads, None, scratch);
-    }
-
-    pub fn train_step<const I: usize, const H: usize, const O: usize, R: Rng + ?Sized>(
-        trainer: &mut Trainer<'_, I, H, O>,
-        rng: &mut R,
-        data: &CloudView<'_, O>,
-    ) -> Result<StepReport, Error> {
-        #[cfg(feature = "std")]
-        return drifting::parallel::train_step(trainer, rng, data);
-        #[cfg(not(feature = "std"))]
-        return trainer.step(rng, data);
-    }
 }
 use ops::{entropic_transport, mean_shift_drift, multi_temperature_drift, two_axis_softmax_drift};
 

@@ -10,6 +10,8 @@
 
 #[path = "../examples/support/flows.rs"]
 mod flows;
+#[path = "../examples/support/passes.rs"]
+mod passes;
 #[path = "../examples/support/training.rs"]
 mod training;
 

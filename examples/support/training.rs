@@ -8,6 +8,8 @@
 //! directions) and MMD² (Gaussian bandwidths 0.01–1) between `eval` generated and `eval` data
 //! samples. With the crate's `std` feature every pass runs on all cores (the same bits as the
 //! serial build).
+//!
+//! The including example or test also declares `mod passes` (`support/passes.rs`).
 #![allow(dead_code)]
 
 use drifting::metrics::{
@@ -26,54 +28,14 @@ pub type Generator = Mlp<32, 256, 2>;
 
 /// The passes, on all cores with the `std` feature, serial without (the same results).
 mod ops {
+    pub use crate::passes::{backward, forward, train_step};
     #[cfg(feature = "std")]
     pub use drifting::parallel::{mean_shift_drift, mmd, sliced_wasserstein};
-    use drifting::{Error, Mlp};
     #[cfg(not(feature = "std"))]
     pub use drifting::{
         mean_shift_drift,
         metrics::{mmd, sliced_wasserstein},
     };
-
-    /// `Mlp::forward`, parallel with `std`.
-    pub fn forward<const I: usize, const H: usize, const O: usize>(
-        mlp: &Mlp<I, H, O>,
-        params: &[f32],
-        input: &[f32],
-        batch: usize,
-        cache: &mut [f32],
-        out: &mut [f32],
-    ) -> Result<(), Error> {
-        #[cfg(feature = "std")]
-        return drifting::parallel::mlp_forward(mlp, params, input, batch, cache, out);
-        #[cfg(not(feature = "std"))]
-        return mlp.forward(params, input, batch, cache, out);
-    }
-
-    /// `Mlp::backward` without the input gradient, parallel with `std`.
-    pub fn backward<const I: usize, const H: usize, const O: usize>(
-        mlp: &Mlp<I, H, O>,
-        params: &[f32],
-        cache: &[f32],
-        grad_output: &[f32],
-        batch: usize,
-        grads: &mut [f32],
-        scratch: &mut [f32],
-    ) -> Result<(), Error> {
-        #[cfg(feature = "std")]
-        return drifting::parallel::mlp_backward(
-            mlp,
-            params,
-            cache,
-            grad_output,
-            batch,
-            grads,
-            None,
-            scratch,
-        );
-        #[cfg(not(feature = "std"))]
-        return mlp.backward(params, cache, grad_output, batch, grads, None, scratch);
-    }
 }
 
 /// Steps, batch sizes and evaluation cadence of a run.
@@ -251,11 +213,11 @@ pub fn train(
             curve.push((step, swd, norm));
         }
         if step < budget.steps {
-            let data = CloudView::from_coordinate_major(&data, n)?;
-            #[cfg(feature = "std")]
-            drifting::parallel::train_step(&mut trainer, &mut rng, &data)?;
-            #[cfg(not(feature = "std"))]
-            trainer.step(&mut rng, &data)?;
+            ops::train_step(
+                &mut trainer,
+                &mut rng,
+                &CloudView::from_coordinate_major(&data, n)?,
+            )?;
         }
     }
     let params = trainer.parameters().to_vec();

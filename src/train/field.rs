@@ -262,13 +262,7 @@ pub(crate) fn evaluate<const D: usize, R: Rng + ?Sized>(
             report.raw_rms2 = r.raw_rms2;
         }
         DriftField::Sinkhorn(config) => {
-            let blur = temperatures
-                .first()
-                .copied()
-                .ok_or(Error::InvalidParameter {
-                    name: "temperatures",
-                })?;
-            let config = SinkhornConfig { blur, ..config };
+            let config = with_blur(config, temperatures)?;
             let mut workspace = SinkhornWorkspace::new(scratch, queries.len(), positives.len())?;
             sinkhorn_drift_on(
                 exec,
@@ -278,18 +272,10 @@ pub(crate) fn evaluate<const D: usize, R: Rng + ?Sized>(
                 &mut workspace,
                 out,
             )?;
-            if let Some(rms2) = report.raw_rms2.first_mut() {
-                *rms2 = crate::drift::multi_temperature::mean_square(out);
-            }
+            report.set_single(out);
         }
         DriftField::SinkhornProxy(config) => {
-            let blur = temperatures
-                .first()
-                .copied()
-                .ok_or(Error::InvalidParameter {
-                    name: "temperatures",
-                })?;
-            let config = SinkhornConfig { blur, ..config };
+            let config = with_blur(config, temperatures)?;
             sinkhorn_proxy_drift_on(
                 exec,
                 &WeightedCloud::uniform(*queries),
@@ -298,9 +284,7 @@ pub(crate) fn evaluate<const D: usize, R: Rng + ?Sized>(
                 scratch,
                 out,
             )?;
-            if let Some(rms2) = report.raw_rms2.first_mut() {
-                *rms2 = crate::drift::multi_temperature::mean_square(out);
-            }
+            report.set_single(out);
         }
         DriftField::MmdFlow(family) => {
             let (one, _) = split(scratch, n_d)?;
@@ -317,12 +301,30 @@ pub(crate) fn evaluate<const D: usize, R: Rng + ?Sized>(
                 ..SlicedFlowConfig::new()
             };
             sliced_wasserstein_drift(queries, positives, &config, rng, scratch, out)?;
-            if let Some(rms2) = report.raw_rms2.first_mut() {
-                *rms2 = crate::drift::multi_temperature::mean_square(out);
-            }
+            report.set_single(out);
         }
     }
     Ok(report)
+}
+
+impl FieldReport {
+    /// Records `mean(out²)` as the single temperature's raw RMS².
+    fn set_single(&mut self, out: &[f32]) {
+        if let Some(rms2) = self.raw_rms2.first_mut() {
+            *rms2 = crate::drift::multi_temperature::mean_square(out);
+        }
+    }
+}
+
+/// `config` with the first temperature as its `blur`.
+fn with_blur(config: SinkhornConfig, temperatures: &[f32]) -> Result<SinkhornConfig, Error> {
+    let blur = temperatures
+        .first()
+        .copied()
+        .ok_or(Error::InvalidParameter {
+            name: "temperatures",
+        })?;
+    Ok(SinkhornConfig { blur, ..config })
 }
 
 /// `out += field`; returns `mean(field²)`.
