@@ -5,7 +5,12 @@
 #![allow(dead_code)]
 
 use drifting::sample::{fill_standard_normal, uniform};
-use drifting::{CloudView, Kernel, MeanShiftConfig, Negatives, mean_shift_drift};
+// On all cores with the `std` feature (the same bits as the serial function).
+#[cfg(not(feature = "std"))]
+use drifting::mean_shift_drift;
+#[cfg(feature = "std")]
+use drifting::parallel::mean_shift_drift;
+use drifting::{CloudView, Kernel, MeanShiftConfig, Negatives};
 use rand_core::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
 
