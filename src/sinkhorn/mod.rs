@@ -14,10 +14,12 @@ mod softmin;
 mod solver;
 
 pub use divergence::{SinkhornDivergence, entropic_transport, sinkhorn_divergence};
+pub(crate) use drift::sinkhorn_drift_on;
+#[cfg(any(feature = "std", feature = "flow-fields"))]
+pub(crate) use drift::sinkhorn_proxy_drift_on;
 pub use drift::{
     barycentric_projection, sinkhorn_drift, sinkhorn_proxy_drift, sinkhorn_proxy_scratch_len,
 };
-pub(crate) use drift::{sinkhorn_drift_on, sinkhorn_proxy_drift_on};
 pub use solver::{EpsilonSchedule, epsilon_schedule};
 #[cfg(feature = "std")]
 pub(crate) use {

@@ -5,11 +5,13 @@ use crate::chunks::Exec;
 use crate::cloud::CloudView;
 use crate::drift::Negatives;
 use crate::drift::mean_shift::{MeanShiftConfig, mean_shift_drift_on};
+#[cfg(feature = "flow-fields")]
 use crate::drift::mmd_flow::{MmdFlowConfig, mmd_flow_drift_on};
 use crate::drift::multi_temperature::{
     MAX_TEMPERATURES, MultiTemperatureConfig, multi_temperature_drift_on,
     multi_temperature_scratch_len,
 };
+#[cfg(feature = "flow-fields")]
 use crate::drift::sliced_flow::{
     SlicedFlowConfig, sliced_flow_scratch_len, sliced_wasserstein_drift,
 };
@@ -18,10 +20,9 @@ use crate::drift::two_axis::{
 };
 use crate::error::Error;
 use crate::kernel::Kernel;
-use crate::sinkhorn::{
-    SinkhornConfig, SinkhornWorkspace, WeightedCloud, sinkhorn_drift_on, sinkhorn_proxy_drift_on,
-    sinkhorn_proxy_scratch_len,
-};
+use crate::sinkhorn::{SinkhornConfig, SinkhornWorkspace, WeightedCloud, sinkhorn_drift_on};
+#[cfg(feature = "flow-fields")]
+use crate::sinkhorn::{sinkhorn_proxy_drift_on, sinkhorn_proxy_scratch_len};
 use rand_core::Rng;
 
 /// The kernel family of a drift whose scale the trainer sets (and anneals).
@@ -51,10 +52,13 @@ impl KernelFamily {
 /// `τ` or `σ` for the kernel drifts, `R` for the multi-temperature drift, `blur` for Sinkhorn and
 /// the Sinkhorn proxy. The sliced-Wasserstein flow has no scale: its temperatures are not used.
 ///
+/// Non-exhaustive: the feature `flow-fields` (on by default) adds the last three variants.
+///
 /// The third paper's flows map onto these fields: KL / score difference is
 /// `MeanShift(KernelFamily::Gaussian)` (§3), the method's Algorithm 2 is `TwoAxis`, the Sinkhorn
 /// divergence flow is `Sinkhorn`, and `SinkhornProxy`, `MmdFlow`, `SlicedWasserstein` are §6–§7.
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum DriftField {
     /// [`mean_shift_drift`](crate::mean_shift_drift) (§3) with the self-pair excluded; with several
     /// temperatures the fields are summed.
@@ -75,14 +79,17 @@ pub enum DriftField {
     /// temperature as `blur`; the other fields of the configuration are kept.
     Sinkhorn(SinkhornConfig),
     /// [`sinkhorn_proxy_drift`](crate::sinkhorn_proxy_drift) (the third paper's one-shot Sinkhorn
-    /// proxy, §6) with the first temperature as `blur`; the configuration's `cost` is kept.
+    /// proxy, §6; feature `flow-fields`, on by default) with the first temperature as `blur`; the configuration's `cost` is kept.
+    #[cfg(feature = "flow-fields")]
     SinkhornProxy(SinkhornConfig),
     /// [`mmd_flow_drift`](crate::mmd_flow_drift) (§7, unnormalised kernel gradients, `η = 1`);
     /// with several temperatures the fields are summed.
+    #[cfg(feature = "flow-fields")]
     MmdFlow(KernelFamily),
     /// [`sliced_wasserstein_drift`](crate::sliced_wasserstein_drift) (§7, `η = 1`) over
     /// `directions` random directions, drawn from the step's generator after the noise. The
     /// temperatures are not used.
+    #[cfg(feature = "flow-fields")]
     SlicedWasserstein {
         /// Random directions per step (`≥ 1`).
         directions: usize,
@@ -98,11 +105,15 @@ impl DriftField {
     pub const fn scratch_len(&self, n: usize, p: usize, dim: usize) -> usize {
         match self {
             // One extra field per temperature (summed into the output).
-            Self::MeanShift(_) | Self::MmdFlow(_) => n * dim,
+            Self::MeanShift(_) => n * dim,
+            #[cfg(feature = "flow-fields")]
+            Self::MmdFlow(_) => n * dim,
             Self::TwoAxis(..) => two_axis_scratch_len(n, p, n) + n * dim,
             Self::MultiTemperature { .. } => multi_temperature_scratch_len(n, p, dim),
             Self::Sinkhorn(_) => SinkhornWorkspace::required_len(n, p),
+            #[cfg(feature = "flow-fields")]
             Self::SinkhornProxy(_) => sinkhorn_proxy_scratch_len(n, p),
+            #[cfg(feature = "flow-fields")]
             Self::SlicedWasserstein { .. } => sliced_flow_scratch_len(n, p),
         }
     }
@@ -181,6 +192,7 @@ impl DriftField {
                 name: "temperatures",
             });
         }
+        #[cfg(feature = "flow-fields")]
         if let Self::SlicedWasserstein { directions: 0 } = self {
             return Err(Error::InvalidParameter { name: "directions" });
         }
@@ -205,7 +217,7 @@ pub(crate) fn evaluate<const D: usize, R: Rng + ?Sized>(
     exec: Exec,
     field: &DriftField,
     temperatures: &[f32],
-    rng: &mut R,
+    #[cfg_attr(not(feature = "flow-fields"), allow(unused_variables))] rng: &mut R,
     queries: &CloudView<'_, D>,
     positives: &CloudView<'_, D>,
     scratch: &mut [f32],
@@ -274,37 +286,96 @@ pub(crate) fn evaluate<const D: usize, R: Rng + ?Sized>(
             )?;
             report.set_single(out);
         }
+        // The third paper's flows run out of line: a device that trains with the other fields
+        // does not pay their stack frames in this function (the Cortex-M0 training case has a
+        // few hundred bytes of stack to spare).
+        #[cfg(feature = "flow-fields")]
         DriftField::SinkhornProxy(config) => {
-            let config = with_blur(config, temperatures)?;
-            sinkhorn_proxy_drift_on(
-                exec,
-                &WeightedCloud::uniform(*queries),
-                &WeightedCloud::uniform(*positives),
-                &config,
-                scratch,
-                out,
-            )?;
+            proxy_field(exec, config, temperatures, queries, positives, scratch, out)?;
             report.set_single(out);
         }
+        #[cfg(feature = "flow-fields")]
         DriftField::MmdFlow(family) => {
-            let (one, _) = split(scratch, n_d)?;
-            out.fill(0.0);
-            for (&t, rms2) in temperatures.iter().zip(report.raw_rms2.iter_mut()) {
-                let config = MmdFlowConfig::new(family.kernel(t));
-                mmd_flow_drift_on(exec, queries, positives, Negatives::Queries, &config, one)?;
-                *rms2 = accumulate(out, one);
-            }
+            mmd_field(
+                exec,
+                family,
+                temperatures,
+                queries,
+                positives,
+                scratch,
+                out,
+                &mut report,
+            )?;
         }
+        #[cfg(feature = "flow-fields")]
         DriftField::SlicedWasserstein { directions } => {
-            let config = SlicedFlowConfig {
-                directions,
-                ..SlicedFlowConfig::new()
-            };
-            sliced_wasserstein_drift(queries, positives, &config, rng, scratch, out)?;
+            sliced_field(directions, rng, queries, positives, scratch, out)?;
             report.set_single(out);
         }
     }
     Ok(report)
+}
+
+#[cfg(feature = "flow-fields")]
+#[inline(never)]
+fn proxy_field<const D: usize>(
+    exec: Exec,
+    config: SinkhornConfig,
+    temperatures: &[f32],
+    queries: &CloudView<'_, D>,
+    positives: &CloudView<'_, D>,
+    scratch: &mut [f32],
+    out: &mut [f32],
+) -> Result<(), Error> {
+    let config = with_blur(config, temperatures)?;
+    sinkhorn_proxy_drift_on(
+        exec,
+        &WeightedCloud::uniform(*queries),
+        &WeightedCloud::uniform(*positives),
+        &config,
+        scratch,
+        out,
+    )
+}
+
+#[cfg(feature = "flow-fields")]
+#[inline(never)]
+#[allow(clippy::too_many_arguments)]
+fn mmd_field<const D: usize>(
+    exec: Exec,
+    family: KernelFamily,
+    temperatures: &[f32],
+    queries: &CloudView<'_, D>,
+    positives: &CloudView<'_, D>,
+    scratch: &mut [f32],
+    out: &mut [f32],
+    report: &mut FieldReport,
+) -> Result<(), Error> {
+    let (one, _) = split(scratch, out.len())?;
+    out.fill(0.0);
+    for (&t, rms2) in temperatures.iter().zip(report.raw_rms2.iter_mut()) {
+        let config = MmdFlowConfig::new(family.kernel(t));
+        mmd_flow_drift_on(exec, queries, positives, Negatives::Queries, &config, one)?;
+        *rms2 = accumulate(out, one);
+    }
+    Ok(())
+}
+
+#[cfg(feature = "flow-fields")]
+#[inline(never)]
+fn sliced_field<const D: usize, R: Rng + ?Sized>(
+    directions: usize,
+    rng: &mut R,
+    queries: &CloudView<'_, D>,
+    positives: &CloudView<'_, D>,
+    scratch: &mut [f32],
+    out: &mut [f32],
+) -> Result<(), Error> {
+    let config = SlicedFlowConfig {
+        directions,
+        ..SlicedFlowConfig::new()
+    };
+    sliced_wasserstein_drift(queries, positives, &config, rng, scratch, out)
 }
 
 impl FieldReport {
