@@ -397,6 +397,7 @@ fn sliced_flow_rejects_bad_input() {
 /// `DriftField::evaluate` (what a training step and the particle flows call) gives the operators'
 /// own bits, and refuses bad temperatures and zero directions with typed errors.
 #[test]
+#[cfg(feature = "flow-fields")]
 fn drift_field_evaluate_is_the_operators() {
     use drifting::{
         DriftField, KernelFamily, SinkhornConfig, WeightedCloud,

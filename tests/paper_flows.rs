@@ -7,6 +7,7 @@
 //!   Sinkhorn-divergence flow rebalance it to the data's 50/50.
 //! * Every flow the trainer offers trains the official generator: SWD falls well below its
 //!   value at initialisation (at least halved in 150 steps of batch 128).
+#![cfg(feature = "flow-fields")]
 
 #[path = "../examples/support/flows.rs"]
 mod flows;

@@ -463,13 +463,17 @@ fn training_steps_are_bitwise_serial_at_every_thread_count() {
             affinity_floor: 1e-6,
             self_mask_distance: 100.0,
         },
+        #[cfg(feature = "flow-fields")]
         DriftField::SinkhornProxy(drifting::SinkhornConfig::default()),
+        #[cfg(feature = "flow-fields")]
         DriftField::MmdFlow(KernelFamily::Laplace),
+        #[cfg(feature = "flow-fields")]
         DriftField::SlicedWasserstein { directions: 8 },
     ];
     for field in fields {
         let temperatures = match field {
             DriftField::MultiTemperature { .. } => &[0.02_f32, 0.05, 0.2][..],
+            #[cfg(feature = "flow-fields")]
             DriftField::SinkhornProxy(_) | DriftField::SlicedWasserstein { .. } => &[0.05_f32][..],
             _ => &[0.05_f32, 0.2][..],
         };
