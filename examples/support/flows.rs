@@ -217,7 +217,6 @@ pub fn particle_flow(
     let mut scratch = vec![0.0; field.scratch_len(n, p, 2)];
     let mut drift = vec![0.0; 2 * n];
     let positives = CloudView::<2>::from_coordinate_major(data, p)?;
-    let mut rms = 0.0;
     for _ in 0..steps {
         let queries = CloudView::<2>::from_coordinate_major(particles, n)?;
         passes::drift_field(
@@ -229,11 +228,10 @@ pub fn particle_flow(
             &mut scratch,
             &mut drift,
         )?;
-        rms =
-            (drift.iter().map(|v| f64::from(*v).powi(2)).sum::<f64>() / drift.len() as f64).sqrt();
         for (x, v) in particles.iter_mut().zip(&drift) {
             *x += eta * v;
         }
     }
-    Ok(rms)
+    let mean_square = drift.iter().map(|v| f64::from(*v).powi(2)).sum::<f64>() / drift.len() as f64;
+    Ok(mean_square.sqrt())
 }

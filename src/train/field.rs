@@ -227,21 +227,15 @@ pub(crate) fn evaluate<const D: usize, R: Rng + ?Sized>(
         coordinate_scale: 1.0,
         raw_rms2: [0.0; MAX_TEMPERATURES],
     };
-    let n_d = out.len();
     match *field {
         DriftField::MeanShift(family) => {
-            let (one, _) = split(scratch, n_d)?;
-            out.fill(0.0);
-            for (&t, rms2) in temperatures.iter().zip(report.raw_rms2.iter_mut()) {
+            summed(temperatures, scratch, out, &mut report, |t, _, one| {
                 let config = MeanShiftConfig::new(family.kernel(t));
-                mean_shift_drift_on(exec, queries, positives, Negatives::Queries, &config, one)?;
-                *rms2 = accumulate(out, one);
-            }
+                mean_shift_drift_on(exec, queries, positives, Negatives::Queries, &config, one)
+            })?;
         }
         DriftField::TwoAxis(family, self_mask) => {
-            let (one, rest) = split(scratch, n_d)?;
-            out.fill(0.0);
-            for (&t, rms2) in temperatures.iter().zip(report.raw_rms2.iter_mut()) {
+            summed(temperatures, scratch, out, &mut report, |t, rest, one| {
                 let config = TwoAxisConfig {
                     kernel: family.kernel(t),
                     self_mask,
@@ -254,9 +248,8 @@ pub(crate) fn evaluate<const D: usize, R: Rng + ?Sized>(
                     &config,
                     rest,
                     one,
-                )?;
-                *rms2 = accumulate(out, one);
-            }
+                )
+            })?;
         }
         DriftField::MultiTemperature {
             affinity_floor,
@@ -286,96 +279,37 @@ pub(crate) fn evaluate<const D: usize, R: Rng + ?Sized>(
             )?;
             report.set_single(out);
         }
-        // The third paper's flows run out of line: a device that trains with the other fields
-        // does not pay their stack frames in this function (the Cortex-M0 training case has a
-        // few hundred bytes of stack to spare).
         #[cfg(feature = "flow-fields")]
         DriftField::SinkhornProxy(config) => {
-            proxy_field(exec, config, temperatures, queries, positives, scratch, out)?;
+            let config = with_blur(config, temperatures)?;
+            sinkhorn_proxy_drift_on(
+                exec,
+                &WeightedCloud::uniform(*queries),
+                &WeightedCloud::uniform(*positives),
+                &config,
+                scratch,
+                out,
+            )?;
             report.set_single(out);
         }
         #[cfg(feature = "flow-fields")]
         DriftField::MmdFlow(family) => {
-            mmd_field(
-                exec,
-                family,
-                temperatures,
-                queries,
-                positives,
-                scratch,
-                out,
-                &mut report,
-            )?;
+            summed(temperatures, scratch, out, &mut report, |t, _, one| {
+                let config = MmdFlowConfig::new(family.kernel(t));
+                mmd_flow_drift_on(exec, queries, positives, Negatives::Queries, &config, one)
+            })?;
         }
         #[cfg(feature = "flow-fields")]
         DriftField::SlicedWasserstein { directions } => {
-            sliced_field(directions, rng, queries, positives, scratch, out)?;
+            let config = SlicedFlowConfig {
+                directions,
+                ..SlicedFlowConfig::new()
+            };
+            sliced_wasserstein_drift(queries, positives, &config, rng, scratch, out)?;
             report.set_single(out);
         }
     }
     Ok(report)
-}
-
-#[cfg(feature = "flow-fields")]
-#[inline(never)]
-fn proxy_field<const D: usize>(
-    exec: Exec,
-    config: SinkhornConfig,
-    temperatures: &[f32],
-    queries: &CloudView<'_, D>,
-    positives: &CloudView<'_, D>,
-    scratch: &mut [f32],
-    out: &mut [f32],
-) -> Result<(), Error> {
-    let config = with_blur(config, temperatures)?;
-    sinkhorn_proxy_drift_on(
-        exec,
-        &WeightedCloud::uniform(*queries),
-        &WeightedCloud::uniform(*positives),
-        &config,
-        scratch,
-        out,
-    )
-}
-
-#[cfg(feature = "flow-fields")]
-#[inline(never)]
-#[allow(clippy::too_many_arguments)]
-fn mmd_field<const D: usize>(
-    exec: Exec,
-    family: KernelFamily,
-    temperatures: &[f32],
-    queries: &CloudView<'_, D>,
-    positives: &CloudView<'_, D>,
-    scratch: &mut [f32],
-    out: &mut [f32],
-    report: &mut FieldReport,
-) -> Result<(), Error> {
-    let (one, _) = split(scratch, out.len())?;
-    out.fill(0.0);
-    for (&t, rms2) in temperatures.iter().zip(report.raw_rms2.iter_mut()) {
-        let config = MmdFlowConfig::new(family.kernel(t));
-        mmd_flow_drift_on(exec, queries, positives, Negatives::Queries, &config, one)?;
-        *rms2 = accumulate(out, one);
-    }
-    Ok(())
-}
-
-#[cfg(feature = "flow-fields")]
-#[inline(never)]
-fn sliced_field<const D: usize, R: Rng + ?Sized>(
-    directions: usize,
-    rng: &mut R,
-    queries: &CloudView<'_, D>,
-    positives: &CloudView<'_, D>,
-    scratch: &mut [f32],
-    out: &mut [f32],
-) -> Result<(), Error> {
-    let config = SlicedFlowConfig {
-        directions,
-        ..SlicedFlowConfig::new()
-    };
-    sliced_wasserstein_drift(queries, positives, &config, rng, scratch, out)
 }
 
 impl FieldReport {
@@ -398,12 +332,26 @@ fn with_blur(config: SinkhornConfig, temperatures: &[f32]) -> Result<SinkhornCon
     Ok(SinkhornConfig { blur, ..config })
 }
 
-/// `out += field`; returns `mean(field²)`.
-fn accumulate(out: &mut [f32], field: &[f32]) -> f32 {
-    for (o, v) in out.iter_mut().zip(field) {
-        *o += v;
+/// The sum over `temperatures` of the fields `one_field(t, rest, one)` writes into `one` (the
+/// first `out.len()` values of `scratch`; `rest` is the remainder), into `out`, with each
+/// field's `mean(V²)` recorded in the report.
+fn summed(
+    temperatures: &[f32],
+    scratch: &mut [f32],
+    out: &mut [f32],
+    report: &mut FieldReport,
+    mut one_field: impl FnMut(f32, &mut [f32], &mut [f32]) -> Result<(), Error>,
+) -> Result<(), Error> {
+    let (one, rest) = split(scratch, out.len())?;
+    out.fill(0.0);
+    for (&t, rms2) in temperatures.iter().zip(report.raw_rms2.iter_mut()) {
+        one_field(t, rest, one)?;
+        for (o, v) in out.iter_mut().zip(one.iter()) {
+            *o += v;
+        }
+        *rms2 = crate::drift::multi_temperature::mean_square(one);
     }
-    crate::drift::multi_temperature::mean_square(field)
+    Ok(())
 }
 
 fn split(scratch: &mut [f32], first: usize) -> Result<(&mut [f32], &mut [f32]), Error> {
