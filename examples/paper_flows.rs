@@ -32,7 +32,6 @@ mod training;
 use drifting::sinkhorn::sinkhorn_proxy_scratch_len;
 use drifting::{CloudView, Dataset, SinkhornConfig, WeightedCloud};
 use flows::{Flow, particle_flow, right_fraction, two_modes};
-use plotters::style::RGBColor;
 use rand_core::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
 use std::time::Instant;
@@ -41,16 +40,6 @@ use training::{Budget, floor, scores, train};
 type Failure = Box<dyn std::error::Error>;
 /// A labelled `(x, y)` curve.
 type Named = (String, Vec<(f32, f32)>);
-
-const PALETTE: [RGBColor; 7] = [
-    RGBColor(31, 119, 180),
-    RGBColor(214, 39, 40),
-    RGBColor(255, 127, 14),
-    RGBColor(44, 160, 44),
-    RGBColor(148, 103, 189),
-    RGBColor(140, 86, 75),
-    RGBColor(127, 127, 127),
-];
 
 /// Particle flows between two distant modes with the wrong masses; returns the data and, per
 /// flow, the particles after the flow at the grid's middle value.
@@ -227,7 +216,7 @@ fn main() -> Result<(), Failure> {
     let out = value("--out").unwrap_or_else(|| format!("paper_flows_{part}.png"));
     let scatters: Vec<figure::Scatter<'_>> = clouds
         .iter()
-        .zip(PALETTE.iter().cycle())
+        .zip(figure::PALETTE.iter().cycle())
         .map(|((title, points), color)| figure::Scatter {
             title: title.clone(),
             points,
@@ -237,14 +226,10 @@ fn main() -> Result<(), Failure> {
     let panels: Vec<figure::Curves<'_>> = if curves.is_empty() {
         Vec::new()
     } else {
-        vec![figure::Curves {
-            title: "checkerboard: SWD vs 1 / regularisation".into(),
-            series: curves
-                .iter()
-                .zip(PALETTE.iter().cycle())
-                .map(|((n, c), color)| (n.as_str(), &c[..], *color))
-                .collect(),
-        }]
+        vec![figure::Curves::labelled(
+            "checkerboard: SWD vs 1 / regularisation",
+            &curves,
+        )]
     };
     figure::draw(std::path::Path::new(&out), 2.0, &scatters, &panels)?;
     println!("figure written to {out}");

@@ -29,7 +29,6 @@ mod passes;
 mod training;
 
 use drifting::{Dataset, DriftField, KernelFamily, SelfMask, SinkhornConfig};
-use plotters::style::RGBColor;
 use std::time::Instant;
 use training::{Budget, floor, log_correlation, train, train_without_stop_gradient};
 
@@ -219,24 +218,7 @@ fn main() -> Result<(), Failure> {
     let out = o
         .out
         .unwrap_or_else(|| format!("paper_training_{experiment}.png"));
-    let palette = [
-        RGBColor(31, 119, 180),
-        RGBColor(214, 39, 40),
-        RGBColor(44, 160, 44),
-        RGBColor(148, 103, 189),
-        RGBColor(255, 127, 14),
-        RGBColor(140, 86, 75),
-        RGBColor(227, 119, 194),
-        RGBColor(127, 127, 127),
-    ];
-    let panel = figure::Curves {
-        title: "SWD (and |V|) vs step".into(),
-        series: curves
-            .iter()
-            .zip(palette.iter().cycle())
-            .map(|((n, c), color)| (n.as_str(), &c[..], *color))
-            .collect(),
-    };
+    let panel = figure::Curves::labelled("SWD (and |V|) vs step", &curves);
     figure::draw(std::path::Path::new(&out), 1.0, &[], &[panel])?;
     println!("figure written to {out}");
     Ok(())

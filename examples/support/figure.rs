@@ -47,6 +47,32 @@ pub struct Curves<'a> {
     pub series: Vec<Series<'a>>,
 }
 
+/// The colours of labelled series, in order (cycled).
+pub const PALETTE: [RGBColor; 8] = [
+    RGBColor(31, 119, 180),
+    RGBColor(214, 39, 40),
+    RGBColor(44, 160, 44),
+    RGBColor(148, 103, 189),
+    RGBColor(255, 127, 14),
+    RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(127, 127, 127),
+];
+
+impl<'a> Curves<'a> {
+    /// A panel of `(label, points)` series coloured by [`PALETTE`].
+    pub fn labelled(title: &str, named: &'a [(String, Vec<(f32, f32)>)]) -> Self {
+        Self {
+            title: title.into(),
+            series: named
+                .iter()
+                .zip(PALETTE.iter().cycle())
+                .map(|((n, c), color)| (n.as_str(), &c[..], *color))
+                .collect(),
+        }
+    }
+}
+
 /// Draws scatter panels side by side on `[−extent, extent]²`, then the curve panels, in one row.
 pub fn draw(
     path: &Path,
