@@ -12,8 +12,8 @@
 //! (plain multiplications and additions, no fused multiply-add, true division and correctly
 //! rounded square roots), so the SIMD and scalar paths are bit-identical on every target.
 
+use crate::engine::simd::{F32s, LANES, sqrt};
 use crate::error::Error;
-use crate::simd::{F32s, LANES, sqrt};
 
 /// Adam / AdamW hyper-parameters. [`Adam::default`] is PyTorch's `torch.optim.Adam` default
 /// (`lr = 1e-3`, `betas = (0.9, 0.999)`, `eps = 1e-8`, no weight decay, no clipping), which is

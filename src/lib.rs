@@ -47,22 +47,20 @@
 extern crate std;
 
 pub mod adam;
-mod chunks;
 mod cloud;
 pub mod datasets;
 pub mod drift;
+mod engine;
 mod error;
 mod kernel;
 mod loss;
 pub mod metrics;
 pub mod mlp;
-mod pairs;
 #[cfg(feature = "std")]
 pub mod parallel;
 pub mod sample;
 pub mod schedule;
 pub mod score;
-mod simd;
 pub mod sinkhorn;
 pub mod spectral;
 pub mod train;
@@ -97,5 +95,5 @@ pub use train::{DriftField, KernelFamily, StepReport, Trainer, TrainerConfig};
 #[must_use]
 #[inline]
 pub fn simd_exp(x: wide::f32x8) -> wide::f32x8 {
-    simd::exp(x)
+    engine::simd::exp(x)
 }

@@ -1,6 +1,6 @@
 //! The stop-gradient drifting loss (ALGORITHMS.md §4, §10).
 
-use crate::drift::multi_temperature::mean_square;
+use crate::engine::mean_square;
 use crate::error::Error;
 
 /// The stop-gradient loss `L = mean_{i,d} (x/s − stopgrad(x/s + V))² = mean(V²)` and its gradient

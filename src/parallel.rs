@@ -57,7 +57,6 @@
 //! Parallelism is over the lane cloud of each pass (the queries, or for column passes the
 //! targets), so a pass over fewer than 512 particles runs on one thread.
 
-use crate::chunks::Exec;
 use crate::cloud::CloudView;
 use crate::drift::Negatives;
 use crate::drift::mean_shift::{MeanShiftConfig, mean_shift_drift_on};
@@ -66,6 +65,7 @@ use crate::drift::multi_temperature::{
     MultiTemperatureConfig, MultiTemperatureReport, multi_temperature_drift_on,
 };
 use crate::drift::two_axis::{TwoAxisConfig, two_axis_softmax_drift_on};
+use crate::engine::chunks::Exec;
 use crate::error::Error;
 use crate::metrics::{MmdConfig, SlicedWassersteinConfig, TwoSampleStatistic};
 use crate::mlp::Mlp;

@@ -16,13 +16,13 @@
 //! One streaming pass per query block (online log-sum-exp), `O(N·P·D)`, no scratch.
 
 use crate::cloud::CloudView;
-use crate::drift::check_kernel_range;
-use crate::drift::mean_shift::mean_displacement;
+use crate::engine::check_kernel_range;
+use crate::engine::mean_displacement;
+use crate::engine::simd::{F32s, OnlineLogSumExp};
+use crate::engine::{Block, LogitRule, PairMask, Partners, TILE, sweep};
+use crate::engine::{GaussianShape, LaplaceShape};
 use crate::error::Error;
 use crate::kernel::Kernel;
-use crate::pairs::{Block, LogitRule, PairMask, Partners, TILE, sweep};
-use crate::pairs::{GaussianShape, LaplaceShape};
-use crate::simd::{F32s, OnlineLogSumExp};
 
 /// The per-query outputs of [`score_diagnostics`], caller-owned: `score`, `mean_shift` and
 /// `residual` coordinate-major (`N·D`, value `d` of query `i` at `d·N + i`), `preconditioner`
@@ -75,7 +75,7 @@ pub fn score_diagnostics<const D: usize>(
     check_kernel_range(kernel, &[queries, data], 0.0)?;
     let rule = LogitRule::new(kernel, PairMask::Exclude);
     let partners = Partners::new(*data, false);
-    for start in (0..n).step_by(crate::simd::LANES) {
+    for start in (0..n).step_by(crate::engine::simd::LANES) {
         let block = Block::gather(queries, start);
         let sums = match *kernel {
             Kernel::Laplace { temperature } => laplace_sums(&block, &partners, &rule, temperature),

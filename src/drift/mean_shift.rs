@@ -1,14 +1,15 @@
 //! The mean-shift drift `V(x) = η (μ_p(x) − μ_q(x))` (ALGORITHMS.md §3).
 
-use crate::chunks::{Exec, for_each_chunk};
 use crate::cloud::CloudView;
-use crate::drift::{Negatives, check_kernel_range, validate_clouds};
+use crate::drift::{Negatives, validate_clouds};
+use crate::engine::chunks::{Exec, for_each_chunk};
+use crate::engine::simd::F32s;
+use crate::engine::{
+    Block, LogitRule, PairMask, Partners, Shape, check_kernel_range, dispatch_shape, is_laplace,
+    mean_displacement,
+};
 use crate::error::Error;
 use crate::kernel::Kernel;
-use crate::pairs::{
-    Block, LogitRule, PairMask, Partners, Shape, dispatch_shape, is_laplace, sweep,
-};
-use crate::simd::{F32s, OnlineLogSumExp};
 
 /// Configuration of [`mean_shift_drift`].
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -112,35 +113,4 @@ fn run<const D: usize, S: Shape>(
             }
         }
     });
-}
-
-/// `μ_π(x) − x` for the block's lanes: a softmax-weighted mean of displacements `y_j − x`
-/// (displacements, not positions, so that translating everything changes nothing).
-#[inline(always)]
-pub(crate) fn mean_displacement<const D: usize, S: Shape>(
-    block: &Block<D>,
-    partners: &Partners<'_, D>,
-    rule: &LogitRule,
-) -> [F32s; D] {
-    mean_displacement_and_normaliser::<D, S>(block, partners, rule).0
-}
-
-/// [`mean_displacement`] and the running log-sum-exp of the logits (the softmax's normaliser).
-#[inline(always)]
-pub(crate) fn mean_displacement_and_normaliser<const D: usize, S: Shape>(
-    block: &Block<D>,
-    partners: &Partners<'_, D>,
-    rule: &LogitRule,
-) -> ([F32s; D], OnlineLogSumExp) {
-    let mut lse = OnlineLogSumExp::new();
-    let mut acc = [F32s::splat(0.0); D];
-    sweep::<D, S>(block, partners, rule, |tile| {
-        let tile_max = tile.max;
-        let rescale = lse.absorb(tile.logits_mut(), tile_max);
-        for a in &mut acc {
-            *a *= rescale;
-        }
-        tile.accumulate_displacements(tile.logits(), &block.coords, &mut acc);
-    });
-    (acc.map(|a| a / lse.sum), lse)
 }

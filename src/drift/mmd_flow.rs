@@ -1,15 +1,16 @@
 //! The MMD-flow drift `V(x) = η ∇_x [(1/P) Σ_j k(x, y⁺_j) − (1/Q) Σ_k k(x, y⁻_k)]` (ALGORITHMS.md
 //! §7; the third paper's MMD gradient flow, Arbel et al. 2019).
 
-use crate::chunks::{Exec, for_each_chunk};
 use crate::cloud::CloudView;
-use crate::drift::{Negatives, check_kernel_range, validate_clouds};
+use crate::drift::{Negatives, validate_clouds};
+use crate::engine::chunks::{Exec, for_each_chunk};
+use crate::engine::simd::F32s;
+use crate::engine::{
+    Block, LogitRule, PairMask, Partners, Shape, check_kernel_range, dispatch_shape, is_laplace,
+    sweep,
+};
 use crate::error::Error;
 use crate::kernel::Kernel;
-use crate::pairs::{
-    Block, LogitRule, PairMask, Partners, Shape, dispatch_shape, is_laplace, sweep,
-};
-use crate::simd::F32s;
 
 /// Configuration of [`mmd_flow_drift`].
 #[derive(Clone, Copy, Debug, PartialEq)]

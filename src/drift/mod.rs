@@ -16,8 +16,6 @@ pub mod vjp;
 
 use crate::cloud::CloudView;
 use crate::error::Error;
-use crate::kernel::Kernel;
-use crate::pairs::{check_range, largest_logit, squared_diameter};
 
 /// The negative samples of a drift.
 #[derive(Clone, Copy, Debug)]
@@ -65,35 +63,4 @@ pub(crate) fn validate_clouds<'a, const D: usize>(
         return Err(Error::InvalidParameter { name: "D" });
     }
     Ok((negatives, is_self))
-}
-
-/// Checks the clouds' extent and the kernel's scale keep every logit of the call in range
-/// (`added`: distance added to masked self-pairs); returns the squared diameter of the union.
-///
-/// # Errors
-/// [`Error::OutOfRange`] (see [`check_range`]).
-pub(crate) fn check_kernel_range<const D: usize>(
-    kernel: &Kernel,
-    clouds: &[&CloudView<'_, D>],
-    added: f32,
-) -> Result<f64, Error> {
-    let diameter2 = squared_diameter(clouds);
-    let name = match kernel {
-        Kernel::Laplace { .. } => "temperature",
-        Kernel::Gaussian { .. } => "bandwidth",
-    };
-    check_range(
-        diameter2,
-        largest_logit(kernel, diameter2, f64::from(added)),
-        name,
-    )?;
-    Ok(diameter2)
-}
-
-/// Checks `scratch` holds at least `required` values and returns that prefix.
-pub(crate) fn take_scratch(scratch: &mut [f32], required: usize) -> Result<&mut [f32], Error> {
-    let provided = scratch.len();
-    scratch
-        .get_mut(..required)
-        .ok_or(Error::ScratchTooSmall { required, provided })
 }

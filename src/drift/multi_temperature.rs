@@ -1,15 +1,16 @@
 //! The official multi-temperature drift with its normalisation (the JAX `drift_loss` of
 //! Deng et al. 2026; ALGORITHMS.md §5).
 
-use crate::chunks::{Exec, block_starts, fold_chunks};
 use crate::cloud::CloudView;
 use crate::drift::two_axis::TwoAxisProblem;
-use crate::drift::{Negatives, take_scratch, validate_clouds};
-use crate::error::Error;
-use crate::pairs::{
-    Block, LaplaceShape, LogitRule, PairMask, Partners, check_range, squared_diameter, sweep,
+use crate::drift::{Negatives, validate_clouds};
+use crate::engine::chunks::{Exec, block_starts, fold_chunks};
+use crate::engine::simd::F32s;
+use crate::engine::{
+    Block, LaplaceShape, LogitRule, PairMask, Partners, check_range, mean_square, squared_diameter,
+    sweep, take_scratch,
 };
-use crate::simd::F32s;
+use crate::error::Error;
 
 /// Most temperatures one call accepts.
 pub const MAX_TEMPERATURES: usize = 8;
@@ -301,22 +302,4 @@ fn distance_scale<const D: usize>(
     #[allow(clippy::cast_precision_loss, clippy::cast_possible_truncation)]
     let scale = (total / (queries.len() as f64 * weight_total)) as f32;
     scale
-}
-
-/// `mean(v²)`.
-pub(crate) fn mean_square(values: &[f32]) -> f32 {
-    if values.is_empty() {
-        return 0.0;
-    }
-    let mut acc = [0.0_f32; 8];
-    let mut chunks = values.chunks_exact(8);
-    for chunk in &mut chunks {
-        for (a, v) in acc.iter_mut().zip(chunk) {
-            *a += v * v;
-        }
-    }
-    let tail: f32 = chunks.remainder().iter().map(|v| v * v).sum();
-    #[allow(clippy::cast_precision_loss)]
-    let mean = (acc.iter().sum::<f32>() + tail) / values.len() as f32;
-    mean
 }

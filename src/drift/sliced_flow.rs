@@ -4,11 +4,11 @@
 use rand_core::Rng;
 
 use crate::cloud::CloudView;
-use crate::drift::take_scratch;
+use crate::engine::take_scratch;
+use crate::engine::{check_range, squared_diameter};
 use crate::error::Error;
 use crate::metrics::random_direction;
 use crate::metrics::sliced_wasserstein::project;
-use crate::pairs::{check_range, squared_diameter};
 
 /// Largest cloud whose indices the scratch holds exactly (`f32` integers).
 const MAX_POINTS: usize = 1 << 24;
@@ -47,7 +47,7 @@ pub const fn sliced_flow_scratch_len(n: usize, p: usize) -> usize {
 }
 
 /// The sliced-Wasserstein-flow drift: for `L` directions `θ_l` drawn by
-/// [`random_direction`](crate::metrics::random_direction) from `rng`,
+/// [`random_direction`] from `rng`,
 ///
 /// `V(x_i) = (η/L) Σ_l (F⁻¹_{θ_l·y}(u_i) − θ_l·x_i) θ_l`,  `u_i = (rank_l(i) + ½)/N`,
 ///

@@ -1,15 +1,16 @@
 //! The two-axis softmax drift: the method's Algorithm 2 and the official 2D demo
 //! (Deng et al. 2026; ALGORITHMS.md §4).
 
-use crate::chunks::{Exec, for_each_chunk};
 use crate::cloud::CloudView;
-use crate::drift::{Negatives, check_kernel_range, take_scratch, validate_clouds};
+use crate::drift::{Negatives, validate_clouds};
+use crate::engine::chunks::{Exec, for_each_chunk};
+use crate::engine::simd::{F32s, exp};
+use crate::engine::{
+    Block, LogitRule, PairMask, Partners, Shape, check_kernel_range, dispatch_shape, is_laplace,
+    log_sum_exp, sweep, take_scratch,
+};
 use crate::error::Error;
 use crate::kernel::Kernel;
-use crate::pairs::{
-    Block, LogitRule, PairMask, Partners, Shape, dispatch_shape, is_laplace, log_sum_exp, sweep,
-};
-use crate::simd::{F32s, exp};
 
 /// How the self-pair `(i, i)` is masked when the negatives are the queries.
 #[derive(Clone, Copy, Debug, PartialEq)]

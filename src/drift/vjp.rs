@@ -18,13 +18,13 @@
 //! position and through those rows' logits.
 
 use crate::cloud::CloudView;
-use crate::drift::mean_shift::{MeanShiftConfig, mean_displacement_and_normaliser};
-use crate::drift::{check_kernel_range, take_scratch};
+use crate::drift::mean_shift::MeanShiftConfig;
+use crate::engine::simd::{F32s, LANES, exp};
+use crate::engine::{Block, LogitRule, PairMask, Partners, TILE, sweep};
+use crate::engine::{GaussianShape, LaplaceShape, Shape};
+use crate::engine::{check_kernel_range, mean_displacement_and_normaliser, take_scratch};
 use crate::error::Error;
 use crate::kernel::Kernel;
-use crate::pairs::{Block, LogitRule, PairMask, Partners, TILE, sweep};
-use crate::pairs::{GaussianShape, LaplaceShape, Shape};
-use crate::simd::{F32s, LANES, exp};
 
 /// Scratch floats [`mean_shift_vjp`] needs for `n` queries in `R^D`: `(2D + 3)·n`.
 #[must_use]

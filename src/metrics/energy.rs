@@ -1,11 +1,11 @@
 //! Energy distance (Székely & Rizzo 2004, 2013), unbiased.
 
 use super::{TwoSampleStatistic, pair_sums, validate_two_sample};
-use crate::chunks::Exec;
 use crate::cloud::CloudView;
+use crate::engine::chunks::Exec;
+use crate::engine::simd::{F32s, sqrt};
+use crate::engine::{check_range, squared_diameter};
 use crate::error::Error;
-use crate::pairs::{check_range, squared_diameter};
-use crate::simd::{F32s, sqrt};
 
 /// Unbiased energy distance `2E‖X−Y‖ − E‖X−X'‖ − E‖Y−Y'‖`:
 ///

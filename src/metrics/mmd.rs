@@ -3,11 +3,11 @@
 //! networks").
 
 use super::{TwoSampleStatistic, pair_sums, validate_two_sample};
-use crate::chunks::Exec;
 use crate::cloud::CloudView;
+use crate::engine::chunks::Exec;
+use crate::engine::simd::{F32s, exp};
+use crate::engine::{check_range, squared_diameter};
 use crate::error::Error;
-use crate::pairs::{check_range, squared_diameter};
-use crate::simd::{F32s, exp};
 
 /// Most bandwidths one [`MmdConfig`] may hold (the coefficients live on the stack).
 pub const MAX_MMD_BANDWIDTHS: usize = 8;

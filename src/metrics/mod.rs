@@ -35,11 +35,11 @@ pub(crate) use {
     energy::energy_distance_on, mmd::mmd_on, sliced_wasserstein::sliced_wasserstein_on,
 };
 
-use crate::chunks::{Exec, block_starts, fold_chunks};
 use crate::cloud::CloudView;
+use crate::engine::chunks::{Exec, block_starts, fold_chunks};
+use crate::engine::simd::{F32s, LANES};
+use crate::engine::{Block, GaussianShape, LogitRule, PairMask, Partners, sweep};
 use crate::error::Error;
-use crate::pairs::{Block, GaussianShape, LogitRule, PairMask, Partners, sweep};
-use crate::simd::{F32s, LANES};
 
 /// A two-sample statistic and the three pair means it is made of.
 ///

@@ -5,10 +5,10 @@
 
 use rand_core::Rng;
 
-use crate::chunks::Exec;
 use crate::cloud::{CloudView, Coordinates, Layout};
+use crate::engine::chunks::Exec;
+use crate::engine::{check_range, squared_diameter};
 use crate::error::Error;
-use crate::pairs::{check_range, squared_diameter};
 use crate::sample::fill_standard_normal;
 
 /// The power `p` of the sliced distance.

@@ -1,6 +1,6 @@
 //! The activations between the linear layers, with their derivatives, lane-wise on `f32x8`.
 
-use crate::simd::{F32s, exp};
+use crate::engine::simd::{F32s, exp};
 
 /// The activation applied after each hidden linear layer.
 ///

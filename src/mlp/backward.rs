@@ -2,14 +2,14 @@
 //! `db_l = Σ_b dZ_l`, `dW_l = dZ_l·X_lᵀ`, `dZ_{l−1} = (W_lᵀ·dZ_l) ⊙ act'(Z_{l−1})`.
 
 use super::forward::{MAX_BATCH, weights_and_bias};
-use super::gemm::{
+use super::{CACHE_HEADER, LayerShape, Mlp, check_len, check_scratch, max, round_up};
+use crate::engine::chunks::Exec;
+use crate::engine::gemm::{
     BLOCK, MR, NR, TILE, kernel_for_columns, load, pack_columns, pack_tiled, panels, store,
     store_feature_major, weight_gradient,
 };
-use super::{CACHE_HEADER, LayerShape, Mlp, check_len, check_scratch, max, round_up};
-use crate::chunks::Exec;
+use crate::engine::simd::F32s;
 use crate::error::Error;
-use crate::simd::F32s;
 
 /// Where the input gradient of a layer goes.
 enum Below<'a> {

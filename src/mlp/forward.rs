@@ -1,14 +1,14 @@
 //! The forward pass: `Z_l = W_l·X_l + b_l`, `X_{l+1} = act(Z_l)`, bias and activation fused
 //! into the micro-kernel's epilogue.
 
-use super::gemm::{
+use super::{Activation, CACHE_HEADER, CACHE_TAG, LayerShape, Mlp, check_len, check_scratch};
+use crate::engine::chunks::Exec;
+use crate::engine::gemm::{
     Accumulators, MR, NR, TILE, kernel_for_columns, pack_rows, pack_tiled, panels, store,
     store_feature_major,
 };
-use super::{Activation, CACHE_HEADER, CACHE_TAG, LayerShape, Mlp, check_len, check_scratch};
-use crate::chunks::Exec;
+use crate::engine::simd::F32s;
 use crate::error::Error;
-use crate::simd::F32s;
 
 /// The cache regions of one batch (see [`Mlp::cache_len`]), each in the tiled layout.
 pub(super) struct CacheRegions<'a, T> {

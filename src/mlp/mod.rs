@@ -42,14 +42,13 @@ mod activation;
 mod backward;
 mod bytes;
 mod forward;
-mod gemm;
 mod init;
 
 pub use activation::Activation;
 pub use bytes::{BLOB_MAGIC, BLOB_VERSION};
 
+use crate::engine::gemm::{self, MR, TILE};
 use crate::error::Error;
-use gemm::{MR, TILE};
 
 /// The shape and place of one linear layer inside the flat parameter vector.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

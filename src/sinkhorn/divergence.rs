@@ -2,7 +2,7 @@
 
 use super::solver::{solve_pair, solve_self};
 use super::{SinkhornConfig, SinkhornReport, SinkhornWorkspace, WeightedCloud, prepare};
-use crate::chunks::Exec;
+use crate::engine::chunks::Exec;
 use crate::error::Error;
 
 /// `Σ_i w_i v_i` in `f64`.

@@ -3,12 +3,12 @@
 use super::softmin::cost_rule;
 use super::solver::{solve_pair, solve_self};
 use super::{SinkhornConfig, SinkhornReport, SinkhornWorkspace, WeightedCloud, prepare};
-use crate::chunks::{Exec, for_each_chunk};
 use crate::cloud::CloudView;
-use crate::drift::mean_shift::mean_displacement;
-use crate::drift::take_scratch;
+use crate::engine::chunks::{Exec, for_each_chunk};
+use crate::engine::mean_displacement;
+use crate::engine::take_scratch;
+use crate::engine::{Block, GaussianShape, LogitRule, Partners, log_sum_exp};
 use crate::error::Error;
-use crate::pairs::{Block, GaussianShape, LogitRule, Partners, log_sum_exp};
 
 /// Writes `scale · (T(x_i) − x_i)` (or `+=` when `accumulate`) for the plan whose row `i` is the
 /// softmax over `j` of `bias_j − C_ij/ε`: a weighted mean of displacements, the mean-shift loop
@@ -27,7 +27,7 @@ fn displacement<const D: usize>(
             let block = Block::gather(x, start);
             let mean = mean_displacement::<D, GaussianShape>(&block, &targets, rule);
             for (d, v) in mean.iter().enumerate() {
-                let mut v = *v * crate::simd::F32s::splat(scale);
+                let mut v = *v * crate::engine::simd::F32s::splat(scale);
                 if accumulate {
                     v += rows.read(d, start);
                 }

@@ -28,8 +28,8 @@ pub(crate) use {
 };
 
 use crate::cloud::CloudView;
+use crate::engine::simd::EXCLUDED_LOGIT;
 use crate::error::Error;
-use crate::simd::EXCLUDED_LOGIT;
 use solver::PairState;
 
 /// The ground cost.
@@ -375,8 +375,8 @@ fn prepare<const D: usize>(
     x.validate("x")?;
     y.validate("y")?;
     config.validate()?;
-    let diameter2 = crate::pairs::squared_diameter(&[&x.points, &y.points]);
-    crate::pairs::check_range(
+    let diameter2 = crate::engine::squared_diameter(&[&x.points, &y.points]);
+    crate::engine::check_range(
         diameter2,
         f64::from(config.cost.factor()) * diameter2 / f64::from(config.epsilon()),
         "blur",

@@ -2,9 +2,9 @@
 //! yields for free.
 
 use super::{GroundCost, WeightedCloud};
-use crate::chunks::Exec;
 use crate::cloud::CloudView;
-use crate::pairs::{GaussianShape, LogitRule, PairMask, Partners, log_sum_exp};
+use crate::engine::chunks::Exec;
+use crate::engine::{GaussianShape, LogitRule, PairMask, Partners, log_sum_exp};
 
 /// The logit rule of `−C_ij/ε`: a Gaussian-shaped logit with scale `cost_factor/ε`.
 pub(crate) fn cost_rule(epsilon: f32, cost: GroundCost) -> LogitRule {

@@ -2,8 +2,8 @@
 
 use super::softmin::{marginal_error, softmin};
 use super::{GroundCost, SinkhornConfig, SinkhornReport, UpdateRule, WeightedCloud};
-use crate::chunks::Exec;
 use crate::cloud::CloudView;
+use crate::engine::chunks::Exec;
 
 /// GeomLoss's ε-scaling schedule (`epsilon_schedule` of `geomloss/sinkhorn_divergence.py`) for
 /// `p = 2`: `[d², exp(2 ln d), exp(2 ln d + 2 ln s), …` (while the exponent stays above

@@ -1,7 +1,6 @@
 //! The drift field a training step regresses onto: any operator of the crate, at one or several
 //! (annealed) temperatures.
 
-use crate::chunks::Exec;
 use crate::cloud::CloudView;
 use crate::drift::Negatives;
 use crate::drift::mean_shift::{MeanShiftConfig, mean_shift_drift_on};
@@ -18,6 +17,7 @@ use crate::drift::sliced_flow::{
 use crate::drift::two_axis::{
     SelfMask, TwoAxisConfig, two_axis_scratch_len, two_axis_softmax_drift_on,
 };
+use crate::engine::chunks::Exec;
 use crate::error::Error;
 use crate::kernel::Kernel;
 use crate::sinkhorn::{SinkhornConfig, SinkhornWorkspace, WeightedCloud, sinkhorn_drift_on};
@@ -316,7 +316,7 @@ impl FieldReport {
     /// Records `mean(out²)` as the single temperature's raw RMS².
     fn set_single(&mut self, out: &[f32]) {
         if let Some(rms2) = self.raw_rms2.first_mut() {
-            *rms2 = crate::drift::multi_temperature::mean_square(out);
+            *rms2 = crate::engine::mean_square(out);
         }
     }
 }
@@ -349,7 +349,7 @@ fn summed(
         for (o, v) in out.iter_mut().zip(one.iter()) {
             *o += v;
         }
-        *rms2 = crate::drift::multi_temperature::mean_square(one);
+        *rms2 = crate::engine::mean_square(one);
     }
     Ok(())
 }

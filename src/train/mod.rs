@@ -11,9 +11,10 @@ mod field;
 pub use field::{DriftField, KernelFamily};
 
 use crate::adam::{Adam, AdamState};
-use crate::chunks::Exec;
 use crate::cloud::CloudView;
-use crate::drift::multi_temperature::{MAX_TEMPERATURES, mean_square};
+use crate::drift::multi_temperature::MAX_TEMPERATURES;
+use crate::engine::chunks::Exec;
+use crate::engine::mean_square;
 use crate::error::Error;
 use crate::loss::stop_gradient_loss;
 use crate::mlp::{Activation, Mlp};

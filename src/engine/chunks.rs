@@ -2,7 +2,7 @@
 //! driver share.
 //!
 //! Every pair reduction of the crate produces one value (or one `D`-vector) per particle of its
-//! lane cloud, computed by a [`Block`](crate::pairs::Block) of [`LANES`] particles that sweeps
+//! lane cloud, computed by a [`Block`](crate::engine::Block) of [`LANES`] particles that sweeps
 //! the whole partner cloud. The lane cloud is cut into chunks of [`CHUNK`] particles (a multiple
 //! of [`LANES`], so the blocks inside a chunk start exactly where the blocks of an unchunked loop
 //! start); a chunk is the unit of work, run serially in index order ([`Exec::Serial`], the
@@ -14,7 +14,7 @@
 //! The partition depends on the number of rows only, never on the number of threads, so every
 //! result is bit-identical whatever the pool size, and equal to the serial result.
 
-use crate::simd::{F32s, LANES};
+use crate::engine::simd::{F32s, LANES};
 
 /// Lane particles per chunk: 32 blocks of 8. Large enough that a chunk's sweep (`256 × M`
 /// pairs) dwarfs the scheduling cost, small enough that `N = 4096` gives 16 chunks to balance.

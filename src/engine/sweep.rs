@@ -10,198 +10,13 @@
 //! here, once, for every operator: either excluded (logit [`EXCLUDED_LOGIT`], weight exactly 0)
 //! or pushed away by adding a distance, as the official code does.
 
-use crate::chunks::{Exec, for_each_chunk};
 use crate::cloud::{CloudView, Points, dispatch_points};
-use crate::error::Error;
-use crate::kernel::Kernel;
-use crate::simd::{EXCLUDED_LOGIT, F32s, LANES, OnlineLogSumExp, exp, lane_mask, sqrt};
-
-/// Largest squared distance between two points the crate accepts (points at most `1e18` apart).
-pub(crate) const MAX_SQUARED_DISTANCE: f64 = 1.0e36;
-/// Largest logit magnitude the crate accepts: far from [`EXCLUDED_LOGIT`] (`−1e30`), so that
-/// excluded pairs stay exactly weightless and biases cannot push real logits onto it.
-pub(crate) const LOGIT_LIMIT: f64 = 1.0e28;
-
-/// The squared diameter of the union of `clouds` (from their common bounding box: an upper bound
-/// on every pairwise squared distance), in `f64`.
-pub(crate) fn squared_diameter<const D: usize>(clouds: &[&CloudView<'_, D>]) -> f64 {
-    let mut bounds = [(f64::INFINITY, f64::NEG_INFINITY); D];
-    for cloud in clouds {
-        cloud.widen_bounds(&mut bounds);
-    }
-    bounds
-        .iter()
-        .filter(|(lo, hi)| lo <= hi)
-        .map(|(lo, hi)| (hi - lo) * (hi - lo))
-        .sum()
-}
-
-/// Checks a squared diameter and the largest logit magnitude it implies against the crate's
-/// range ([`MAX_SQUARED_DISTANCE`], [`LOGIT_LIMIT`]).
-///
-/// # Errors
-/// [`Error::OutOfRange`] naming `points` or `scale` (the temperature, bandwidth or blur).
-pub(crate) fn check_range(
-    squared_diameter: f64,
-    largest_logit: f64,
-    scale: &'static str,
-) -> Result<(), Error> {
-    if squared_diameter.is_nan() || squared_diameter > MAX_SQUARED_DISTANCE {
-        return Err(Error::OutOfRange { input: "points" });
-    }
-    if largest_logit.is_nan() || largest_logit > LOGIT_LIMIT {
-        return Err(Error::OutOfRange { input: scale });
-    }
-    Ok(())
-}
-
-/// The largest logit magnitude of `kernel` over pairs at most `sqrt(squared_diameter)` apart,
-/// with `added` distance on masked pairs.
-pub(crate) fn largest_logit(kernel: &Kernel, squared_diameter: f64, added: f64) -> f64 {
-    let distance = libm::sqrt(squared_diameter) + added;
-    let inverse = f64::from(kernel.inverse_scale());
-    match kernel {
-        Kernel::Laplace { .. } => distance * inverse,
-        Kernel::Gaussian { .. } => distance * distance * inverse,
-    }
-}
+use crate::engine::chunks::{Exec, for_each_chunk};
+use crate::engine::shape::{LogitRule, PairMask, Shape};
+use crate::engine::simd::{EXCLUDED_LOGIT, F32s, LANES, OnlineLogSumExp, lane_mask};
 
 /// Partner points per tile.
 pub(crate) const TILE: usize = 16;
-
-/// How a self-pair `(i, i)` is treated.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub(crate) enum PairMask {
-    /// Logit [`EXCLUDED_LOGIT`]: the pair has weight 0.
-    Exclude,
-    /// The distance of the pair is increased by this amount (official code: `1e6` in the 2D demo,
-    /// `+100` on the normalised distance in `drift_loss`).
-    AddDistance(f32),
-}
-
-/// The logit of a pair as a function of its squared distance.
-pub(crate) trait Shape: Copy {
-    /// Logit for squared distance `sq` (already floored), scale `inv` (`1/τ` or `1/(2σ²)`).
-    fn logit(sq: F32s, inv: F32s) -> F32s;
-    /// Logit for the distance `sqrt(sq) + add`.
-    fn shifted_logit(sq: F32s, add: F32s, inv: F32s) -> F32s;
-    /// `logit(sq) + bias`.
-    #[inline(always)]
-    fn biased_logit(sq: F32s, inv: F32s, bias: F32s) -> F32s {
-        Self::logit(sq, inv) + bias
-    }
-    /// `shifted_logit(sq, add) + bias`.
-    #[inline(always)]
-    fn biased_logit_shifted(sq: F32s, add: F32s, inv: F32s, bias: F32s) -> F32s {
-        Self::shifted_logit(sq, add, inv) + bias
-    }
-    /// `γ` with `∇_x l(x, y) = γ · (y − x)`, from the pair's logit `l`.
-    fn gradient_factor(l: F32s, inv: F32s) -> F32s;
-    /// `γ` from the pair's squared distance `sq`.
-    fn gradient_factor_sq(sq: F32s, inv: F32s) -> F32s;
-    /// The weight `w = e^l·γ` with `∇_x k(x, y) = w · (y − x)` (`k = e^l`).
-    #[inline(always)]
-    fn gradient_weight(l: F32s, inv: F32s) -> F32s {
-        exp(l) * Self::gradient_factor(l, inv)
-    }
-}
-
-/// Laplace: `l = −‖x−y‖/τ`.
-#[derive(Clone, Copy)]
-pub(crate) struct LaplaceShape;
-/// Gaussian: `l = −‖x−y‖²/(2σ²)`.
-#[derive(Clone, Copy)]
-pub(crate) struct GaussianShape;
-
-impl Shape for LaplaceShape {
-    #[inline(always)]
-    fn logit(sq: F32s, inv: F32s) -> F32s {
-        -(sqrt(sq) * inv)
-    }
-    #[inline(always)]
-    fn shifted_logit(sq: F32s, add: F32s, inv: F32s) -> F32s {
-        -((sqrt(sq) + add) * inv)
-    }
-    /// `∇_x (−r/τ) = (y − x)/(τ r)`: `γ = inv/r` with `r = −l/inv`. At the cone's apex
-    /// (`r ≤ 1e-30·inv`) the subgradient 0 is taken, so `γ ≤ 1e30` never overflows.
-    #[inline(always)]
-    fn gradient_factor(l: F32s, inv: F32s) -> F32s {
-        let r = -l / inv;
-        r.simd_gt(inv * F32s::splat(1.0e-30))
-            .select(inv / r, F32s::splat(0.0))
-    }
-    #[inline(always)]
-    fn gradient_factor_sq(sq: F32s, inv: F32s) -> F32s {
-        let r = sqrt(sq);
-        r.simd_gt(inv * F32s::splat(1.0e-30))
-            .select(inv / r, F32s::splat(0.0))
-    }
-}
-
-impl Shape for GaussianShape {
-    #[inline(always)]
-    fn logit(sq: F32s, inv: F32s) -> F32s {
-        -(sq * inv)
-    }
-    #[inline(always)]
-    fn biased_logit(sq: F32s, inv: F32s, bias: F32s) -> F32s {
-        sq.mul_neg_add(inv, bias)
-    }
-    #[inline(always)]
-    fn shifted_logit(sq: F32s, add: F32s, inv: F32s) -> F32s {
-        let d = sqrt(sq) + add;
-        -(d * d * inv)
-    }
-    /// `∇_x (−r²/(2σ²)) = (y − x)/σ²`: `γ = 2·inv`.
-    #[inline(always)]
-    fn gradient_factor(_: F32s, inv: F32s) -> F32s {
-        inv + inv
-    }
-    #[inline(always)]
-    fn gradient_factor_sq(_: F32s, inv: F32s) -> F32s {
-        inv + inv
-    }
-}
-
-/// Everything that turns a pair of points into a logit, except the shape (a type parameter).
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct LogitRule {
-    /// `1/τ` or `1/(2σ²)`.
-    pub(crate) inverse_scale: f32,
-    /// Squared distances are floored at this value (official `drift_loss`: `1e-8`; else 0).
-    pub(crate) squared_distance_floor: f32,
-    /// Treatment of self-pairs when the partner cloud is the lane cloud.
-    pub(crate) mask: PairMask,
-}
-
-impl LogitRule {
-    pub(crate) fn new(kernel: &Kernel, mask: PairMask) -> Self {
-        Self {
-            inverse_scale: kernel.inverse_scale(),
-            squared_distance_floor: 0.0,
-            mask,
-        }
-    }
-}
-
-/// Selects the shape of a kernel and runs `$body` with the type alias `$s` bound to it.
-macro_rules! dispatch_shape {
-    ($laplace:expr, $s:ident => $body:expr) => {
-        if $laplace {
-            type $s = $crate::pairs::LaplaceShape;
-            $body
-        } else {
-            type $s = $crate::pairs::GaussianShape;
-            $body
-        }
-    };
-}
-pub(crate) use dispatch_shape;
-
-/// Whether a kernel is Laplace (for [`dispatch_shape!`]).
-pub(crate) fn is_laplace(kernel: &Kernel) -> bool {
-    matches!(kernel, Kernel::Laplace { .. })
-}
 
 /// [`LANES`] consecutive particles of the lane cloud, starting at `start`; lanes past the end
 /// of the cloud repeat its last point and are ignored by every consumer.
@@ -416,7 +231,7 @@ fn sweep_layout<const D: usize, S: Shape, P: Points<D>>(
                     *logit = lane_mask(k).select(masked, *logit);
                 }
             }
-            max = crate::simd::max_of(tile.logits(), F32s::splat(EXCLUDED_LOGIT));
+            max = crate::engine::simd::max_of(tile.logits(), F32s::splat(EXCLUDED_LOGIT));
         }
         tile.max = max;
         consume(&mut tile);
@@ -450,4 +265,35 @@ pub(crate) fn log_sum_exp<const D: usize, S: Shape>(
             rows.write(0, start, block.valid, F32s::new(lse.value()));
         }
     });
+}
+
+/// `μ_π(x) − x` for the block's lanes: a softmax-weighted mean of displacements `y_j − x`
+/// (displacements, not positions, so that translating everything changes nothing).
+#[inline(always)]
+pub(crate) fn mean_displacement<const D: usize, S: Shape>(
+    block: &Block<D>,
+    partners: &Partners<'_, D>,
+    rule: &LogitRule,
+) -> [F32s; D] {
+    mean_displacement_and_normaliser::<D, S>(block, partners, rule).0
+}
+
+/// [`mean_displacement`] and the running log-sum-exp of the logits (the softmax's normaliser).
+#[inline(always)]
+pub(crate) fn mean_displacement_and_normaliser<const D: usize, S: Shape>(
+    block: &Block<D>,
+    partners: &Partners<'_, D>,
+    rule: &LogitRule,
+) -> ([F32s; D], OnlineLogSumExp) {
+    let mut lse = OnlineLogSumExp::new();
+    let mut acc = [F32s::splat(0.0); D];
+    sweep::<D, S>(block, partners, rule, |tile| {
+        let tile_max = tile.max;
+        let rescale = lse.absorb(tile.logits_mut(), tile_max);
+        for a in &mut acc {
+            *a *= rescale;
+        }
+        tile.accumulate_displacements(tile.logits(), &block.coords, &mut acc);
+    });
+    (acc.map(|a| a / lse.sum), lse)
 }

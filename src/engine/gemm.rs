@@ -21,39 +21,39 @@
 //! columns (`b ≥ batch`) hold finite values that never reach a valid column; padding columns of
 //! gradients are zero so that the batch reductions ignore them.
 
-use crate::chunks::Exec;
-use crate::simd::{F32s, LANES};
+use crate::engine::chunks::Exec;
+use crate::engine::simd::{F32s, LANES};
 
 /// Rows of the micro-kernel (values of `A` broadcast per `k`).
-pub(super) const MR: usize = 4;
+pub(crate) const MR: usize = 4;
 
 /// Vectors of 8 batch columns per micro-kernel row: 3 with AVX (12 of the 16 `ymm` registers
 /// hold accumulators), 2 on AArch64 (32 `q` registers, `f32x8` is two of them), 1 elsewhere
 /// (SSE2: `f32x8` is two `xmm` halves; scalar targets).
 #[cfg(target_feature = "avx")]
-pub(super) const NR: usize = 3;
+pub(crate) const NR: usize = 3;
 #[cfg(all(not(target_feature = "avx"), target_arch = "aarch64"))]
-pub(super) const NR: usize = 2;
+pub(crate) const NR: usize = 2;
 #[cfg(all(not(target_feature = "avx"), not(target_arch = "aarch64")))]
-pub(super) const NR: usize = 1;
+pub(crate) const NR: usize = 1;
 
 /// Batch columns per tile (`NR` vectors).
-pub(super) const TILE: usize = NR * LANES;
+pub(crate) const TILE: usize = NR * LANES;
 
 /// Batch rows per block of the weight-gradient reduction (whole tiles, about 128): the packed
 /// `Xᵀ` block (`BLOCK × TILE` values) stays in L1 while every row panel of `dZ` passes over it.
-pub(super) const BLOCK: usize = if TILE >= 128 {
+pub(crate) const BLOCK: usize = if TILE >= 128 {
     TILE
 } else {
     (128 / TILE) * TILE
 };
 
 /// One micro-tile of the result: `MR` rows of `NR` vectors.
-pub(super) type Accumulators = [[F32s; NR]; MR];
+pub(crate) type Accumulators = [[F32s; NR]; MR];
 
 /// Loads the `NR` vectors of one `B` row.
 #[inline(always)]
-pub(super) fn load(row: &[f32; TILE]) -> [F32s; NR] {
+pub(crate) fn load(row: &[f32; TILE]) -> [F32s; NR] {
     let mut out = [F32s::splat(0.0); NR];
     for (v, chunk) in out.iter_mut().zip(row.as_chunks::<LANES>().0) {
         *v = F32s::new(*chunk);
@@ -63,24 +63,51 @@ pub(super) fn load(row: &[f32; TILE]) -> [F32s; NR] {
 
 /// Stores `NR` vectors into one `TILE` row.
 #[inline(always)]
-pub(super) fn store(row: &mut [f32; TILE], values: &[F32s; NR]) {
+pub(crate) fn store(row: &mut [f32; TILE], values: &[F32s; NR]) {
     for (chunk, v) in row.as_chunks_mut::<LANES>().0.iter_mut().zip(values) {
         *chunk = v.to_array();
     }
 }
 
-/// The micro-kernel: `acc[m][n] = Σ_k a[k][m] · b[k][n]` over `k < min(a.len(), b.len())`.
-///
-/// Cost per `k`: `NR` vector loads, `MR` broadcasts, `MR·NR` fused multiply-adds.
-#[inline(always)]
-pub(super) fn kernel(a: &[[f32; MR]], b: &[[f32; TILE]]) -> Accumulators {
-    narrow_kernel::<NR>(a, b)
+/// What the micro-kernel accumulates per `k`: `c += f(a, b)` with `a` the broadcast value of `A`
+/// and `b` a vector of `B`.
+pub(crate) trait Update {
+    /// One accumulation step.
+    fn update(a: F32s, b: F32s, c: F32s) -> F32s;
 }
 
-/// The micro-kernel on the first `N ≤ NR` vectors of each `B` row only (the last, partial
-/// group of columns of a product), returned in an `NR`-wide micro-tile (zero past `N`).
+/// `c += a·b`: the matrix product (one fused multiply-add per entry).
+pub(crate) struct Dot;
+
+/// `c += (b − a)²`: squared Euclidean distances between the rows of `A` and the columns of `B`,
+/// in the difference form (a subtraction and a fused multiply-add per entry, no cancellation).
+pub(crate) struct SquaredDifference;
+
+impl Update for Dot {
+    #[inline(always)]
+    fn update(a: F32s, b: F32s, c: F32s) -> F32s {
+        a.mul_add(b, c)
+    }
+}
+
+impl Update for SquaredDifference {
+    #[inline(always)]
+    fn update(a: F32s, b: F32s, c: F32s) -> F32s {
+        let d = b - a;
+        d.mul_add(d, c)
+    }
+}
+
+/// The micro-kernel: `acc[m][n] = Σ_k U(a[k][m], b[k][n])` over `k < min(a.len(), b.len())`, on
+/// the first `N ≤ NR` vectors of each `B` row (fewer for the last, partial group of columns of a
+/// product), returned in an `NR`-wide micro-tile (zero past `N`).
+///
+/// Cost per `k`: `N` vector loads, `MR` broadcasts, `MR·N` updates (fused multiply-adds).
 #[inline(always)]
-pub(super) fn narrow_kernel<const N: usize>(a: &[[f32; MR]], b: &[[f32; TILE]]) -> Accumulators {
+pub(crate) fn narrow_kernel<const N: usize, U: Update>(
+    a: &[[f32; MR]],
+    b: &[[f32; TILE]],
+) -> Accumulators {
     let mut acc = [[F32s::splat(0.0); N]; MR];
     for (ak, bk) in a.iter().zip(b) {
         let mut bv = [F32s::splat(0.0); N];
@@ -90,7 +117,7 @@ pub(super) fn narrow_kernel<const N: usize>(a: &[[f32; MR]], b: &[[f32; TILE]]) 
         for (row, &w) in acc.iter_mut().zip(ak) {
             let w = F32s::splat(w);
             for (c, x) in row.iter_mut().zip(&bv) {
-                *c = w.mul_add(*x, *c);
+                *c = U::update(w, *x, *c);
             }
         }
     }
@@ -103,29 +130,40 @@ pub(super) fn narrow_kernel<const N: usize>(a: &[[f32; MR]], b: &[[f32; TILE]]) 
     out
 }
 
-/// [`kernel`] restricted to the first `⌈columns/8⌉` vectors of each `B` row.
+/// The matrix-product micro-kernel ([`Dot`]) restricted to the first `⌈columns/8⌉` vectors of each
+/// `B` row.
 #[inline(always)]
-pub(super) fn kernel_for_columns(
+pub(crate) fn kernel_for_columns(
+    columns: usize,
+    a: &[[f32; MR]],
+    b: &[[f32; TILE]],
+) -> Accumulators {
+    kernel_for_columns_with::<Dot>(columns, a, b)
+}
+
+/// [`kernel_for_columns`] with the accumulation `U`.
+#[inline(always)]
+pub(crate) fn kernel_for_columns_with<U: Update>(
     columns: usize,
     a: &[[f32; MR]],
     b: &[[f32; TILE]],
 ) -> Accumulators {
     match columns.div_ceil(LANES) {
-        1 if NR > 1 => narrow_kernel::<1>(a, b),
-        2 if NR > 2 => narrow_kernel::<2>(a, b),
-        _ => kernel(a, b),
+        1 if NR > 1 => narrow_kernel::<1, U>(a, b),
+        2 if NR > 2 => narrow_kernel::<2, U>(a, b),
+        _ => narrow_kernel::<NR, U>(a, b),
     }
 }
 
 /// Number of `MR`-row panels covering `rows` rows.
-pub(super) const fn panels(rows: usize) -> usize {
+pub(crate) const fn panels(rows: usize) -> usize {
     rows.div_ceil(MR)
 }
 
 /// Packs the rows of a row-major `rows × cols` matrix `w`: panel `p` holds, for each column `k`,
 /// `w[(p·MR + m)·cols + k]` for `m < MR` (zero past the last row). `packed` must hold
 /// `panels(rows)·cols` entries.
-pub(super) fn pack_rows(w: &[f32], rows: usize, cols: usize, packed: &mut [[f32; MR]]) {
+pub(crate) fn pack_rows(w: &[f32], rows: usize, cols: usize, packed: &mut [[f32; MR]]) {
     for (p, panel) in packed.chunks_exact_mut(cols.max(1)).enumerate() {
         for m in 0..MR {
             let row = p * MR + m;
@@ -147,7 +185,7 @@ pub(super) fn pack_rows(w: &[f32], rows: usize, cols: usize, packed: &mut [[f32;
 /// Packs the columns of a row-major `rows × cols` matrix `w` (the rows of `wᵀ`): panel `p`
 /// holds, for each row `k`, `w[k·cols + p·MR + m]` for `m < MR` (zero past the last column).
 /// `packed` must hold `panels(cols)·rows` entries.
-pub(super) fn pack_columns(w: &[f32], rows: usize, cols: usize, packed: &mut [[f32; MR]]) {
+pub(crate) fn pack_columns(w: &[f32], rows: usize, cols: usize, packed: &mut [[f32; MR]]) {
     for (p, panel) in packed.chunks_exact_mut(rows.max(1)).enumerate() {
         let first = p * MR;
         for (entry, row) in panel.iter_mut().zip(w.chunks_exact(cols.max(1))) {
@@ -161,7 +199,7 @@ pub(super) fn pack_columns(w: &[f32], rows: usize, cols: usize, packed: &mut [[f
 
 /// Copies a feature-major `rows × batch` slice (`src[r·batch + b]`) into the tiled layout
 /// (`dst` holds `tiles·rows` rows), padding columns past `batch` with zeros.
-pub(super) fn pack_tiled(src: &[f32], rows: usize, batch: usize, dst: &mut [[f32; TILE]]) {
+pub(crate) fn pack_tiled(src: &[f32], rows: usize, batch: usize, dst: &mut [[f32; TILE]]) {
     for (t, tile) in dst.chunks_exact_mut(rows.max(1)).enumerate() {
         let start = t * TILE;
         for (r, row) in tile.iter_mut().enumerate() {
@@ -178,7 +216,7 @@ pub(super) fn pack_tiled(src: &[f32], rows: usize, batch: usize, dst: &mut [[f32
 /// Writes one micro-tile row (`NR` vectors, batch columns `t·TILE ..`) into row `row` of a
 /// feature-major `rows × batch` slice, dropping the padding columns.
 #[inline]
-pub(super) fn store_feature_major(
+pub(crate) fn store_feature_major(
     dst: &mut [f32],
     row: usize,
     batch: usize,
@@ -205,7 +243,7 @@ pub(super) fn store_feature_major(
 /// buffers); every row is reduced over the batch blocks in order by [`weight_gradient_panels`],
 /// whatever the grouping, so the result does not depend on the number of threads.
 #[allow(clippy::too_many_arguments)]
-pub(super) fn weight_gradient(
+pub(crate) fn weight_gradient(
     exec: Exec,
     dz: &[[f32; TILE]],
     x: &[[f32; TILE]],
@@ -388,6 +426,187 @@ fn transpose_full(rows: &[[f32; TILE]; TILE], out: &mut [[f32; TILE]]) {
                 {
                     *dst = v.to_array();
                 }
+            }
+        }
+    }
+}
+
+/// Depth of one block of the reduction dimension in [`product`]: a `KC × TILE` slice of a packed
+/// `B` tile (24 KB with AVX) stays in L1 while every `A` panel of the row block passes over it.
+pub(crate) const KC: usize = 256;
+
+/// Panels of `A` per row block in [`product`]: `MC_PANELS · MR × KC` packed values (128 KB) stay
+/// in L2 while the tiles of `B` pass.
+pub(crate) const MC_PANELS: usize = 32;
+
+/// Number of `TILE`-column tiles covering `columns` columns.
+pub(crate) const fn tiles(columns: usize) -> usize {
+    columns.div_ceil(TILE)
+}
+
+/// Packs `rows` rows of length `depth` (row `r` is `row(r)`, e.g. one point's coordinates), each
+/// minus `centre`, as `MR`-row panels: panel `p` holds, for each `k < depth`,
+/// `row(p·MR + m)[k] − centre[k]` for `m < MR` (zero past the last row). `packed` holds
+/// `panels(rows)·depth` entries. This is the `A` operand of [`product`].
+pub(crate) fn pack_row_panels<'r>(
+    rows: usize,
+    depth: usize,
+    row: impl Fn(usize) -> &'r [f32],
+    centre: Option<&[f32]>,
+    packed: &mut [[f32; MR]],
+) {
+    for (p, panel) in packed.chunks_exact_mut(depth.max(1)).enumerate() {
+        for m in 0..MR {
+            let r = p * MR + m;
+            let source = if r < rows { row(r) } else { &[] };
+            let mut values = centred(source, centre);
+            for entry in panel.iter_mut() {
+                if let Some(slot) = entry.get_mut(m) {
+                    *slot = values.next().unwrap_or(0.0);
+                }
+            }
+        }
+    }
+}
+
+/// `v − centre` entry by entry (`v` itself without a centre), as far as both go.
+#[inline(always)]
+fn centred<'v>(values: &'v [f32], centre: Option<&'v [f32]>) -> impl Iterator<Item = f32> + 'v {
+    let (plain, shifted) = match centre {
+        Some(c) => (&[][..], Some(values.iter().zip(c).map(|(v, c)| v - c))),
+        None => (values, None),
+    };
+    plain.iter().copied().chain(shifted.into_iter().flatten())
+}
+
+/// Packs `rows` rows of length `depth`, each minus `centre`, *transposed* into tiles of `TILE`
+/// rows: tile `q` holds, for each `k < depth`, `row(q·TILE + t)[k] − centre[k]` for `t < TILE`
+/// (zero past the last row), so that the rows become the lanes. `packed` holds
+/// `tiles(rows)·depth` entries. With rows as points, this is the `B` operand of [`product`] for
+/// the point-to-point products and distances.
+pub(crate) fn pack_transposed_tiles<'r>(
+    rows: usize,
+    depth: usize,
+    row: impl Fn(usize) -> &'r [f32],
+    centre: Option<&[f32]>,
+    packed: &mut [[f32; TILE]],
+) {
+    for (q, tile) in packed.chunks_exact_mut(depth.max(1)).enumerate() {
+        for t in 0..TILE {
+            let r = q * TILE + t;
+            let source = if r < rows { row(r) } else { &[] };
+            let mut values = centred(source, centre);
+            for entry in tile.iter_mut() {
+                if let Some(slot) = entry.get_mut(t) {
+                    *slot = values.next().unwrap_or(0.0);
+                }
+            }
+        }
+    }
+}
+
+/// Packs `rows` rows of length `width`, each minus `centre`, as tiles of `TILE` columns: tile
+/// `q` holds, for each row `k < rows`, `row(k)[q·TILE + v] − centre[q·TILE + v]` for
+/// `v < TILE` (zero past the last column). `packed` holds `tiles(width)·rows` entries. This is
+/// the `B` operand of [`product`] when the reduction runs over the rows (e.g. `Σ_j c_ij y_j`).
+pub(crate) fn pack_column_tiles<'r>(
+    rows: usize,
+    width: usize,
+    row: impl Fn(usize) -> &'r [f32],
+    centre: Option<&[f32]>,
+    packed: &mut [[f32; TILE]],
+) {
+    for (q, tile) in packed.chunks_exact_mut(rows.max(1)).enumerate() {
+        let first = q * TILE;
+        let centre = centre.map(|c| c.get(first..).unwrap_or(&[]));
+        for (k, entry) in tile.iter_mut().enumerate() {
+            let source = row(k).get(first..width.max(first)).unwrap_or(&[]);
+            let mut values = centred(source, centre);
+            for slot in entry.iter_mut() {
+                *slot = values.next().unwrap_or(0.0);
+            }
+        }
+    }
+}
+
+/// `c[i·ldc + j] = Σ_{k < depth} U(a_i[k], b_j[k])` for `i < rows`, `j < columns`: the blocked
+/// driver of the micro-kernel over packed operands (`a`: [`pack_row_panels`], `panels(rows)`
+/// panels of `depth` entries; `b`: [`pack_transposed_tiles`] or [`pack_column_tiles`],
+/// `tiles(columns)` tiles of `depth` rows). Only the `rows × columns` entries of `c` are written.
+///
+/// Loops: blocks of [`KC`] along the reduction (partial sums added into `c`), blocks of
+/// [`MC_PANELS`] panels of `A`, every tile of `B`, every panel of the block: a `B` tile slice is
+/// reused from L1 by every panel, an `A` block from L2 by every tile. The arithmetic of each entry
+/// (its order of accumulation) depends only on `depth`, never on which rows or columns are
+/// computed together, so any split of the rows gives the same bits.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn product<U: Update>(
+    rows: usize,
+    columns: usize,
+    depth: usize,
+    a: &[[f32; MR]],
+    b: &[[f32; TILE]],
+    c: &mut [f32],
+    ldc: usize,
+) {
+    let (panel_count, tile_count) = (panels(rows), tiles(columns));
+    if depth == 0 {
+        for i in 0..rows {
+            if let Some(row) = c.get_mut(i * ldc..i * ldc + columns) {
+                row.fill(0.0);
+            }
+        }
+        return;
+    }
+    for k0 in (0..depth).step_by(KC) {
+        let k1 = (k0 + KC).min(depth);
+        for p0 in (0..panel_count).step_by(MC_PANELS) {
+            let p1 = (p0 + MC_PANELS).min(panel_count);
+            for q in 0..tile_count {
+                let width = (columns - q * TILE).min(TILE);
+                let b_block = b.get(q * depth + k0..q * depth + k1).unwrap_or(&[]);
+                for p in p0..p1 {
+                    let a_block = a.get(p * depth + k0..p * depth + k1).unwrap_or(&[]);
+                    let acc = kernel_for_columns_with::<U>(width, a_block, b_block);
+                    store_micro_tile(c, ldc, p * MR, rows, q * TILE, width, &acc, k0 > 0);
+                }
+            }
+        }
+    }
+}
+
+/// Writes (or adds, when `accumulate`) the valid `rows × width` part of one micro-tile whose first
+/// entry is `c[row·ldc + column]`.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn store_micro_tile(
+    c: &mut [f32],
+    ldc: usize,
+    row: usize,
+    rows: usize,
+    column: usize,
+    width: usize,
+    acc: &Accumulators,
+    accumulate: bool,
+) {
+    for (m, values) in acc.iter().enumerate() {
+        let i = row + m;
+        if i >= rows {
+            break;
+        }
+        let start = i * ldc + column;
+        let Some(dst) = c.get_mut(start..start + width) else {
+            continue;
+        };
+        let mut lanes = [0.0_f32; TILE];
+        store(&mut lanes, values);
+        if accumulate {
+            for (d, v) in dst.iter_mut().zip(lanes) {
+                *d += v;
+            }
+        } else {
+            for (d, v) in dst.iter_mut().zip(lanes) {
+                *d = v;
             }
         }
     }

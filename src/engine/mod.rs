@@ -1,0 +1,35 @@
+//! The pair engine every operator runs on: validation of ranges, kernel shapes, the streaming
+//! tiled sweep with its online log-sum-exp, the register-blocked matrix-multiply micro-kernel,
+//! row chunks for threads, caller-owned scratch and whole-buffer reductions.
+//!
+//! | module | owns |
+//! | --- | --- |
+//! | `simd` | the vector type, `exp`, `sqrt`, the streaming log-sum-exp |
+//! | `range` | the extent of clouds and the scale of kernels: every logit and distance in range |
+//! | `shape` | Laplace and Gaussian logits of a squared distance, self-pair masks |
+//! | `sweep` | the direct tiled pair loop (`Σ_d (x_d − y_d)²` per pair), row log-sum-exps, softmax-weighted mean displacements |
+//! | `gemm` | the one micro-kernel (`MR × NR` vectors of `f32x8` accumulators) and its packing |
+//! | `chunks` | the fixed partition of a lane cloud into chunks, serial or on rayon, bit-identical |
+//! | `scratch` | caller-owned buffers |
+//! | `reduce` | whole-buffer reductions |
+//!
+//! Operators depend on the engine, never on each other.
+
+pub(crate) mod chunks;
+pub(crate) mod gemm;
+pub(crate) mod range;
+pub(crate) mod reduce;
+pub(crate) mod scratch;
+pub(crate) mod shape;
+pub(crate) mod simd;
+pub(crate) mod sweep;
+
+pub(crate) use range::{check_kernel_range, check_range, squared_diameter};
+pub(crate) use reduce::mean_square;
+pub(crate) use scratch::take_scratch;
+pub(crate) use shape::{
+    GaussianShape, LaplaceShape, LogitRule, PairMask, Shape, dispatch_shape, is_laplace,
+};
+pub(crate) use sweep::{
+    Block, Partners, TILE, log_sum_exp, mean_displacement, mean_displacement_and_normaliser, sweep,
+};
