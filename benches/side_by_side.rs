@@ -5,7 +5,12 @@
 //! `cargo bench --bench side_by_side -- [--ops mean_shift,two_axis,multi_temperature]
 //!  [--kernels laplace,gaussian] [--sizes 256,1024,4096] [--dims 2,16,64] [--quick]`
 //! `cargo bench --bench side_by_side -- --generator` (MLP step and whole training step),
-//! `cargo bench --bench side_by_side -- --primitives` (`exp`, `sqrt` throughput).
+//! `cargo bench --bench side_by_side -- --primitives` (`exp`, `sqrt`, fused multiply-add throughput),
+//! `cargo bench --bench side_by_side -- --feature --channels 64,256,768` (the official grouped
+//! feature-space loss at the official shape: 64 groups × (64 generated + 16 unconditional + 64
+//! positives), 3 temperatures, guidance scales in [1.5, 4], N(0, 1/S) features).
+//! Drift options: `--temperature T` (default 0.05), `--cloud-std auto|X` (default 0.5; `auto`:
+//! `1/√D`).
 //!
 //! Median wall time over repeats (at least 5, or 1 s, at most 50), one thread. Built with
 //! `--features std`, the same calls go through `drifting::parallel` (same results bit for bit) in
@@ -71,15 +76,30 @@ fn median_seconds(mut run: impl FnMut(), quick: bool) -> (f64, usize) {
     (times[times.len() / 2], times.len())
 }
 
-fn time_op<const D: usize>(op: &str, kernel: &str, n: usize, quick: bool) -> Option<(f64, usize)> {
+/// How the drift benchmarks draw their clouds and kernels.
+#[derive(Clone, Copy)]
+struct DriftSetting {
+    temperature: f32,
+    /// Standard deviation of the clouds; `None`: `1/√D`.
+    cloud_std: Option<f32>,
+}
+
+fn time_op<const D: usize>(
+    op: &str,
+    kernel: &str,
+    n: usize,
+    setting: DriftSetting,
+    quick: bool,
+) -> Option<(f64, usize)> {
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(7);
-    let x = normal_cloud(&mut rng, n, D, 0.5);
-    let y = normal_cloud(&mut rng, n, D, 0.5);
+    let std = setting.cloud_std.unwrap_or(1.0 / (D as f32).sqrt());
+    let x = normal_cloud(&mut rng, n, D, std);
+    let y = normal_cloud(&mut rng, n, D, std);
     let queries = CloudView::<D>::from_coordinate_major(&x, n).ok()?;
     let positives = CloudView::<D>::from_coordinate_major(&y, n).ok()?;
     let k = match kernel {
-        "laplace" => Kernel::laplace(0.05),
-        _ => Kernel::gaussian(0.05),
+        "laplace" => Kernel::laplace(setting.temperature),
+        _ => Kernel::gaussian(setting.temperature),
     };
     let mut out = vec![0.0_f32; n * D];
     match op {
@@ -221,6 +241,81 @@ fn primitives(quick: bool) {
         "{{\"impl\":\"drifting\",\"op\":\"sqrt\",\"per_second\":{:.4e},\"repeats\":{reps}}}",
         per_call / sqrt_s
     );
+    // Fused multiply-adds: twelve independent accumulators (the micro-kernel's register block),
+    // two flops each.
+    let fma_rounds = 1 << 20;
+    let (fma_s, reps) = median_seconds(
+        || {
+            let mut acc = [f32x8::splat(0.0); 12];
+            let (a, b) = (
+                std::hint::black_box(f32x8::splat(0.999_9)),
+                std::hint::black_box(f32x8::splat(1e-7)),
+            );
+            for _ in 0..fma_rounds {
+                for c in &mut acc {
+                    *c = c.mul_add(a, b);
+                }
+            }
+            std::hint::black_box(acc);
+        },
+        quick,
+    );
+    println!(
+        "{{\"impl\":\"drifting\",\"op\":\"fma\",\"flops_per_second\":{:.4e},\"repeats\":{reps}}}",
+        (fma_rounds * 12 * 8 * 2) as f64 / fma_s
+    );
+}
+
+/// The official grouped loss at the official shape (what `torch_feature.py` times).
+fn time_feature(channels: usize, quick: bool, threads: usize) {
+    use drifting::{
+        GroupShape, GroupedDriftConfig, grouped_drift_loss, grouped_drift_workspace_len,
+    };
+    let shape = GroupShape {
+        groups: 64,
+        generated: 64,
+        unconditional: 16,
+        positives: 64,
+        channels,
+    };
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(11);
+    let std = 1.0 / (channels as f32).sqrt();
+    let generated = normal_cloud(&mut rng, 64 * 64, channels, std);
+    let unconditional = normal_cloud(&mut rng, 64 * 16, channels, std);
+    let positives = normal_cloud(&mut rng, 64 * 64, channels, std);
+    let alpha: Vec<f32> = (0..64)
+        .map(|_| 1.5 + 2.5 * (rng.next_u32() >> 8) as f32 / 16_777_216.0)
+        .collect();
+    let config = GroupedDriftConfig {
+        guidance: Some(&alpha),
+        ..GroupedDriftConfig::official()
+    };
+    let mut workspace =
+        vec![0.0; grouped_drift_workspace_len(&shape, config.temperatures.len()).expect("size")];
+    let mut field = vec![0.0; shape.generated_len()];
+    let (median, reps) = median_seconds(
+        || {
+            grouped_drift_loss(
+                &shape,
+                &generated,
+                &unconditional,
+                &positives,
+                &config,
+                &mut workspace,
+                &mut field,
+                None,
+            )
+            .unwrap();
+        },
+        quick,
+    );
+    // Nominal flops: 2S per distance, 2S per pair and temperature for the drift sums.
+    let pairs = (shape.groups * shape.generated * shape.targets()) as f64;
+    let flops = pairs * 2.0 * channels as f64 * (1.0 + config.temperatures.len() as f64);
+    println!(
+        "{{\"impl\":\"drifting\",\"op\":\"feature_drift_loss\",\"b\":64,\"cg\":64,\"cu\":16,\"cp\":64,\"s\":{channels},\"threads\":{threads},\"median_s\":{median:.6e},\"repeats\":{reps},\"gflops\":{:.1}}}",
+        flops / median / 1e9
+    );
 }
 
 /// One forward + backward + Adam step of `Mlp<I, H, O>` on a batch (what PyTorch's
@@ -338,6 +433,12 @@ fn run(args: &[String], threads: usize) {
         primitives(quick);
         return;
     }
+    if args.iter().any(|a| a == "--feature") {
+        for channels in list(args, "--channels", "64,256,768") {
+            time_feature(channels.parse().expect("channels"), quick, threads);
+        }
+        return;
+    }
     if args.iter().any(|a| a == "--generator") {
         time_generator::<32, 256, 2>(2048, quick, threads);
         time_generator::<2, 32, 2>(256, quick, threads);
@@ -352,18 +453,31 @@ fn run(args: &[String], threads: usize) {
         if quick { "256,1024" } else { "256,1024,4096" },
     );
     let dims = list(args, "--dims", "2,16,64");
+    let setting = DriftSetting {
+        temperature: list(args, "--temperature", "0.05")
+            .first()
+            .and_then(|t| t.parse().ok())
+            .expect("temperature"),
+        cloud_std: list(args, "--cloud-std", "0.5")
+            .first()
+            .and_then(|t| t.parse().ok()),
+    };
     for op in &ops {
         for kernel in &kernels {
             for size in &sizes {
                 let n: usize = size.parse().expect("size");
                 for dim in &dims {
                     let timed = match dim.as_str() {
-                        "1" => time_op::<1>(op, kernel, n, quick),
-                        "2" => time_op::<2>(op, kernel, n, quick),
-                        "3" => time_op::<3>(op, kernel, n, quick),
-                        "8" => time_op::<8>(op, kernel, n, quick),
-                        "16" => time_op::<16>(op, kernel, n, quick),
-                        "64" => time_op::<64>(op, kernel, n, quick),
+                        "1" => time_op::<1>(op, kernel, n, setting, quick),
+                        "2" => time_op::<2>(op, kernel, n, setting, quick),
+                        "3" => time_op::<3>(op, kernel, n, setting, quick),
+                        "8" => time_op::<8>(op, kernel, n, setting, quick),
+                        "16" => time_op::<16>(op, kernel, n, setting, quick),
+                        "32" => time_op::<32>(op, kernel, n, setting, quick),
+                        "64" => time_op::<64>(op, kernel, n, setting, quick),
+                        "128" => time_op::<128>(op, kernel, n, setting, quick),
+                        "256" => time_op::<256>(op, kernel, n, setting, quick),
+                        "768" => time_op::<768>(op, kernel, n, setting, quick),
                         other => panic!("unsupported dimension {other}"),
                     };
                     if let Some((median, reps)) = timed {

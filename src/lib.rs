@@ -69,6 +69,10 @@ pub use adam::{Adam, AdamState, AdamStepReport};
 pub use cloud::{CloudView, ParticleBuffer};
 pub use datasets::Dataset;
 pub use drift::Negatives;
+pub use drift::grouped::{
+    DistanceMethod, EXPANDED_FROM_CHANNELS, GroupShape, GroupedDriftConfig, GroupedDriftReport,
+    NEAR_PAIR_RATIO, grouped_drift_loss, grouped_drift_workspace_len,
+};
 pub use drift::mean_shift::{MeanShiftConfig, mean_shift_drift};
 pub use drift::mmd_flow::{MmdFlowConfig, mmd_flow_drift};
 pub use drift::multi_temperature::{

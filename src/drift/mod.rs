@@ -7,6 +7,7 @@
 //! the MLP's batch lanes consume. Memory is `O(N + P + Q)` (caller-owned scratch where needed);
 //! no `N × (P+Q)` matrix is ever formed.
 
+pub mod grouped;
 pub mod mean_shift;
 pub mod mmd_flow;
 pub mod multi_temperature;

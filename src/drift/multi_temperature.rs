@@ -195,10 +195,33 @@ pub(crate) fn multi_temperature_drift_on<const D: usize>(
 }
 
 fn validate_config(config: &MultiTemperatureConfig<'_>, n: usize, p: usize) -> Result<(), Error> {
-    let temps = config.temperatures;
-    if temps.is_empty()
-        || temps.len() > MAX_TEMPERATURES
-        || !temps
+    validate_official(
+        config.temperatures,
+        config.affinity_floor,
+        config.self_mask_distance,
+    )?;
+    validate_weights(config.positive_weights, p, "positive_weights")?;
+    validate_weights(config.negative_weights, n, "negative_weights")?;
+    #[allow(clippy::cast_precision_loss)]
+    let total = config.positive_weights.map_or(p as f32, |w| w.iter().sum())
+        + config.negative_weights.map_or(n as f32, |w| w.iter().sum());
+    if !(total > 0.0 && total.is_finite()) {
+        return Err(Error::InvalidParameter { name: "weights" });
+    }
+    Ok(())
+}
+
+/// Checks the parameters shared by the official drifts: 1 to [`MAX_TEMPERATURES`] positive,
+/// finite temperatures (with finite reciprocals), a non-negative finite affinity floor and
+/// self-mask distance.
+pub(crate) fn validate_official(
+    temperatures: &[f32],
+    affinity_floor: f32,
+    self_mask_distance: f32,
+) -> Result<(), Error> {
+    if temperatures.is_empty()
+        || temperatures.len() > MAX_TEMPERATURES
+        || !temperatures
             .iter()
             .all(|r| r.is_finite() && *r > 0.0 && (1.0 / r).is_finite())
     {
@@ -206,44 +229,43 @@ fn validate_config(config: &MultiTemperatureConfig<'_>, n: usize, p: usize) -> R
             name: "temperatures",
         });
     }
-    if !(config.affinity_floor.is_finite() && config.affinity_floor >= 0.0) {
+    if !(affinity_floor.is_finite() && affinity_floor >= 0.0) {
         return Err(Error::InvalidParameter {
             name: "affinity_floor",
         });
     }
-    if !(config.self_mask_distance.is_finite() && config.self_mask_distance >= 0.0) {
+    if !(self_mask_distance.is_finite() && self_mask_distance >= 0.0) {
         return Err(Error::InvalidParameter {
             name: "self_mask_distance",
         });
     }
-    for (weights, len, name) in [
-        (config.positive_weights, p, "positive_weights"),
-        (config.negative_weights, n, "negative_weights"),
-    ] {
-        if let Some(w) = weights {
-            if w.len() != len {
-                return Err(Error::ShapeMismatch {
-                    input: name,
-                    expected: len,
-                    found: w.len(),
-                });
-            }
-            if !w.iter().all(|v| v.is_finite()) {
-                return Err(Error::NonFinite { input: name });
-            }
-            if w.iter().any(|v| *v < 0.0) {
-                return Err(Error::InvalidParameter { name });
-            }
-            if w.iter().any(|v| *v > MAX_WEIGHT) {
-                return Err(Error::OutOfRange { input: name });
-            }
-        }
+    Ok(())
+}
+
+/// Checks optional column weights: `len` of them, finite, non-negative, at most [`MAX_WEIGHT`].
+pub(crate) fn validate_weights(
+    weights: Option<&[f32]>,
+    len: usize,
+    name: &'static str,
+) -> Result<(), Error> {
+    let Some(w) = weights else {
+        return Ok(());
+    };
+    if w.len() != len {
+        return Err(Error::ShapeMismatch {
+            input: name,
+            expected: len,
+            found: w.len(),
+        });
     }
-    #[allow(clippy::cast_precision_loss)]
-    let total = config.positive_weights.map_or(p as f32, |w| w.iter().sum())
-        + config.negative_weights.map_or(n as f32, |w| w.iter().sum());
-    if !(total > 0.0 && total.is_finite()) {
-        return Err(Error::InvalidParameter { name: "weights" });
+    if !w.iter().all(|v| v.is_finite()) {
+        return Err(Error::NonFinite { input: name });
+    }
+    if w.iter().any(|v| *v < 0.0) {
+        return Err(Error::InvalidParameter { name });
+    }
+    if w.iter().any(|v| *v > MAX_WEIGHT) {
+        return Err(Error::OutOfRange { input: name });
     }
     Ok(())
 }

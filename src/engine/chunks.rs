@@ -30,6 +30,21 @@ pub(crate) enum Exec {
     Rayon,
 }
 
+impl Exec {
+    /// The execution of the public entry points: the current rayon pool with feature `std`,
+    /// serial without (the results are the same bits either way).
+    pub(crate) const fn current() -> Self {
+        #[cfg(feature = "std")]
+        {
+            Self::Rayon
+        }
+        #[cfg(not(feature = "std"))]
+        {
+            Self::Serial
+        }
+    }
+}
+
 /// The rows `start..start + len` of the `W` output columns of one chunk.
 pub(crate) struct Rows<'a, const W: usize> {
     /// First row of the chunk.

@@ -444,10 +444,66 @@ pub(crate) const fn tiles(columns: usize) -> usize {
     columns.div_ceil(TILE)
 }
 
+/// `src[k0..k0 + 8] − centre[k0..k0 + 8]` as a vector (zero past the end of `src`).
+#[inline(always)]
+fn load_centred(src: &[f32], k0: usize, centre: Option<&[f32]>) -> F32s {
+    let full = |s: &[f32]| s.get(k0..).and_then(|v| v.first_chunk::<LANES>()).copied();
+    match (full(src), centre.map(full)) {
+        (Some(v), None) => F32s::new(v),
+        (Some(v), Some(Some(c))) => F32s::new(v) - F32s::new(c),
+        _ => F32s::new(core::array::from_fn(|l| {
+            src.get(k0 + l).map_or(0.0, |v| {
+                v - centre.and_then(|c| c.get(k0 + l)).copied().unwrap_or(0.0)
+            })
+        })),
+    }
+}
+
+/// Eight rows (`first..first + 8`, empty past `rows`) as slices.
+#[inline(always)]
+fn eight_rows<'r>(
+    rows: usize,
+    first: usize,
+    row: &impl Fn(usize) -> &'r [f32],
+) -> [&'r [f32]; LANES] {
+    core::array::from_fn(|t| {
+        if first + t < rows {
+            row(first + t)
+        } else {
+            &[]
+        }
+    })
+}
+
+/// Values `k0..k0 + 8` of eight rows, minus the centre, transposed: vector `k` holds value
+/// `k0 + k` of the eight rows (zero past a row's end).
+#[inline(always)]
+fn transposed_block(sources: &[&[f32]; LANES], k0: usize, centre: Option<&[f32]>) -> [F32s; LANES] {
+    let shift = match centre {
+        None => Some(F32s::splat(0.0)),
+        Some(c) => c
+            .get(k0..)
+            .and_then(|c| c.first_chunk::<LANES>())
+            .map(|c| F32s::new(*c)),
+    };
+    let mut block = [F32s::splat(0.0); LANES];
+    for (b, source) in block.iter_mut().zip(sources) {
+        *b = match (
+            source.get(k0..).and_then(|v| v.first_chunk::<LANES>()),
+            shift,
+        ) {
+            (Some(v), Some(shift)) => F32s::new(*v) - shift,
+            _ => load_centred(source, k0, centre),
+        };
+    }
+    F32s::transpose(block)
+}
+
 /// Packs `rows` rows of length `depth` (row `r` is `row(r)`, e.g. one point's coordinates), each
 /// minus `centre`, as `MR`-row panels: panel `p` holds, for each `k < depth`,
 /// `row(p·MR + m)[k] − centre[k]` for `m < MR` (zero past the last row). `packed` holds
-/// `panels(rows)·depth` entries. This is the `A` operand of [`product`].
+/// `panels(rows)·depth` entries. This is the `A` operand of [`product`]. Two panels (8 rows) at a
+/// time, blocks of 8 values transposed in registers.
 pub(crate) fn pack_row_panels<'r>(
     rows: usize,
     depth: usize,
@@ -455,35 +511,34 @@ pub(crate) fn pack_row_panels<'r>(
     centre: Option<&[f32]>,
     packed: &mut [[f32; MR]],
 ) {
-    for (p, panel) in packed.chunks_exact_mut(depth.max(1)).enumerate() {
-        for m in 0..MR {
-            let r = p * MR + m;
-            let source = if r < rows { row(r) } else { &[] };
-            let mut values = centred(source, centre);
-            for entry in panel.iter_mut() {
-                if let Some(slot) = entry.get_mut(m) {
-                    *slot = values.next().unwrap_or(0.0);
+    for (pair, panels) in packed.chunks_mut(2 * depth.max(1)).enumerate() {
+        let sources = eight_rows(rows, pair * 2 * MR, &row);
+        let (low, high) = panels.split_at_mut(depth.min(panels.len()));
+        for k0 in (0..depth).step_by(LANES) {
+            let columns = transposed_block(&sources, k0, centre);
+            for (k, v) in columns.iter().enumerate() {
+                let lanes = v.to_array();
+                if let (Some(entry), Some(values)) =
+                    (low.get_mut(k0 + k), lanes.first_chunk::<MR>())
+                {
+                    *entry = *values;
+                }
+                if let (Some(entry), Some(values)) =
+                    (high.get_mut(k0 + k), lanes.last_chunk::<MR>())
+                {
+                    *entry = *values;
                 }
             }
         }
     }
 }
 
-/// `v − centre` entry by entry (`v` itself without a centre), as far as both go.
-#[inline(always)]
-fn centred<'v>(values: &'v [f32], centre: Option<&'v [f32]>) -> impl Iterator<Item = f32> + 'v {
-    let (plain, shifted) = match centre {
-        Some(c) => (&[][..], Some(values.iter().zip(c).map(|(v, c)| v - c))),
-        None => (values, None),
-    };
-    plain.iter().copied().chain(shifted.into_iter().flatten())
-}
-
 /// Packs `rows` rows of length `depth`, each minus `centre`, *transposed* into tiles of `TILE`
 /// rows: tile `q` holds, for each `k < depth`, `row(q·TILE + t)[k] − centre[k]` for `t < TILE`
 /// (zero past the last row), so that the rows become the lanes. `packed` holds
 /// `tiles(rows)·depth` entries. With rows as points, this is the `B` operand of [`product`] for
-/// the point-to-point products and distances.
+/// the point-to-point products and distances. Blocks of 8 rows × 8 values are transposed in
+/// registers.
 pub(crate) fn pack_transposed_tiles<'r>(
     rows: usize,
     depth: usize,
@@ -492,13 +547,14 @@ pub(crate) fn pack_transposed_tiles<'r>(
     packed: &mut [[f32; TILE]],
 ) {
     for (q, tile) in packed.chunks_exact_mut(depth.max(1)).enumerate() {
-        for t in 0..TILE {
-            let r = q * TILE + t;
-            let source = if r < rows { row(r) } else { &[] };
-            let mut values = centred(source, centre);
-            for entry in tile.iter_mut() {
-                if let Some(slot) = entry.get_mut(t) {
-                    *slot = values.next().unwrap_or(0.0);
+        for block in 0..NR {
+            let sources = eight_rows(rows, q * TILE + block * LANES, &row);
+            for (k0, entries) in (0..depth).step_by(LANES).zip(tile.chunks_mut(LANES)) {
+                let columns = transposed_block(&sources, k0, centre);
+                for (entry, v) in entries.iter_mut().zip(columns) {
+                    if let Some(lanes) = entry.as_chunks_mut::<LANES>().0.get_mut(block) {
+                        *lanes = v.to_array();
+                    }
                 }
             }
         }
@@ -516,14 +572,32 @@ pub(crate) fn pack_column_tiles<'r>(
     centre: Option<&[f32]>,
     packed: &mut [[f32; TILE]],
 ) {
-    for (q, tile) in packed.chunks_exact_mut(rows.max(1)).enumerate() {
-        let first = q * TILE;
-        let centre = centre.map(|c| c.get(first..).unwrap_or(&[]));
-        for (k, entry) in tile.iter_mut().enumerate() {
-            let source = row(k).get(first..width.max(first)).unwrap_or(&[]);
-            let mut values = centred(source, centre);
-            for slot in entry.iter_mut() {
-                *slot = values.next().unwrap_or(0.0);
+    let tile_count = tiles(width);
+    // Row by row (contiguous reads); the full tiles with whole vectors, the last one through
+    // `load_centred`.
+    let full = width / TILE;
+    let zero = [0.0_f32; TILE];
+    for k in 0..rows {
+        let source = row(k).get(..width).unwrap_or(&[]);
+        let (chunks, _) = source.as_chunks::<TILE>();
+        let shifts = centre.map(|c| c.as_chunks::<TILE>().0);
+        for q in 0..tile_count {
+            let Some(entry) = packed.get_mut(q * rows + k) else {
+                continue;
+            };
+            let shift = shifts.map_or(Some(&zero), |s| s.get(q));
+            match (chunks.get(q), shift) {
+                (Some(v), Some(c)) if q < full => {
+                    let (v8, c8) = (v.as_chunks::<LANES>().0, c.as_chunks::<LANES>().0);
+                    for ((o, v), c) in entry.as_chunks_mut::<LANES>().0.iter_mut().zip(v8).zip(c8) {
+                        *o = (F32s::new(*v) - F32s::new(*c)).to_array();
+                    }
+                }
+                _ => {
+                    for (v, lanes) in entry.as_chunks_mut::<LANES>().0.iter_mut().enumerate() {
+                        *lanes = load_centred(source, q * TILE + v * LANES, centre).to_array();
+                    }
+                }
             }
         }
     }
@@ -567,7 +641,13 @@ pub(crate) fn product<U: Update>(
                 let b_block = b.get(q * depth + k0..q * depth + k1).unwrap_or(&[]);
                 for p in p0..p1 {
                     let a_block = a.get(p * depth + k0..p * depth + k1).unwrap_or(&[]);
-                    let acc = kernel_for_columns_with::<U>(width, a_block, b_block);
+                    // Full tiles call the kernel directly, so that its accumulators stay in
+                    // registers; only the last, narrower tile goes through the width dispatch.
+                    let acc = if width == TILE {
+                        narrow_kernel::<NR, U>(a_block, b_block)
+                    } else {
+                        kernel_for_columns_with::<U>(width, a_block, b_block)
+                    };
                     store_micro_tile(c, ldc, p * MR, rows, q * TILE, width, &acc, k0 > 0);
                 }
             }
@@ -598,15 +678,18 @@ fn store_micro_tile(
         let Some(dst) = c.get_mut(start..start + width) else {
             continue;
         };
-        let mut lanes = [0.0_f32; TILE];
-        store(&mut lanes, values);
-        if accumulate {
-            for (d, v) in dst.iter_mut().zip(lanes) {
-                *d += v;
-            }
-        } else {
-            for (d, v) in dst.iter_mut().zip(lanes) {
-                *d = v;
+        let (full, rest) = dst.as_chunks_mut::<LANES>();
+        for (chunk, v) in full.iter_mut().zip(values) {
+            let v = if accumulate {
+                F32s::new(*chunk) + *v
+            } else {
+                *v
+            };
+            *chunk = v.to_array();
+        }
+        if let Some(v) = values.get(full.len()) {
+            for (d, x) in rest.iter_mut().zip(v.to_array()) {
+                *d = if accumulate { *d + x } else { x };
             }
         }
     }

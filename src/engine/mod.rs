@@ -8,7 +8,8 @@
 //! | `range` | the extent of clouds and the scale of kernels: every logit and distance in range |
 //! | `shape` | Laplace and Gaussian logits of a squared distance, self-pair masks |
 //! | `sweep` | the direct tiled pair loop (`Σ_d (x_d − y_d)²` per pair), row log-sum-exps, softmax-weighted mean displacements |
-//! | `gemm` | the one micro-kernel (`MR × NR` vectors of `f32x8` accumulators) and its packing |
+//! | `gemm` | the one micro-kernel (`MR × NR` vectors of `f32x8` accumulators: products or squared differences), its packing and blocked driver |
+//! | `dense` | high-dimensional problems: every distance once (expanded form, cancellation-safe, or difference form), kept in a tile for the row and column log-sum-exps, affinities and every temperature; drift sums as one product |
 //! | `chunks` | the fixed partition of a lane cloud into chunks, serial or on rayon, bit-identical |
 //! | `scratch` | caller-owned buffers |
 //! | `reduce` | whole-buffer reductions |
@@ -16,6 +17,7 @@
 //! Operators depend on the engine, never on each other.
 
 pub(crate) mod chunks;
+pub(crate) mod dense;
 pub(crate) mod gemm;
 pub(crate) mod range;
 pub(crate) mod reduce;
@@ -24,8 +26,10 @@ pub(crate) mod shape;
 pub(crate) mod simd;
 pub(crate) mod sweep;
 
-pub(crate) use range::{check_kernel_range, check_range, squared_diameter};
-pub(crate) use reduce::mean_square;
+pub(crate) use range::{
+    LOGIT_LIMIT, MAX_SQUARED_DISTANCE, check_kernel_range, check_range, squared_diameter,
+};
+pub(crate) use reduce::{all_finite, mean_square, sum_of_squares};
 pub(crate) use scratch::take_scratch;
 pub(crate) use shape::{
     GaussianShape, LaplaceShape, LogitRule, PairMask, Shape, dispatch_shape, is_laplace,

@@ -1,0 +1,913 @@
+//! The official feature-space drift loss over a group axis: `B` independent drift problems
+//! (classes × feature locations) with statistics global over all of them, unconditional
+//! negatives for classifier-free guidance, and a feature dimension known only at run time
+//! (Deng et al. 2026, the official `drift_loss`; `docs/mathematics.md` §5).
+
+use crate::drift::multi_temperature::{MAX_TEMPERATURES, validate_official, validate_weights};
+use crate::engine::chunks::Exec;
+use crate::engine::dense::{
+    Affinities, DistanceForm, Rows, channel_pack_len, coefficient_row, column_log_sum_exp,
+    drift_sums, mean_row, pack_channels, pack_targets, query_pack_len, row_log_sum_exp,
+    squared_distances, target_pack_len,
+};
+use crate::engine::gemm::{MR, panels};
+use crate::engine::simd::{F32s, LANES, sqrt};
+use crate::engine::{LOGIT_LIMIT, MAX_SQUARED_DISTANCE, all_finite, sum_of_squares, take_scratch};
+use crate::error::Error;
+
+pub use crate::engine::dense::NEAR_PAIR_RATIO;
+
+/// The shape of one feature key's batch: `groups` independent problems, each with `generated`
+/// generated samples (the queries, also negatives), `unconditional` extra negatives and
+/// `positives` data samples, all with `channels` values. Arrays are `[groups, count, channels]`
+/// row-major: sample `i` of group `b` at `[(b·count + i)·channels ..][..channels]`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GroupShape {
+    /// `B`: classes × feature locations.
+    pub groups: usize,
+    /// `Cg`: generated samples per group (official: 64).
+    pub generated: usize,
+    /// `Cu`: unconditional negatives per group (official: 16; 0 allowed).
+    pub unconditional: usize,
+    /// `Cp`: positives per group (official: 64).
+    pub positives: usize,
+    /// `S`: channels of the feature key (64 to 2048 in the official models).
+    pub channels: usize,
+}
+
+impl GroupShape {
+    /// Targets per group, `T = Cg + Cu + Cp`.
+    #[must_use]
+    pub const fn targets(&self) -> usize {
+        self.generated + self.unconditional + self.positives
+    }
+
+    /// `B·Cg·S`: the length of `generated` and of the field.
+    #[must_use]
+    pub const fn generated_len(&self) -> usize {
+        self.groups * self.generated * self.channels
+    }
+
+    fn checked_len(&self, count: usize) -> Option<usize> {
+        self.groups.checked_mul(count)?.checked_mul(self.channels)
+    }
+}
+
+/// How the squared distances are computed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum DistanceMethod {
+    /// The faster form for the channel count, by the measured crossover
+    /// [`EXPANDED_FROM_CHANNELS`].
+    #[default]
+    Auto,
+    /// Always `‖x‖² + ‖y‖² − 2⟨x, y⟩` through the matrix-multiply kernel, centred, near pairs
+    /// recomputed in the difference form (see [`NEAR_PAIR_RATIO`]).
+    Expanded,
+    /// Always `Σ_d (x_d − y_d)²` (register-blocked, no cancellation).
+    Difference,
+}
+
+/// From this many channels on, [`DistanceMethod::Auto`] uses the expanded (GEMM) form.
+pub const EXPANDED_FROM_CHANNELS: usize = 16;
+
+impl DistanceMethod {
+    fn form(self, channels: usize) -> DistanceForm {
+        match self {
+            Self::Expanded => DistanceForm::Expanded,
+            Self::Difference => DistanceForm::Difference,
+            Self::Auto if channels >= EXPANDED_FROM_CHANNELS => DistanceForm::Expanded,
+            Self::Auto => DistanceForm::Difference,
+        }
+    }
+}
+
+/// Configuration of [`grouped_drift_loss`]; [`GroupedDriftConfig::official`] gives the official
+/// defaults.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct GroupedDriftConfig<'a> {
+    /// The temperatures `R` (on the normalised distance), 1 to [`MAX_TEMPERATURES`] of them
+    /// (official `{0.02, 0.05, 0.2}`).
+    pub temperatures: &'a [f32],
+    /// Affinities are `sqrt(max(softmax_row · softmax_col, floor))` (official `1e-6`; 0 allowed).
+    pub affinity_floor: f32,
+    /// Added to the normalised distance of each generated sample to itself (official `100`).
+    pub self_mask_distance: f32,
+    /// Classifier-free guidance: a scale `α_b ≥ 1` per group; the unconditional negatives of
+    /// group `b` get the column weight `(α_b − 1)(Cg − 1)/Cu`. `None`: weight 1 (the official
+    /// default when no weights are passed).
+    pub guidance: Option<&'a [f32]>,
+    /// Per-sample column weights of the generated samples, `[B, Cg]` (`None`: 1).
+    pub generated_weights: Option<&'a [f32]>,
+    /// Per-sample column weights of the unconditional negatives, `[B, Cu]` (`None`: from
+    /// `guidance`, or 1). Not together with `guidance`.
+    pub unconditional_weights: Option<&'a [f32]>,
+    /// Per-sample column weights of the positives, `[B, Cp]` (`None`: 1).
+    pub positive_weights: Option<&'a [f32]>,
+    /// How squared distances are computed (default [`DistanceMethod::Auto`]).
+    pub distances: DistanceMethod,
+}
+
+impl GroupedDriftConfig<'static> {
+    /// The official defaults: `R ∈ {0.02, 0.05, 0.2}`, floor `1e-6`, self-mask `+100`, unit
+    /// weights, no guidance.
+    #[must_use]
+    pub const fn official() -> Self {
+        Self {
+            temperatures: &crate::drift::multi_temperature::OFFICIAL_TEMPERATURES,
+            affinity_floor: 1.0e-6,
+            self_mask_distance: 100.0,
+            guidance: None,
+            generated_weights: None,
+            unconditional_weights: None,
+            positive_weights: None,
+            distances: DistanceMethod::Auto,
+        }
+    }
+}
+
+/// What [`grouped_drift_loss`] measured on the way.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct GroupedDriftReport {
+    /// The global distance scale `Σ_{b,i,j} dist_bij w_bj / (Cg Σ_{b,j} w_bj)`.
+    pub distance_scale: f32,
+    /// `s_in = max(scale/√S, 1e-3)`: the field is in coordinates divided by `s_in`.
+    pub input_scale: f32,
+    /// Per temperature, the raw drift RMS² `n_R = mean(F_R²)` over every group, sample and
+    /// channel (first `temperature_count` entries).
+    pub raw_rms2: [f32; MAX_TEMPERATURES],
+    /// Number of temperatures.
+    pub temperature_count: usize,
+    /// The official loss `mean_b loss_b = mean(F²)`.
+    pub loss: f32,
+    /// `∂loss/∂generated = gradient_factor · F`, i.e. `−2/(s_in·B·Cg·S)`.
+    pub gradient_factor: f32,
+    /// Pairs whose expanded squared distance was recomputed in the difference form (near pairs
+    /// and self-pairs; 0 with [`DistanceMethod::Difference`]).
+    pub recomputed_pairs: usize,
+}
+
+/// The lengths of the pieces of a grouped workspace (totals over the groups, and per group).
+#[derive(Clone, Copy)]
+struct Layout {
+    distances: usize,
+    centres: usize,
+    forces: usize,
+    problem: usize,
+    group_distances: usize,
+    group_forces: usize,
+    group_field: usize,
+    channels: usize,
+}
+
+impl Layout {
+    fn new(shape: &GroupShape, temperatures: usize) -> Option<Self> {
+        let (cg, s, t) = (shape.generated, shape.channels, shape.targets());
+        let b = shape.groups;
+        let group_field = cg.checked_mul(s)?;
+        let group_forces = group_field.checked_mul(temperatures)?;
+        Some(Self {
+            distances: b.checked_mul(cg)?.checked_mul(t)?,
+            centres: b.checked_mul(s)?,
+            forces: b.checked_mul(group_forces)?,
+            problem: problem_len(cg, t, s)?,
+            group_distances: cg.checked_mul(t)?,
+            group_forces,
+            group_field,
+            channels: s,
+        })
+    }
+
+    fn total(&self) -> Option<usize> {
+        self.distances
+            .checked_add(self.centres)?
+            .checked_add(self.forces)?
+            .checked_add(self.problem)
+    }
+}
+
+/// Per-problem scratch: column weights, then the larger of the distance stage (packed targets
+/// and queries) and the drift stage (row and column log-sum-exps, coefficients and their sums,
+/// the packed coefficient panels and target channels).
+fn problem_len(cg: usize, t: usize, s: usize) -> Option<usize> {
+    let distance_stage = target_pack_len(t, s).checked_add(query_pack_len(cg, s))?;
+    let drift_stage = cg
+        .checked_mul(t)?
+        .checked_add(cg.checked_mul(2)?)?
+        .checked_add(t)?
+        .checked_add(channel_pack_len(t, s))?
+        .checked_add(panels(cg).checked_mul(t)?.checked_mul(MR)?)?;
+    t.checked_add(distance_stage.max(drift_stage))
+}
+
+/// Workspace values [`grouped_drift_loss`] needs for `shape` and `temperatures` temperatures:
+/// the distance tile of every group (`B·Cg·T`), the groups' centres (`B·S`), every temperature's
+/// field (`temperatures·B·Cg·S`) and one problem's packing space (`O((Cg + T)·S + Cg·T)`);
+/// `None` if that overflows `usize`.
+#[must_use]
+pub fn grouped_drift_workspace_len(shape: &GroupShape, temperatures: usize) -> Option<usize> {
+    Layout::new(shape, temperatures)?.total()
+}
+
+/// The official grouped drift loss of one feature key, and its field.
+///
+/// For every group `b` (targets `[generated ; unconditional ; positives]`, column weights `w`),
+/// following the official `drift_loss` (`docs/mathematics.md` §5):
+/// 1. `dist_ij = sqrt(max(‖x_i − t_j‖², 1e-8))`; **global** `scale = Σ_{b,i,j} dist w / (Cg Σ_{b,j}
+///    w)`, `s_in = max(scale/√S, 1e-3)`, `d̃ = dist / max(scale, 1e-3)`, `+self_mask_distance` on
+///    each generated sample's distance to itself;
+/// 2. for each `R`: `l = −d̃/R`, `A = sqrt(max(softmax_row · softmax_col, floor)) · w_j` (softmax
+///    over the targets, and over the `Cg` generated rows), `F_R = S− Σ_{pos} A y − S+ Σ_{neg} A y −
+///    (…)x` in coordinates divided by `s_in`; **global** `n_R = mean(F_R²)`;
+///    `F += F_R / sqrt(max(n_R, 1e-8))`.
+///
+/// Writes `F` to `field` (`[B, Cg, S]`, the official `goal − generated/s_in`); the loss is
+/// `mean(F²)` and its gradient with respect to `generated` is `report.gradient_factor · F`
+/// ([`stop_gradient_loss`](crate::stop_gradient_loss) with `coordinate_scale = s_in` gives the
+/// same). Per-group losses `mean_{i,s} F_bis²` go to `group_losses` when given.
+///
+/// Every distance is computed once (`O(B·Cg·T·S)`, through the matrix-multiply kernel above
+/// [`EXPANDED_FROM_CHANNELS`] channels) and kept for every temperature; the drift sums are one
+/// product `O(B·Cg·T·S)` per temperature; `3` exponentials per pair and temperature. With feature
+/// `std`, the groups run in parallel on the current rayon pool, with the same result bit for bit.
+///
+/// # Errors
+/// Zero groups, generated samples, positives or channels; slices whose length is not the shape's;
+/// non-finite inputs or weights; no temperature, more than [`MAX_TEMPERATURES`] or one that is not
+/// positive and finite; a negative or non-finite floor or mask; guidance of the wrong length,
+/// non-finite or below 1, or given together with unconditional weights; weights negative,
+/// above `1e9` or all zero; a workspace shorter than [`grouped_drift_workspace_len`];
+/// [`Error::OutOfRange`] for points more than `1e18` apart in a group or temperatures so small
+/// that a logit would pass `1e28`.
+#[allow(clippy::too_many_arguments)]
+pub fn grouped_drift_loss(
+    shape: &GroupShape,
+    generated: &[f32],
+    unconditional: &[f32],
+    positives: &[f32],
+    config: &GroupedDriftConfig<'_>,
+    workspace: &mut [f32],
+    field: &mut [f32],
+    group_losses: Option<&mut [f32]>,
+) -> Result<GroupedDriftReport, Error> {
+    grouped_drift_loss_on(
+        Exec::current(),
+        shape,
+        generated,
+        unconditional,
+        positives,
+        config,
+        workspace,
+        field,
+        group_losses,
+    )
+}
+
+/// The inputs of one call, validated.
+struct Problem<'a> {
+    shape: GroupShape,
+    generated: &'a [f32],
+    unconditional: &'a [f32],
+    positives: &'a [f32],
+    config: &'a GroupedDriftConfig<'a>,
+    form: DistanceForm,
+}
+
+impl<'a> Problem<'a> {
+    /// The queries and targets of group `b`.
+    fn rows(&self, b: usize) -> (Rows<'a>, Rows<'a>) {
+        let s = self.shape.channels;
+        let part = |data: &'a [f32], count: usize| {
+            let len = count * s;
+            data.get(b * len..(b + 1) * len).unwrap_or(&[])
+        };
+        let generated = part(self.generated, self.shape.generated);
+        let targets = Rows::new(
+            [
+                generated,
+                part(self.unconditional, self.shape.unconditional),
+                part(self.positives, self.shape.positives),
+            ],
+            s,
+        );
+        (Rows::single(generated, s), targets)
+    }
+
+    /// The column weights of group `b` (`[generated ; unconditional ; positives]`).
+    fn weights(&self, b: usize, out: &mut [f32]) {
+        let shape = &self.shape;
+        let (cg, cu, cp) = (shape.generated, shape.unconditional, shape.positives);
+        let (generated, rest) = out.split_at_mut(cg.min(out.len()));
+        let (unc, pos) = rest.split_at_mut(cu.min(rest.len()));
+        fill_weights(generated, self.config.generated_weights, b, cg);
+        match (self.config.unconditional_weights, self.config.guidance) {
+            (Some(w), _) => fill_weights(unc, Some(w), b, cu),
+            (None, Some(alpha)) => {
+                let a = alpha.get(b).copied().unwrap_or(1.0);
+                #[allow(clippy::cast_precision_loss)]
+                let w = (a - 1.0) * (cg as f32 - 1.0) / cu.max(1) as f32;
+                unc.fill(w);
+            }
+            (None, None) => unc.fill(1.0),
+        }
+        fill_weights(pos, self.config.positive_weights, b, cp);
+    }
+}
+
+fn fill_weights(out: &mut [f32], weights: Option<&[f32]>, b: usize, count: usize) {
+    match weights.and_then(|w| w.get(b * count..(b + 1) * count)) {
+        Some(w) => out.copy_from_slice(w.get(..out.len()).unwrap_or(&[])),
+        None => out.fill(1.0),
+    }
+}
+
+/// [`grouped_drift_loss`] with the groups run by `exec`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn grouped_drift_loss_on(
+    exec: Exec,
+    shape: &GroupShape,
+    generated: &[f32],
+    unconditional: &[f32],
+    positives: &[f32],
+    config: &GroupedDriftConfig<'_>,
+    workspace: &mut [f32],
+    field: &mut [f32],
+    group_losses: Option<&mut [f32]>,
+) -> Result<GroupedDriftReport, Error> {
+    let layout = validate(
+        shape,
+        generated,
+        unconditional,
+        positives,
+        config,
+        field,
+        group_losses.as_deref(),
+    )?;
+    let required = layout.total().ok_or(Error::OutOfRange { input: "shape" })?;
+    let workspace = take_scratch(workspace, required)?;
+    let problem = Problem {
+        shape: *shape,
+        generated,
+        unconditional,
+        positives,
+        config,
+        form: config.distances.form(shape.channels),
+    };
+    let (distances, rest) = workspace.split_at_mut(layout.distances);
+    let (centres, rest) = rest.split_at_mut(layout.centres.min(rest.len()));
+    let (forces, rest) = rest.split_at_mut(layout.forces.min(rest.len()));
+    let scratch = rest.get_mut(..layout.problem).unwrap_or(&mut []);
+    let (b, cg, s, t) = (
+        shape.groups,
+        shape.generated,
+        shape.channels,
+        shape.targets(),
+    );
+
+    // Stage 1: every distance once, the weighted distance sum and the largest distance.
+    let mut totals = DistanceTotals {
+        finite: true,
+        weighted: 0.0,
+        weights: 0.0,
+        largest: 0.0,
+        recomputed: 0,
+    };
+    for_each_group(
+        exec,
+        &layout,
+        [distances, centres, forces, field],
+        scratch,
+        |g, regions, scratch| distance_stage(&problem, g, regions, scratch),
+        |partial| totals.add(partial),
+    );
+    if !totals.finite {
+        // Name the input (only on this error path: a second look at the data).
+        let input = [(generated, "generated"), (unconditional, "unconditional")]
+            .iter()
+            .find(|(data, _)| !all_finite(data))
+            .map_or("positives", |(_, name)| name);
+        return Err(Error::NonFinite { input });
+    }
+    let weight_total = totals.weights;
+    #[allow(clippy::cast_precision_loss, clippy::cast_possible_truncation)]
+    let distance_scale = (totals.weighted / (cg as f64 * weight_total)) as f32;
+    if !distance_scale.is_finite() {
+        return Err(Error::OutOfRange { input: "weights" });
+    }
+    if totals.largest.is_nan() || totals.largest > libm::sqrt(MAX_SQUARED_DISTANCE) {
+        return Err(Error::OutOfRange { input: "points" });
+    }
+    let clamped_scale = distance_scale.max(1.0e-3);
+    let smallest = config
+        .temperatures
+        .iter()
+        .fold(f32::INFINITY, |m, &r| m.min(r));
+    let largest_logit = (totals.largest / f64::from(clamped_scale)
+        + f64::from(config.self_mask_distance))
+        / f64::from(smallest);
+    if largest_logit.is_nan() || largest_logit > LOGIT_LIMIT {
+        return Err(Error::OutOfRange {
+            input: "temperatures",
+        });
+    }
+    #[allow(clippy::cast_precision_loss)]
+    let input_scale = (distance_scale / libm::sqrtf(s as f32)).max(1.0e-3);
+    // The self-mask on each generated sample's distance to itself, in unnormalised distance.
+    let added = config.self_mask_distance * clamped_scale;
+    for tile in distances.chunks_mut((cg * t).max(1)).take(b) {
+        for i in 0..cg {
+            if let Some(v) = tile.get_mut(i * t + i) {
+                *v += added;
+            }
+        }
+    }
+
+    // Stage 2: every temperature's field Y_R (data units) in every group, and Σ Y_R² per
+    // temperature over all groups.
+    let mut report = GroupedDriftReport {
+        distance_scale,
+        input_scale,
+        raw_rms2: [0.0; MAX_TEMPERATURES],
+        temperature_count: config.temperatures.len(),
+        loss: 0.0,
+        gradient_factor: 0.0,
+        recomputed_pairs: totals.recomputed,
+    };
+    let mut square_sums = [0.0_f64; MAX_TEMPERATURES];
+    for_each_group(
+        exec,
+        &layout,
+        [distances, centres, forces, field],
+        scratch,
+        |g, regions, scratch| drift_stage(&problem, g, regions, scratch, clamped_scale),
+        |partial| {
+            for (total, p) in square_sums.iter_mut().zip(partial) {
+                *total += p;
+            }
+        },
+    );
+    // F_R = Y_R/s_in: n_R = mean(Y_R²)/s_in², and F_R/sqrt(max(n_R, 1e-8)) is Y_R times the
+    // factor below.
+    #[allow(clippy::cast_precision_loss)]
+    let count = (b * cg * s) as f64;
+    let mut factors = [0.0_f32; MAX_TEMPERATURES];
+    for ((raw, factor), total) in report
+        .raw_rms2
+        .iter_mut()
+        .zip(factors.iter_mut())
+        .zip(square_sums)
+        .take(config.temperatures.len())
+    {
+        #[allow(clippy::cast_possible_truncation)]
+        let n_r = (total / count / (f64::from(input_scale) * f64::from(input_scale))) as f32;
+        *raw = n_r;
+        *factor = 1.0 / (input_scale * libm::sqrtf(n_r.max(1.0e-8)));
+    }
+
+    // Stage 3: F = Σ_R factor_R Y_R, and the per-group losses.
+    let mut loss_total = 0.0_f64;
+    let mut losses = group_losses.map(|l| l.iter_mut());
+    let temperatures = config.temperatures.len();
+    for_each_group(
+        exec,
+        &layout,
+        [distances, centres, forces, field],
+        scratch,
+        |_, regions, _| {
+            let group = regions.field.len();
+            for (k, (force, &factor)) in regions
+                .force
+                .chunks(group.max(1))
+                .zip(&factors)
+                .take(temperatures)
+                .enumerate()
+            {
+                add_scaled(regions.field, force, factor, k > 0);
+            }
+            sum_of_squares(regions.field)
+        },
+        |partial| {
+            if let Some(slot) = losses.as_mut().and_then(Iterator::next) {
+                #[allow(clippy::cast_precision_loss, clippy::cast_possible_truncation)]
+                let group_loss = (partial / (cg * s) as f64) as f32;
+                *slot = group_loss;
+            }
+            loss_total += partial;
+        },
+    );
+    #[allow(clippy::cast_possible_truncation)]
+    let loss = (loss_total / count) as f32;
+    report.loss = loss;
+    #[allow(clippy::cast_possible_truncation)]
+    let gradient_factor = (-2.0 / (f64::from(input_scale) * count)) as f32;
+    report.gradient_factor = gradient_factor;
+    let finite =
+        loss.is_finite() && report.raw_rms2.iter().all(|v| v.is_finite()) && all_finite(field);
+    if !finite {
+        return Err(Error::OutOfRange { input: "weights" });
+    }
+    Ok(report)
+}
+
+/// Checks every input of a call; returns the workspace layout.
+fn validate(
+    shape: &GroupShape,
+    generated: &[f32],
+    unconditional: &[f32],
+    positives: &[f32],
+    config: &GroupedDriftConfig<'_>,
+    field: &[f32],
+    group_losses: Option<&[f32]>,
+) -> Result<Layout, Error> {
+    for (count, input) in [
+        (shape.groups, "groups"),
+        (shape.generated, "generated"),
+        (shape.positives, "positives"),
+    ] {
+        if count == 0 {
+            return Err(Error::EmptyCloud { input });
+        }
+    }
+    if shape.channels == 0 {
+        return Err(Error::InvalidParameter { name: "channels" });
+    }
+    let too_large = Error::OutOfRange { input: "shape" };
+    for (data, count, input) in [
+        (generated, shape.generated, "generated"),
+        (unconditional, shape.unconditional, "unconditional"),
+        (positives, shape.positives, "positives"),
+        (field, shape.generated, "field"),
+    ] {
+        let expected = shape.checked_len(count).ok_or(too_large)?;
+        if data.len() != expected {
+            return Err(Error::ShapeMismatch {
+                input,
+                expected,
+                found: data.len(),
+            });
+        }
+    }
+    if let Some(losses) = group_losses
+        && losses.len() != shape.groups
+    {
+        return Err(Error::ShapeMismatch {
+            input: "group_losses",
+            expected: shape.groups,
+            found: losses.len(),
+        });
+    }
+    // The inputs' finiteness is checked by the first stage, which reads every value anyway
+    // (`NonFinite` is returned before any output is written).
+    validate_official(
+        config.temperatures,
+        config.affinity_floor,
+        config.self_mask_distance,
+    )?;
+    let per_group = |count: usize| shape.groups.checked_mul(count).ok_or(too_large);
+    validate_weights(
+        config.generated_weights,
+        per_group(shape.generated)?,
+        "generated_weights",
+    )?;
+    validate_weights(
+        config.unconditional_weights,
+        per_group(shape.unconditional)?,
+        "unconditional_weights",
+    )?;
+    validate_weights(
+        config.positive_weights,
+        per_group(shape.positives)?,
+        "positive_weights",
+    )?;
+    if let Some(alpha) = config.guidance {
+        if config.unconditional_weights.is_some() {
+            return Err(Error::InvalidParameter { name: "guidance" });
+        }
+        if alpha.len() != shape.groups {
+            return Err(Error::ShapeMismatch {
+                input: "guidance",
+                expected: shape.groups,
+                found: alpha.len(),
+            });
+        }
+        if !alpha.iter().all(|a| a.is_finite()) {
+            return Err(Error::NonFinite { input: "guidance" });
+        }
+        // The weight (α − 1)(Cg − 1)/Cu must stay a valid column weight.
+        #[allow(clippy::cast_precision_loss)]
+        let factor = (shape.generated as f32 - 1.0) / shape.unconditional.max(1) as f32;
+        if alpha
+            .iter()
+            .any(|&a| a < 1.0 || (a - 1.0) * factor > crate::drift::multi_temperature::MAX_WEIGHT)
+        {
+            return Err(Error::InvalidParameter { name: "guidance" });
+        }
+    }
+    let layout = Layout::new(shape, config.temperatures.len()).ok_or(too_large)?;
+    // The weights may not all be zero (the distance scale divides by their sum).
+    #[allow(clippy::cast_precision_loss)]
+    let total = |w: Option<&[f32]>, count: usize| {
+        w.map_or((shape.groups * count) as f64, |w| {
+            w.iter().map(|&v| f64::from(v)).sum()
+        })
+    };
+    #[allow(clippy::cast_precision_loss)]
+    let unconditional = match (config.unconditional_weights, config.guidance) {
+        (None, Some(alpha)) => alpha
+            .iter()
+            .map(|&a| f64::from(a - 1.0) * (shape.generated as f64 - 1.0))
+            .sum(),
+        (w, _) => total(w, shape.unconditional),
+    };
+    let weight_total = total(config.generated_weights, shape.generated)
+        + unconditional
+        + total(config.positive_weights, shape.positives);
+    if weight_total.is_nan() || weight_total <= 0.0 {
+        return Err(Error::InvalidParameter { name: "weights" });
+    }
+    Ok(layout)
+}
+
+/// The per-group regions of the workspace and output.
+struct Regions<'r> {
+    distances: &'r mut [f32],
+    centre: &'r mut [f32],
+    force: &'r mut [f32],
+    field: &'r mut [f32],
+}
+
+/// What stage 1 accumulates over the groups.
+struct DistanceTotals {
+    /// The group's inputs are all finite.
+    finite: bool,
+    weighted: f64,
+    weights: f64,
+    largest: f64,
+    recomputed: usize,
+}
+
+impl DistanceTotals {
+    fn add(&mut self, other: Self) {
+        self.finite &= other.finite;
+        self.weighted += other.weighted;
+        self.weights += other.weights;
+        self.largest = self.largest.max(other.largest);
+        self.recomputed += other.recomputed;
+    }
+}
+
+/// Stage 1 for group `g`: centre, distances `sqrt(max(d², 1e-8))` into the group's tile, and the
+/// group's weighted distance sum.
+fn distance_stage(
+    problem: &Problem<'_>,
+    g: usize,
+    regions: Regions<'_>,
+    scratch: &mut [f32],
+) -> DistanceTotals {
+    let (cg, t) = (problem.shape.generated, problem.shape.targets());
+    let (queries, targets) = problem.rows(g);
+    let finite = mean_row(&targets, regions.centre);
+    let (weights, rest) = scratch.split_at_mut(t.min(scratch.len()));
+    problem.weights(g, weights);
+    let s = problem.shape.channels;
+    let (target_buffer, query_buffer) = rest.split_at_mut(target_pack_len(t, s).min(rest.len()));
+    let packed = pack_targets(&targets, regions.centre, problem.form, target_buffer);
+    let recomputed = squared_distances(
+        problem.form,
+        &queries,
+        0,
+        cg,
+        &targets,
+        &packed,
+        regions.centre,
+        query_buffer,
+        regions.distances,
+        t,
+    );
+    // Distances `sqrt(max(d², 1e-8))` in place; `Σ_j d_ij w_j` per row (eight lanes, then `f64`
+    // across rows) and the largest distance. An overflowed squared distance (inf − inf = NaN in
+    // the expanded form) is recorded as infinite, which the range check then refuses.
+    let mut weighted = 0.0_f64;
+    let mut largest = F32s::splat(0.0);
+    for row in regions.distances.chunks_mut(t.max(1)).take(cg) {
+        let mut row_sum = F32s::splat(0.0);
+        let (row8, row_tail) = row.as_chunks_mut::<LANES>();
+        let (w8, w_tail) = weights.as_chunks::<LANES>();
+        for (d, w) in row8.iter_mut().zip(w8) {
+            let squared = F32s::new(*d);
+            let squared = squared
+                .simd_eq(squared)
+                .select(squared, F32s::splat(f32::INFINITY));
+            let v = sqrt(squared.fast_max(F32s::splat(1.0e-8)));
+            row_sum = v.mul_add(F32s::new(*w), row_sum);
+            largest = largest.fast_max(v);
+            *d = v.to_array();
+        }
+        let mut tail_sum = 0.0_f32;
+        for (d, &w) in row_tail.iter_mut().zip(w_tail) {
+            let squared = if d.is_nan() { f32::INFINITY } else { *d };
+            *d = libm::sqrtf(squared.max(1.0e-8));
+            tail_sum += *d * w;
+            largest = largest.fast_max(F32s::splat(*d));
+        }
+        weighted += row_sum
+            .to_array()
+            .iter()
+            .map(|&v| f64::from(v))
+            .sum::<f64>()
+            + f64::from(tail_sum);
+    }
+    let largest = f64::from(
+        largest
+            .to_array()
+            .iter()
+            .fold(0.0_f32, |m, &v| if v > m || v.is_nan() { v } else { m }),
+    );
+    DistanceTotals {
+        finite,
+        weighted,
+        weights: weights.iter().map(|&w| f64::from(w)).sum(),
+        largest,
+        recomputed,
+    }
+}
+
+/// `out = factor · values`, or `out += factor · values` when `accumulate`.
+fn add_scaled(out: &mut [f32], values: &[f32], factor: f32, accumulate: bool) {
+    let f = F32s::splat(factor);
+    let (out8, out_tail) = out.as_chunks_mut::<LANES>();
+    let (in8, in_tail) = values.as_chunks::<LANES>();
+    for (o, v) in out8.iter_mut().zip(in8) {
+        let base = if accumulate {
+            F32s::new(*o)
+        } else {
+            F32s::splat(0.0)
+        };
+        *o = F32s::new(*v).mul_add(f, base).to_array();
+    }
+    for (o, v) in out_tail.iter_mut().zip(in_tail) {
+        *o = if accumulate {
+            *o + v * factor
+        } else {
+            v * factor
+        };
+    }
+}
+
+/// Stage 2 for group `g`: for every temperature, the row and column log-sum-exps of the logits
+/// `−d̃/R`, the drift coefficients, and their product with the targets (packed once), `Y_R`
+/// (data units) into the group's `force` region; returns `Σ Y_R²` per temperature.
+fn drift_stage(
+    problem: &Problem<'_>,
+    g: usize,
+    regions: Regions<'_>,
+    scratch: &mut [f32],
+    clamped_scale: f32,
+) -> [f64; MAX_TEMPERATURES] {
+    let shape = &problem.shape;
+    let (cg, t) = (shape.generated, shape.targets());
+    let (queries, targets) = problem.rows(g);
+    let (weights, rest) = scratch.split_at_mut(t.min(scratch.len()));
+    problem.weights(g, weights);
+    let (rows, rest) = rest.split_at_mut(cg.min(rest.len()));
+    let (half_columns, rest) = rest.split_at_mut(t.min(rest.len()));
+    let (coefficients, rest) = rest.split_at_mut((cg * t).min(rest.len()));
+    let (row_sums, rest) = rest.split_at_mut(cg.min(rest.len()));
+    let (channel_buffer, panel_buffer) =
+        rest.split_at_mut(channel_pack_len(t, shape.channels).min(rest.len()));
+    let channels = pack_channels(&targets, regions.centre, channel_buffer);
+    let tile = &*regions.distances;
+    let floor_logit = (problem.config.affinity_floor > 0.0)
+        .then(|| 0.5 * libm::logf(problem.config.affinity_floor));
+    let mut square_sums = [0.0_f64; MAX_TEMPERATURES];
+    let group = regions.field.len().max(1);
+    for ((&r, force), square_sum) in problem
+        .config
+        .temperatures
+        .iter()
+        .zip(regions.force.chunks_mut(group))
+        .zip(square_sums.iter_mut())
+    {
+        let logit_scale = -1.0 / (r * clamped_scale);
+        for (i, r) in rows.iter_mut().enumerate() {
+            *r = row_log_sum_exp(tile.get(i * t..(i + 1) * t).unwrap_or(&[]), logit_scale);
+        }
+        column_log_sum_exp(tile, cg, t, t, logit_scale, 0, half_columns);
+        for c in half_columns.iter_mut() {
+            *c *= -0.5;
+        }
+        let rule = Affinities {
+            scale: logit_scale,
+            floor_logit,
+            weights: Some(weights),
+            negative_columns: shape.generated + shape.unconditional,
+        };
+        for (i, (sum, r)) in row_sums.iter_mut().zip(rows.iter()).enumerate() {
+            *sum = coefficient_row(
+                tile.get(i * t..(i + 1) * t).unwrap_or(&[]),
+                -0.5 * r,
+                half_columns,
+                &rule,
+                coefficients.get_mut(i * t..(i + 1) * t).unwrap_or(&mut []),
+            );
+        }
+        drift_sums(
+            &queries,
+            0,
+            cg,
+            coefficients,
+            t,
+            row_sums,
+            &channels,
+            regions.centre,
+            panel_buffer,
+            force,
+        );
+        *square_sum = sum_of_squares(force);
+    }
+    square_sums
+}
+
+/// Runs `body` on every group with its regions of the four buffers (`[distances, centres,
+/// forces, field]`) and a problem scratch, in group order (serially with `scratch`) or on the
+/// current rayon pool (one scratch per worker), and hands the results to `combine` in group
+/// order: the same bits whatever the number of threads.
+fn for_each_group<T: Send>(
+    exec: Exec,
+    layout: &Layout,
+    buffers: [&mut [f32]; 4],
+    scratch: &mut [f32],
+    body: impl Fn(usize, Regions<'_>, &mut [f32]) -> T + Send + Sync,
+    mut combine: impl FnMut(T),
+) {
+    let [distances, centres, forces, field] = buffers;
+    let (tile, centre, group, force) = (
+        layout.group_distances.max(1),
+        layout.channels.max(1),
+        layout.group_field.max(1),
+        layout.group_forces.max(1),
+    );
+    match exec {
+        Exec::Serial => {
+            let regions = distances
+                .chunks_mut(tile)
+                .zip(centres.chunks_mut(centre))
+                .zip(forces.chunks_mut(force))
+                .zip(field.chunks_mut(group));
+            for (g, (((d, c), f), o)) in regions.enumerate() {
+                combine(body(
+                    g,
+                    Regions {
+                        distances: d,
+                        centre: c,
+                        force: f,
+                        field: o,
+                    },
+                    scratch,
+                ));
+            }
+        }
+        #[cfg(feature = "std")]
+        Exec::Rayon => {
+            use rayon::prelude::*;
+            // Contiguous blocks of groups, one per thread; the first uses the caller's scratch,
+            // the others one allocation each. Which block computes a group changes nothing in
+            // its arithmetic, and the partials are combined in group order.
+            let groups = field.len() / group;
+            let threads = rayon::current_num_threads().clamp(1, groups.max(1));
+            let per_block = groups.div_ceil(threads).max(1);
+            let mut extra = std::vec![0.0_f32; (threads - 1) * layout.problem];
+            let scratches = core::iter::once(scratch)
+                .chain(extra.chunks_mut(layout.problem.max(1)))
+                .collect::<std::vec::Vec<_>>();
+            let blocks: std::vec::Vec<std::vec::Vec<T>> = distances
+                .par_chunks_mut(tile * per_block)
+                .zip(centres.par_chunks_mut(centre * per_block))
+                .zip(forces.par_chunks_mut(force * per_block))
+                .zip(field.par_chunks_mut(group * per_block))
+                .zip(scratches)
+                .enumerate()
+                .map(|(k, ((((d, c), f), o), scratch))| {
+                    d.chunks_mut(tile)
+                        .zip(c.chunks_mut(centre))
+                        .zip(f.chunks_mut(force))
+                        .zip(o.chunks_mut(group))
+                        .enumerate()
+                        .map(|(g, (((d, c), f), o))| {
+                            body(
+                                k * per_block + g,
+                                Regions {
+                                    distances: d,
+                                    centre: c,
+                                    force: f,
+                                    field: o,
+                                },
+                                scratch,
+                            )
+                        })
+                        .collect()
+                })
+                .collect();
+            blocks.into_iter().flatten().for_each(combine);
+        }
+    }
+}

@@ -1,0 +1,481 @@
+//! The dense two-axis machinery for high-dimensional points (feature space).
+//!
+//! The streaming sweep (`sweep.rs`) recomputes `Σ_d (x_d − y_d)²` in every pass, `3D` operations
+//! per pair per pass, with lanes over the 8 queries of a block and no register blocking over the
+//! coordinates: right for 2D and 3D clouds, wrong for groups of a few hundred points with 64 to
+//! 2048 channels, where the whole `N × T` matrix of a problem is tens of kilobytes. Here every
+//! distance of a problem is computed **once**, through the matrix-multiply micro-kernel of
+//! `gemm.rs` (either as `‖x‖² + ‖y‖² − 2⟨x, y⟩` or in the register-blocked difference form), kept in
+//! a caller-owned tile, and reused by the row and column log-sum-exps, the affinities and every
+//! temperature; the drift sums `Σ_j c_ij (y_j − x_i)` are one more product of the coefficient
+//! tile with the targets.
+//!
+//! **Cancellation.** The expanded form loses precision when `‖x − y‖² ≪ ‖x‖² + ‖y‖²`. So: every
+//! problem is centred first (the targets' mean is subtracted from every point while packing: the
+//! drift is translation-invariant), the computed value is accepted only when it is at least
+//! [`NEAR_PAIR_RATIO`]` · (‖x‖² + ‖y‖²)` (centred norms), and every other pair — near pairs,
+//! duplicates, the self-pairs — is recomputed in the difference form. With `S` channels and
+//! `u = 2⁻²⁴`, the rounding error of the expanded value is at most about `(2S + 3)·u·(‖x‖² + ‖y‖²)`
+//! (each dot product and norm within `S·u` of its magnitude), so every accepted squared distance
+//! is within a relative `(2S + 3)·u / NEAR_PAIR_RATIO ≈ 8·S·u` of the exact value of the (centred)
+//! inputs, about eight times the worst-case bound `S·u` of the difference form itself, and clamped
+//! at 0 by construction.
+
+use crate::engine::gemm::{
+    Dot, MR, SquaredDifference, TILE, pack_column_tiles, pack_row_panels, pack_transposed_tiles,
+    panels, product, tiles,
+};
+use crate::engine::simd::{EXCLUDED_LOGIT, F32s, LANES, exp};
+
+/// A squared distance from the expanded form is accepted when it is at least this fraction of
+/// `‖x‖² + ‖y‖²` (centred); smaller ones are recomputed in the difference form (see the module
+/// documentation for the resulting error bound).
+pub const NEAR_PAIR_RATIO: f32 = 0.25;
+
+/// How a dense problem computes its squared distances.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum DistanceForm {
+    /// `‖x‖² + ‖y‖² − 2⟨x, y⟩` through the matrix-multiply micro-kernel (one fused multiply-add per
+    /// pair and channel), on centred points, with near pairs recomputed in the difference form.
+    Expanded,
+    /// `Σ_d (x_d − y_d)²` through the register-blocked micro-kernel (a subtraction and a fused
+    /// multiply-add per pair and channel), no cancellation at all.
+    Difference,
+}
+
+/// Consecutive blocks of token-major rows (`dim` contiguous values per row) seen as one matrix,
+/// e.g. the targets `[generated ; negatives ; positives]` of one group.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Rows<'a> {
+    parts: [&'a [f32]; 3],
+    /// Rows per part.
+    counts: [usize; 3],
+    dim: usize,
+}
+
+impl<'a> Rows<'a> {
+    /// The rows of `parts`, in order (each part's length a multiple of `dim`, checked by the caller).
+    pub(crate) fn new(parts: [&'a [f32]; 3], dim: usize) -> Self {
+        Self {
+            parts,
+            counts: parts.map(|p| p.len() / dim.max(1)),
+            dim,
+        }
+    }
+
+    /// One block of rows.
+    pub(crate) fn single(rows: &'a [f32], dim: usize) -> Self {
+        Self::new([rows, &[], &[]], dim)
+    }
+
+    /// Number of rows.
+    pub(crate) fn len(&self) -> usize {
+        self.counts.iter().sum()
+    }
+
+    /// Row `j` (empty past the end).
+    #[inline]
+    pub(crate) fn row(&self, j: usize) -> &'a [f32] {
+        let mut j = j;
+        for (part, &count) in self.parts.iter().zip(&self.counts) {
+            if j < count {
+                return part.get(j * self.dim..(j + 1) * self.dim).unwrap_or(&[]);
+            }
+            j -= count;
+        }
+        &[]
+    }
+}
+
+/// `Σ_d (a_d − b_d)²` in the difference form (eight lanes, fixed order).
+pub(crate) fn squared_distance(a: &[f32], b: &[f32]) -> f32 {
+    let (a8, a_tail) = a.as_chunks::<LANES>();
+    let (b8, b_tail) = b.as_chunks::<LANES>();
+    let mut acc = F32s::splat(0.0);
+    for (x, y) in a8.iter().zip(b8) {
+        let d = F32s::new(*x) - F32s::new(*y);
+        acc = d.mul_add(d, acc);
+    }
+    let mut tail = 0.0_f32;
+    for (x, y) in a_tail.iter().zip(b_tail) {
+        let d = x - y;
+        tail += d * d;
+    }
+    sum_lanes(acc.to_array()) + tail
+}
+
+/// The sum of eight partial sums, pairwise.
+#[inline(always)]
+fn sum_lanes(v: [f32; LANES]) -> f32 {
+    let [a, b, c, d, e, f, g, h] = v;
+    ((a + b) + (c + d)) + ((e + f) + (g + h))
+}
+
+/// The mean of the rows (summed row by row in `f32`): the point every problem is centred on. Its
+/// precision does not matter for the result (the drift is translation-invariant and the same
+/// centre is subtracted from every point); it only has to lie near the points. Returns whether
+/// every value of every row is finite (a sum of `0·v`: zero, or NaN as soon as one value is not
+/// finite).
+pub(crate) fn mean_row(rows: &Rows<'_>, out: &mut [f32]) -> bool {
+    out.fill(0.0);
+    let count = rows.len();
+    let mut finite = F32s::splat(0.0);
+    let mut finite_tail = 0.0_f32;
+    for j in 0..count {
+        let row = rows.row(j);
+        let (o8, o_tail) = out.as_chunks_mut::<LANES>();
+        let (r8, r_tail) = row.as_chunks::<LANES>();
+        for (o, r) in o8.iter_mut().zip(r8) {
+            let r = F32s::new(*r);
+            finite += r * F32s::splat(0.0);
+            *o = (F32s::new(*o) + r).to_array();
+        }
+        for (o, r) in o_tail.iter_mut().zip(r_tail) {
+            finite_tail += r * 0.0;
+            *o += r;
+        }
+    }
+    #[allow(clippy::cast_precision_loss)]
+    let inverse = 1.0 / count.max(1) as f32;
+    for o in out.iter_mut() {
+        *o *= inverse;
+    }
+    finite.to_array().iter().all(|&v| v == 0.0) && finite_tail == 0.0
+}
+
+/// `‖row_j − centre‖²` for every row.
+fn centred_square_norms(rows: &Rows<'_>, centre: &[f32], out: &mut [f32]) {
+    for (j, o) in out.iter_mut().enumerate() {
+        *o = squared_distance(rows.row(j), centre);
+    }
+}
+
+/// Values of the packed targets for [`squared_distances`]: `tiles(T)·dim` tiles' rows, and `T`
+/// norms.
+pub(crate) const fn target_pack_len(targets: usize, dim: usize) -> usize {
+    tiles(targets) * dim * TILE + targets
+}
+
+/// Values of the packed query rows of [`squared_distances`].
+pub(crate) const fn query_pack_len(queries: usize, dim: usize) -> usize {
+    panels(queries) * dim * MR + queries
+}
+
+/// The targets packed for distances: centred, transposed into tiles of `TILE` targets, with their
+/// centred squared norms (used by the expanded form only).
+pub(crate) struct PackedTargets<'a> {
+    tiles: &'a [[f32; TILE]],
+    norms: &'a [f32],
+    count: usize,
+}
+
+/// Packs `targets` (centred on `centre`) into `buffer` of [`target_pack_len`] values.
+pub(crate) fn pack_targets<'b>(
+    targets: &Rows<'_>,
+    centre: &[f32],
+    form: DistanceForm,
+    buffer: &'b mut [f32],
+) -> PackedTargets<'b> {
+    let (count, dim) = (targets.len(), centre.len());
+    let (packed, norms) = buffer.split_at_mut((tiles(count) * dim * TILE).min(buffer.len()));
+    let packed = packed.as_chunks_mut::<TILE>().0;
+    pack_transposed_tiles(count, dim, |j| targets.row(j), Some(centre), packed);
+    let norms = norms.get_mut(..count).unwrap_or(&mut []);
+    if form == DistanceForm::Expanded {
+        centred_square_norms(targets, centre, norms);
+    }
+    PackedTargets {
+        tiles: packed,
+        norms,
+        count,
+    }
+}
+
+/// Squared distances between the query rows `first..first + count` and every packed target,
+/// written to `out` (row `i − first` at `out[(i − first)·ld ..]`, `T` values per row).
+/// `buffer` holds [`query_pack_len`]`(count, dim)` values. Returns the number of pairs the
+/// expanded form recomputed in the difference form.
+///
+/// Cost: `count·T·dim` fused multiply-adds (expanded) or twice that (difference), plus `3·dim`
+/// per recomputed pair.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn squared_distances(
+    form: DistanceForm,
+    queries: &Rows<'_>,
+    first: usize,
+    count: usize,
+    targets_rows: &Rows<'_>,
+    targets: &PackedTargets<'_>,
+    centre: &[f32],
+    buffer: &mut [f32],
+    out: &mut [f32],
+    ld: usize,
+) -> usize {
+    let dim = centre.len();
+    let (packed, norms) = buffer.split_at_mut((panels(count) * dim * MR).min(buffer.len()));
+    let packed = packed.as_chunks_mut::<MR>().0;
+    pack_row_panels(count, dim, |i| queries.row(first + i), Some(centre), packed);
+    let t = targets.count;
+    match form {
+        DistanceForm::Difference => {
+            product::<SquaredDifference>(count, t, dim, packed, targets.tiles, out, ld);
+            0
+        }
+        DistanceForm::Expanded => {
+            product::<Dot>(count, t, dim, packed, targets.tiles, out, ld);
+            let norms = norms.get_mut(..count).unwrap_or(&mut []);
+            for (i, n) in norms.iter_mut().enumerate() {
+                *n = squared_distance(queries.row(first + i), centre);
+            }
+            let mut recomputed = 0;
+            for (i, &nx) in norms.iter().enumerate() {
+                let Some(row) = out.get_mut(i * ld..i * ld + t) else {
+                    continue;
+                };
+                for ((j, value), &ny) in row.iter_mut().enumerate().zip(targets.norms) {
+                    let scale = nx + ny;
+                    let expanded = scale - 2.0 * *value;
+                    *value = if expanded >= NEAR_PAIR_RATIO * scale {
+                        expanded
+                    } else {
+                        recomputed += 1;
+                        squared_distance(queries.row(first + i), targets_rows.row(j))
+                    };
+                }
+            }
+            recomputed
+        }
+    }
+}
+
+/// `values[offset..offset + 8]` as a vector, with `fill` in the lanes at or past `end`.
+#[inline(always)]
+fn load(values: &[f32], offset: usize, end: usize, fill: f32) -> F32s {
+    if offset + LANES <= end
+        && let Some(chunk) = values.get(offset..).and_then(|v| v.first_chunk::<LANES>())
+    {
+        return F32s::new(*chunk);
+    }
+    F32s::new(core::array::from_fn(|k| {
+        if offset + k < end {
+            values.get(offset + k).copied().unwrap_or(fill)
+        } else {
+            fill
+        }
+    }))
+}
+
+/// The logits `scale · values[offset..offset + 8]`, [`EXCLUDED_LOGIT`] in the lanes at or past
+/// `end` (so that they take no part in a log-sum-exp).
+#[inline(always)]
+fn load_logits(values: &[f32], offset: usize, end: usize, scale: F32s) -> F32s {
+    if offset + LANES <= end {
+        load(values, offset, end, 0.0) * scale
+    } else {
+        let valid = lane_index(offset).simd_lt(F32s::splat(index_f32(end)));
+        valid.select(
+            load(values, offset, end, 0.0) * scale,
+            F32s::splat(EXCLUDED_LOGIT),
+        )
+    }
+}
+
+/// `[offset, offset + 1, …, offset + 7]` as floats (exact below 2^24).
+#[inline(always)]
+fn lane_index(offset: usize) -> F32s {
+    const INDEX: [f32; LANES] = [0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0];
+    F32s::new(INDEX) + F32s::splat(index_f32(offset))
+}
+
+#[inline(always)]
+fn index_f32(i: usize) -> f32 {
+    #[allow(clippy::cast_precision_loss)]
+    let v = i as f32;
+    v
+}
+
+/// `ln Σ_j exp(s·v_j)` over one row of `values` (the logits are `s·v`), with a running maximum.
+pub(crate) fn row_log_sum_exp(values: &[f32], scale: f32) -> f32 {
+    let scale_v = F32s::splat(scale);
+    let end = values.len();
+    let mut max = F32s::splat(EXCLUDED_LOGIT);
+    for offset in (0..end).step_by(LANES) {
+        max = max.fast_max(load_logits(values, offset, end, scale_v));
+    }
+    let m = max.to_array().iter().fold(EXCLUDED_LOGIT, |a, &b| a.max(b));
+    let m_v = F32s::splat(m);
+    let mut total = F32s::splat(0.0);
+    for offset in (0..end).step_by(LANES) {
+        total += exp(load_logits(values, offset, end, scale_v) - m_v);
+    }
+    m + libm::logf(sum_lanes(total.to_array()))
+}
+
+/// `c_j = ln Σ_i exp(s·v_ij)` for the columns `first..first + out.len()` of the `rows × columns`
+/// tile `values` (row stride `ld`), eight columns at a time.
+pub(crate) fn column_log_sum_exp(
+    values: &[f32],
+    rows: usize,
+    columns: usize,
+    ld: usize,
+    scale: f32,
+    first: usize,
+    out: &mut [f32],
+) {
+    let scale_v = F32s::splat(scale);
+    for (k, chunk) in out.chunks_mut(LANES).enumerate() {
+        let j0 = first + k * LANES;
+        let mut max = F32s::splat(EXCLUDED_LOGIT);
+        for i in 0..rows {
+            max = max.fast_max(load_logits(values, i * ld + j0, i * ld + columns, scale_v));
+        }
+        let mut total = F32s::splat(0.0);
+        for i in 0..rows {
+            total += exp(load_logits(values, i * ld + j0, i * ld + columns, scale_v) - max);
+        }
+        for ((o, m), s) in chunk.iter_mut().zip(max.to_array()).zip(total.to_array()) {
+            *o = m + libm::logf(s);
+        }
+    }
+}
+
+/// How the affinities of a two-axis problem become drift coefficients.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Affinities<'a> {
+    /// Logit of a pair: `scale · v_ij`.
+    pub(crate) scale: f32,
+    /// `½ ln(floor)`: affinities are `exp(max(l − r/2 − c/2, this))` (official floor `1e-6`).
+    pub(crate) floor_logit: Option<f32>,
+    /// Column weights `w_j` multiplying the affinities (`None`: 1).
+    pub(crate) weights: Option<&'a [f32]>,
+    /// Targets `0..negative_columns` are negatives, the rest positives.
+    pub(crate) negative_columns: usize,
+}
+
+/// The coefficients of one query row: with `A_ij = exp(max(s·v_ij − r_i/2 − c_j/2, floor)) · w_j`,
+/// `S−_i = Σ_{j neg} A_ij`, `S+_i = Σ_{j pos} A_ij`, writes `coefficients[j] = −A_ij S+_i`
+/// (negatives) or `A_ij S−_i` (positives) and returns their sum (zero up to rounding), so that
+/// `V_i = Σ_j c_ij y_j − (Σ_j c_ij) x_i` (the method's Algorithm 2).
+pub(crate) fn coefficient_row(
+    values: &[f32],
+    half_row: f32,
+    half_columns: &[f32],
+    rule: &Affinities<'_>,
+    coefficients: &mut [f32],
+) -> f32 {
+    let end = values.len().min(coefficients.len());
+    let scale = F32s::splat(rule.scale);
+    let half_row = F32s::splat(half_row);
+    let split = F32s::splat(index_f32(rule.negative_columns.min(end)));
+    let (mut s_neg, mut s_pos) = (F32s::splat(0.0), F32s::splat(0.0));
+    for (k, chunk) in coefficients.chunks_mut(LANES).enumerate() {
+        let offset = k * LANES;
+        if offset >= end {
+            break;
+        }
+        let logits = load(values, offset, end, 0.0) * scale;
+        let mut e = logits + half_row + load(half_columns, offset, end, 0.0);
+        if let Some(floor) = rule.floor_logit {
+            e = e.fast_max(F32s::splat(floor));
+        }
+        let mut a = exp(e);
+        if let Some(w) = rule.weights {
+            a *= load(w, offset, end, 0.0);
+        }
+        let index = lane_index(offset);
+        let valid = index.simd_lt(F32s::splat(index_f32(end)));
+        let a = valid.select(a, F32s::splat(0.0));
+        let negative = index.simd_lt(split);
+        s_neg += negative.select(a, F32s::splat(0.0));
+        s_pos += negative.select(F32s::splat(0.0), a);
+        for (c, v) in chunk.iter_mut().zip(a.to_array()) {
+            *c = v;
+        }
+    }
+    let s_neg = sum_lanes(s_neg.to_array());
+    let s_pos = sum_lanes(s_pos.to_array());
+    let (neg_factor, pos_factor) = (F32s::splat(-s_pos), F32s::splat(s_neg));
+    let mut total = F32s::splat(0.0);
+    for (k, chunk) in coefficients.chunks_mut(LANES).enumerate() {
+        let offset = k * LANES;
+        if offset >= end {
+            break;
+        }
+        let negative = lane_index(offset).simd_lt(split);
+        let c = load(chunk, 0, chunk.len(), 0.0) * negative.select(neg_factor, pos_factor);
+        total += c;
+        for (slot, v) in chunk.iter_mut().zip(c.to_array()) {
+            *slot = v;
+        }
+    }
+    sum_lanes(total.to_array())
+}
+
+/// The targets packed for the drift sums: centred, in tiles of `TILE` channels.
+pub(crate) struct PackedChannels<'a> {
+    tiles: &'a [[f32; TILE]],
+    count: usize,
+}
+
+/// Values of [`pack_channels`]' buffer.
+pub(crate) const fn channel_pack_len(targets: usize, dim: usize) -> usize {
+    tiles(dim) * targets * TILE
+}
+
+/// Packs the centred targets in tiles of `TILE` channels (the `B` operand of [`drift_sums`]).
+pub(crate) fn pack_channels<'b>(
+    targets: &Rows<'_>,
+    centre: &[f32],
+    buffer: &'b mut [f32],
+) -> PackedChannels<'b> {
+    let count = targets.len();
+    let packed = buffer.as_chunks_mut::<TILE>().0;
+    pack_column_tiles(
+        count,
+        centre.len(),
+        |j| targets.row(j),
+        Some(centre),
+        packed,
+    );
+    PackedChannels {
+        tiles: packed,
+        count,
+    }
+}
+
+/// `F_i = Σ_j c_ij (y_j − c) − (Σ_j c_ij)(x_i − c)` for the query rows `first..first + count`
+/// (centre `c`), from the coefficient rows (`coefficients[(i − first)·ld_c + j]`) and their sums:
+/// one product of the coefficient tile with the targets. Writes `F` row-major (`out[(i − first)·
+/// dim ..]`). `buffer` holds `panels(count)·T·MR` values.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn drift_sums(
+    queries: &Rows<'_>,
+    first: usize,
+    count: usize,
+    coefficients: &[f32],
+    ld_c: usize,
+    row_sums: &[f32],
+    targets: &PackedChannels<'_>,
+    centre: &[f32],
+    buffer: &mut [f32],
+    out: &mut [f32],
+) {
+    let (dim, t) = (centre.len(), targets.count);
+    let packed = buffer.as_chunks_mut::<MR>().0;
+    pack_row_panels(
+        count,
+        t,
+        |i| coefficients.get(i * ld_c..i * ld_c + t).unwrap_or(&[]),
+        None,
+        packed,
+    );
+    product::<Dot>(count, dim, t, packed, targets.tiles, out, dim);
+    for (i, &total) in row_sums.iter().enumerate().take(count) {
+        let x = queries.row(first + i);
+        if let Some(row) = out.get_mut(i * dim..(i + 1) * dim) {
+            for ((f, &x), &c) in row.iter_mut().zip(x).zip(centre) {
+                *f -= total * (x - c);
+            }
+        }
+    }
+}

@@ -1,0 +1,194 @@
+//! The official grouped feature-space drift loss against a dense `f64` reference
+//! (`tests/reference/grouped.rs`), with both distance forms forced, groups of unequal content,
+//! unconditional negatives with guidance weights, translation and degenerate clouds.
+
+#[path = "reference/grouped.rs"]
+mod reference;
+
+use drifting::{
+    DistanceMethod, Error, GroupShape, GroupedDriftConfig, grouped_drift_loss,
+    grouped_drift_workspace_len,
+};
+use rand_core::{Rng, SeedableRng};
+use rand_xoshiro::Xoshiro256PlusPlus;
+use reference::{GroupedInputs, grouped};
+
+fn normal(rng: &mut Xoshiro256PlusPlus) -> f32 {
+    let u1 = ((rng.next_u32() >> 8) as f32 + 0.5) / 16_777_216.0;
+    let u2 = (rng.next_u32() >> 8) as f32 / 16_777_216.0;
+    (-2.0 * u1.ln()).sqrt() * (std::f32::consts::TAU * u2).cos()
+}
+
+/// `[B, C, S]` features whose centre and spread differ per group (and per channel).
+fn features(rng: &mut Xoshiro256PlusPlus, b: usize, c: usize, s: usize, offset: f32) -> Vec<f32> {
+    let mut out = Vec::with_capacity(b * c * s);
+    for g in 0..b {
+        let spread = [0.05, 0.3, 1.0, 0.15, 2.0][g % 5] / (s as f32).sqrt();
+        let centre: Vec<f32> = (0..s)
+            .map(|_| 0.2 * normal(rng) / (s as f32).sqrt())
+            .collect();
+        for _ in 0..c {
+            for c in &centre {
+                out.push(offset + c + spread * normal(rng));
+            }
+        }
+    }
+    out
+}
+
+struct Case {
+    shape: GroupShape,
+    generated_points: Vec<f32>,
+    unc: Vec<f32>,
+    pos: Vec<f32>,
+}
+
+fn case(seed: u64, shape: GroupShape) -> Case {
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+    let (b, s) = (shape.groups, shape.channels);
+    let generated_points = features(&mut rng, b, shape.generated, s, 0.0);
+    let unc = features(&mut rng, b, shape.unconditional, s, 0.0);
+    let mut pos = features(&mut rng, b, shape.positives, s, 0.0);
+    // One group's positives far from its generated samples.
+    for v in pos.iter_mut().take(shape.positives * s) {
+        *v += 0.7;
+    }
+    Case {
+        shape,
+        generated_points,
+        unc,
+        pos,
+    }
+}
+
+fn run(
+    case: &Case,
+    config: &GroupedDriftConfig<'_>,
+) -> Result<(Vec<f32>, Vec<f32>, drifting::GroupedDriftReport), Error> {
+    let len = grouped_drift_workspace_len(&case.shape, config.temperatures.len()).unwrap();
+    let mut workspace = vec![0.0; len];
+    let mut field = vec![0.0; case.shape.generated_len()];
+    let mut losses = vec![0.0; case.shape.groups];
+    let report = grouped_drift_loss(
+        &case.shape,
+        &case.generated_points,
+        &case.unc,
+        &case.pos,
+        config,
+        &mut workspace,
+        &mut field,
+        Some(&mut losses),
+    )?;
+    Ok((field, losses, report))
+}
+
+fn reference_of(case: &Case, config: &GroupedDriftConfig<'_>) -> reference::GroupedRef {
+    let sh = &case.shape;
+    let weights = |w: Option<&[f32]>, count: usize| -> Vec<f64> {
+        w.map_or(vec![1.0; sh.groups * count], |w| {
+            w.iter().map(|&v| f64::from(v)).collect()
+        })
+    };
+    let w_unc = match (config.unconditional_weights, config.guidance) {
+        (None, Some(alpha)) => alpha
+            .iter()
+            .flat_map(|&a| {
+                let w = (a - 1.0) * (sh.generated as f32 - 1.0) / sh.unconditional.max(1) as f32;
+                vec![f64::from(w); sh.unconditional]
+            })
+            .collect(),
+        (w, _) => weights(w, sh.unconditional),
+    };
+    let temps: Vec<f64> = config.temperatures.iter().map(|&t| f64::from(t)).collect();
+    grouped(
+        &GroupedInputs {
+            groups: sh.groups,
+            generated: sh.generated,
+            unconditional: sh.unconditional,
+            positives: sh.positives,
+            channels: sh.channels,
+            generated_points: &case.generated_points,
+            unc: &case.unc,
+            pos: &case.pos,
+            w_gen: &weights(config.generated_weights, sh.generated),
+            w_unc: &w_unc,
+            w_pos: &weights(config.positive_weights, sh.positives),
+        },
+        &temps,
+        f64::from(config.affinity_floor),
+        f64::from(config.self_mask_distance),
+    )
+}
+
+/// Largest error of the field relative to its RMS, and the scalar errors.
+fn compare(case: &Case, config: &GroupedDriftConfig<'_>, tolerance: f64, label: &str) {
+    let (field, losses, report) = run(case, config).unwrap();
+    let want = reference_of(case, config);
+    let rms = (want.field.iter().map(|v| v * v).sum::<f64>() / want.field.len() as f64).sqrt();
+    let worst = field
+        .iter()
+        .zip(&want.field)
+        .map(|(&a, b)| (f64::from(a) - b).abs())
+        .fold(0.0, f64::max)
+        / rms;
+    let rel = |a: f32, b: f64| (f64::from(a) - b).abs() / b.abs().max(1e-30);
+    println!(
+        "{label}: field {worst:.2e} of its RMS, scale {:.1e}, n_R {:?}, loss {:.1e}, recomputed {}",
+        rel(report.distance_scale, want.scale),
+        report
+            .raw_rms2
+            .iter()
+            .zip(&want.raw_rms2)
+            .map(|(&a, &b)| format!("{:.1e}", rel(a, b)))
+            .collect::<Vec<_>>(),
+        rel(report.loss, want.loss),
+        report.recomputed_pairs
+    );
+    assert!(worst < tolerance, "{label}: field error {worst:e} of RMS");
+    assert!(
+        rel(report.distance_scale, want.scale) < 1e-5,
+        "{label}: scale"
+    );
+    assert!(
+        rel(report.input_scale, want.input_scale) < 1e-5,
+        "{label}: s_in"
+    );
+    for (a, b) in report.raw_rms2.iter().zip(&want.raw_rms2) {
+        assert!(rel(*a, *b) < tolerance, "{label}: n_R {a} vs {b}");
+    }
+    assert!(rel(report.loss, want.loss) < tolerance, "{label}: loss");
+    for (a, b) in losses.iter().zip(&want.group_losses) {
+        assert!(
+            rel(*a, *b) < 2.0 * tolerance,
+            "{label}: group loss {a} vs {b}"
+        );
+    }
+}
+
+#[test]
+fn grouped_loss_matches_the_f64_reference_with_both_distance_forms() {
+    let alpha = [1.0_f32, 1.5, 4.0, 2.5];
+    for (s, tolerance) in [(3, 1e-4), (64, 1e-4), (257, 1e-4)] {
+        let shape = GroupShape {
+            groups: 4,
+            generated: 9,
+            unconditional: 3,
+            positives: 11,
+            channels: s,
+        };
+        let case = case(s as u64, shape);
+        for distances in [DistanceMethod::Expanded, DistanceMethod::Difference] {
+            let config = GroupedDriftConfig {
+                guidance: Some(&alpha),
+                distances,
+                ..GroupedDriftConfig::official()
+            };
+            compare(
+                &case,
+                &config,
+                tolerance,
+                &format!("S = {s}, {distances:?}"),
+            );
+        }
+    }
+}
