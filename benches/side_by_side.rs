@@ -80,6 +80,9 @@ fn median_seconds(mut run: impl FnMut(), quick: bool) -> (f64, usize) {
 #[derive(Clone, Copy)]
 struct DriftSetting {
     temperature: f32,
+    /// How the two-axis drift evaluates its pairs (`--evaluation auto|streaming|expanded|difference`;
+    /// `auto` with the dense scratch provided).
+    evaluation: drifting::Evaluation,
     /// Standard deviation of the clouds; `None`: `1/√D`.
     cloud_std: Option<f32>,
 }
@@ -114,8 +117,15 @@ fn time_op<const D: usize>(
             ))
         }
         "two_axis" => {
-            let config = TwoAxisConfig::new(k);
-            let mut scratch = vec![0.0_f32; two_axis_scratch_len(n, n, n)];
+            let config = TwoAxisConfig {
+                evaluation: setting.evaluation,
+                ..TwoAxisConfig::new(k)
+            };
+            let len = match setting.evaluation {
+                drifting::Evaluation::Streaming => two_axis_scratch_len(n, n, n),
+                _ => drifting::two_axis_dense_scratch_len(n, n, n, D).expect("size"),
+            };
+            let mut scratch = vec![0.0_f32; len];
             Some(median_seconds(
                 || {
                     two_axis_softmax_drift(
@@ -461,6 +471,15 @@ fn run(args: &[String], threads: usize) {
         cloud_std: list(args, "--cloud-std", "0.5")
             .first()
             .and_then(|t| t.parse().ok()),
+        evaluation: match list(args, "--evaluation", "auto")
+            .first()
+            .map(String::as_str)
+        {
+            Some("streaming") => drifting::Evaluation::Streaming,
+            Some("expanded") => drifting::Evaluation::Dense(drifting::DistanceMethod::Expanded),
+            Some("difference") => drifting::Evaluation::Dense(drifting::DistanceMethod::Difference),
+            _ => drifting::Evaluation::Auto,
+        },
     };
     for op in &ops {
         for kernel in &kernels {
@@ -482,7 +501,8 @@ fn run(args: &[String], threads: usize) {
                     };
                     if let Some((median, reps)) = timed {
                         println!(
-                            "{{\"impl\":\"drifting\",\"op\":\"{op}\",\"kernel\":\"{kernel}\",\"n\":{n},\"d\":{dim},\"threads\":{threads},\"median_s\":{median:.6e},\"repeats\":{reps}}}"
+                            "{{\"impl\":\"drifting\",\"op\":\"{op}\",\"kernel\":\"{kernel}\",\"n\":{n},\"d\":{dim},\"threads\":{threads},\"median_s\":{median:.6e},\"repeats\":{reps},\"evaluation\":\"{:?}\"}}",
+                            setting.evaluation
                         );
                     }
                 }

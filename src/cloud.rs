@@ -6,6 +6,8 @@
 //! copy. Hot loops read a cloud through a private accessor chosen once per call, so either layout
 //! runs the same code.
 
+use crate::engine::all_finite;
+use crate::engine::simd::{F32s, LANES};
 use crate::error::Error;
 
 /// A borrowed cloud of `len` points in `R^D`.
@@ -170,23 +172,89 @@ impl<'a, const D: usize> CloudView<'a, D> {
         self.layout
     }
 
-    /// Widens `bounds` (per coordinate `[min, max]`) to contain every point.
+    /// The points as token-major rows (`D` values per point): the slice of points itself, or the
+    /// coordinate slices transposed into `buffer` (`len·D` values) in 8 × 8 blocks.
+    pub(crate) fn token_major<'r>(&self, buffer: &'r mut [f32]) -> &'r [f32]
+    where
+        'a: 'r,
+    {
+        match self.layout {
+            Layout::Points(p) => p.as_flattened(),
+            Layout::Coordinates(Coordinates(c)) => {
+                let n = self.len;
+                for j0 in (0..n).step_by(LANES) {
+                    let points = (n - j0).min(LANES);
+                    for d0 in (0..D).step_by(LANES) {
+                        let coords = (D - d0).min(LANES);
+                        let block: [F32s; LANES] = core::array::from_fn(|k| {
+                            let column = if k < coords { c.get(d0 + k) } else { None };
+                            let values = column.and_then(|c| c.get(j0..)).unwrap_or(&[]);
+                            match values.first_chunk::<LANES>() {
+                                Some(v) => F32s::new(*v),
+                                None => F32s::new(core::array::from_fn(|l| {
+                                    values.get(l).copied().unwrap_or(0.0)
+                                })),
+                            }
+                        });
+                        let rows = F32s::transpose(block);
+                        for (l, row) in rows.iter().enumerate().take(points) {
+                            let start = (j0 + l) * D + d0;
+                            if let Some(dst) = buffer.get_mut(start..start + coords) {
+                                for (o, v) in dst.iter_mut().zip(row.to_array()) {
+                                    *o = v;
+                                }
+                            }
+                        }
+                    }
+                }
+                buffer.get(..n * D).unwrap_or(&[])
+            }
+        }
+    }
+
+    /// Widens `bounds` (per coordinate `[min, max]`) to contain every point. The extremes are
+    /// found in `f32` (exact) with eight lanes, then widened into the `f64` bounds.
     pub(crate) fn widen_bounds(&self, bounds: &mut [(f64, f64); D]) {
+        use crate::engine::simd::{F32s, LANES};
+        let widen = |bound: &mut (f64, f64), lo: f32, hi: f32| {
+            if lo <= hi {
+                bound.0 = bound.0.min(f64::from(lo));
+                bound.1 = bound.1.max(f64::from(hi));
+            }
+        };
         match self.layout {
             Layout::Coordinates(Coordinates(c)) => {
                 for (column, bound) in c.iter().zip(bounds.iter_mut()) {
-                    for &v in column.iter().take(self.len) {
-                        bound.0 = bound.0.min(f64::from(v));
-                        bound.1 = bound.1.max(f64::from(v));
+                    let column = column.get(..self.len).unwrap_or(column);
+                    let (chunks, tail) = column.as_chunks::<LANES>();
+                    let (mut lo, mut hi) = (F32s::splat(f32::INFINITY), F32s::splat(f32::NEG_INFINITY));
+                    for c in chunks {
+                        let v = F32s::new(*c);
+                        lo = lo.fast_min(v);
+                        hi = hi.fast_max(v);
                     }
+                    let lo = tail
+                        .iter()
+                        .chain(lo.to_array().iter())
+                        .fold(f32::INFINITY, |m, &v| m.min(v));
+                    let hi = tail
+                        .iter()
+                        .chain(hi.to_array().iter())
+                        .fold(f32::NEG_INFINITY, |m, &v| m.max(v));
+                    widen(bound, lo, hi);
                 }
             }
             Layout::Points(p) => {
+                let mut lo = [f32::INFINITY; D];
+                let mut hi = [f32::NEG_INFINITY; D];
                 for point in p {
-                    for (&v, bound) in point.iter().zip(bounds.iter_mut()) {
-                        bound.0 = bound.0.min(f64::from(v));
-                        bound.1 = bound.1.max(f64::from(v));
+                    for ((l, h), &v) in lo.iter_mut().zip(hi.iter_mut()).zip(point) {
+                        *l = l.min(v);
+                        *h = h.max(v);
                     }
+                }
+                for ((bound, l), h) in bounds.iter_mut().zip(lo).zip(hi) {
+                    widen(bound, l, h);
                 }
             }
         }
@@ -205,8 +273,8 @@ impl<'a, const D: usize> CloudView<'a, D> {
         let finite = match self.layout {
             Layout::Coordinates(Coordinates(c)) => c
                 .iter()
-                .all(|s| s.iter().take(self.len).all(|v| v.is_finite())),
-            Layout::Points(p) => p.iter().flatten().all(|v| v.is_finite()),
+                .all(|s| all_finite(s.get(..self.len).unwrap_or(s))),
+            Layout::Points(p) => all_finite(p.as_flattened()),
         };
         if finite {
             Ok(())

@@ -68,7 +68,6 @@ pub mod train;
 pub use adam::{Adam, AdamState, AdamStepReport};
 pub use cloud::{CloudView, ParticleBuffer};
 pub use datasets::Dataset;
-pub use drift::Negatives;
 pub use drift::grouped::{
     DistanceMethod, EXPANDED_FROM_CHANNELS, GroupShape, GroupedDriftConfig, GroupedDriftReport,
     NEAR_PAIR_RATIO, grouped_drift_loss, grouped_drift_workspace_len,
@@ -82,6 +81,7 @@ pub use drift::multi_temperature::{
 pub use drift::sliced_flow::{SlicedFlowConfig, sliced_flow_scratch_len, sliced_wasserstein_drift};
 pub use drift::two_axis::{SelfMask, TwoAxisConfig, two_axis_scratch_len, two_axis_softmax_drift};
 pub use drift::vjp::{mean_shift_vjp, mean_shift_vjp_scratch_len};
+pub use drift::{DENSE_FROM_DIMENSION, Evaluation, Negatives, two_axis_dense_scratch_len};
 pub use error::Error;
 pub use kernel::Kernel;
 pub use loss::stop_gradient_loss;

@@ -131,6 +131,7 @@ fn two_axis_is_bitwise_serial_at_every_thread_count() {
             TwoAxisConfig {
                 kernel: Kernel::gaussian(0.3),
                 self_mask: SelfMask::Exclude,
+                evaluation: drifting::Evaluation::Auto,
             },
             Negatives::Cloud(negatives),
             Q,

@@ -4,11 +4,11 @@
 //! (Deng et al. 2026, the official `drift_loss`; `docs/mathematics.md` §5).
 
 use crate::drift::multi_temperature::{MAX_TEMPERATURES, validate_official, validate_weights};
-use crate::engine::chunks::Exec;
+use crate::engine::chunks::{Exec, map_blocks};
 use crate::engine::dense::{
     Affinities, DistanceForm, Rows, channel_pack_len, coefficient_row, column_log_sum_exp,
-    drift_sums, mean_row, pack_channels, pack_targets, query_pack_len, row_log_sum_exp,
-    squared_distances, target_pack_len,
+    drift_sums, mean_row, pack_channels, pack_queries, pack_targets, query_pack_len,
+    row_log_sum_exp, squared_distances, target_pack_len,
 };
 use crate::engine::gemm::{MR, panels};
 use crate::engine::simd::{F32s, LANES, sqrt};
@@ -71,7 +71,7 @@ pub enum DistanceMethod {
 pub const EXPANDED_FROM_CHANNELS: usize = 16;
 
 impl DistanceMethod {
-    fn form(self, channels: usize) -> DistanceForm {
+    pub(crate) fn form(self, channels: usize) -> DistanceForm {
         match self {
             Self::Expanded => DistanceForm::Expanded,
             Self::Difference => DistanceForm::Difference,
@@ -374,7 +374,7 @@ pub(crate) fn grouped_drift_loss_on(
     for_each_group(
         exec,
         &layout,
-        [distances, centres, forces, field],
+        [&mut *distances, &mut *centres, &mut *forces, &mut *field],
         scratch,
         |g, regions, scratch| distance_stage(&problem, g, regions, scratch),
         |partial| totals.add(partial),
@@ -436,7 +436,7 @@ pub(crate) fn grouped_drift_loss_on(
     for_each_group(
         exec,
         &layout,
-        [distances, centres, forces, field],
+        [&mut *distances, &mut *centres, &mut *forces, &mut *field],
         scratch,
         |g, regions, scratch| drift_stage(&problem, g, regions, scratch, clamped_scale),
         |partial| {
@@ -470,7 +470,7 @@ pub(crate) fn grouped_drift_loss_on(
     for_each_group(
         exec,
         &layout,
-        [distances, centres, forces, field],
+        [&mut *distances, &mut *centres, &mut *forces, &mut *field],
         scratch,
         |_, regions, _| {
             let group = regions.field.len();
@@ -670,16 +670,16 @@ fn distance_stage(
     problem.weights(g, weights);
     let s = problem.shape.channels;
     let (target_buffer, query_buffer) = rest.split_at_mut(target_pack_len(t, s).min(rest.len()));
-    let packed = pack_targets(&targets, regions.centre, problem.form, target_buffer);
+    let packed_targets = pack_targets(&targets, regions.centre, problem.form, target_buffer);
+    let packed_queries = pack_queries(&queries, regions.centre, problem.form, query_buffer);
     let recomputed = squared_distances(
         problem.form,
+        &packed_queries,
         &queries,
         0,
         cg,
+        &packed_targets,
         &targets,
-        &packed,
-        regions.centre,
-        query_buffer,
         regions.distances,
         t,
     );
@@ -791,7 +791,9 @@ fn drift_stage(
         for (i, r) in rows.iter_mut().enumerate() {
             *r = row_log_sum_exp(tile.get(i * t..(i + 1) * t).unwrap_or(&[]), logit_scale);
         }
-        column_log_sum_exp(tile, cg, t, t, logit_scale, 0, half_columns);
+        // The coefficient buffer (written below) holds the column sums meanwhile.
+        let column_sums = coefficients.get_mut(..t).unwrap_or(&mut []);
+        column_log_sum_exp(tile, cg, t, logit_scale, half_columns, column_sums);
         for c in half_columns.iter_mut() {
             *c *= -0.5;
         }
@@ -801,14 +803,15 @@ fn drift_stage(
             weights: Some(weights),
             negative_columns: shape.generated + shape.unconditional,
         };
-        for (i, (sum, r)) in row_sums.iter_mut().zip(rows.iter()).enumerate() {
-            *sum = coefficient_row(
-                tile.get(i * t..(i + 1) * t).unwrap_or(&[]),
-                -0.5 * r,
-                half_columns,
-                &rule,
-                coefficients.get_mut(i * t..(i + 1) * t).unwrap_or(&mut []),
-            );
+        for (c, v) in coefficients.iter_mut().zip(tile) {
+            *c = *v;
+        }
+        for ((sum, r), row) in row_sums
+            .iter_mut()
+            .zip(rows.iter())
+            .zip(coefficients.chunks_mut(t.max(1)))
+        {
+            *sum = coefficient_row(row, -0.5 * r, half_columns, &rule);
         }
         drift_sums(
             &queries,
@@ -828,86 +831,42 @@ fn drift_stage(
 }
 
 /// Runs `body` on every group with its regions of the four buffers (`[distances, centres,
-/// forces, field]`) and a problem scratch, in group order (serially with `scratch`) or on the
-/// current rayon pool (one scratch per worker), and hands the results to `combine` in group
-/// order: the same bits whatever the number of threads.
+/// forces, field]`) and a problem scratch, and hands the results to `combine` in group order
+/// ([`map_blocks`]: the same bits whatever the number of threads).
 fn for_each_group<T: Send>(
     exec: Exec,
     layout: &Layout,
     buffers: [&mut [f32]; 4],
     scratch: &mut [f32],
     body: impl Fn(usize, Regions<'_>, &mut [f32]) -> T + Send + Sync,
-    mut combine: impl FnMut(T),
+    combine: impl FnMut(T),
 ) {
     let [distances, centres, forces, field] = buffers;
-    let (tile, centre, group, force) = (
-        layout.group_distances.max(1),
-        layout.channels.max(1),
-        layout.group_field.max(1),
-        layout.group_forces.max(1),
+    let groups = layout.centres / layout.channels.max(1);
+    map_blocks(
+        exec,
+        groups,
+        1,
+        [
+            (distances, layout.group_distances),
+            (centres, layout.channels),
+            (forces, layout.group_forces),
+            (field, layout.group_field),
+        ],
+        scratch,
+        layout.problem,
+        |g, _, [distances, centre, force, field], scratch| {
+            body(
+                g,
+                Regions {
+                    distances,
+                    centre,
+                    force,
+                    field,
+                },
+                scratch,
+            )
+        },
+        combine,
     );
-    match exec {
-        Exec::Serial => {
-            let regions = distances
-                .chunks_mut(tile)
-                .zip(centres.chunks_mut(centre))
-                .zip(forces.chunks_mut(force))
-                .zip(field.chunks_mut(group));
-            for (g, (((d, c), f), o)) in regions.enumerate() {
-                combine(body(
-                    g,
-                    Regions {
-                        distances: d,
-                        centre: c,
-                        force: f,
-                        field: o,
-                    },
-                    scratch,
-                ));
-            }
-        }
-        #[cfg(feature = "std")]
-        Exec::Rayon => {
-            use rayon::prelude::*;
-            // Contiguous blocks of groups, one per thread; the first uses the caller's scratch,
-            // the others one allocation each. Which block computes a group changes nothing in
-            // its arithmetic, and the partials are combined in group order.
-            let groups = field.len() / group;
-            let threads = rayon::current_num_threads().clamp(1, groups.max(1));
-            let per_block = groups.div_ceil(threads).max(1);
-            let mut extra = std::vec![0.0_f32; (threads - 1) * layout.problem];
-            let scratches = core::iter::once(scratch)
-                .chain(extra.chunks_mut(layout.problem.max(1)))
-                .collect::<std::vec::Vec<_>>();
-            let blocks: std::vec::Vec<std::vec::Vec<T>> = distances
-                .par_chunks_mut(tile * per_block)
-                .zip(centres.par_chunks_mut(centre * per_block))
-                .zip(forces.par_chunks_mut(force * per_block))
-                .zip(field.par_chunks_mut(group * per_block))
-                .zip(scratches)
-                .enumerate()
-                .map(|(k, ((((d, c), f), o), scratch))| {
-                    d.chunks_mut(tile)
-                        .zip(c.chunks_mut(centre))
-                        .zip(f.chunks_mut(force))
-                        .zip(o.chunks_mut(group))
-                        .enumerate()
-                        .map(|(g, (((d, c), f), o))| {
-                            body(
-                                k * per_block + g,
-                                Regions {
-                                    distances: d,
-                                    centre: c,
-                                    force: f,
-                                    field: o,
-                                },
-                                scratch,
-                            )
-                        })
-                        .collect()
-                })
-                .collect();
-            blocks.into_iter().flatten().for_each(combine);
-        }
-    }
 }

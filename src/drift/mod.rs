@@ -7,6 +7,7 @@
 //! the MLP's batch lanes consume. Memory is `O(N + P + Q)` (caller-owned scratch where needed);
 //! no `N × (P+Q)` matrix is ever formed.
 
+mod dense_two_axis;
 pub mod grouped;
 pub mod mean_shift;
 pub mod mmd_flow;
@@ -16,7 +17,57 @@ pub mod two_axis;
 pub mod vjp;
 
 use crate::cloud::CloudView;
+use crate::drift::grouped::DistanceMethod;
 use crate::error::Error;
+
+pub use dense_two_axis::two_axis_dense_scratch_len;
+
+/// From this many coordinates on, [`Evaluation::Auto`] evaluates a drift over flat clouds on the
+/// dense path (when the scratch holds the dense size): the crossover measured with
+/// `cargo bench --bench side_by_side` (see the README's performance section).
+pub const DENSE_FROM_DIMENSION: usize = 16;
+
+/// How a drift over flat clouds visits its pairs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Evaluation {
+    /// Dense from [`DENSE_FROM_DIMENSION`] coordinates on when the scratch holds the dense size
+    /// (e.g. [`two_axis_dense_scratch_len`]), streaming otherwise.
+    #[default]
+    Auto,
+    /// The streaming tiled sweep: `O(N + P + Q)` scratch, every distance recomputed in each pass
+    /// (`Σ_d (x_d − y_d)²`, lanes over 8 queries): the fastest form in 2D and 3D, and the only
+    /// one for clouds whose `N × (P + Q)` tile does not fit.
+    Streaming,
+    /// The dense path with this distance form: every distance once, the logit tile kept in the
+    /// scratch (which must hold the dense size).
+    Dense(DistanceMethod),
+}
+
+impl Evaluation {
+    /// The distance form of the dense path, or `None` for the streaming sweep, given the
+    /// dimension, the dense scratch size (`None` if it overflows) and the scratch provided.
+    ///
+    /// # Errors
+    /// [`Error::ScratchTooSmall`] when the dense path is forced and the scratch is shorter.
+    pub(crate) fn dense_form(
+        self,
+        dim: usize,
+        required: Option<usize>,
+        provided: usize,
+    ) -> Result<Option<crate::engine::dense::DistanceForm>, Error> {
+        let fits = required.is_some_and(|r| provided >= r);
+        match self {
+            Self::Streaming => Ok(None),
+            Self::Auto if dim < DENSE_FROM_DIMENSION || !fits => Ok(None),
+            Self::Auto => Ok(Some(DistanceMethod::Auto.form(dim))),
+            Self::Dense(method) if fits => Ok(Some(method.form(dim))),
+            Self::Dense(_) => Err(Error::ScratchTooSmall {
+                required: required.unwrap_or(usize::MAX),
+                provided,
+            }),
+        }
+    }
+}
 
 /// The negative samples of a drift.
 #[derive(Clone, Copy, Debug)]

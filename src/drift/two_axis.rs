@@ -2,7 +2,8 @@
 //! (Deng et al. 2026; ALGORITHMS.md §4).
 
 use crate::cloud::CloudView;
-use crate::drift::{Negatives, validate_clouds};
+use crate::drift::dense_two_axis::{DenseTwoAxis, two_axis_dense_scratch_len};
+use crate::drift::{Evaluation, Negatives, validate_clouds};
 use crate::engine::chunks::{Exec, for_each_chunk};
 use crate::engine::simd::{F32s, exp};
 use crate::engine::{
@@ -50,6 +51,8 @@ pub struct TwoAxisConfig {
     pub kernel: Kernel,
     /// Self-pair treatment when the negatives are the queries (default [`SelfMask::Exclude`]).
     pub self_mask: SelfMask,
+    /// Streaming or dense evaluation (default [`Evaluation::Auto`]).
+    pub evaluation: Evaluation,
 }
 
 impl TwoAxisConfig {
@@ -59,6 +62,7 @@ impl TwoAxisConfig {
         Self {
             kernel,
             self_mask: SelfMask::Exclude,
+            evaluation: Evaluation::Auto,
         }
     }
 
@@ -68,6 +72,7 @@ impl TwoAxisConfig {
         Self {
             kernel: Kernel::laplace(0.05),
             self_mask: SelfMask::OFFICIAL_DEMO,
+            evaluation: Evaluation::Auto,
         }
     }
 }
@@ -138,8 +143,20 @@ pub(crate) fn two_axis_softmax_drift_on<const D: usize>(
     };
     check_kernel_range(&config.kernel, &[queries, positives, &negatives], added)?;
     let (n, p, q) = (queries.len(), positives.len(), negatives.len());
-    let scratch = take_scratch(scratch, two_axis_scratch_len(n, p, q))?;
     let rule = LogitRule::new(&config.kernel, config.self_mask.pair_mask());
+    let dense_len = two_axis_dense_scratch_len(n, p, q, D);
+    if let Some(form) = config.evaluation.dense_form(D, dense_len, scratch.len())? {
+        let problem = DenseTwoAxis {
+            queries: *queries,
+            positives: *positives,
+            negatives,
+            negatives_are_queries: is_self,
+            form,
+        };
+        dispatch_shape!(is_laplace(&config.kernel), S => problem.drift::<S>(exec, &rule, scratch, out));
+        return Ok(());
+    }
+    let scratch = take_scratch(scratch, two_axis_scratch_len(n, p, q))?;
     let problem = TwoAxisProblem {
         queries: *queries,
         positives: *positives,

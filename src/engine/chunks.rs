@@ -154,3 +154,98 @@ impl<const W: usize> Rows<'_, W> {
         block_starts(self.start, self.start + len)
     }
 }
+
+/// Runs `body(first, count, rows, scratch)` on consecutive blocks of `block` rows of a problem of
+/// `rows` rows (the last block shorter), handing it the block's rows of each of the `K` row-major
+/// buffers (`buffers[k].1` values per row) and a scratch of `scratch_len` values, and hands the
+/// blocks' results to `combine` **in block order**.
+///
+/// Serially the blocks run in order with `scratch`; on the current rayon pool the blocks are cut
+/// into one contiguous run per thread, the first using `scratch` and each other one scratch
+/// allocated for the call. Blocks write disjoint rows, a block's arithmetic does not depend on
+/// which run or thread computes it, and the block size does not depend on the number of threads:
+/// the results are the same bits whatever the pool.
+pub(crate) fn map_blocks<const K: usize, T: Send>(
+    exec: Exec,
+    rows: usize,
+    block: usize,
+    buffers: [(&mut [f32], usize); K],
+    scratch: &mut [f32],
+    scratch_len: usize,
+    body: impl Fn(usize, usize, [&mut [f32]; K], &mut [f32]) -> T + Send + Sync,
+    mut combine: impl FnMut(T),
+) {
+    let block = block.max(1);
+    let mut remaining = buffers;
+    let mut next = move |start: usize| {
+        let count = (rows - start).min(block);
+        let parts = core::array::from_fn::<&mut [f32], K, _>(|k| {
+            let (buffer, per_row) = match remaining.get_mut(k) {
+                Some(slot) => (core::mem::take(&mut slot.0), slot.1),
+                None => (&mut [][..], 0),
+            };
+            let (head, tail) = buffer.split_at_mut((count * per_row).min(buffer.len()));
+            if let Some(slot) = remaining.get_mut(k) {
+                slot.0 = tail;
+            }
+            head
+        });
+        (start, count, parts)
+    };
+    let scratch = scratch.get_mut(..scratch_len).unwrap_or(&mut []);
+    match exec {
+        Exec::Serial => {
+            for start in (0..rows).step_by(block) {
+                let (first, count, parts) = next(start);
+                combine(body(first, count, parts, scratch));
+            }
+        }
+        #[cfg(feature = "std")]
+        Exec::Rayon => {
+            use rayon::iter::{IndexedParallelIterator, IntoParallelIterator, ParallelIterator};
+            let blocks: std::vec::Vec<_> = (0..rows).step_by(block).map(&mut next).collect();
+            let threads = rayon::current_num_threads().clamp(1, blocks.len().max(1));
+            let per_run = blocks.len().div_ceil(threads).max(1);
+            let mut runs: std::vec::Vec<std::vec::Vec<_>> = std::vec::Vec::new();
+            let mut blocks = blocks.into_iter();
+            loop {
+                let run: std::vec::Vec<_> = blocks.by_ref().take(per_run).collect();
+                if run.is_empty() {
+                    break;
+                }
+                runs.push(run);
+            }
+            let mut extra = std::vec![0.0_f32; runs.len().saturating_sub(1) * scratch_len];
+            let mut scratches: std::vec::Vec<&mut [f32]> = std::vec![scratch];
+            let mut rest = extra.as_mut_slice();
+            while scratches.len() < runs.len() {
+                let (head, tail) = core::mem::take(&mut rest).split_at_mut(scratch_len);
+                scratches.push(head);
+                rest = tail;
+            }
+            let results: std::vec::Vec<std::vec::Vec<T>> = runs
+                .into_par_iter()
+                .zip(scratches)
+                .map(|(run, scratch)| {
+                    run.into_iter()
+                        .map(|(first, count, parts)| body(first, count, parts, scratch))
+                        .collect()
+                })
+                .collect();
+            results.into_iter().flatten().for_each(combine);
+        }
+    }
+}
+
+/// [`map_blocks`] for bodies without a result.
+pub(crate) fn for_each_block<const K: usize>(
+    exec: Exec,
+    rows: usize,
+    block: usize,
+    buffers: [(&mut [f32], usize); K],
+    scratch: &mut [f32],
+    scratch_len: usize,
+    body: impl Fn(usize, usize, [&mut [f32]; K], &mut [f32]) + Send + Sync,
+) {
+    map_blocks(exec, rows, block, buffers, scratch, scratch_len, body, |()| {});
+}

@@ -156,9 +156,39 @@ pub(crate) const fn target_pack_len(targets: usize, dim: usize) -> usize {
     tiles(targets) * dim * TILE + targets
 }
 
-/// Values of the packed query rows of [`squared_distances`].
+/// Values of [`pack_queries`]' buffer.
 pub(crate) const fn query_pack_len(queries: usize, dim: usize) -> usize {
     panels(queries) * dim * MR + queries
+}
+
+/// The queries packed for distances: centred, in `MR`-row panels, with their centred squared
+/// norms (expanded form only).
+pub(crate) struct PackedQueries<'a> {
+    panels: &'a [[f32; MR]],
+    norms: &'a [f32],
+    dim: usize,
+}
+
+/// Packs `queries` (centred on `centre`) into `buffer` of [`query_pack_len`] values.
+pub(crate) fn pack_queries<'b>(
+    queries: &Rows<'_>,
+    centre: &[f32],
+    form: DistanceForm,
+    buffer: &'b mut [f32],
+) -> PackedQueries<'b> {
+    let (count, dim) = (queries.len(), centre.len());
+    let (packed, norms) = buffer.split_at_mut((panels(count) * dim * MR).min(buffer.len()));
+    let packed = packed.as_chunks_mut::<MR>().0;
+    pack_row_panels(count, dim, |i| queries.row(i), Some(centre), packed);
+    let norms = norms.get_mut(..count).unwrap_or(&mut []);
+    if form == DistanceForm::Expanded {
+        centred_square_norms(queries, centre, norms);
+    }
+    PackedQueries {
+        panels: packed,
+        norms,
+        dim,
+    }
 }
 
 /// The targets packed for distances: centred, transposed into tiles of `TILE` targets, with their
@@ -191,30 +221,31 @@ pub(crate) fn pack_targets<'b>(
     }
 }
 
-/// Squared distances between the query rows `first..first + count` and every packed target,
-/// written to `out` (row `i − first` at `out[(i − first)·ld ..]`, `T` values per row).
-/// `buffer` holds [`query_pack_len`]`(count, dim)` values. Returns the number of pairs the
-/// expanded form recomputed in the difference form.
+/// Squared distances between the query rows `first..first + count` (`first` a multiple of
+/// `MR`) and every packed target, written to `out` (row `i − first` at `out[(i − first)·ld ..]`,
+/// `T` values per row). Returns the number of pairs the expanded form recomputed in the
+/// difference form.
 ///
 /// Cost: `count·T·dim` fused multiply-adds (expanded) or twice that (difference), plus `3·dim`
 /// per recomputed pair.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn squared_distances(
     form: DistanceForm,
-    queries: &Rows<'_>,
+    queries: &PackedQueries<'_>,
+    queries_rows: &Rows<'_>,
     first: usize,
     count: usize,
-    targets_rows: &Rows<'_>,
     targets: &PackedTargets<'_>,
-    centre: &[f32],
-    buffer: &mut [f32],
+    targets_rows: &Rows<'_>,
     out: &mut [f32],
     ld: usize,
 ) -> usize {
-    let dim = centre.len();
-    let (packed, norms) = buffer.split_at_mut((panels(count) * dim * MR).min(buffer.len()));
-    let packed = packed.as_chunks_mut::<MR>().0;
-    pack_row_panels(count, dim, |i| queries.row(first + i), Some(centre), packed);
+    let dim = queries.dim;
+    let panel_values = first / MR * dim;
+    let packed = queries
+        .panels
+        .get(panel_values..panel_values + panels(count) * dim)
+        .unwrap_or(&[]);
     let t = targets.count;
     match form {
         DistanceForm::Difference => {
@@ -223,23 +254,46 @@ pub(crate) fn squared_distances(
         }
         DistanceForm::Expanded => {
             product::<Dot>(count, t, dim, packed, targets.tiles, out, ld);
-            let norms = norms.get_mut(..count).unwrap_or(&mut []);
-            for (i, n) in norms.iter_mut().enumerate() {
-                *n = squared_distance(queries.row(first + i), centre);
-            }
+            let norms = queries.norms.get(first..first + count).unwrap_or(&[]);
+            let ratio = F32s::splat(NEAR_PAIR_RATIO);
+            let two = F32s::splat(2.0);
             let mut recomputed = 0;
             for (i, &nx) in norms.iter().enumerate() {
                 let Some(row) = out.get_mut(i * ld..i * ld + t) else {
                     continue;
                 };
-                for ((j, value), &ny) in row.iter_mut().enumerate().zip(targets.norms) {
+                let nx_v = F32s::splat(nx);
+                let (row8, row_tail) = row.as_chunks_mut::<LANES>();
+                let (ny8, ny_tail) = targets.norms.as_chunks::<LANES>();
+                for (k, (chunk, ny)) in row8.iter_mut().zip(ny8).enumerate() {
+                    let scale = nx_v + F32s::new(*ny);
+                    let expanded = two.mul_neg_add(F32s::new(*chunk), scale);
+                    let near = expanded.simd_lt(ratio * scale);
+                    *chunk = expanded.to_array();
+                    if near.any() {
+                        for (l, value) in chunk.iter_mut().enumerate() {
+                            if near.to_array().get(l).is_some_and(|&m| m != 0.0) {
+                                recomputed += 1;
+                                *value = squared_distance(
+                                    queries_rows.row(first + i),
+                                    targets_rows.row(k * LANES + l),
+                                );
+                            }
+                        }
+                    }
+                }
+                let tail_start = row8.len() * LANES;
+                for (l, (value, &ny)) in row_tail.iter_mut().zip(ny_tail).enumerate() {
                     let scale = nx + ny;
                     let expanded = scale - 2.0 * *value;
                     *value = if expanded >= NEAR_PAIR_RATIO * scale {
                         expanded
                     } else {
                         recomputed += 1;
-                        squared_distance(queries.row(first + i), targets_rows.row(j))
+                        squared_distance(
+                            queries_rows.row(first + i),
+                            targets_rows.row(tail_start + l),
+                        )
                     };
                 }
             }
@@ -311,31 +365,82 @@ pub(crate) fn row_log_sum_exp(values: &[f32], scale: f32) -> f32 {
     m + libm::logf(sum_lanes(total.to_array()))
 }
 
-/// `c_j = ln Σ_i exp(s·v_ij)` for the columns `first..first + out.len()` of the `rows × columns`
-/// tile `values` (row stride `ld`), eight columns at a time.
+/// Folds `rows` rows of the tile `values` (row stride `ld`, `max.len()` columns, logits
+/// `scale·v`) into per-column streaming log-sum-exps: running maxima `max[j]` and shifted sums
+/// `sum[j] = Σ exp(l_ij − max[j])`. Eight columns at a time: the block's maximum first, one
+/// rescale of the running sum, then one `exp` per value.
+pub(crate) fn absorb_columns(
+    values: &[f32],
+    rows: usize,
+    ld: usize,
+    scale: f32,
+    max: &mut [f32],
+    sum: &mut [f32],
+) {
+    let scale_v = F32s::splat(scale);
+    let columns = max.len();
+    for (k, (m_chunk, s_chunk)) in max
+        .chunks_mut(LANES)
+        .zip(sum.chunks_mut(LANES))
+        .enumerate()
+    {
+        let j0 = k * LANES;
+        let mut block_max = F32s::splat(EXCLUDED_LOGIT);
+        for i in 0..rows {
+            block_max = block_max.fast_max(load_logits(values, i * ld + j0, i * ld + columns, scale_v));
+        }
+        let old_max = load(m_chunk, 0, m_chunk.len(), EXCLUDED_LOGIT);
+        let new_max = old_max.fast_max(block_max);
+        let mut total = load(s_chunk, 0, s_chunk.len(), 0.0) * exp(old_max - new_max);
+        for i in 0..rows {
+            total += exp(load_logits(values, i * ld + j0, i * ld + columns, scale_v) - new_max);
+        }
+        for (slot, v) in m_chunk.iter_mut().zip(new_max.to_array()) {
+            *slot = v;
+        }
+        for (slot, v) in s_chunk.iter_mut().zip(total.to_array()) {
+            *slot = v;
+        }
+    }
+}
+
+/// Merges streaming column log-sum-exps (`max`, `sum` as left by [`absorb_columns`]) into
+/// `total_max`, `total_sum`.
+pub(crate) fn merge_columns(max: &[f32], sum: &[f32], total_max: &mut [f32], total_sum: &mut [f32]) {
+    for (((m, s), tm), ts) in max
+        .chunks(LANES)
+        .zip(sum.chunks(LANES))
+        .zip(total_max.chunks_mut(LANES))
+        .zip(total_sum.chunks_mut(LANES))
+    {
+        let (m, s) = (load(m, 0, m.len(), EXCLUDED_LOGIT), load(s, 0, s.len(), 0.0));
+        let old = load(tm, 0, tm.len(), EXCLUDED_LOGIT);
+        let new = old.fast_max(m);
+        let total = load(ts, 0, ts.len(), 0.0) * exp(old - new) + s * exp(m - new);
+        for (slot, v) in tm.iter_mut().zip(new.to_array()) {
+            *slot = v;
+        }
+        for (slot, v) in ts.iter_mut().zip(total.to_array()) {
+            *slot = v;
+        }
+    }
+}
+
+/// `c_j = ln Σ_i exp(s·v_ij)` for the columns of the `rows × out.len()` tile `values` (row stride
+/// `ld`); `sum` is scratch of `out.len()` values.
 pub(crate) fn column_log_sum_exp(
     values: &[f32],
     rows: usize,
-    columns: usize,
     ld: usize,
     scale: f32,
-    first: usize,
     out: &mut [f32],
+    sum: &mut [f32],
 ) {
-    let scale_v = F32s::splat(scale);
-    for (k, chunk) in out.chunks_mut(LANES).enumerate() {
-        let j0 = first + k * LANES;
-        let mut max = F32s::splat(EXCLUDED_LOGIT);
-        for i in 0..rows {
-            max = max.fast_max(load_logits(values, i * ld + j0, i * ld + columns, scale_v));
-        }
-        let mut total = F32s::splat(0.0);
-        for i in 0..rows {
-            total += exp(load_logits(values, i * ld + j0, i * ld + columns, scale_v) - max);
-        }
-        for ((o, m), s) in chunk.iter_mut().zip(max.to_array()).zip(total.to_array()) {
-            *o = m + libm::logf(s);
-        }
+    out.fill(EXCLUDED_LOGIT);
+    sum.fill(0.0);
+    absorb_columns(values, rows, ld, scale, out, sum);
+    for (o, s) in out.iter_mut().zip(sum.iter()) {
+        *o += libm::logf(*s);
     }
 }
 
@@ -352,63 +457,88 @@ pub(crate) struct Affinities<'a> {
     pub(crate) negative_columns: usize,
 }
 
-/// The coefficients of one query row: with `A_ij = exp(max(s·v_ij − r_i/2 − c_j/2, floor)) · w_j`,
+/// The coefficients of one query row, in place of its values `v_ij`: with `A_ij = exp(max(s·v_ij − r_i/2 − c_j/2, floor)) · w_j`,
 /// `S−_i = Σ_{j neg} A_ij`, `S+_i = Σ_{j pos} A_ij`, writes `coefficients[j] = −A_ij S+_i`
 /// (negatives) or `A_ij S−_i` (positives) and returns their sum (zero up to rounding), so that
 /// `V_i = Σ_j c_ij y_j − (Σ_j c_ij) x_i` (the method's Algorithm 2).
 pub(crate) fn coefficient_row(
-    values: &[f32],
+    row: &mut [f32],
     half_row: f32,
     half_columns: &[f32],
     rule: &Affinities<'_>,
-    coefficients: &mut [f32],
 ) -> f32 {
-    let end = values.len().min(coefficients.len());
+    let end = row.len();
     let scale = F32s::splat(rule.scale);
     let half_row = F32s::splat(half_row);
-    let split = F32s::splat(index_f32(rule.negative_columns.min(end)));
+    let split = rule.negative_columns.min(end);
+    let split_v = F32s::splat(index_f32(split));
+    let floor = rule.floor_logit.map(F32s::splat);
+    // Affinity of eight columns from their values (lanes past the row's end are zero).
+    let affinity = |values: F32s, offset: usize| -> F32s {
+        let mut e = values * scale + half_row + load(half_columns, offset, end, 0.0);
+        if let Some(floor) = floor {
+            e = e.fast_max(floor);
+        }
+        let a = exp(e);
+        match rule.weights {
+            Some(w) => a * load(w, offset, end, 0.0),
+            None => a,
+        }
+    };
     let (mut s_neg, mut s_pos) = (F32s::splat(0.0), F32s::splat(0.0));
-    for (k, chunk) in coefficients.chunks_mut(LANES).enumerate() {
+    let (full, tail) = row.as_chunks_mut::<LANES>();
+    for (k, chunk) in full.iter_mut().enumerate() {
         let offset = k * LANES;
-        if offset >= end {
-            break;
+        let a = affinity(F32s::new(*chunk), offset);
+        if offset + LANES <= split {
+            s_neg += a;
+        } else if offset >= split {
+            s_pos += a;
+        } else {
+            let negative = lane_index(offset).simd_lt(split_v);
+            s_neg += negative.select(a, F32s::splat(0.0));
+            s_pos += negative.select(F32s::splat(0.0), a);
         }
-        let logits = load(values, offset, end, 0.0) * scale;
-        let mut e = logits + half_row + load(half_columns, offset, end, 0.0);
-        if let Some(floor) = rule.floor_logit {
-            e = e.fast_max(F32s::splat(floor));
-        }
-        let mut a = exp(e);
-        if let Some(w) = rule.weights {
-            a *= load(w, offset, end, 0.0);
-        }
-        let index = lane_index(offset);
-        let valid = index.simd_lt(F32s::splat(index_f32(end)));
-        let a = valid.select(a, F32s::splat(0.0));
-        let negative = index.simd_lt(split);
-        s_neg += negative.select(a, F32s::splat(0.0));
-        s_pos += negative.select(F32s::splat(0.0), a);
-        for (c, v) in chunk.iter_mut().zip(a.to_array()) {
-            *c = v;
+        *chunk = a.to_array();
+    }
+    let tail_offset = full.len() * LANES;
+    if !tail.is_empty() {
+        let a = affinity(load(tail, 0, tail.len(), 0.0), tail_offset).to_array();
+        for (k, (slot, a)) in tail.iter_mut().zip(a).enumerate() {
+            *slot = a;
+            if tail_offset + k < split {
+                s_neg += F32s::new(core::array::from_fn(|l| if l == 0 { a } else { 0.0 }));
+            } else {
+                s_pos += F32s::new(core::array::from_fn(|l| if l == 0 { a } else { 0.0 }));
+            }
         }
     }
     let s_neg = sum_lanes(s_neg.to_array());
     let s_pos = sum_lanes(s_pos.to_array());
     let (neg_factor, pos_factor) = (F32s::splat(-s_pos), F32s::splat(s_neg));
     let mut total = F32s::splat(0.0);
-    for (k, chunk) in coefficients.chunks_mut(LANES).enumerate() {
+    let (full, tail) = row.as_chunks_mut::<LANES>();
+    for (k, chunk) in full.iter_mut().enumerate() {
         let offset = k * LANES;
-        if offset >= end {
-            break;
-        }
-        let negative = lane_index(offset).simd_lt(split);
-        let c = load(chunk, 0, chunk.len(), 0.0) * negative.select(neg_factor, pos_factor);
+        let factor = if offset + LANES <= split {
+            neg_factor
+        } else if offset >= split {
+            pos_factor
+        } else {
+            lane_index(offset)
+                .simd_lt(split_v)
+                .select(neg_factor, pos_factor)
+        };
+        let c = F32s::new(*chunk) * factor;
         total += c;
-        for (slot, v) in chunk.iter_mut().zip(c.to_array()) {
-            *slot = v;
-        }
+        *chunk = c.to_array();
     }
-    sum_lanes(total.to_array())
+    let mut tail_total = 0.0_f32;
+    for (k, slot) in tail.iter_mut().enumerate() {
+        *slot *= if tail_offset + k < split { -s_pos } else { s_neg };
+        tail_total += *slot;
+    }
+    sum_lanes(total.to_array()) + tail_total
 }
 
 /// The targets packed for the drift sums: centred, in tiles of `TILE` channels.

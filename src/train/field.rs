@@ -239,6 +239,7 @@ pub(crate) fn evaluate<const D: usize, R: Rng + ?Sized>(
                 let config = TwoAxisConfig {
                     kernel: family.kernel(t),
                     self_mask,
+                    evaluation: crate::drift::Evaluation::Auto,
                 };
                 two_axis_softmax_drift_on(
                     exec,
