@@ -3,10 +3,13 @@
 people write them in PyTorch today, dense, float32, on the CPU.
 
     python3 benches/baselines/torch_drift.py --threads 1 --ops mean_shift,two_axis,multi_temperature \
-        --kernels laplace,gaussian --sizes 4096 --dims 2 [--quick]
+        --kernels laplace,gaussian --sizes 4096 --dims 2 [--temperature 0.05] [--cloud-std 0.5|auto] [--quick]
 
 One JSON line per (op, kernel, n, d): {"impl": "torch", "op": ..., "median_s": ...}. The inputs
-are the same distributions as benches/side_by_side.rs (two independent N(0, 0.5^2 I) clouds); the kernels are Laplace tau = 0.05 and Gaussian sigma = 0.05 (as ours):
+are the same distributions as benches/side_by_side.rs (two independent N(0, 0.5^2 I) clouds); the kernels are Laplace tau = 0.05 and Gaussian sigma = 0.05 (as ours).
+`--temperature T` changes tau (and sigma), `--cloud-std X` the clouds' standard deviation (`auto`:
+1/sqrt(D), i.e. N(0, I/D) clouds, as the flat high-dimensional rows of compare.py use); both
+options, when given, are echoed in the JSON as "temperature" and "cloud_std":
 
 * mean_shift: softmax-normalised kernel means of positives and negatives (= queries, self-pair
   excluded with -inf), V = mu_p - mu_q: two cdist, two softmax, two matmuls;
@@ -29,6 +32,8 @@ def parse():
     p.add_argument("--kernels", default="laplace,gaussian")
     p.add_argument("--sizes", default="4096")
     p.add_argument("--dims", default="2")
+    p.add_argument("--temperature", type=float, default=None, help="tau (sigma); default 0.05")
+    p.add_argument("--cloud-std", default=None, help="clouds' std: a number, or auto = 1/sqrt(D); default 0.5")
     p.add_argument("--quick", action="store_true")
     return p.parse_args()
 
@@ -40,7 +45,13 @@ for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
 import torch  # noqa: E402  (after the thread variables)
 
 torch.set_num_threads(ARGS.threads)
-TEMPERATURE = 0.05
+TEMPERATURE = 0.05 if ARGS.temperature is None else ARGS.temperature
+
+
+def cloud_std(d):
+    if ARGS.cloud_std is None:
+        return 0.5
+    return d**-0.5 if ARGS.cloud_std == "auto" else float(ARGS.cloud_std)
 
 
 def logits(dist, kernel):
@@ -111,13 +122,18 @@ def main():
                 continue  # the official drift_loss is Laplace-only
             for n in map(int, ARGS.sizes.split(",")):
                 for d in map(int, ARGS.dims.split(",")):
-                    x = torch.randn(n, d, generator=gen_) * 0.5
-                    pos = torch.randn(n, d, generator=gen_) * 0.5
+                    x = torch.randn(n, d, generator=gen_) * cloud_std(d)
+                    pos = torch.randn(n, d, generator=gen_) * cloud_std(d)
                     with torch.no_grad():
                         median, reps = median_seconds(lambda: OPS[op](x, pos, kernel), ARGS.quick)
-                    print(json.dumps({"impl": "torch", "op": op, "kernel": kernel, "n": n, "d": d,
-                                      "threads": ARGS.threads, "median_s": median, "repeats": reps,
-                                      "torch": torch.__version__}), flush=True)
+                    row = {"impl": "torch", "op": op, "kernel": kernel, "n": n, "d": d,
+                           "threads": ARGS.threads, "median_s": median, "repeats": reps,
+                           "torch": torch.__version__}
+                    if ARGS.temperature is not None:
+                        row["temperature"] = ARGS.temperature
+                    if ARGS.cloud_std is not None:
+                        row["cloud_std"] = ARGS.cloud_std
+                    print(json.dumps(row), flush=True)
 
 
 if __name__ == "__main__":
