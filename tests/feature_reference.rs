@@ -119,18 +119,18 @@ fn grouped_loss_matches_pytorch_float64() {
             assert_eq!(report.temperature_count, case.temperatures.len());
             for (got, want) in report.raw_rms2.iter().zip(case.raw_rms2) {
                 assert!(
-                    relative(*got, *want) < TOLERANCE,
+                    relative(*got, *want) < SCALAR_TOLERANCE,
                     "{label}: n_R {got} vs {want}"
                 );
             }
             for (got, want) in losses.iter().zip(case.group_losses) {
                 assert!(
-                    relative(*got, *want) < TOLERANCE,
+                    relative(*got, *want) < SCALAR_TOLERANCE,
                     "{label}: group loss {got} vs {want}"
                 );
             }
             assert!(
-                relative(report.loss, case.loss) < TOLERANCE,
+                relative(report.loss, case.loss) < SCALAR_TOLERANCE,
                 "{label}: loss"
             );
             let count = (case.groups * case.generated * case.channels) as f64;
