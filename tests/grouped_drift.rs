@@ -192,3 +192,265 @@ fn grouped_loss_matches_the_f64_reference_with_both_distance_forms() {
         }
     }
 }
+
+/// Identical points everywhere (every generated sample, negative and positive the same point,
+/// far from the origin): a zero field and zero loss, not NaN.
+#[test]
+fn identical_points_give_a_zero_field() {
+    let shape = GroupShape {
+        groups: 3,
+        generated: 5,
+        unconditional: 2,
+        positives: 4,
+        channels: 33,
+    };
+    let point: Vec<f32> = (0..shape.channels).map(|d| 40.0 + d as f32 * 0.5).collect();
+    let tile = |count: usize| -> Vec<f32> { point.repeat(shape.groups * count) };
+    let case = Case {
+        shape,
+        generated_points: tile(shape.generated),
+        unc: tile(shape.unconditional),
+        pos: tile(shape.positives),
+    };
+    for distances in [DistanceMethod::Expanded, DistanceMethod::Difference] {
+        let config = GroupedDriftConfig {
+            distances,
+            ..GroupedDriftConfig::official()
+        };
+        let (field, losses, report) = run(&case, &config).unwrap();
+        assert!(field.iter().all(|&v| v == 0.0), "{distances:?}: {field:?}");
+        assert!(losses.iter().all(|&v| v == 0.0));
+        assert_eq!(report.loss, 0.0);
+        assert!(report.raw_rms2.iter().all(|v| *v == 0.0));
+    }
+}
+
+/// Typed errors for every kind of bad input, before anything is written.
+#[test]
+fn bad_inputs_are_typed_errors() {
+    let shape = GroupShape {
+        groups: 2,
+        generated: 3,
+        unconditional: 2,
+        positives: 3,
+        channels: 5,
+    };
+    let good = case(9, shape);
+    let config = GroupedDriftConfig::official();
+    let call = |case: &Case, config: &GroupedDriftConfig<'_>, workspace: usize, out: usize| {
+        let mut ws = vec![0.0; workspace];
+        let mut field = vec![0.0; out];
+        grouped_drift_loss(
+            &case.shape,
+            &case.generated_points,
+            &case.unc,
+            &case.pos,
+            config,
+            &mut ws,
+            &mut field,
+            None,
+        )
+    };
+    let len = grouped_drift_workspace_len(&shape, 3).unwrap();
+    let out = shape.generated_len();
+    assert!(call(&good, &config, len, out).is_ok());
+    // Shapes.
+    for (bad, expected) in [
+        (GroupShape { groups: 0, ..shape }, "groups"),
+        (
+            GroupShape {
+                generated: 0,
+                ..shape
+            },
+            "generated",
+        ),
+        (
+            GroupShape {
+                positives: 0,
+                ..shape
+            },
+            "positives",
+        ),
+    ] {
+        let c = Case {
+            shape: bad,
+            ..case(9, shape)
+        };
+        assert_eq!(
+            call(&c, &config, len, out),
+            Err(Error::EmptyCloud { input: expected })
+        );
+    }
+    let c = Case {
+        shape: GroupShape {
+            channels: 0,
+            ..shape
+        },
+        ..case(9, shape)
+    };
+    assert_eq!(
+        call(&c, &config, len, out),
+        Err(Error::InvalidParameter { name: "channels" })
+    );
+    let c = Case {
+        shape: GroupShape {
+            channels: 6,
+            ..shape
+        },
+        ..case(9, shape)
+    };
+    assert!(matches!(
+        call(&c, &config, len, out),
+        Err(Error::ShapeMismatch {
+            input: "generated",
+            ..
+        })
+    ));
+    assert!(matches!(
+        call(&good, &config, len, out - 1),
+        Err(Error::ShapeMismatch { input: "field", .. })
+    ));
+    let huge = GroupShape {
+        groups: usize::MAX / 2,
+        ..shape
+    };
+    assert_eq!(grouped_drift_workspace_len(&huge, 3), None);
+    let c = Case {
+        shape: huge,
+        ..case(9, shape)
+    };
+    assert_eq!(
+        call(&c, &config, len, out),
+        Err(Error::OutOfRange { input: "shape" })
+    );
+    assert!(matches!(
+        call(&good, &config, len - 1, out),
+        Err(Error::ScratchTooSmall { .. })
+    ));
+    // Values.
+    for (family, name) in [(0, "generated"), (1, "unconditional"), (2, "positives")] {
+        for bad_value in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
+            let mut c = case(9, shape);
+            match family {
+                0 => c.generated_points[7] = bad_value,
+                1 => c.unc[3] = bad_value,
+                _ => c.pos[11] = bad_value,
+            }
+            assert_eq!(
+                call(&c, &config, len, out),
+                Err(Error::NonFinite { input: name })
+            );
+        }
+    }
+    let mut far = case(9, shape);
+    far.pos[0] = 1.0e19;
+    assert_eq!(
+        call(&far, &config, len, out),
+        Err(Error::OutOfRange { input: "points" })
+    );
+    // Parameters.
+    for temperatures in [
+        &[][..],
+        &[0.0],
+        &[-0.1],
+        &[f32::NAN],
+        &[f32::INFINITY],
+        &[1e-45],
+        &[0.1; 9],
+    ] {
+        let c = GroupedDriftConfig {
+            temperatures,
+            ..config
+        };
+        assert_eq!(
+            call(&good, &c, len, out),
+            Err(Error::InvalidParameter {
+                name: "temperatures"
+            }),
+            "{temperatures:?}"
+        );
+    }
+    let tiny = GroupedDriftConfig {
+        temperatures: &[1e-30],
+        ..config
+    };
+    assert_eq!(
+        call(&good, &tiny, len, out),
+        Err(Error::OutOfRange {
+            input: "temperatures"
+        })
+    );
+    for floor in [-1.0, f32::NAN, f32::INFINITY] {
+        let c = GroupedDriftConfig {
+            affinity_floor: floor,
+            ..config
+        };
+        assert_eq!(
+            call(&good, &c, len, out),
+            Err(Error::InvalidParameter {
+                name: "affinity_floor"
+            })
+        );
+    }
+    let c = GroupedDriftConfig {
+        self_mask_distance: -1.0,
+        ..config
+    };
+    assert_eq!(
+        call(&good, &c, len, out),
+        Err(Error::InvalidParameter {
+            name: "self_mask_distance"
+        })
+    );
+    for alpha in [[0.5, 2.0], [f32::NAN, 2.0], [1e12, 2.0]] {
+        let c = GroupedDriftConfig {
+            guidance: Some(&alpha),
+            ..config
+        };
+        assert!(call(&good, &c, len, out).is_err(), "{alpha:?}");
+    }
+    let c = GroupedDriftConfig {
+        guidance: Some(&[2.0]),
+        ..config
+    };
+    assert!(matches!(
+        call(&good, &c, len, out),
+        Err(Error::ShapeMismatch {
+            input: "guidance",
+            ..
+        })
+    ));
+    let unc_w = [1.0_f32; 4];
+    let c = GroupedDriftConfig {
+        guidance: Some(&[2.0, 2.0]),
+        unconditional_weights: Some(&unc_w),
+        ..config
+    };
+    assert_eq!(
+        call(&good, &c, len, out),
+        Err(Error::InvalidParameter { name: "guidance" })
+    );
+    let negative = [-1.0_f32, 1.0, 1.0, 1.0, 1.0, 1.0];
+    let c = GroupedDriftConfig {
+        positive_weights: Some(&negative),
+        ..config
+    };
+    assert_eq!(
+        call(&good, &c, len, out),
+        Err(Error::InvalidParameter {
+            name: "positive_weights"
+        })
+    );
+    let zeros6 = [0.0_f32; 6];
+    let zeros4 = [0.0_f32; 4];
+    let c = GroupedDriftConfig {
+        generated_weights: Some(&zeros6),
+        unconditional_weights: Some(&zeros4),
+        positive_weights: Some(&zeros6),
+        ..config
+    };
+    assert_eq!(
+        call(&good, &c, len, out),
+        Err(Error::InvalidParameter { name: "weights" })
+    );
+}

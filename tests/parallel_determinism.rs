@@ -8,8 +8,10 @@
 
 use drifting::sample::fill_standard_normal;
 use drifting::{
-    CloudView, Kernel, MeanShiftConfig, MultiTemperatureConfig, Negatives, SelfMask,
-    SinkhornConfig, SinkhornWorkspace, TwoAxisConfig, UpdateRule, WeightedCloud, parallel,
+    CloudView, DistanceMethod, Evaluation, GroupShape, GroupedDriftConfig, Kernel, MeanShiftConfig,
+    MultiTemperatureConfig, Negatives, SelfMask, SinkhornConfig, SinkhornWorkspace, TwoAxisConfig,
+    UpdateRule, WeightedCloud, grouped_drift_loss, grouped_drift_workspace_len, parallel,
+    two_axis_dense_scratch_len,
 };
 use rand_core::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
@@ -521,4 +523,117 @@ fn training_steps_are_bitwise_serial_at_every_thread_count() {
         };
         assert_deterministic("training steps", run(false), || run(true));
     }
+}
+
+/// The dense two-axis path (a 64-dimensional cloud, the logit tile in the scratch): serial bits in
+/// every pool, for both distance forms, self-negatives and a separate negative cloud.
+#[test]
+fn dense_two_axis_is_deterministic() {
+    const D: usize = 64;
+    let flat = |seed: u64, n: usize| -> Vec<[f32; D]> {
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+        let mut v = vec![0.0; n * D];
+        fill_standard_normal(&mut rng, &mut v);
+        v.chunks_exact(D)
+            .map(|c| std::array::from_fn(|d| c[d] * 0.125))
+            .collect()
+    };
+    let (x, p, q) = (flat(1, 601), flat(2, 517), flat(3, 263));
+    let (xv, pv, qv) = (
+        CloudView::from_points(&x),
+        CloudView::from_points(&p),
+        CloudView::from_points(&q),
+    );
+    for method in [DistanceMethod::Expanded, DistanceMethod::Difference] {
+        for negatives in [Negatives::Queries, Negatives::Cloud(qv)] {
+            let config = TwoAxisConfig {
+                evaluation: Evaluation::Dense(method),
+                ..TwoAxisConfig::new(Kernel::laplace(0.3))
+            };
+            let run = |parallel_call: bool| {
+                let mut scratch = vec![0.0; two_axis_dense_scratch_len(601, 517, 601, D).unwrap()];
+                let mut out = vec![0.0; 601 * D];
+                if parallel_call {
+                    parallel::two_axis_softmax_drift(
+                        &xv,
+                        &pv,
+                        negatives,
+                        &config,
+                        &mut scratch,
+                        &mut out,
+                    )
+                } else {
+                    drifting::two_axis_softmax_drift(
+                        &xv,
+                        &pv,
+                        negatives,
+                        &config,
+                        &mut scratch,
+                        &mut out,
+                    )
+                }
+                .unwrap();
+                bits(&out)
+            };
+            assert_deterministic(&format!("dense two-axis {method:?}"), run(false), || {
+                run(true)
+            });
+        }
+    }
+}
+
+/// The grouped feature-space loss: the same bits in every pool (groups run in parallel, the
+/// global sums are combined in group order).
+#[test]
+fn grouped_loss_is_deterministic() {
+    let shape = GroupShape {
+        groups: 13,
+        generated: 11,
+        unconditional: 3,
+        positives: 9,
+        channels: 70,
+    };
+    let values = |seed: u64, count: usize| -> Vec<f32> {
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+        let mut v = vec![0.0; shape.groups * count * shape.channels];
+        fill_standard_normal(&mut rng, &mut v);
+        v
+    };
+    let (g, u, p) = (
+        values(4, shape.generated),
+        values(5, shape.unconditional),
+        values(6, shape.positives),
+    );
+    let alpha: Vec<f32> = (0..shape.groups).map(|b| 1.0 + b as f32 * 0.25).collect();
+    let config = GroupedDriftConfig {
+        guidance: Some(&alpha),
+        ..GroupedDriftConfig::official()
+    };
+    let run = || {
+        let mut workspace = vec![0.0; grouped_drift_workspace_len(&shape, 3).unwrap()];
+        let mut field = vec![0.0; shape.generated_len()];
+        let mut losses = vec![0.0; shape.groups];
+        let report = grouped_drift_loss(
+            &shape,
+            &g,
+            &u,
+            &p,
+            &config,
+            &mut workspace,
+            &mut field,
+            Some(&mut losses),
+        )
+        .unwrap();
+        let mut out = bits(&field);
+        out.extend(bits(&losses));
+        out.extend(bits(&report.raw_rms2));
+        out.push(report.loss.to_bits());
+        out
+    };
+    let one = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .unwrap();
+    let reference = one.install(run);
+    assert_deterministic("grouped loss", reference, run);
 }
