@@ -227,7 +227,8 @@ impl<'a, const D: usize> CloudView<'a, D> {
                 for (column, bound) in c.iter().zip(bounds.iter_mut()) {
                     let column = column.get(..self.len).unwrap_or(column);
                     let (chunks, tail) = column.as_chunks::<LANES>();
-                    let (mut lo, mut hi) = (F32s::splat(f32::INFINITY), F32s::splat(f32::NEG_INFINITY));
+                    let (mut lo, mut hi) =
+                        (F32s::splat(f32::INFINITY), F32s::splat(f32::NEG_INFINITY));
                     for c in chunks {
                         let v = F32s::new(*c);
                         lo = lo.fast_min(v);
@@ -271,9 +272,9 @@ impl<'a, const D: usize> CloudView<'a, D> {
     /// Checks every coordinate is finite (an empty cloud passes).
     pub(crate) fn validate_finite(&self, input: &'static str) -> Result<(), Error> {
         let finite = match self.layout {
-            Layout::Coordinates(Coordinates(c)) => c
-                .iter()
-                .all(|s| all_finite(s.get(..self.len).unwrap_or(s))),
+            Layout::Coordinates(Coordinates(c)) => {
+                c.iter().all(|s| all_finite(s.get(..self.len).unwrap_or(s)))
+            }
             Layout::Points(p) => all_finite(p.as_flattened()),
         };
         if finite {

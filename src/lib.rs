@@ -76,7 +76,7 @@ pub use drift::mean_shift::{MeanShiftConfig, mean_shift_drift};
 pub use drift::mmd_flow::{MmdFlowConfig, mmd_flow_drift};
 pub use drift::multi_temperature::{
     MAX_TEMPERATURES, MultiTemperatureConfig, MultiTemperatureReport, OFFICIAL_TEMPERATURES,
-    multi_temperature_drift, multi_temperature_scratch_len,
+    multi_temperature_dense_scratch_len, multi_temperature_drift, multi_temperature_scratch_len,
 };
 pub use drift::sliced_flow::{SlicedFlowConfig, sliced_flow_scratch_len, sliced_wasserstein_drift};
 pub use drift::two_axis::{SelfMask, TwoAxisConfig, two_axis_scratch_len, two_axis_softmax_drift};

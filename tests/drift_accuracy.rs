@@ -14,9 +14,9 @@ mod torch_values;
 use drifting::sample::fill_standard_normal;
 use drifting::{
     CloudView, DistanceMethod, Evaluation, Kernel, MeanShiftConfig, MultiTemperatureConfig,
-    Negatives, SelfMask, TwoAxisConfig, mean_shift_drift, multi_temperature_drift,
-    multi_temperature_scratch_len, two_axis_dense_scratch_len, two_axis_scratch_len,
-    two_axis_softmax_drift,
+    Negatives, SelfMask, TwoAxisConfig, mean_shift_drift, multi_temperature_dense_scratch_len,
+    multi_temperature_drift, multi_temperature_scratch_len, two_axis_dense_scratch_len,
+    two_axis_scratch_len, two_axis_softmax_drift,
 };
 use rand_core::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
@@ -250,7 +250,7 @@ fn two_axis_matches_f64_reference() {
     }
 }
 
-fn multi_temperature_case<const D: usize>(seed: u64) -> f64 {
+fn multi_temperature_case<const D: usize>(seed: u64, evaluation: Evaluation) -> f64 {
     let mut worst = 0.0_f64;
     for (k, &n) in [2_usize, 7, 9, 33].iter().enumerate() {
         let x = cloud::<D>(seed + k as u64, n, 0.5, 0.0);
@@ -260,10 +260,15 @@ fn multi_temperature_case<const D: usize>(seed: u64) -> f64 {
             let config = MultiTemperatureConfig {
                 affinity_floor: floor,
                 positive_weights: weighted.then_some(pos_w.as_slice()),
+                evaluation,
                 ..MultiTemperatureConfig::official()
             };
             let mut out = vec![0.0; n * D];
-            let mut scratch = vec![0.0; multi_temperature_scratch_len(n, n + 4, D)];
+            let len = match evaluation {
+                Evaluation::Streaming => multi_temperature_scratch_len(n, n + 4, D),
+                _ => multi_temperature_dense_scratch_len(n, n + 4, D, 3).unwrap(),
+            };
+            let mut scratch = vec![0.0; len];
             let report = multi_temperature_drift(
                 &CloudView::from_points(&x),
                 &CloudView::from_points(&p),
@@ -307,20 +312,28 @@ fn multi_temperature_case<const D: usize>(seed: u64) -> f64 {
 
 /// The official multi-temperature drift: force within 1e-4 of its largest entry; distance scale
 /// to 1e-5, loss and each temperature's raw RMS² to 1e-4 relative; floor 1e-6 and 0, with and
-/// without column weights, D ∈ {1, 2, 3, 8, 64}.
+/// without column weights, D ∈ {1, 2, 3, 8, 64}; the streaming path and the dense path (the
+/// grouped loss with one group) with both distance forms.
 #[test]
 fn multi_temperature_matches_f64_reference() {
-    let errors = [
-        multi_temperature_case::<1>(21),
-        multi_temperature_case::<2>(22),
-        multi_temperature_case::<3>(23),
-        multi_temperature_case::<8>(24),
-        multi_temperature_case::<64>(25),
-    ];
-    assert!(
-        errors.iter().all(|&e| e < 1e-4),
-        "relative errors per D: {errors:?}"
-    );
+    for evaluation in [
+        Evaluation::Streaming,
+        Evaluation::Dense(DistanceMethod::Expanded),
+        Evaluation::Dense(DistanceMethod::Difference),
+    ] {
+        let errors = [
+            multi_temperature_case::<1>(21, evaluation),
+            multi_temperature_case::<2>(22, evaluation),
+            multi_temperature_case::<3>(23, evaluation),
+            multi_temperature_case::<8>(24, evaluation),
+            multi_temperature_case::<64>(25, evaluation),
+        ];
+        println!("{evaluation:?}: {errors:?}");
+        assert!(
+            errors.iter().all(|&e| e < 1e-4),
+            "{evaluation:?}: relative errors per D: {errors:?}"
+        );
+    }
 }
 
 fn as_points<const D: usize>(flat: &[f64]) -> Vec<[f32; D]> {

@@ -147,8 +147,8 @@ fn logits_of_row<S: Shape>(row: &mut [f32], inverse: F32s, own: Option<usize>, m
         *slot = match mask {
             PairMask::Exclude => EXCLUDED_LOGIT,
             PairMask::AddDistance(add) => {
-                S::shifted_logit(F32s::splat(own_sq.max(0.0)), F32s::splat(add), inverse)
-                    .to_array()[0]
+                S::shifted_logit(F32s::splat(own_sq.max(0.0)), F32s::splat(add), inverse).to_array()
+                    [0]
             }
         };
     }

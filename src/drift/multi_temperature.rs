@@ -2,9 +2,13 @@
 //! Deng et al. 2026; ALGORITHMS.md §5).
 
 use crate::cloud::CloudView;
+use crate::drift::grouped::{
+    GroupShape, GroupedDriftConfig, grouped_drift_loss_on, grouped_drift_workspace_len,
+};
 use crate::drift::two_axis::TwoAxisProblem;
-use crate::drift::{Negatives, validate_clouds};
+use crate::drift::{Evaluation, Negatives, validate_clouds};
 use crate::engine::chunks::{Exec, block_starts, fold_chunks};
+use crate::engine::dense::DistanceForm;
 use crate::engine::simd::F32s;
 use crate::engine::{
     Block, LaplaceShape, LogitRule, PairMask, Partners, check_range, mean_square, squared_diameter,
@@ -37,6 +41,9 @@ pub struct MultiTemperatureConfig<'a> {
     pub positive_weights: Option<&'a [f32]>,
     /// Column weights of the generated samples as negatives (`None`: all 1).
     pub negative_weights: Option<&'a [f32]>,
+    /// Streaming or dense evaluation (default [`Evaluation::Auto`]; the dense path is the
+    /// grouped feature-space loss with one group, see [`multi_temperature_dense_scratch_len`]).
+    pub evaluation: Evaluation,
 }
 
 impl MultiTemperatureConfig<'static> {
@@ -50,6 +57,7 @@ impl MultiTemperatureConfig<'static> {
             self_mask_distance: 100.0,
             positive_weights: None,
             negative_weights: None,
+            evaluation: Evaluation::Auto,
         }
     }
 }
@@ -68,6 +76,91 @@ pub struct MultiTemperatureReport {
     pub temperature_count: usize,
     /// The official loss `mean(F²)` (nearly constant, about 3 to 9, whatever the progress).
     pub loss: f32,
+}
+
+/// Scratch values the dense path of [`multi_temperature_drift`] needs for `N` queries, `P`
+/// positives in dimension `dim` with `temperatures` temperatures: the grouped loss's workspace for
+/// one group ([`grouped_drift_workspace_len`](crate::grouped_drift_workspace_len)), token-major
+/// copies of the clouds and the row-major field; `None` if that overflows `usize`.
+#[must_use]
+pub fn multi_temperature_dense_scratch_len(
+    queries: usize,
+    positives: usize,
+    dim: usize,
+    temperatures: usize,
+) -> Option<usize> {
+    let shape = GroupShape {
+        groups: 1,
+        generated: queries,
+        unconditional: 0,
+        positives,
+        channels: dim,
+    };
+    grouped_drift_workspace_len(&shape, temperatures)?
+        .checked_add(queries.checked_add(positives)?.checked_mul(dim)?)?
+        .checked_add(queries.checked_mul(dim)?)
+}
+
+/// The dense path: the grouped loss with one group (`B = 1`, no unconditional negatives), every
+/// distance once and kept for every temperature. One problem is one group, so it runs on one
+/// thread.
+fn dense_multi_temperature<const D: usize>(
+    exec: Exec,
+    form: DistanceForm,
+    queries: &CloudView<'_, D>,
+    positives: &CloudView<'_, D>,
+    config: &MultiTemperatureConfig<'_>,
+    scratch: &mut [f32],
+    out: &mut [f32],
+) -> Result<MultiTemperatureReport, Error> {
+    let (n, p) = (queries.len(), positives.len());
+    let shape = GroupShape {
+        groups: 1,
+        generated: n,
+        unconditional: 0,
+        positives: p,
+        channels: D,
+    };
+    let (query_copy, rest) = scratch.split_at_mut((n * D).min(scratch.len()));
+    let (positive_copy, rest) = rest.split_at_mut((p * D).min(rest.len()));
+    let (field, workspace) = rest.split_at_mut((n * D).min(rest.len()));
+    let generated = queries.token_major(query_copy);
+    let positive_rows = positives.token_major(positive_copy);
+    let grouped = GroupedDriftConfig {
+        temperatures: config.temperatures,
+        affinity_floor: config.affinity_floor,
+        self_mask_distance: config.self_mask_distance,
+        guidance: None,
+        generated_weights: config.negative_weights,
+        unconditional_weights: None,
+        positive_weights: config.positive_weights,
+        distances: form.method(),
+    };
+    let report = grouped_drift_loss_on(
+        exec,
+        &shape,
+        generated,
+        &[],
+        positive_rows,
+        &grouped,
+        workspace,
+        field,
+        None,
+    )?;
+    for (i, row) in field.chunks_exact(D.max(1)).enumerate() {
+        for (d, &v) in row.iter().enumerate() {
+            if let Some(o) = out.get_mut(d * n + i) {
+                *o = v;
+            }
+        }
+    }
+    Ok(MultiTemperatureReport {
+        distance_scale: report.distance_scale,
+        input_scale: report.input_scale,
+        raw_rms2: report.raw_rms2,
+        temperature_count: report.temperature_count,
+        loss: report.loss,
+    })
 }
 
 /// Scratch length [`multi_temperature_drift`] needs: `2N + P` log-sum-exps and `N·D` for one
@@ -125,6 +218,10 @@ pub(crate) fn multi_temperature_drift_on<const D: usize>(
     validate_clouds(queries, positives, Negatives::Queries, out)?;
     let (n, p) = (queries.len(), positives.len());
     validate_config(config, n, p)?;
+    let required = multi_temperature_dense_scratch_len(n, p, D, config.temperatures.len());
+    if let Some(form) = config.evaluation.dense_form(D, required, scratch.len())? {
+        return dense_multi_temperature(exec, form, queries, positives, config, scratch, out);
+    }
     let scratch = take_scratch(scratch, multi_temperature_scratch_len(n, p, D))?;
 
     let diameter2 = squared_diameter(&[queries, positives]);

@@ -247,5 +247,14 @@ pub(crate) fn for_each_block<const K: usize>(
     scratch_len: usize,
     body: impl Fn(usize, usize, [&mut [f32]; K], &mut [f32]) + Send + Sync,
 ) {
-    map_blocks(exec, rows, block, buffers, scratch, scratch_len, body, |()| {});
+    map_blocks(
+        exec,
+        rows,
+        block,
+        buffers,
+        scratch,
+        scratch_len,
+        body,
+        |()| {},
+    );
 }

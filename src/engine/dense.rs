@@ -43,6 +43,16 @@ pub(crate) enum DistanceForm {
     Difference,
 }
 
+impl DistanceForm {
+    /// The public choice that forces this form.
+    pub(crate) fn method(self) -> crate::drift::grouped::DistanceMethod {
+        match self {
+            Self::Expanded => crate::drift::grouped::DistanceMethod::Expanded,
+            Self::Difference => crate::drift::grouped::DistanceMethod::Difference,
+        }
+    }
+}
+
 /// Consecutive blocks of token-major rows (`dim` contiguous values per row) seen as one matrix,
 /// e.g. the targets `[generated ; negatives ; positives]` of one group.
 #[derive(Clone, Copy, Debug)]
@@ -379,15 +389,12 @@ pub(crate) fn absorb_columns(
 ) {
     let scale_v = F32s::splat(scale);
     let columns = max.len();
-    for (k, (m_chunk, s_chunk)) in max
-        .chunks_mut(LANES)
-        .zip(sum.chunks_mut(LANES))
-        .enumerate()
-    {
+    for (k, (m_chunk, s_chunk)) in max.chunks_mut(LANES).zip(sum.chunks_mut(LANES)).enumerate() {
         let j0 = k * LANES;
         let mut block_max = F32s::splat(EXCLUDED_LOGIT);
         for i in 0..rows {
-            block_max = block_max.fast_max(load_logits(values, i * ld + j0, i * ld + columns, scale_v));
+            block_max =
+                block_max.fast_max(load_logits(values, i * ld + j0, i * ld + columns, scale_v));
         }
         let old_max = load(m_chunk, 0, m_chunk.len(), EXCLUDED_LOGIT);
         let new_max = old_max.fast_max(block_max);
@@ -406,14 +413,22 @@ pub(crate) fn absorb_columns(
 
 /// Merges streaming column log-sum-exps (`max`, `sum` as left by [`absorb_columns`]) into
 /// `total_max`, `total_sum`.
-pub(crate) fn merge_columns(max: &[f32], sum: &[f32], total_max: &mut [f32], total_sum: &mut [f32]) {
+pub(crate) fn merge_columns(
+    max: &[f32],
+    sum: &[f32],
+    total_max: &mut [f32],
+    total_sum: &mut [f32],
+) {
     for (((m, s), tm), ts) in max
         .chunks(LANES)
         .zip(sum.chunks(LANES))
         .zip(total_max.chunks_mut(LANES))
         .zip(total_sum.chunks_mut(LANES))
     {
-        let (m, s) = (load(m, 0, m.len(), EXCLUDED_LOGIT), load(s, 0, s.len(), 0.0));
+        let (m, s) = (
+            load(m, 0, m.len(), EXCLUDED_LOGIT),
+            load(s, 0, s.len(), 0.0),
+        );
         let old = load(tm, 0, tm.len(), EXCLUDED_LOGIT);
         let new = old.fast_max(m);
         let total = load(ts, 0, ts.len(), 0.0) * exp(old - new) + s * exp(m - new);
@@ -535,7 +550,11 @@ pub(crate) fn coefficient_row(
     }
     let mut tail_total = 0.0_f32;
     for (k, slot) in tail.iter_mut().enumerate() {
-        *slot *= if tail_offset + k < split { -s_pos } else { s_neg };
+        *slot *= if tail_offset + k < split {
+            -s_pos
+        } else {
+            s_neg
+        };
         tail_total += *slot;
     }
     sum_lanes(total.to_array()) + tail_total

@@ -262,6 +262,7 @@ pub(crate) fn evaluate<const D: usize, R: Rng + ?Sized>(
                 self_mask_distance,
                 positive_weights: None,
                 negative_weights: None,
+                evaluation: crate::drift::Evaluation::Auto,
             };
             let r = multi_temperature_drift_on(exec, queries, positives, &config, scratch, out)?;
             report.coordinate_scale = r.input_scale;
