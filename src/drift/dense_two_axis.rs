@@ -91,13 +91,13 @@ impl Layout {
             self.task,
         ];
         let mut total = 0_usize;
-        let mut k = 0;
-        while k < parts.len() {
-            total = match total.checked_add(parts[k]) {
+        let mut rest: &[usize] = &parts;
+        while let [first, tail @ ..] = rest {
+            total = match total.checked_add(*first) {
                 Some(v) => v,
                 None => return None,
             };
-            k += 1;
+            rest = tail;
         }
         Some(total)
     }

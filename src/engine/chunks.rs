@@ -165,6 +165,7 @@ impl<const W: usize> Rows<'_, W> {
 /// allocated for the call. Blocks write disjoint rows, a block's arithmetic does not depend on
 /// which run or thread computes it, and the block size does not depend on the number of threads:
 /// the results are the same bits whatever the pool.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn map_blocks<const K: usize, T: Send>(
     exec: Exec,
     rows: usize,

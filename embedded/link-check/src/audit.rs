@@ -83,6 +83,7 @@ fn clouds_and_drifts(rng: &mut Xoshiro128PlusPlus) -> bool {
     let two_axis = TwoAxisConfig {
         kernel: Kernel::laplace(black_box(0.2)),
         self_mask: SelfMask::OFFICIAL_DEMO,
+        evaluation: drifting::Evaluation::Auto,
     };
     ok &= keep(two_axis_softmax_drift(
         &queries,

@@ -347,6 +347,7 @@ pub fn drift(
             let config = TwoAxisConfig {
                 kernel: family.kernel(t),
                 self_mask,
+                evaluation: drifting::Evaluation::Auto,
             };
             two_axis_softmax_drift(
                 &queries,
