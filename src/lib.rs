@@ -69,8 +69,9 @@ pub use adam::{Adam, AdamState, AdamStepReport};
 pub use cloud::{CloudView, ParticleBuffer};
 pub use datasets::Dataset;
 pub use drift::grouped::{
-    DistanceMethod, EXPANDED_FROM_CHANNELS, GroupShape, GroupedDriftConfig, GroupedDriftReport,
-    NEAR_PAIR_RATIO, grouped_drift_loss, grouped_drift_workspace_len,
+    DistanceMethod, EXPANDED_FROM_CHANNELS, FeatureKey, FeatureLossReport, GroupShape,
+    GroupedDriftConfig, GroupedDriftReport, MAX_FEATURE_KEYS, NEAR_PAIR_RATIO, feature_drift_loss,
+    feature_drift_workspace_len, grouped_drift_loss, grouped_drift_workspace_len,
 };
 pub use drift::mean_shift::{MeanShiftConfig, mean_shift_drift};
 pub use drift::mmd_flow::{MmdFlowConfig, mmd_flow_drift};

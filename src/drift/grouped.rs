@@ -870,3 +870,100 @@ fn for_each_group<T: Send>(
         combine,
     );
 }
+
+/// Most feature keys [`feature_drift_loss`] takes in one call.
+pub const MAX_FEATURE_KEYS: usize = 16;
+
+/// One feature key of a training step (the raw output, a layer's activations, their means, …):
+/// its shape and features, its loss configuration, and the buffer its gradient goes to.
+#[derive(Debug)]
+pub struct FeatureKey<'a> {
+    /// `B`, `Cg`, `Cu`, `Cp` and this key's channel count `S`.
+    pub shape: GroupShape,
+    /// `[B, Cg, S]`.
+    pub generated: &'a [f32],
+    /// `[B, Cu, S]` (empty when `Cu = 0`).
+    pub unconditional: &'a [f32],
+    /// `[B, Cp, S]`.
+    pub positives: &'a [f32],
+    /// The loss configuration of this key (temperatures, floor, guidance, weights, …).
+    pub config: GroupedDriftConfig<'a>,
+    /// Receives `∂loss_key/∂generated` (`[B, Cg, S]`).
+    pub gradient: &'a mut [f32],
+}
+
+/// What [`feature_drift_loss`] measured: the summed loss and each key's report.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FeatureLossReport {
+    /// `Σ_keys loss_key` (the official training sums the keys' losses).
+    pub loss: f32,
+    /// Each key's report, in order.
+    pub keys: heapless::Vec<GroupedDriftReport, MAX_FEATURE_KEYS>,
+}
+
+/// Workspace values [`feature_drift_loss`] needs for keys of these shapes and temperature counts:
+/// the largest key's ([`grouped_drift_workspace_len`]; the keys run one after the other and share
+/// it). `None` if a size overflows `usize`.
+#[must_use]
+pub fn feature_drift_workspace_len(keys: &[(GroupShape, usize)]) -> Option<usize> {
+    keys.iter()
+        .try_fold(0_usize, |largest, (shape, temperatures)| {
+            Some(largest.max(grouped_drift_workspace_len(shape, *temperatures)?))
+        })
+}
+
+/// The official loss of one training step over several feature keys of different dimensions:
+/// `Σ_keys loss_key`, each key's [`grouped_drift_loss`] with its own statistics, and each key's
+/// gradient `∂loss_key/∂generated = gradient_factor · F_key` written to its `gradient` buffer
+/// (the caller backpropagates each through its feature map and sums them at the generator's
+/// output). The keys share `workspace` (of [`feature_drift_workspace_len`] values) and run one
+/// after the other, each on the current rayon pool with feature `std`.
+///
+/// # Errors
+/// [`Error::CapacityExceeded`] for more than [`MAX_FEATURE_KEYS`] keys, [`Error::EmptyCloud`]
+/// for none; otherwise the first key's error of [`grouped_drift_loss`] (keys before it have
+/// their gradients written).
+pub fn feature_drift_loss(
+    keys: &mut [FeatureKey<'_>],
+    workspace: &mut [f32],
+) -> Result<FeatureLossReport, Error> {
+    if keys.is_empty() {
+        return Err(Error::EmptyCloud { input: "keys" });
+    }
+    if keys.len() > MAX_FEATURE_KEYS {
+        return Err(Error::CapacityExceeded {
+            capacity: MAX_FEATURE_KEYS,
+            required: keys.len(),
+        });
+    }
+    let mut report = FeatureLossReport {
+        loss: 0.0,
+        keys: heapless::Vec::new(),
+    };
+    let count = keys.len();
+    for key in keys.iter_mut() {
+        let key_report = grouped_drift_loss(
+            &key.shape,
+            key.generated,
+            key.unconditional,
+            key.positives,
+            &key.config,
+            workspace,
+            key.gradient,
+            None,
+        )?;
+        let factor = key_report.gradient_factor;
+        for g in key.gradient.iter_mut() {
+            *g *= factor;
+        }
+        report.loss += key_report.loss;
+        report
+            .keys
+            .push(key_report)
+            .map_err(|_| Error::CapacityExceeded {
+                capacity: MAX_FEATURE_KEYS,
+                required: count,
+            })?;
+    }
+    Ok(report)
+}
