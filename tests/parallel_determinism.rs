@@ -525,17 +525,18 @@ fn training_steps_are_bitwise_serial_at_every_thread_count() {
     }
 }
 
-/// The dense two-axis path (a 64-dimensional cloud, the logit tile in the scratch): serial bits in
-/// every pool, for both distance forms, self-negatives and a separate negative cloud.
+/// The dense two-axis path (a 128-dimensional cloud, the logit tile in the scratch; with
+/// self-negatives the query-query products are computed once per pair and mirrored): serial bits
+/// in every pool, for both distance forms, self-negatives and a separate negative cloud.
 #[test]
 fn dense_two_axis_is_deterministic() {
-    const D: usize = 64;
+    const D: usize = 128;
     let flat = |seed: u64, n: usize| -> Vec<[f32; D]> {
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
         let mut v = vec![0.0; n * D];
         fill_standard_normal(&mut rng, &mut v);
         v.chunks_exact(D)
-            .map(|c| std::array::from_fn(|d| c[d] * 0.125))
+            .map(|c| std::array::from_fn(|d| c[d] * 0.09))
             .collect()
     };
     let (x, p, q) = (flat(1, 601), flat(2, 517), flat(3, 263));

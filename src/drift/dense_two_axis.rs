@@ -6,17 +6,23 @@
 use crate::cloud::CloudView;
 use crate::engine::chunks::{CHUNK, Exec, for_each_block, for_each_chunk};
 use crate::engine::dense::{
-    Affinities, DistanceForm, Rows, absorb_columns, channel_pack_len, coefficient_row, drift_sums,
-    mean_row, merge_columns, pack_channels, pack_queries, pack_targets, query_pack_len,
-    row_log_sum_exp, squared_distances, target_pack_len,
+    Affinities, DistanceForm, Rows, absorb_columns, channel_pack_len, coefficient_row,
+    distance_epilogue, distance_products, drift_sums, mean_row, merge_columns, mirror_lower,
+    pack_channels, pack_queries, pack_targets, query_pack_len, row_log_sum_exp, target_pack_len,
 };
-use crate::engine::gemm::MR;
+use crate::engine::gemm::{MR, Symmetric};
 use crate::engine::simd::{EXCLUDED_LOGIT, F32s, LANES};
 use crate::engine::{LogitRule, PairMask, Shape};
 
 /// Rows whose coefficients are packed together for one product with the targets (the product's
 /// row block: a slice of the packed targets is reused by all of them from L1).
 const SUMS_ROWS: usize = 32 * MR;
+
+/// From this dimension on, the distances between the queries themselves (when they are the
+/// negatives) are computed once per pair — the micro-tiles below the diagonal are skipped and
+/// mirrored — at the price of one more pass over the tile: the saved `N²·D` multiply-adds
+/// outweigh the `N²` extra memory traffic from about `D = 128` on.
+const SYMMETRIC_FROM_DIMENSION: usize = 128;
 
 /// Rows of the logit tile computed, turned into logits and folded into the row and column
 /// log-sum-exps together, while they sit in L2 (64 rows of 4096 targets: 1 MB).
@@ -215,10 +221,45 @@ impl<const D: usize> DenseTwoAxis<'_, D> {
         let packed_targets = pack_targets(&target_rows, centre, form, target_buffer);
         let packed_queries = pack_queries(&query_rows, centre, form, query_buffer);
 
+        // With self-negatives in high dimension, the query-query products once per pair: the
+        // upper micro-tiles by chunks of rows, then the lower triangle mirrored.
+        let is_self = self.negatives_are_queries;
+        let symmetric = is_self && D >= SYMMETRIC_FROM_DIMENSION;
+        if symmetric {
+            for_each_block(
+                exec,
+                n,
+                CHUNK,
+                [(&mut *tile, t)],
+                task,
+                0,
+                |first, count, [tile_rows], _| {
+                    for start in (0..count).step_by(TILE_ROWS) {
+                        let block = (count - start).min(TILE_ROWS);
+                        distance_products(
+                            form,
+                            &packed_queries,
+                            first + start,
+                            block,
+                            &packed_targets,
+                            tile_rows
+                                .get_mut(start * t..(start + block) * t)
+                                .unwrap_or(&mut []),
+                            t,
+                            Some(Symmetric {
+                                first_row: first + start,
+                                columns: n,
+                            }),
+                        );
+                    }
+                },
+            );
+            mirror_lower(tile, t, n, n);
+        }
+
         // Pass 1, by chunks of rows: blocks of rows of the logit tile, each turned into logits
         // and folded into its rows' log-sum-exps and the chunk's column partials while in L2.
         let inverse = F32s::splat(rule.inverse_scale);
-        let is_self = self.negatives_are_queries;
         let mask = rule.mask;
         for_each_block(
             exec,
@@ -236,7 +277,19 @@ impl<const D: usize> DenseTwoAxis<'_, D> {
                     let block_tile = tile_rows
                         .get_mut(start * t..(start + block) * t)
                         .unwrap_or(&mut []);
-                    squared_distances(
+                    if !symmetric {
+                        distance_products(
+                            form,
+                            &packed_queries,
+                            first + start,
+                            block,
+                            &packed_targets,
+                            block_tile,
+                            t,
+                            None,
+                        );
+                    }
+                    distance_epilogue(
                         form,
                         &packed_queries,
                         &query_rows,

@@ -22,8 +22,8 @@
 //! at 0 by construction.
 
 use crate::engine::gemm::{
-    Dot, MR, SquaredDifference, TILE, pack_column_tiles, pack_row_panels, pack_transposed_tiles,
-    panels, product, tiles,
+    Dot, MR, SquaredDifference, Symmetric, TILE, pack_column_tiles, pack_row_panels,
+    pack_transposed_tiles, panels, product, product_above, tiles,
 };
 use crate::engine::simd::{EXCLUDED_LOGIT, F32s, LANES, exp};
 
@@ -250,6 +250,35 @@ pub(crate) fn squared_distances(
     out: &mut [f32],
     ld: usize,
 ) -> usize {
+    distance_products(form, queries, first, count, targets, out, ld, None);
+    distance_epilogue(
+        form,
+        queries,
+        queries_rows,
+        first,
+        count,
+        targets,
+        targets_rows,
+        out,
+        ld,
+    )
+}
+
+/// The products of [`squared_distances`] alone (dot products for the expanded form, squared
+/// differences for the other), skipping with `symmetric` the micro-tiles wholly below the
+/// diagonal of the block where the targets' first `symmetric.columns` rows are the queries
+/// (for [`mirror_lower`] to fill).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn distance_products(
+    form: DistanceForm,
+    queries: &PackedQueries<'_>,
+    first: usize,
+    count: usize,
+    targets: &PackedTargets<'_>,
+    out: &mut [f32],
+    ld: usize,
+    symmetric: Option<Symmetric>,
+) {
     let dim = queries.dim;
     let panel_values = first / MR * dim;
     let packed = queries
@@ -258,56 +287,119 @@ pub(crate) fn squared_distances(
         .unwrap_or(&[]);
     let t = targets.count;
     match form {
-        DistanceForm::Difference => {
-            product::<SquaredDifference>(count, t, dim, packed, targets.tiles, out, ld);
-            0
-        }
+        DistanceForm::Difference => product_above::<SquaredDifference>(
+            count,
+            t,
+            dim,
+            packed,
+            targets.tiles,
+            out,
+            ld,
+            symmetric,
+        ),
         DistanceForm::Expanded => {
-            product::<Dot>(count, t, dim, packed, targets.tiles, out, ld);
-            let norms = queries.norms.get(first..first + count).unwrap_or(&[]);
-            let ratio = F32s::splat(NEAR_PAIR_RATIO);
-            let two = F32s::splat(2.0);
-            let mut recomputed = 0;
-            for (i, &nx) in norms.iter().enumerate() {
-                let Some(row) = out.get_mut(i * ld..i * ld + t) else {
-                    continue;
-                };
-                let nx_v = F32s::splat(nx);
-                let (row8, row_tail) = row.as_chunks_mut::<LANES>();
-                let (ny8, ny_tail) = targets.norms.as_chunks::<LANES>();
-                for (k, (chunk, ny)) in row8.iter_mut().zip(ny8).enumerate() {
-                    let scale = nx_v + F32s::new(*ny);
-                    let expanded = two.mul_neg_add(F32s::new(*chunk), scale);
-                    let near = expanded.simd_lt(ratio * scale);
-                    *chunk = expanded.to_array();
-                    if near.any() {
-                        for (l, value) in chunk.iter_mut().enumerate() {
-                            if near.to_array().get(l).is_some_and(|&m| m != 0.0) {
-                                recomputed += 1;
-                                *value = squared_distance(
-                                    queries_rows.row(first + i),
-                                    targets_rows.row(k * LANES + l),
-                                );
-                            }
+            product_above::<Dot>(count, t, dim, packed, targets.tiles, out, ld, symmetric);
+        }
+    }
+}
+
+/// Turns the dot products of [`distance_products`] into squared distances (expanded form only:
+/// `‖x‖² + ‖y‖² − 2⟨x, y⟩`, recomputed in the difference form below [`NEAR_PAIR_RATIO`]);
+/// returns the number of recomputed pairs.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn distance_epilogue(
+    form: DistanceForm,
+    queries: &PackedQueries<'_>,
+    queries_rows: &Rows<'_>,
+    first: usize,
+    count: usize,
+    targets: &PackedTargets<'_>,
+    targets_rows: &Rows<'_>,
+    out: &mut [f32],
+    ld: usize,
+) -> usize {
+    if form == DistanceForm::Difference {
+        return 0;
+    }
+    let t = targets.count;
+    let norms = queries.norms.get(first..first + count).unwrap_or(&[]);
+    let ratio = F32s::splat(NEAR_PAIR_RATIO);
+    let two = F32s::splat(2.0);
+    let mut recomputed = 0;
+    for (i, &nx) in norms.iter().enumerate() {
+        let Some(row) = out.get_mut(i * ld..i * ld + t) else {
+            continue;
+        };
+        let nx_v = F32s::splat(nx);
+        let (row8, row_tail) = row.as_chunks_mut::<LANES>();
+        let (ny8, ny_tail) = targets.norms.as_chunks::<LANES>();
+        for (k, (chunk, ny)) in row8.iter_mut().zip(ny8).enumerate() {
+            let scale = nx_v + F32s::new(*ny);
+            let expanded = two.mul_neg_add(F32s::new(*chunk), scale);
+            let near = expanded.simd_lt(ratio * scale);
+            *chunk = expanded.to_array();
+            if near.any() {
+                for (l, value) in chunk.iter_mut().enumerate() {
+                    if near.to_array().get(l).is_some_and(|&m| m != 0.0) {
+                        recomputed += 1;
+                        *value = squared_distance(
+                            queries_rows.row(first + i),
+                            targets_rows.row(k * LANES + l),
+                        );
+                    }
+                }
+            }
+        }
+        let tail_start = row8.len() * LANES;
+        for (l, (value, &ny)) in row_tail.iter_mut().zip(ny_tail).enumerate() {
+            let scale = nx + ny;
+            let expanded = scale - 2.0 * *value;
+            *value = if expanded >= NEAR_PAIR_RATIO * scale {
+                expanded
+            } else {
+                recomputed += 1;
+                squared_distance(
+                    queries_rows.row(first + i),
+                    targets_rows.row(tail_start + l),
+                )
+            };
+        }
+    }
+    recomputed
+}
+
+/// Fills the strict lower triangle of the leading `rows × columns` block of `tile` (row stride
+/// `ld`) from its upper triangle, `tile[i][j] = tile[j][i]` for `j < i`, in 8 × 8 blocks
+/// transposed in registers (the entries [`distance_products`] skipped).
+pub(crate) fn mirror_lower(tile: &mut [f32], ld: usize, rows: usize, columns: usize) {
+    for bi in (0..rows).step_by(LANES) {
+        for bj in (0..columns.min(bi + 1)).step_by(LANES) {
+            if bj == bi {
+                // A diagonal block: entry by entry.
+                for i in bi..(bi + LANES).min(rows) {
+                    for j in bj..i.min(columns) {
+                        let v = tile.get(j * ld + i).copied().unwrap_or(0.0);
+                        if let Some(slot) = tile.get_mut(i * ld + j) {
+                            *slot = v;
                         }
                     }
                 }
-                let tail_start = row8.len() * LANES;
-                for (l, (value, &ny)) in row_tail.iter_mut().zip(ny_tail).enumerate() {
-                    let scale = nx + ny;
-                    let expanded = scale - 2.0 * *value;
-                    *value = if expanded >= NEAR_PAIR_RATIO * scale {
-                        expanded
-                    } else {
-                        recomputed += 1;
-                        squared_distance(
-                            queries_rows.row(first + i),
-                            targets_rows.row(tail_start + l),
-                        )
-                    };
+                continue;
+            }
+            let source: [F32s; LANES] = core::array::from_fn(|k| {
+                let start = (bj + k) * ld + bi;
+                load(tile, start, start + (rows - bi).min(LANES), 0.0)
+            });
+            let lower = F32s::transpose(source);
+            for (l, v) in lower.iter().enumerate().take(rows - bi) {
+                let start = (bi + l) * ld + bj;
+                let width = (columns - bj).min(LANES);
+                if let Some(dst) = tile.get_mut(start..start + width) {
+                    for (o, x) in dst.iter_mut().zip(v.to_array()) {
+                        *o = x;
+                    }
                 }
             }
-            recomputed
         }
     }
 }

@@ -623,6 +623,32 @@ pub(crate) fn product<U: Update>(
     c: &mut [f32],
     ldc: usize,
 ) {
+    product_above::<U>(rows, columns, depth, a, b, c, ldc, None);
+}
+
+/// Where the rows of a product are also its first columns (a symmetric block): the global index
+/// of the product's first row and the number of leading columns that are those rows.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Symmetric {
+    pub(crate) first_row: usize,
+    pub(crate) columns: usize,
+}
+
+/// [`product`], skipping with `symmetric` every micro-tile that lies wholly below the diagonal of
+/// the symmetric block (all its columns before all its rows, within the block's columns): those
+/// entries are left unwritten, for the caller to mirror from the computed ones (every entry on
+/// or above the diagonal is computed).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn product_above<U: Update>(
+    rows: usize,
+    columns: usize,
+    depth: usize,
+    a: &[[f32; MR]],
+    b: &[[f32; TILE]],
+    c: &mut [f32],
+    ldc: usize,
+    symmetric: Option<Symmetric>,
+) {
     let (panel_count, tile_count) = (panels(rows), tiles(columns));
     if depth == 0 {
         for i in 0..rows {
@@ -639,7 +665,14 @@ pub(crate) fn product<U: Update>(
             for q in 0..tile_count {
                 let width = (columns - q * TILE).min(TILE);
                 let b_block = b.get(q * depth + k0..q * depth + k1).unwrap_or(&[]);
+                let tile_end = (q + 1) * TILE;
                 for p in p0..p1 {
+                    if let Some(sym) = symmetric
+                        && tile_end <= sym.columns
+                        && tile_end <= sym.first_row + p * MR
+                    {
+                        continue;
+                    }
                     let a_block = a.get(p * depth + k0..p * depth + k1).unwrap_or(&[]);
                     // Full tiles call the kernel directly, so that its accumulators stay in
                     // registers; only the last, narrower tile goes through the width dispatch.
