@@ -500,8 +500,8 @@ pub(crate) fn grouped_drift_loss_on(
     #[allow(clippy::cast_possible_truncation)]
     let gradient_factor = (-2.0 / (f64::from(input_scale) * count)) as f32;
     report.gradient_factor = gradient_factor;
-    let finite =
-        loss.is_finite() && report.raw_rms2.iter().all(|v| v.is_finite()) && all_finite(field);
+    // A non-finite field value makes the loss (a sum of squares) non-finite too.
+    let finite = loss.is_finite() && report.raw_rms2.iter().all(|v| v.is_finite());
     if !finite {
         return Err(Error::OutOfRange { input: "weights" });
     }
