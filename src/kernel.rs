@@ -1,4 +1,4 @@
-//! The two radial kernels of the papers, evaluated as logits (ALGORITHMS.md §2).
+//! The two radial kernels of the papers, evaluated as logits (docs/mathematics.md §2).
 
 use crate::error::Error;
 

@@ -22,8 +22,7 @@
 //! * `parallel` (feature `std`): every drift operator and Sinkhorn routine on the current rayon
 //!   pool, bit-identical to the serial functions whatever the number of threads.
 //!
-//! Section numbers refer to `ALGORITHMS.md` (the project's formula sheet), which follows the
-//! papers.
+//! Section numbers refer to `docs/mathematics.md` (the crate's formula sheet, with its sources).
 //!
 //! ## Accuracy
 //! All hot arithmetic is `f32` with `wide` SIMD (8 lanes over particles). Every operator is

@@ -1,4 +1,4 @@
-//! The stop-gradient drifting loss (ALGORITHMS.md §4, §10).
+//! The stop-gradient drifting loss (docs/mathematics.md §4, §10).
 
 use crate::engine::mean_square;
 use crate::error::Error;

@@ -1,5 +1,5 @@
 //! Bandwidth (temperature) annealing schedules (first paper, §5 "spectral picture";
-//! ALGORITHMS.md §9).
+//! docs/mathematics.md §9).
 //!
 //! A fixed Gaussian bandwidth `σ` damps Fourier mode `k` at rate `∝ k² exp(−σ²k²/2)`: high modes
 //! are exponentially slow. Shrinking `σ` over training sweeps the fast window `σk ≈ √2` across

@@ -1,4 +1,4 @@
-//! Score diagnostics (second paper, "a unified view of drifting"; ALGORITHMS.md §8): the
+//! Score diagnostics (second paper, "a unified view of drifting"; docs/mathematics.md §8): the
 //! kernel-smoothed score, the pre-conditioner that relates it to the mean-shift drift, the
 //! residual, and the alignment measures the paper reports.
 //!

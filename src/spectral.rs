@@ -1,5 +1,5 @@
 //! The spectral picture of drifting (first paper, Turan & Ovsjanikov 2026, §6 and App. B;
-//! ALGORITHMS.md §9): per Fourier mode, how fast a kernel drift removes a perturbation.
+//! docs/mathematics.md §9): per Fourier mode, how fast a kernel drift removes a perturbation.
 //!
 //! Linearising the particle flow `∂_t q = −∇·(q V)` of the mean-shift drift
 //! `V = η (m_p − m_q)` (`m_π(x) = Σ k(x − y)(y − x)π(y)/Σ k(x − y)π(y)`) around a uniform

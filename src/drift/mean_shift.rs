@@ -1,4 +1,4 @@
-//! The mean-shift drift `V(x) = η (μ_p(x) − μ_q(x))` (ALGORITHMS.md §3).
+//! The mean-shift drift `V(x) = η (μ_p(x) − μ_q(x))` (docs/mathematics.md §3).
 
 use crate::cloud::CloudView;
 use crate::drift::{Negatives, validate_clouds};
@@ -39,7 +39,7 @@ impl MeanShiftConfig {
 ///
 /// With the Gaussian kernel, `μ_π(x) − x = σ² ∇log π_σ(x)` (Tweedie), so the drift is exactly
 /// `η σ² (∇log p_σ − ∇log q_σ)`, a difference of smoothed scores (first paper, Turan & Ovsjanikov
-/// 2026; ALGORITHMS.md §3).
+/// 2026; docs/mathematics.md §3).
 ///
 /// Each mean is one streaming pass with an online log-sum-exp, so far-away clouds at tiny
 /// temperatures give the exact normalised means, never `0/0`. With [`Negatives::Queries`] and

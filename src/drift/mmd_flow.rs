@@ -1,4 +1,4 @@
-//! The MMD-flow drift `V(x) = η ∇_x [(1/P) Σ_j k(x, y⁺_j) − (1/Q) Σ_k k(x, y⁻_k)]` (ALGORITHMS.md
+//! The MMD-flow drift `V(x) = η ∇_x [(1/P) Σ_j k(x, y⁺_j) − (1/Q) Σ_k k(x, y⁻_k)]` (docs/mathematics.md
 //! §7; the third paper's MMD gradient flow, Arbel et al. 2019).
 
 use crate::cloud::CloudView;

@@ -1,5 +1,5 @@
 //! Kernel drift fields `V(x)`: the vector each generated sample is pushed along during training
-//! (Deng et al. 2026; ALGORITHMS.md §3–5).
+//! (Deng et al. 2026; docs/mathematics.md §3–5).
 //!
 //! Every operator takes the queries `x` (generated samples), the positives `y+` (data) and the
 //! negatives `y−` (usually the queries themselves, [`Negatives::Queries`], in which case the pair

@@ -1,5 +1,5 @@
 //! The official multi-temperature drift with its normalisation (the JAX `drift_loss` of
-//! Deng et al. 2026; ALGORITHMS.md §5).
+//! Deng et al. 2026; docs/mathematics.md §5).
 
 use crate::cloud::CloudView;
 use crate::drift::grouped::{
@@ -172,7 +172,7 @@ pub const fn multi_temperature_scratch_len(queries: usize, positives: usize, dim
 
 /// The official multi-temperature drift `F`, in coordinates divided by `s_in`.
 ///
-/// Following the official `drift_loss` (paraphrased in ALGORITHMS.md §5), with targets
+/// Following the official `drift_loss` (docs/mathematics.md §5), with targets
 /// `[x ; y+]` (the generated samples are the negatives):
 /// 1. `dist_ij = sqrt(max(‖x_i − t_j‖², 1e-8))`, `scale = Σ dist_ij w_j / (N Σ_j w_j)`,
 ///    `s_in = max(scale/√D, 1e-3)`, `d̃ = dist / max(scale, 1e-3)`, `+100` on the self-pairs;

@@ -1,4 +1,4 @@
-//! The sliced-Wasserstein-flow drift (ALGORITHMS.md §7; the third paper's SW flow, Liutkus et al.
+//! The sliced-Wasserstein-flow drift (docs/mathematics.md §7; the third paper's SW flow, Liutkus et al.
 //! 2019): move each query along random directions toward the data quantile of its own rank.
 
 use rand_core::Rng;

@@ -1,5 +1,5 @@
 //! The two-axis softmax drift: the method's Algorithm 2 and the official 2D demo
-//! (Deng et al. 2026; ALGORITHMS.md §4).
+//! (Deng et al. 2026; docs/mathematics.md §4).
 
 use crate::cloud::CloudView;
 use crate::drift::dense_two_axis::{DenseTwoAxis, two_axis_dense_scratch_len};

@@ -1,5 +1,5 @@
 //! The vector-Jacobian product of the mean-shift drift with the queries as negatives: the
-//! gradient the loss would receive *through* `V` without the stop-gradient (ALGORITHMS.md §10;
+//! gradient the loss would receive *through* `V` without the stop-gradient (docs/mathematics.md §10;
 //! the first paper's "drift collapse" ablation).
 //!
 //! With `V_i = m⁺_i − m⁻_i`, `m⁺_i = Σ_j a_ij y_j` (softmax over the positives of the logits

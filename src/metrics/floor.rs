@@ -12,7 +12,7 @@ use crate::error::Error;
 /// A finite-sample metric is not 0 between two samples of one distribution (sorting noise for
 /// the sliced Wasserstein distance, `O(1/√n)`; Monte-Carlo noise around 0 for the unbiased
 /// MMD² and energy distance), so a generator's value means something only next to this floor at
-/// the same `n` (ALGORITHMS.md §11). The recipe, which this function runs once:
+/// the same `n` (docs/mathematics.md §11). The recipe, which this function runs once:
 ///
 /// 1. draw `X` and `X'` independently from the data distribution, as many points as the
 ///    generated sample (the papers: 5 000);

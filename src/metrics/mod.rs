@@ -6,7 +6,7 @@
 //! - [`mmd`]: the unbiased MMD² with a sum of Gaussian kernels over several bandwidths;
 //! - [`energy_distance`]: `2E‖X−Y‖ − E‖X−X'‖ − E‖Y−Y'‖`, unbiased;
 //! - [`data_floor`]: the value of a metric between two *independent samples of the data*, the
-//!   floor any generator's value should be read against (ALGORITHMS.md §11: "report both").
+//!   floor any generator's value should be read against (docs/mathematics.md §11: "report both").
 //!
 //! The papers (Turan & Ovsjanikov 2026, App. I; the unified-view paper, §C and Fig. 8) evaluate
 //! 5 000 generated against 5 000 data samples, SWD with 200 random projections and an "RBF-MMD";

@@ -1,5 +1,5 @@
 //! The generator: a fixed-depth multilayer perceptron with a hand-written SIMD forward and
-//! backward pass (ALGORITHMS.md §10).
+//! backward pass (docs/mathematics.md §10).
 //!
 //! The papers' 2D generators are four linear layers with an activation between them:
 //!

@@ -69,7 +69,7 @@ pub struct SinkhornDivergence {
 
 /// The debiased Sinkhorn divergence
 /// `S_ε(a, b) = ⟨a, f_ab − f_aa⟩ + ⟨b, g_ab − g_bb⟩ = OT_ε(a, b) − ½ OT_ε(a, a) − ½ OT_ε(b, b)`
-/// (Feydy et al. 2019; ALGORITHMS.md §6): non-negative, zero iff `a = b`. The symmetric problems
+/// (Feydy et al. 2019; docs/mathematics.md §6): non-negative, zero iff `a = b`. The symmetric problems
 /// use averaged updates on a single potential, as GeomLoss does. All four potentials stay in the
 /// workspace.
 ///

@@ -121,7 +121,7 @@ pub(crate) fn barycentric_projection_on<const D: usize>(
     Ok(report)
 }
 
-/// The Sinkhorn drift `V(x_i) = T_ab(x_i) − T_aa(x_i)` (ALGORITHMS.md §6; third paper): attraction
+/// The Sinkhorn drift `V(x_i) = T_ab(x_i) − T_aa(x_i)` (docs/mathematics.md §6; third paper): attraction
 /// to the data's barycentric projection, repulsion from the samples' own. With the default cost
 /// `½‖x−y‖²` it is exactly `−∇_{x_i} S_ε(a, b) / a_i`; with `‖x−y‖²` it is half of that.
 ///
@@ -186,7 +186,7 @@ pub const fn sinkhorn_proxy_scratch_len(n: usize, m: usize) -> usize {
     2 * n + m + 2 * largest
 }
 
-/// The one-shot *Sinkhorn proxy* drift of the third paper (ALGORITHMS.md §6).
+/// The one-shot *Sinkhorn proxy* drift of the third paper (docs/mathematics.md §6).
 ///
 /// With `K_ij = exp(−C_ij/ε)`: `P1_ij = a_i K_ij / Σ_k K_ik` (rows), then
 /// `P2_ij = P1_ij b_j / Σ_k P1_kj` (columns), i.e. one Sinkhorn sweep from zero potentials, rows

@@ -1,5 +1,5 @@
 //! Log-domain Sinkhorn: entropic optimal transport between weighted point clouds, the debiased
-//! Sinkhorn divergence, and the Sinkhorn drift (third paper; ALGORITHMS.md §6).
+//! Sinkhorn divergence, and the Sinkhorn drift (third paper; docs/mathematics.md §6).
 //!
 //! Conventions are GeomLoss's: cost `C_ij = ½‖x_i − y_j‖²` (or `‖x_i − y_j‖²`, see
 //! [`GroundCost`]), `ε = blur²`, weights `a`, `b` summing to 1, plan

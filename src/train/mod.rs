@@ -1,4 +1,4 @@
-//! End-to-end drifting training: the stop-gradient step of Deng et al. 2026 (ALGORITHMS.md §10).
+//! End-to-end drifting training: the stop-gradient step of Deng et al. 2026 (docs/mathematics.md §10).
 //!
 //! One step: draw noise `z ~ N(0, I)`, generate `x = f_θ(z)`, evaluate a drift `V(x)` against a
 //! data batch with the generated batch as negatives, take the stop-gradient loss
