@@ -10,7 +10,8 @@
 //! feature-space loss at the official shape: 64 groups × (64 generated + 16 unconditional + 64
 //! positives), 3 temperatures, guidance scales in [1.5, 4], N(0, 1/S) features).
 //! Drift options: `--temperature T` (default 0.05), `--cloud-std auto|X` (default 0.5; `auto`:
-//! `1/√D`).
+//! `1/√D`), `--evaluation auto|streaming|expanded|difference` (two-axis); `--distances
+//! auto|expanded|difference` (the `--feature` rows).
 //!
 //! Median wall time over repeats (at least 5, or 1 s, at most 50), one thread. Built with
 //! `--features std`, the same calls go through `drifting::parallel` (same results bit for bit) in
@@ -277,7 +278,7 @@ fn primitives(quick: bool) {
 }
 
 /// The official grouped loss at the official shape (what `torch_feature.py` times).
-fn time_feature(channels: usize, quick: bool, threads: usize) {
+fn time_feature(channels: usize, distances: drifting::DistanceMethod, quick: bool, threads: usize) {
     use drifting::{
         GroupShape, GroupedDriftConfig, grouped_drift_loss, grouped_drift_workspace_len,
     };
@@ -298,6 +299,7 @@ fn time_feature(channels: usize, quick: bool, threads: usize) {
         .collect();
     let config = GroupedDriftConfig {
         guidance: Some(&alpha),
+        distances,
         ..GroupedDriftConfig::official()
     };
     let mut workspace =
@@ -323,7 +325,7 @@ fn time_feature(channels: usize, quick: bool, threads: usize) {
     let pairs = (shape.groups * shape.generated * shape.targets()) as f64;
     let flops = pairs * 2.0 * channels as f64 * (1.0 + config.temperatures.len() as f64);
     println!(
-        "{{\"impl\":\"drifting\",\"op\":\"feature_drift_loss\",\"b\":64,\"cg\":64,\"cu\":16,\"cp\":64,\"s\":{channels},\"threads\":{threads},\"median_s\":{median:.6e},\"repeats\":{reps},\"gflops\":{:.1}}}",
+        "{{\"impl\":\"drifting\",\"op\":\"feature_drift_loss\",\"b\":64,\"cg\":64,\"cu\":16,\"cp\":64,\"s\":{channels},\"threads\":{threads},\"median_s\":{median:.6e},\"repeats\":{reps},\"gflops\":{:.1},\"distances\":\"{distances:?}\"}}",
         flops / median / 1e9
     );
 }
@@ -444,8 +446,21 @@ fn run(args: &[String], threads: usize) {
         return;
     }
     if args.iter().any(|a| a == "--feature") {
+        let distances = match list(args, "--distances", "auto")
+            .first()
+            .map(String::as_str)
+        {
+            Some("expanded") => drifting::DistanceMethod::Expanded,
+            Some("difference") => drifting::DistanceMethod::Difference,
+            _ => drifting::DistanceMethod::Auto,
+        };
         for channels in list(args, "--channels", "64,256,768") {
-            time_feature(channels.parse().expect("channels"), quick, threads);
+            time_feature(
+                channels.parse().expect("channels"),
+                distances,
+                quick,
+                threads,
+            );
         }
         return;
     }
@@ -492,7 +507,11 @@ fn run(args: &[String], threads: usize) {
                         "3" => time_op::<3>(op, kernel, n, setting, quick),
                         "8" => time_op::<8>(op, kernel, n, setting, quick),
                         "16" => time_op::<16>(op, kernel, n, setting, quick),
+                        "4" => time_op::<4>(op, kernel, n, setting, quick),
+                        "12" => time_op::<12>(op, kernel, n, setting, quick),
+                        "24" => time_op::<24>(op, kernel, n, setting, quick),
                         "32" => time_op::<32>(op, kernel, n, setting, quick),
+                        "48" => time_op::<48>(op, kernel, n, setting, quick),
                         "64" => time_op::<64>(op, kernel, n, setting, quick),
                         "128" => time_op::<128>(op, kernel, n, setting, quick),
                         "256" => time_op::<256>(op, kernel, n, setting, quick),

@@ -1,4 +1,4 @@
-//! The MMD-flow and sliced-Wasserstein-flow drifts (ALGORITHMS.md §7) against scalar `f64`
+//! The MMD-flow and sliced-Wasserstein-flow drifts (docs/mathematics.md §7) against scalar `f64`
 //! references, finite differences of the MMD witness function, and their exact properties.
 //!
 //! Tolerances: MMD flow `1e-5` relative to the field's largest entry (one `exp` per pair in `f32`

@@ -1,4 +1,4 @@
-//! Score diagnostics (ALGORITHMS.md §8) against a scalar `f64` transcription of the formulas,
+//! Score diagnostics (docs/mathematics.md §8) against a scalar `f64` transcription of the formulas,
 //! and their exact properties: the Gaussian residual vanishes (Tweedie), the Laplace residual
 //! vanishes when every partner is at the same distance, and the alignment measures.
 //!

@@ -1,6 +1,6 @@
 //! The first paper's identity: with a Gaussian kernel the mean-shift drift is a difference of
 //! smoothed scores, `V(x) = σ² (∇log p_σ(x) − ∇log q_σ(x))`, `π_σ = π * N(0, σ²I)`
-//! (Tweedie; Turan & Ovsjanikov 2026, Fig. 1; ALGORITHMS.md §3).
+//! (Tweedie; Turan & Ovsjanikov 2026, Fig. 1; docs/mathematics.md §3).
 
 #[path = "../examples/support/score_difference.rs"]
 mod score_difference;

@@ -1,4 +1,4 @@
-//! The spectral tools (ALGORITHMS.md §9) against their closed forms: the Gaussian rate's peak
+//! The spectral tools (docs/mathematics.md §9) against their closed forms: the Gaussian rate's peak
 //! at `σk = √2` with value `2η/e`, the Laplace transform, convergence times, and the annealing
 //! speed-up (logarithmic against the fixed Gaussian's `exp(O(k²))`).
 

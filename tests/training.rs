@@ -1,4 +1,4 @@
-//! End-to-end drifting training (ALGORITHMS.md §10): same seed, same bits; the demo configuration
+//! End-to-end drifting training (docs/mathematics.md §10): same seed, same bits; the demo configuration
 //! learns the checkerboard on a reduced budget; a saved generator reloads bit-identically; the
 //! trainer's errors are typed.
 #![allow(clippy::unwrap_used, clippy::indexing_slicing)]

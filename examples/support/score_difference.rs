@@ -1,4 +1,4 @@
-//! The first paper's identity (Fig. 1; ALGORITHMS.md §3): with a Gaussian kernel the mean-shift
+//! The first paper's identity (Fig. 1; docs/mathematics.md §3): with a Gaussian kernel the mean-shift
 //! drift is `σ²(∇log p_σ − ∇log q_σ)`, `π_σ = π * N(0, σ²I)`. Shared by
 //! `examples/paper_score_difference.rs` and `tests/score_difference.rs`: a 4-mode 2D mixture
 //! (means (±1, ±1), std 0.3), `q` the same mixture shifted by (0.3, −0.2), σ = 0.5.

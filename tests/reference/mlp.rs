@@ -1,4 +1,4 @@
-//! A plain scalar `f64` reference of the generator MLP (ALGORITHMS.md §10): one sample at a
+//! A plain scalar `f64` reference of the generator MLP (docs/mathematics.md §10): one sample at a
 //! time, weights read in PyTorch's `[out][in]` layout from the same flat vector as the library,
 //! no tiling, no SIMD, so it shares nothing with the code it checks.
 #![allow(dead_code, clippy::needless_range_loop)]

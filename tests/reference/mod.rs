@@ -1,5 +1,5 @@
 //! Plain scalar `f64` references of every drift operator: dense, direct transcriptions of the
-//! formulas in ALGORITHMS.md §3–5, with no tiling, no SIMD and no streaming, so that they share
+//! formulas in docs/mathematics.md §3–5, with no tiling, no SIMD and no streaming, so that they share
 //! nothing with the library code they check. Used by the tests and, as the "scalar reference
 //! path", by the `drift` bench.
 #![allow(dead_code, clippy::needless_range_loop)]
@@ -205,7 +205,7 @@ pub struct MultiTemperatureRef {
     pub loss: f64,
 }
 
-/// The official multi-temperature `drift_loss` (ALGORITHMS.md §5), targets `[x ; pos]`.
+/// The official multi-temperature `drift_loss` (docs/mathematics.md §5), targets `[x ; pos]`.
 pub fn multi_temperature(
     x: &Points,
     pos: &Points,
