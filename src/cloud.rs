@@ -7,6 +7,7 @@
 //! runs the same code.
 
 use crate::engine::all_finite;
+#[cfg(feature = "dense")]
 use crate::engine::simd::{F32s, LANES};
 use crate::error::Error;
 
@@ -172,6 +173,7 @@ impl<'a, const D: usize> CloudView<'a, D> {
         self.layout
     }
 
+    #[cfg(feature = "dense")]
     /// The points as token-major rows (`D` values per point): the slice of points itself, or the
     /// coordinate slices transposed into `buffer` (`len·D` values) in 8 × 8 blocks.
     pub(crate) fn token_major<'r>(&self, buffer: &'r mut [f32]) -> &'r [f32]

@@ -67,21 +67,28 @@ pub mod train;
 pub use adam::{Adam, AdamState, AdamStepReport};
 pub use cloud::{CloudView, ParticleBuffer};
 pub use datasets::Dataset;
+#[cfg(feature = "dense")]
 pub use drift::grouped::{
-    DistanceMethod, EXPANDED_FROM_CHANNELS, FeatureKey, FeatureLossReport, GroupShape,
-    GroupedDriftConfig, GroupedDriftReport, MAX_FEATURE_KEYS, NEAR_PAIR_RATIO, feature_drift_loss,
-    feature_drift_workspace_len, grouped_drift_loss, grouped_drift_workspace_len,
+    FeatureKey, FeatureLossReport, GroupShape, GroupedDriftConfig, GroupedDriftReport,
+    MAX_FEATURE_KEYS, NEAR_PAIR_RATIO, feature_drift_loss, feature_drift_workspace_len,
+    grouped_drift_loss, grouped_drift_workspace_len,
 };
 pub use drift::mean_shift::{MeanShiftConfig, mean_shift_drift};
 pub use drift::mmd_flow::{MmdFlowConfig, mmd_flow_drift};
+#[cfg(feature = "dense")]
+pub use drift::multi_temperature::multi_temperature_dense_scratch_len;
 pub use drift::multi_temperature::{
     MAX_TEMPERATURES, MultiTemperatureConfig, MultiTemperatureReport, OFFICIAL_TEMPERATURES,
-    multi_temperature_dense_scratch_len, multi_temperature_drift, multi_temperature_scratch_len,
+    multi_temperature_drift, multi_temperature_scratch_len,
 };
 pub use drift::sliced_flow::{SlicedFlowConfig, sliced_flow_scratch_len, sliced_wasserstein_drift};
 pub use drift::two_axis::{SelfMask, TwoAxisConfig, two_axis_scratch_len, two_axis_softmax_drift};
+#[cfg(feature = "dense")]
+pub use drift::two_axis_dense_scratch_len;
 pub use drift::vjp::{mean_shift_vjp, mean_shift_vjp_scratch_len};
-pub use drift::{DENSE_FROM_DIMENSION, Evaluation, Negatives, two_axis_dense_scratch_len};
+pub use drift::{
+    DENSE_FROM_DIMENSION, DistanceMethod, EXPANDED_FROM_CHANNELS, Evaluation, Negatives,
+};
 pub use error::Error;
 pub use kernel::Kernel;
 pub use loss::stop_gradient_loss;

@@ -14,9 +14,8 @@ mod torch_values;
 use drifting::sample::fill_standard_normal;
 use drifting::{
     CloudView, DistanceMethod, Evaluation, Kernel, MeanShiftConfig, MultiTemperatureConfig,
-    Negatives, SelfMask, TwoAxisConfig, mean_shift_drift, multi_temperature_dense_scratch_len,
-    multi_temperature_drift, multi_temperature_scratch_len, two_axis_dense_scratch_len,
-    two_axis_scratch_len, two_axis_softmax_drift,
+    Negatives, SelfMask, TwoAxisConfig, mean_shift_drift, multi_temperature_drift,
+    multi_temperature_scratch_len, two_axis_scratch_len, two_axis_softmax_drift,
 };
 use rand_core::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
@@ -121,6 +120,17 @@ fn tolerance(dim: usize) -> f64 {
 
 const DIMS: [usize; 5] = [1, 2, 3, 8, 64];
 
+/// The evaluations every two-axis and multi-temperature case runs through: the streaming path,
+/// and with feature `dense` the dense path with each distance form forced.
+fn evaluations() -> Vec<Evaluation> {
+    let mut all = vec![Evaluation::Streaming];
+    if cfg!(feature = "dense") {
+        all.push(Evaluation::Dense(DistanceMethod::Expanded));
+        all.push(Evaluation::Dense(DistanceMethod::Difference));
+    }
+    all
+}
+
 /// Mean-shift drift within [`tolerance`] over sizes {1, 7, 8, 9, 33} (on and off the 8-lane
 /// width), D ∈ {1, 2, 3, 8, 64}, both kernels, τ ∈ {0.02, 0.1, 1}, negatives = the queries (self
 /// excluded) and a separate cloud.
@@ -155,8 +165,11 @@ fn two_axis_case<const D: usize>(seed: u64, evaluation: Evaluation) -> f64 {
                 );
                 let mut out = vec![0.0; n * D];
                 let len = match evaluation {
-                    Evaluation::Streaming => two_axis_scratch_len(n, n + 3, n + 5),
-                    _ => two_axis_dense_scratch_len(n, n + 3, n + 5, D).unwrap(),
+                    #[cfg(feature = "dense")]
+                    Evaluation::Dense(_) => {
+                        drifting::two_axis_dense_scratch_len(n, n + 3, n + 5, D).unwrap()
+                    }
+                    _ => two_axis_scratch_len(n, n + 3, n + 5),
                 };
                 let mut scratch = vec![0.0; len];
                 for mask in [SelfMask::Exclude, SelfMask::OFFICIAL_DEMO] {
@@ -221,11 +234,7 @@ fn two_axis_case<const D: usize>(seed: u64, evaluation: Evaluation) -> f64 {
 /// form — plus D = 256 on the dense path.
 #[test]
 fn two_axis_matches_f64_reference() {
-    for evaluation in [
-        Evaluation::Streaming,
-        Evaluation::Dense(DistanceMethod::Expanded),
-        Evaluation::Dense(DistanceMethod::Difference),
-    ] {
+    for evaluation in evaluations() {
         let errors = [
             two_axis_case::<1>(11, evaluation),
             two_axis_case::<2>(12, evaluation),
@@ -239,11 +248,7 @@ fn two_axis_matches_f64_reference() {
             "{evaluation:?}: relative errors per D: {errors:?}"
         );
     }
-    for evaluation in [
-        Evaluation::Streaming,
-        Evaluation::Dense(DistanceMethod::Expanded),
-        Evaluation::Dense(DistanceMethod::Difference),
-    ] {
+    for evaluation in evaluations() {
         let error = two_axis_case::<256>(16, evaluation);
         println!("{evaluation:?}, D = 256: {error:e}");
         assert!(error < tolerance(256), "{evaluation:?}, D = 256: {error:e}");
@@ -265,8 +270,11 @@ fn multi_temperature_case<const D: usize>(seed: u64, evaluation: Evaluation) -> 
             };
             let mut out = vec![0.0; n * D];
             let len = match evaluation {
-                Evaluation::Streaming => multi_temperature_scratch_len(n, n + 4, D),
-                _ => multi_temperature_dense_scratch_len(n, n + 4, D, 3).unwrap(),
+                #[cfg(feature = "dense")]
+                Evaluation::Dense(_) => {
+                    drifting::multi_temperature_dense_scratch_len(n, n + 4, D, 3).unwrap()
+                }
+                _ => multi_temperature_scratch_len(n, n + 4, D),
             };
             let mut scratch = vec![0.0; len];
             let report = multi_temperature_drift(
@@ -316,11 +324,7 @@ fn multi_temperature_case<const D: usize>(seed: u64, evaluation: Evaluation) -> 
 /// grouped loss with one group) with both distance forms.
 #[test]
 fn multi_temperature_matches_f64_reference() {
-    for evaluation in [
-        Evaluation::Streaming,
-        Evaluation::Dense(DistanceMethod::Expanded),
-        Evaluation::Dense(DistanceMethod::Difference),
-    ] {
+    for evaluation in evaluations() {
         let errors = [
             multi_temperature_case::<1>(21, evaluation),
             multi_temperature_case::<2>(22, evaluation),

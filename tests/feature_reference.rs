@@ -9,6 +9,7 @@
 //! over every case and both distance forms (the expanded form 2.1e-7 to 9.3e-7); the PyTorch
 //! float32 twin with direct distances reaches 1.4e-7 to 8.4e-7 on the same cases (stored as
 //! `f32_direct_relative_error`).
+#![cfg(feature = "dense")]
 
 #[path = "reference/feature_inputs.rs"]
 mod feature_inputs;

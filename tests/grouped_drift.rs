@@ -1,6 +1,7 @@
 //! The official grouped feature-space drift loss against a dense `f64` reference
 //! (`tests/reference/grouped.rs`), with both distance forms forced, groups of unequal content,
 //! unconditional negatives with guidance weights, translation and degenerate clouds.
+#![cfg(feature = "dense")]
 
 #[path = "reference/grouped.rs"]
 mod reference;

@@ -528,6 +528,7 @@ fn training_steps_are_bitwise_serial_at_every_thread_count() {
 /// The dense two-axis path (a 128-dimensional cloud, the logit tile in the scratch; with
 /// self-negatives the query-query products are computed once per pair and mirrored): serial bits
 /// in every pool, for both distance forms, self-negatives and a separate negative cloud.
+#[cfg(feature = "dense")]
 #[test]
 fn dense_two_axis_is_deterministic() {
     const D: usize = 128;
@@ -585,6 +586,7 @@ fn dense_two_axis_is_deterministic() {
 
 /// The grouped feature-space loss: the same bits in every pool (groups run in parallel, the
 /// global sums are combined in group order).
+#[cfg(feature = "dense")]
 #[test]
 fn grouped_loss_is_deterministic() {
     let shape = GroupShape {

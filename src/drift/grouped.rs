@@ -3,6 +3,7 @@
 //! negatives for classifier-free guidance, and a feature dimension known only at run time
 //! (Deng et al. 2026, the official `drift_loss`; `docs/mathematics.md` §5).
 
+use crate::drift::DistanceMethod;
 use crate::drift::multi_temperature::{MAX_TEMPERATURES, validate_official, validate_weights};
 use crate::engine::chunks::{Exec, map_blocks};
 use crate::engine::dense::{
@@ -50,34 +51,6 @@ impl GroupShape {
 
     fn checked_len(&self, count: usize) -> Option<usize> {
         self.groups.checked_mul(count)?.checked_mul(self.channels)
-    }
-}
-
-/// How the squared distances are computed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub enum DistanceMethod {
-    /// The faster form for the channel count, by the measured crossover
-    /// [`EXPANDED_FROM_CHANNELS`].
-    #[default]
-    Auto,
-    /// Always `‖x‖² + ‖y‖² − 2⟨x, y⟩` through the matrix-multiply kernel, centred, near pairs
-    /// recomputed in the difference form (see [`NEAR_PAIR_RATIO`]).
-    Expanded,
-    /// Always `Σ_d (x_d − y_d)²` (register-blocked, no cancellation).
-    Difference,
-}
-
-/// From this many channels on, [`DistanceMethod::Auto`] uses the expanded (GEMM) form.
-pub const EXPANDED_FROM_CHANNELS: usize = 16;
-
-impl DistanceMethod {
-    pub(crate) fn form(self, channels: usize) -> DistanceForm {
-        match self {
-            Self::Expanded => DistanceForm::Expanded,
-            Self::Difference => DistanceForm::Difference,
-            Self::Auto if channels >= EXPANDED_FROM_CHANNELS => DistanceForm::Expanded,
-            Self::Auto => DistanceForm::Difference,
-        }
     }
 }
 

@@ -7,7 +7,9 @@
 //! the MLP's batch lanes consume. Memory is `O(N + P + Q)` (caller-owned scratch where needed);
 //! no `N × (P+Q)` matrix is ever formed.
 
+#[cfg(feature = "dense")]
 mod dense_two_axis;
+#[cfg(feature = "dense")]
 pub mod grouped;
 pub mod mean_shift;
 pub mod mmd_flow;
@@ -17,10 +19,41 @@ pub mod two_axis;
 pub mod vjp;
 
 use crate::cloud::CloudView;
-use crate::drift::grouped::DistanceMethod;
+#[cfg(feature = "dense")]
+use crate::engine::dense::DistanceForm;
 use crate::error::Error;
 
+#[cfg(feature = "dense")]
 pub use dense_two_axis::two_axis_dense_scratch_len;
+
+/// How the squared distances are computed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum DistanceMethod {
+    /// The faster form for the channel count, by the measured crossover
+    /// [`EXPANDED_FROM_CHANNELS`].
+    #[default]
+    Auto,
+    /// Always `‖x‖² + ‖y‖² − 2⟨x, y⟩` through the matrix-multiply kernel, centred, near pairs
+    /// recomputed in the difference form (`NEAR_PAIR_RATIO`, feature `dense`).
+    Expanded,
+    /// Always `Σ_d (x_d − y_d)²` (register-blocked, no cancellation).
+    Difference,
+}
+
+/// From this many channels on, [`DistanceMethod::Auto`] uses the expanded (GEMM) form.
+pub const EXPANDED_FROM_CHANNELS: usize = 16;
+
+#[cfg(feature = "dense")]
+impl DistanceMethod {
+    pub(crate) fn form(self, channels: usize) -> DistanceForm {
+        match self {
+            Self::Expanded => DistanceForm::Expanded,
+            Self::Difference => DistanceForm::Difference,
+            Self::Auto if channels >= EXPANDED_FROM_CHANNELS => DistanceForm::Expanded,
+            Self::Auto => DistanceForm::Difference,
+        }
+    }
+}
 
 /// From this many coordinates on, [`Evaluation::Auto`] evaluates a drift over flat clouds on the
 /// dense path (when the scratch holds the dense size): the crossover measured with
@@ -39,7 +72,7 @@ pub enum Evaluation {
     /// one for clouds whose `N × (P + Q)` tile does not fit.
     Streaming,
     /// The dense path with this distance form: every distance once, the logit tile kept in the
-    /// scratch (which must hold the dense size).
+    /// scratch (which must hold the dense size). Needs feature `dense` (default).
     Dense(DistanceMethod),
 }
 
@@ -49,12 +82,13 @@ impl Evaluation {
     ///
     /// # Errors
     /// [`Error::ScratchTooSmall`] when the dense path is forced and the scratch is shorter.
+    #[cfg(feature = "dense")]
     pub(crate) fn dense_form(
         self,
         dim: usize,
         required: Option<usize>,
         provided: usize,
-    ) -> Result<Option<crate::engine::dense::DistanceForm>, Error> {
+    ) -> Result<Option<DistanceForm>, Error> {
         let fits = required.is_some_and(|r| provided >= r);
         match self {
             Self::Streaming => Ok(None),
@@ -65,6 +99,18 @@ impl Evaluation {
                 required: required.unwrap_or(usize::MAX),
                 provided,
             }),
+        }
+    }
+
+    /// Without feature `dense` every drift streams; forcing the dense path is refused.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] (`"evaluation"`) for [`Evaluation::Dense`].
+    #[cfg(not(feature = "dense"))]
+    pub(crate) fn check_streaming(self) -> Result<(), Error> {
+        match self {
+            Self::Dense(_) => Err(Error::InvalidParameter { name: "evaluation" }),
+            _ => Ok(()),
         }
     }
 }

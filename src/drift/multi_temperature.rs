@@ -2,12 +2,14 @@
 //! Deng et al. 2026; docs/mathematics.md §5).
 
 use crate::cloud::CloudView;
+#[cfg(feature = "dense")]
 use crate::drift::grouped::{
     GroupShape, GroupedDriftConfig, grouped_drift_loss_on, grouped_drift_workspace_len,
 };
 use crate::drift::two_axis::TwoAxisProblem;
 use crate::drift::{Evaluation, Negatives, validate_clouds};
 use crate::engine::chunks::{Exec, block_starts, fold_chunks};
+#[cfg(feature = "dense")]
 use crate::engine::dense::DistanceForm;
 use crate::engine::simd::F32s;
 use crate::engine::{
@@ -78,6 +80,7 @@ pub struct MultiTemperatureReport {
     pub loss: f32,
 }
 
+#[cfg(feature = "dense")]
 /// Scratch values the dense path of [`multi_temperature_drift`] needs for `N` queries, `P`
 /// positives in dimension `dim` with `temperatures` temperatures: the grouped loss's workspace for
 /// one group ([`grouped_drift_workspace_len`](crate::grouped_drift_workspace_len)), token-major
@@ -101,6 +104,7 @@ pub fn multi_temperature_dense_scratch_len(
         .checked_add(queries.checked_mul(dim)?)
 }
 
+#[cfg(feature = "dense")]
 /// The dense path: the grouped loss with one group (`B = 1`, no unconditional negatives), every
 /// distance once and kept for every temperature. One problem is one group, so it runs on one
 /// thread.
@@ -218,8 +222,14 @@ pub(crate) fn multi_temperature_drift_on<const D: usize>(
     validate_clouds(queries, positives, Negatives::Queries, out)?;
     let (n, p) = (queries.len(), positives.len());
     validate_config(config, n, p)?;
-    let required = multi_temperature_dense_scratch_len(n, p, D, config.temperatures.len());
-    if let Some(form) = config.evaluation.dense_form(D, required, scratch.len())? {
+    #[cfg(not(feature = "dense"))]
+    config.evaluation.check_streaming()?;
+    #[cfg(feature = "dense")]
+    if let Some(form) = config.evaluation.dense_form(
+        D,
+        multi_temperature_dense_scratch_len(n, p, D, config.temperatures.len()),
+        scratch.len(),
+    )? {
         return dense_multi_temperature(exec, form, queries, positives, config, scratch, out);
     }
     let scratch = take_scratch(scratch, multi_temperature_scratch_len(n, p, D))?;

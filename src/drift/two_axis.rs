@@ -2,6 +2,7 @@
 //! (Deng et al. 2026; docs/mathematics.md §4).
 
 use crate::cloud::CloudView;
+#[cfg(feature = "dense")]
 use crate::drift::dense_two_axis::{DenseTwoAxis, two_axis_dense_scratch_len};
 use crate::drift::{Evaluation, Negatives, validate_clouds};
 use crate::engine::chunks::{Exec, for_each_chunk};
@@ -144,8 +145,14 @@ pub(crate) fn two_axis_softmax_drift_on<const D: usize>(
     check_kernel_range(&config.kernel, &[queries, positives, &negatives], added)?;
     let (n, p, q) = (queries.len(), positives.len(), negatives.len());
     let rule = LogitRule::new(&config.kernel, config.self_mask.pair_mask());
-    let dense_len = two_axis_dense_scratch_len(n, p, q, D);
-    if let Some(form) = config.evaluation.dense_form(D, dense_len, scratch.len())? {
+    #[cfg(not(feature = "dense"))]
+    config.evaluation.check_streaming()?;
+    #[cfg(feature = "dense")]
+    if let Some(form) =
+        config
+            .evaluation
+            .dense_form(D, two_axis_dense_scratch_len(n, p, q, D), scratch.len())?
+    {
         let problem = DenseTwoAxis {
             queries: *queries,
             positives: *positives,

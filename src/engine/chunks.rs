@@ -30,6 +30,7 @@ pub(crate) enum Exec {
     Rayon,
 }
 
+#[cfg_attr(not(feature = "dense"), allow(dead_code))]
 impl Exec {
     /// The execution of the public entry points: the current rayon pool with feature `std`,
     /// serial without (the results are the same bits either way).
@@ -165,6 +166,7 @@ impl<const W: usize> Rows<'_, W> {
 /// allocated for the call. Blocks write disjoint rows, a block's arithmetic does not depend on
 /// which run or thread computes it, and the block size does not depend on the number of threads:
 /// the results are the same bits whatever the pool.
+#[cfg(feature = "dense")]
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn map_blocks<const K: usize, T: Send>(
     exec: Exec,
@@ -239,6 +241,7 @@ pub(crate) fn map_blocks<const K: usize, T: Send>(
 }
 
 /// [`map_blocks`] for bodies without a result.
+#[cfg(feature = "dense")]
 pub(crate) fn for_each_block<const K: usize>(
     exec: Exec,
     rows: usize,

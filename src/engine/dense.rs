@@ -45,10 +45,10 @@ pub(crate) enum DistanceForm {
 
 impl DistanceForm {
     /// The public choice that forces this form.
-    pub(crate) fn method(self) -> crate::drift::grouped::DistanceMethod {
+    pub(crate) fn method(self) -> crate::drift::DistanceMethod {
         match self {
-            Self::Expanded => crate::drift::grouped::DistanceMethod::Expanded,
-            Self::Difference => crate::drift::grouped::DistanceMethod::Difference,
+            Self::Expanded => crate::drift::DistanceMethod::Expanded,
+            Self::Difference => crate::drift::DistanceMethod::Difference,
         }
     }
 }

@@ -81,6 +81,7 @@ pub(crate) struct Dot;
 
 /// `c += (b − a)²`: squared Euclidean distances between the rows of `A` and the columns of `B`,
 /// in the difference form (a subtraction and a fused multiply-add per entry, no cancellation).
+#[cfg(feature = "dense")]
 pub(crate) struct SquaredDifference;
 
 impl Update for Dot {
@@ -90,6 +91,7 @@ impl Update for Dot {
     }
 }
 
+#[cfg(feature = "dense")]
 impl Update for SquaredDifference {
     #[inline(always)]
     fn update(a: F32s, b: F32s, c: F32s) -> F32s {
@@ -431,19 +433,23 @@ fn transpose_full(rows: &[[f32; TILE]; TILE], out: &mut [[f32; TILE]]) {
     }
 }
 
+#[cfg(feature = "dense")]
 /// Depth of one block of the reduction dimension in [`product`]: a `KC × TILE` slice of a packed
 /// `B` tile (24 KB with AVX) stays in L1 while every `A` panel of the row block passes over it.
 pub(crate) const KC: usize = 256;
 
+#[cfg(feature = "dense")]
 /// Panels of `A` per row block in [`product`]: `MC_PANELS · MR × KC` packed values (128 KB) stay
 /// in L2 while the tiles of `B` pass.
 pub(crate) const MC_PANELS: usize = 32;
 
+#[cfg(feature = "dense")]
 /// Number of `TILE`-column tiles covering `columns` columns.
 pub(crate) const fn tiles(columns: usize) -> usize {
     columns.div_ceil(TILE)
 }
 
+#[cfg(feature = "dense")]
 /// `src[k0..k0 + 8] − centre[k0..k0 + 8]` as a vector (zero past the end of `src`).
 #[inline(always)]
 fn load_centred(src: &[f32], k0: usize, centre: Option<&[f32]>) -> F32s {
@@ -459,6 +465,7 @@ fn load_centred(src: &[f32], k0: usize, centre: Option<&[f32]>) -> F32s {
     }
 }
 
+#[cfg(feature = "dense")]
 /// Eight rows (`first..first + 8`, empty past `rows`) as slices.
 #[inline(always)]
 fn eight_rows<'r>(
@@ -475,6 +482,7 @@ fn eight_rows<'r>(
     })
 }
 
+#[cfg(feature = "dense")]
 /// Values `k0..k0 + 8` of eight rows, minus the centre, transposed: vector `k` holds value
 /// `k0 + k` of the eight rows (zero past a row's end).
 #[inline(always)]
@@ -499,6 +507,7 @@ fn transposed_block(sources: &[&[f32]; LANES], k0: usize, centre: Option<&[f32]>
     F32s::transpose(block)
 }
 
+#[cfg(feature = "dense")]
 /// Packs `rows` rows of length `depth` (row `r` is `row(r)`, e.g. one point's coordinates), each
 /// minus `centre`, as `MR`-row panels: panel `p` holds, for each `k < depth`,
 /// `row(p·MR + m)[k] − centre[k]` for `m < MR` (zero past the last row). `packed` holds
@@ -533,6 +542,7 @@ pub(crate) fn pack_row_panels<'r>(
     }
 }
 
+#[cfg(feature = "dense")]
 /// Packs `rows` rows of length `depth`, each minus `centre`, *transposed* into tiles of `TILE`
 /// rows: tile `q` holds, for each `k < depth`, `row(q·TILE + t)[k] − centre[k]` for `t < TILE`
 /// (zero past the last row), so that the rows become the lanes. `packed` holds
@@ -561,6 +571,7 @@ pub(crate) fn pack_transposed_tiles<'r>(
     }
 }
 
+#[cfg(feature = "dense")]
 /// Packs `rows` rows of length `width`, each minus `centre`, as tiles of `TILE` columns: tile
 /// `q` holds, for each row `k < rows`, `row(k)[q·TILE + v] − centre[q·TILE + v]` for
 /// `v < TILE` (zero past the last column). `packed` holds `tiles(width)·rows` entries. This is
@@ -603,6 +614,7 @@ pub(crate) fn pack_column_tiles<'r>(
     }
 }
 
+#[cfg(feature = "dense")]
 /// `c[i·ldc + j] = Σ_{k < depth} U(a_i[k], b_j[k])` for `i < rows`, `j < columns`: the blocked
 /// driver of the micro-kernel over packed operands (`a`: [`pack_row_panels`], `panels(rows)`
 /// panels of `depth` entries; `b`: [`pack_transposed_tiles`] or [`pack_column_tiles`],
@@ -626,6 +638,7 @@ pub(crate) fn product<U: Update>(
     product_above::<U>(rows, columns, depth, a, b, c, ldc, None);
 }
 
+#[cfg(feature = "dense")]
 /// Where the rows of a product are also its first columns (a symmetric block): the global index
 /// of the product's first row and the number of leading columns that are those rows.
 #[derive(Clone, Copy, Debug)]
@@ -634,6 +647,7 @@ pub(crate) struct Symmetric {
     pub(crate) columns: usize,
 }
 
+#[cfg(feature = "dense")]
 /// [`product`], skipping with `symmetric` every micro-tile that lies wholly below the diagonal of
 /// the symmetric block (all its columns before all its rows, within the block's columns): those
 /// entries are left unwritten, for the caller to mirror from the computed ones (every entry on
@@ -688,6 +702,7 @@ pub(crate) fn product_above<U: Update>(
     }
 }
 
+#[cfg(feature = "dense")]
 /// Writes (or adds, when `accumulate`) the valid `rows × width` part of one micro-tile whose first
 /// entry is `c[row·ldc + column]`.
 #[allow(clippy::too_many_arguments)]

@@ -17,6 +17,7 @@
 //! Operators depend on the engine, never on each other.
 
 pub(crate) mod chunks;
+#[cfg(feature = "dense")]
 pub(crate) mod dense;
 pub(crate) mod gemm;
 pub(crate) mod range;
@@ -26,10 +27,12 @@ pub(crate) mod shape;
 pub(crate) mod simd;
 pub(crate) mod sweep;
 
-pub(crate) use range::{
-    LOGIT_LIMIT, MAX_SQUARED_DISTANCE, check_kernel_range, check_range, squared_diameter,
-};
-pub(crate) use reduce::{all_finite, mean_square, sum_of_squares};
+#[cfg(feature = "dense")]
+pub(crate) use range::{LOGIT_LIMIT, MAX_SQUARED_DISTANCE};
+pub(crate) use range::{check_kernel_range, check_range, squared_diameter};
+#[cfg(feature = "dense")]
+pub(crate) use reduce::sum_of_squares;
+pub(crate) use reduce::{all_finite, mean_square};
 pub(crate) use scratch::take_scratch;
 pub(crate) use shape::{
     GaussianShape, LaplaceShape, LogitRule, PairMask, Shape, dispatch_shape, is_laplace,

@@ -18,6 +18,7 @@ pub(crate) fn mean_square(values: &[f32]) -> f32 {
     mean
 }
 
+#[cfg(feature = "dense")]
 /// `Σ v²` in `f64`: blocks of 256 values summed in eight `f32` lanes (a fixed order), the blocks
 /// added in `f64`, so that long buffers keep about `1e-6` relative precision.
 pub(crate) fn sum_of_squares(values: &[f32]) -> f64 {
