@@ -47,6 +47,7 @@ mod init;
 
 pub use activation::Activation;
 pub use bytes::{BLOB_MAGIC, BLOB_VERSION};
+pub(crate) use forward::MAX_BATCH;
 
 use crate::error::Error;
 use gemm::{MR, TILE};
