@@ -128,7 +128,10 @@ impl AnnealingSchedule {
                 steps,
             } => {
                 let s = (t / f64::from(steps)).min(1.0);
-                f64::from(initial) + (f64::from(end) - f64::from(initial)) * s
+                // A convex combination of two positive values: no cancellation when they differ
+                // by orders of magnitude (`σ0 + (σ_end − σ0)·s` gave 0 at `s = 0` for
+                // `σ0 = 1e-17`, `σ_end = 1`), and exact at both ends.
+                f64::from(initial) * (1.0 - s) + f64::from(end) * s
             }
             Self::Cosine {
                 initial,
@@ -137,7 +140,7 @@ impl AnnealingSchedule {
             } => {
                 let s = (t / f64::from(steps)).min(1.0);
                 let w = 0.5 * (1.0 + libm::cos(core::f64::consts::PI * s));
-                f64::from(end) + (f64::from(initial) - f64::from(end)) * w
+                f64::from(initial) * w + f64::from(end) * (1.0 - w)
             }
         };
         #[allow(clippy::cast_possible_truncation)]
@@ -255,6 +258,27 @@ mod tests {
             steps: 10,
         };
         assert!(underflowing.validate().is_err());
+        // Found by the trainer_step fuzz target: σ0 = 1.35e-17 rising to 1 gave σ(0) = 0 (the
+        // f64 cancellation of σ_end + (σ0 − σ_end)·1), a zero temperature at the first step.
+        for rising in [
+            AnnealingSchedule::Cosine {
+                initial: 1.352_233_9e-17,
+                end: 1.0,
+                steps: 1,
+            },
+            AnnealingSchedule::Linear {
+                initial: 1e-30,
+                end: 1e5,
+                steps: 3,
+            },
+        ] {
+            assert_eq!(rising.validate(), Ok(()));
+            assert_eq!(rising.value(0), rising.initial());
+            assert_eq!(rising.factor(0), 1.0);
+            for t in 0..5 {
+                assert!(rising.value(t) >= rising.initial(), "{rising:?} {t}");
+            }
+        }
         // Valid schedules keep every factor in [final_factor, 1] and finite.
         let fine = AnnealingSchedule::Exponential {
             initial: 1.0,

@@ -381,7 +381,9 @@ fn warm_start_from_given_potentials() {
 }
 
 /// Issue 15: ε-scaling with a factor just below 1 had no cap on its steps (minutes on 13
-/// points). Schedules longer than [`MAX_SCALING_STEPS`] are refused at once.
+/// points). Factors above `MAX_SCALING` (0.995) are refused at once, which keeps every schedule
+/// a solve accepts within [`MAX_SCALING_STEPS`] whatever the clouds (checked at the extreme
+/// `d²/ε` the range check allows).
 #[test]
 fn epsilon_scaling_steps_are_capped() {
     let config = SinkhornConfig {
@@ -401,6 +403,9 @@ fn epsilon_scaling_steps_are_capped() {
     );
     assert_eq!(result, Err(Error::InvalidParameter { name: "scaling" }));
     assert!(started.elapsed().as_secs_f64() < 1.0);
+    let extreme =
+        drifting::sinkhorn::epsilon_schedule(1.4e14, 1.0, drifting::sinkhorn::MAX_SCALING);
+    assert!(extreme.len() <= MAX_SCALING_STEPS, "{}", extreme.len());
     // 0.99 on unit-scale clouds is long but allowed.
     let slow = SinkhornConfig {
         scaling: Some(0.99),

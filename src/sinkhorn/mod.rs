@@ -133,7 +133,8 @@ pub struct SinkhornConfig {
     /// `Some(0.9)` (GeomLoss's default is 0.5; its maintainer advises 0.7–0.9 for accuracy; to
     /// converge on the clouds of `tests/sinkhorn_defaults.rs`, 0.9 takes 29 % fewer softmin
     /// passes than 0.5 and half as many as no scaling; 0.95 saves another 7 %). Schedules
-    /// longer than [`MAX_SCALING_STEPS`] are refused.
+    /// longer than [`MAX_SCALING_STEPS`] are refused, and so are factors above
+    /// [`MAX_SCALING`], whose schedules could be longer on clouds the solver accepts.
     pub scaling: Option<f32>,
     /// Stop the iterations at the target `ε` once the L1 marginal error
     /// `Σ_i |π_i· − a_i| + Σ_j |π_·j − b_j|` of the current potentials is at most this (default
@@ -189,7 +190,7 @@ impl SinkhornConfig {
     }
 
     /// Checks the configuration: a positive finite blur (or ε) with a finite `1/ε`, a scaling
-    /// factor in `(0, 1)`, a finite non-negative tolerance. (The length of the ε schedule, which
+    /// factor in `(0, MAX_SCALING]`, a finite non-negative tolerance. (The length of the ε schedule, which
     /// depends on the clouds' diameter, and the range of `C/ε` are checked by each solve.)
     ///
     /// # Errors
@@ -204,7 +205,7 @@ impl SinkhornConfig {
             return Err(Error::InvalidParameter { name });
         }
         if let Some(s) = self.scaling
-            && !(s > 0.0 && s < 1.0)
+            && !(s > 0.0 && s <= MAX_SCALING)
         {
             return Err(Error::InvalidParameter { name: "scaling" });
         }
@@ -520,14 +521,23 @@ impl<'w> Parts<'w> {
     }
 }
 
+/// The largest ε-scaling factor accepted, `0.995`. Every cloud pair a solve accepts has
+/// `d²/ε ≤ 2·10²⁸` (the range check on `C/ε`), so its schedule has at most
+/// `ln(2·10²⁸)/(2 ln(1/0.995)) + 2 ≈ 6 500` entries, within [`MAX_SCALING_STEPS`]: a factor
+/// that is accepted never fails later on the clouds' diameter (which a trainer could not check
+/// at construction). GeomLoss's default is 0.5, its maintainer's advice 0.7–0.9.
+pub const MAX_SCALING: f32 = 0.995;
+
 /// The largest regularisation accepted: the potentials are soft-minima `−ε LSE(…)` and carry
 /// `ε·ln N` and `ε·ln(1/w)` terms (up to about `150·ε` for the smallest positive `f32` weight),
 /// which must stay far inside `f32`.
 const MAX_EPSILON: f64 = 1.0e34;
 
 /// The largest `|potential|/ε` a warm start accepts: the softmin biases `potential/ε + ln w` must
-/// stay well inside the crate's logit range (`1e28`, away from the exclusion value `−1e30`).
-const MAX_WARM_RATIO: f64 = 1.0e27;
+/// stay well inside `f32` and ten times below the exclusion value `−1e30`. The solver's own
+/// potentials reach about `C_max/ε ≤ 1e28` (the range check) plus `O(ln N)`, so any potentials a
+/// solve returned are accepted back.
+const MAX_WARM_RATIO: f64 = 1.0e29;
 
 /// Which potentials of the workspace a call solves for (and, warm-started, starts from).
 #[derive(Clone, Copy, PartialEq, Eq)]

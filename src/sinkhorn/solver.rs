@@ -7,10 +7,12 @@ use crate::chunks::Exec;
 use crate::cloud::CloudView;
 
 /// The longest ε-scaling schedule a solve accepts (entries, the target included). A factor close
-/// to 1 makes the schedule long (`2·ln(d/blur)/ln(1/s)` entries for diameter `d`): GeomLoss's
+/// to 1 makes the schedule long (`ln(d/blur)/ln(1/s)` entries for diameter `d`): GeomLoss's
 /// 0.5 gives about 10 on unit-scale data, 0.9 about 60, 0.99 about 600; a factor such as
-/// `0.99999994` would ask for tens of millions of passes. Longer schedules are refused with
-/// [`Error::InvalidParameter`](crate::Error::InvalidParameter) (`"scaling"`).
+/// `0.99999994` would ask for tens of millions of passes. Factors above
+/// [`MAX_SCALING`](super::MAX_SCALING) are refused by the configuration's validation, which keeps
+/// every accepted schedule within this; a longer one would be refused with
+/// [`Error::InvalidParameter`](crate::Error::InvalidParameter) (`"scaling"`) all the same.
 pub const MAX_SCALING_STEPS: usize = 10_000;
 
 /// Iterations at the target ε without a new smallest marginal error after which a solve stops
