@@ -200,8 +200,15 @@ fuzz_target!(|data: &[u8]| {
         let mut buffer = vec![0.0; SinkhornWorkspace::required_len(x.len(), x.len())];
         let mut workspace = SinkhornWorkspace::new(&mut buffer, x.len(), x.len()).unwrap();
         let s = sinkhorn_divergence(&a, &a, &config, &mut workspace).unwrap();
-        // Only for solves converged to 1e-3 or better (the bound below assumes it).
-        if !s.reports.iter().all(|r| r.converged) || config.tolerance > 1e-3 {
+        // Only for solves converged to 1e-3 or better (the bound below assumes it), and only
+        // where f32 potentials resolve the plan: above `C_max/ε ≈ 2^24` one ulp of a potential
+        // exceeds ε, the iteration degenerates into alternating c-transforms whose fixed points
+        // need not be optimal, and the measured marginal error is 0 or huge, never a true error
+        // (documented on `UpdateRule`; found by this target at C_max/ε = 7e16).
+        if !s.reports.iter().all(|r| r.converged)
+            || config.tolerance > 1e-3
+            || factor * diameter2 / f64::from(eps) > 1e6
+        {
             return;
         }
         // Exact up to the f32 rounding of the potentials, whose size is set by the squared
