@@ -362,10 +362,16 @@ impl Adam {
 
 /// `scale` (positive, below 1) as `(2^−e, scale·2^e)`, `0 ≤ e ≤ 126`: two normal `f32` factors
 /// whose product is `scale` to `f32` precision even where `scale` itself is below `f32`'s range.
+/// The exponent is read from the `f64` bits (no `log2`/`exp2`: their tables would cost kilobytes
+/// of flash on a Cortex-M0); dividing by a power of two is exact.
 fn split_factor(scale: f64) -> (f32, f32) {
-    let e = libm::ceil(-libm::log2(scale)).clamp(0.0, 126.0);
+    #[allow(clippy::cast_possible_truncation, clippy::cast_possible_wrap)]
+    let exponent = ((scale.to_bits() >> 52) & 0x7ff) as i64 - 1023;
+    let e = (-exponent).clamp(0, 126);
+    #[allow(clippy::cast_sign_loss)]
+    let power = f64::from_bits(((1023 - e) as u64) << 52);
     #[allow(clippy::cast_possible_truncation)]
-    let factors = (libm::exp2(-e) as f32, (scale * libm::exp2(e)) as f32);
+    let factors = (power as f32, (scale / power) as f32);
     factors
 }
 
