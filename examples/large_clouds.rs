@@ -19,8 +19,8 @@ use std::time::Instant;
 
 use drifting::sample::fill_standard_normal;
 use drifting::{
-    CloudView, Negatives, SinkhornConfig, SinkhornWorkspace, TwoAxisConfig, WeightedCloud,
-    parallel, two_axis_scratch_len,
+    CloudView, Negatives, SinkhornConfig, SinkhornWorkspace, TwoAxisConfig, UpdateRule,
+    WeightedCloud, parallel, two_axis_scratch_len,
 };
 use rand_core::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
@@ -103,6 +103,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         WeightedCloud::uniform(positives),
     );
     let config = SinkhornConfig {
+        update: UpdateRule::Symmetric,
+        scaling: Some(0.5),
         max_iterations,
         ..SinkhornConfig::default()
     };

@@ -101,6 +101,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .zip(colors)
             .map(|(c, color)| (c.0.name(), &c.1[..], color))
             .collect(),
+        ..figure::Curves::default()
     };
     let misalignment = figure::Curves {
         title: "1 - cos vs log2 D".into(),
@@ -109,6 +110,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .zip(colors)
             .map(|(c, color)| (c.0.name(), &c.2[..], color))
             .collect(),
+        ..figure::Curves::default()
     };
     figure::draw(
         std::path::Path::new(&out),

@@ -64,6 +64,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 ("at data points", &d[..], RGBColor(31, 119, 180)),
                 ("on the grid", &g[..], RGBColor(214, 39, 40)),
             ],
+            ..figure::Curves::default()
         }],
     )?;
     println!("figure written to {out}");

@@ -180,6 +180,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .zip(colors)
             .map(|((n, c), color)| (n.as_str(), &c[..], color))
             .collect(),
+        ..figure::Curves::default()
     };
     let errors = figure::Curves {
         title: "total spectral error vs step".into(),
@@ -188,6 +189,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .zip(colors.iter().step_by(2).chain(colors.iter().skip(1)))
             .map(|((n, c), color)| (n.as_str(), &c[..], *color))
             .collect(),
+        ..figure::Curves::default()
     };
     figure::draw(std::path::Path::new(&out), 1.0, &[], &[times, errors])?;
     println!("figure written to {out}");

@@ -28,7 +28,7 @@ mod passes;
 #[path = "support/training.rs"]
 mod training;
 
-use drifting::{Dataset, DriftField, KernelFamily, SelfMask, SinkhornConfig};
+use drifting::{Dataset, DriftField, KernelFamily, SelfMask};
 use std::time::Instant;
 use training::{Budget, floor, log_correlation, train, train_without_stop_gradient};
 
@@ -184,7 +184,7 @@ fn main() -> Result<(), Failure> {
                 ("two-axis Laplace τ = 0.05", laplace, 0.05),
                 (
                     "Sinkhorn drift blur 0.05",
-                    DriftField::Sinkhorn(SinkhornConfig::default()),
+                    DriftField::Sinkhorn(training::EXPERIMENT_4_SINKHORN),
                     0.05,
                 ),
             ],

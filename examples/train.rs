@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! cargo run --release --example train                          # checkerboard, 2000 steps
+//! cargo run --release --example train -- --help                # every flag, its default and values
 //! cargo run --release --example train -- --dataset swiss_roll --steps 2000 --seed 1
 //! cargo run --release --example train -- --field sinkhorn --temperature 0.05 --steps 500
 //! ```
@@ -9,14 +10,12 @@
 //! The demo configuration: noise `z ~ N(0, I_32)`, generator
 //! `Linear(32,256)–SiLU–Linear(256,256)–SiLU–Linear(256,256)–SiLU–Linear(256,2)`, 2048 generated and
 //! 2048 data samples a step, two-axis Laplace drift at `τ = 0.05` with the `+1e6` self-mask, Adam
-//! at `1e-3`, 2000 steps. Shows a progress bar, prints the final sliced Wasserstein distance, MMD²
-//! and energy distance next to their floors (the same metrics between two independent data
-//! samples), and writes `train.png` (data, samples, loss and SWD curves). `--save FILE` writes the
-//! generator as a byte blob that `Mlp::load` (and `include_bytes!` on a microcontroller) reads.
-//!
-//! Flags: `--dataset checkerboard|swiss_roll|two_moons|ring|eight_gaussians|mixture`,
-//! `--steps N`, `--batch N`, `--seed N`, `--field two_axis|mean_shift|multi_temperature|sinkhorn`,
-//! `--temperature T`, `--lr X`, `--eval-every N`, `--out FILE.png`, `--save FILE`, `--quiet`.
+//! at `1e-3`, 2000 steps. Shows a progress bar on a terminal and plain progress lines otherwise
+//! (piped or logged), prints the final sliced Wasserstein distance, MMD² and energy distance next
+//! to their floors (the same metrics between two independent data samples), and writes
+//! `train.png`: the data, the samples, the loss and the SWD against its floor (dashed), on log
+//! axes. `--save FILE` writes the generator as a byte blob that `Mlp::load` (and
+//! `include_bytes!` on a microcontroller) reads.
 //!
 //! Built with `--features std`, every training step and metric runs on all cores
 //! (`drifting::parallel`; `RAYON_NUM_THREADS` sets the pool size) with results bit-identical to
@@ -25,6 +24,8 @@
 #[path = "support/figure.rs"]
 mod figure;
 
+use clap::builder::{PossibleValue, PossibleValuesParser};
+use clap::{Arg, ArgAction, ArgMatches, Command, value_parser};
 use drifting::metrics::{
     DEFAULT_MMD_BANDWIDTHS, MmdConfig, SlicedWassersteinConfig, sliced_wasserstein_scratch_len,
 };
@@ -36,12 +37,13 @@ use drifting::parallel::{energy_distance, mmd, sliced_wasserstein};
 use drifting::schedule::AnnealingSchedule;
 use drifting::{
     Activation, Adam, CloudView, Dataset, DriftField, KernelFamily, Mlp, SelfMask, SinkhornConfig,
-    Trainer, TrainerConfig,
+    StepReport, Trainer, TrainerConfig, UpdateRule,
 };
 use indicatif::{ProgressBar, ProgressStyle};
 use plotters::style::RGBColor;
 use rand_core::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -50,6 +52,8 @@ type Generator = Mlp<32, 256, 2>;
 const EVAL_SAMPLES: usize = 5000;
 /// Seed of the fixed data samples the final metrics use (shared with `score_samples`).
 const REFERENCE_SEED: u64 = 0xda7a;
+/// The largest batch the generator takes (`2^24`, `Mlp`'s limit).
+const MAX_BATCH: u64 = 1 << 24;
 
 struct Options {
     dataset: Dataset,
@@ -65,71 +69,203 @@ struct Options {
     quiet: bool,
 }
 
-fn parse() -> Result<Options, String> {
-    let mut o = Options {
-        dataset: Dataset::checkerboard(),
-        steps: 2000,
-        batch: 2048,
-        seed: 0,
-        field: DriftField::OFFICIAL_DEMO,
-        temperature: 0.05,
-        learning_rate: 1e-3,
-        eval_every: 50,
-        out: PathBuf::from("train.png"),
-        save: None,
-        quiet: false,
-    };
-    let mut args = std::env::args().skip(1);
-    while let Some(flag) = args.next() {
-        let mut value = || args.next().ok_or(format!("{flag} needs a value"));
-        match flag.as_str() {
-            "--dataset" => {
-                o.dataset = match value()?.as_str() {
-                    "checkerboard" => Dataset::checkerboard(),
-                    "swiss_roll" => Dataset::swiss_roll(),
-                    "two_moons" | "moons" => Dataset::two_moons(),
-                    "ring" => Dataset::ring_of_gaussians(),
-                    "eight_gaussians" | "8gaussians" => Dataset::eight_gaussians(),
-                    "mixture" => Dataset::four_mode_mixture(),
-                    other => return Err(format!("unknown dataset {other}")),
-                }
-            }
-            "--steps" => o.steps = value()?.parse().map_err(|e| format!("--steps: {e}"))?,
-            "--batch" => o.batch = value()?.parse().map_err(|e| format!("--batch: {e}"))?,
-            "--seed" => o.seed = value()?.parse().map_err(|e| format!("--seed: {e}"))?,
-            "--temperature" => {
-                o.temperature = value()?
-                    .parse()
-                    .map_err(|e| format!("--temperature: {e}"))?
-            }
-            "--lr" => o.learning_rate = value()?.parse().map_err(|e| format!("--lr: {e}"))?,
-            "--eval-every" => {
-                o.eval_every = value()?.parse().map_err(|e| format!("--eval-every: {e}"))?
-            }
-            "--out" => o.out = PathBuf::from(value()?),
-            "--save" => o.save = Some(PathBuf::from(value()?)),
-            "--quiet" => o.quiet = true,
-            "--field" => {
-                o.field = match value()?.as_str() {
-                    "two_axis" => DriftField::OFFICIAL_DEMO,
-                    "two_axis_exclude" => {
-                        DriftField::TwoAxis(KernelFamily::Laplace, SelfMask::Exclude)
-                    }
-                    "mean_shift" => DriftField::MeanShift(KernelFamily::Laplace),
-                    "mean_shift_gaussian" => DriftField::MeanShift(KernelFamily::Gaussian),
-                    "multi_temperature" => DriftField::MultiTemperature {
-                        affinity_floor: 1e-6,
-                        self_mask_distance: 100.0,
-                    },
-                    "sinkhorn" => DriftField::Sinkhorn(SinkhornConfig::default()),
-                    other => return Err(format!("unknown field {other}")),
-                }
-            }
-            "--help" | "-h" => return Err(String::new()),
-            other => return Err(format!("unknown flag {other}")),
-        }
+/// The datasets: flag value, aliases, description.
+const DATASETS: [(&str, &[&str], &str); 6] = [
+    ("checkerboard", &[], "the official demo's checkerboard"),
+    ("swiss_roll", &[], "the official demo's swiss roll"),
+    ("two_moons", &["moons"], "two interleaving half circles"),
+    ("ring", &[], "8 Gaussians on a circle of radius 1"),
+    ("eight_gaussians", &["8gaussians"], "FFJORD's 8 Gaussians"),
+    ("mixture", &[], "4 Gaussians at (±1, ±1)"),
+];
+
+/// The drift fields: flag value, description.
+const FIELDS: [(&str, &str); 6] = [
+    (
+        "two_axis",
+        "Algorithm 2, Laplace, +1e6 self-mask (the official demo)",
+    ),
+    (
+        "two_axis_exclude",
+        "Algorithm 2, Laplace, self-pair excluded",
+    ),
+    ("mean_shift", "mean-shift drift, Laplace kernel"),
+    ("mean_shift_gaussian", "mean-shift drift, Gaussian kernel"),
+    (
+        "multi_temperature",
+        "the official multi-temperature drift (R = --temperature)",
+    ),
+    (
+        "sinkhorn",
+        "Sinkhorn drift, blur = --temperature (ε-scaling 0.5, ≤ 100 iterations a step)",
+    ),
+];
+
+/// A positive finite number.
+fn positive(text: &str) -> Result<f32, String> {
+    match text.parse::<f32>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
+        Ok(v) => Err(format!("{v} is not a positive finite number")),
+        Err(e) => Err(format!("{e}")),
     }
-    Ok(o)
+}
+
+fn command() -> Command {
+    let datasets = DATASETS.iter().map(|(name, aliases, help)| {
+        PossibleValue::new(*name)
+            .aliases(aliases.iter().copied())
+            .help(*help)
+    });
+    let fields = FIELDS
+        .iter()
+        .map(|(name, help)| PossibleValue::new(*name).help(*help));
+    Command::new("train")
+        .about(
+            "Train a one-step generator with the drifting loss (the official 2D demo of \
+             Deng et al. 2026) and score it against its data floor.",
+        )
+        .after_help(
+            "Progress: a bar on a terminal, plain lines when the output is piped or logged. \
+             Writes the figure (data, samples, loss, SWD against its floor) to --out.",
+        )
+        .arg(
+            Arg::new("dataset")
+                .long("dataset")
+                .value_name("NAME")
+                .help("The target distribution")
+                .default_value("checkerboard")
+                .value_parser(PossibleValuesParser::new(datasets)),
+        )
+        .arg(
+            Arg::new("steps")
+                .long("steps")
+                .value_name("N")
+                .help("Training steps (0: score the untrained generator)")
+                .default_value("2000")
+                .value_parser(value_parser!(u64)),
+        )
+        .arg(
+            Arg::new("batch")
+                .long("batch")
+                .value_name("N")
+                .help("Generated and data samples per step, 1 to 16777216")
+                .default_value("2048")
+                .value_parser(value_parser!(u64).range(1..=MAX_BATCH)),
+        )
+        .arg(
+            Arg::new("seed")
+                .long("seed")
+                .value_name("N")
+                .help("Seed of the initialisation, the noise and the data")
+                .default_value("0")
+                .value_parser(value_parser!(u64)),
+        )
+        .arg(
+            Arg::new("field")
+                .long("field")
+                .value_name("FIELD")
+                .help("The drift field")
+                .default_value("two_axis")
+                .value_parser(PossibleValuesParser::new(fields)),
+        )
+        .arg(
+            Arg::new("temperature")
+                .long("temperature")
+                .value_name("T")
+                .help("The field's scale: τ, σ, R or blur (positive)")
+                .default_value("0.05")
+                .allow_negative_numbers(true)
+                .value_parser(positive),
+        )
+        .arg(
+            Arg::new("lr")
+                .long("lr")
+                .value_name("X")
+                .help("Adam's learning rate (positive)")
+                .default_value("0.001")
+                .allow_negative_numbers(true)
+                .value_parser(positive),
+        )
+        .arg(
+            Arg::new("eval-every")
+                .long("eval-every")
+                .value_name("N")
+                .help("Measure the SWD every N steps (0: only after the last step)")
+                .default_value("50")
+                .value_parser(value_parser!(u64)),
+        )
+        .arg(
+            Arg::new("out")
+                .long("out")
+                .value_name("FILE.png")
+                .help("Where to write the figure")
+                .default_value("train.png")
+                .value_parser(value_parser!(PathBuf)),
+        )
+        .arg(
+            Arg::new("save")
+                .long("save")
+                .value_name("FILE")
+                .help("Also write the trained generator as a blob (Mlp::load reads it)")
+                .value_parser(value_parser!(PathBuf)),
+        )
+        .arg(
+            Arg::new("quiet")
+                .long("quiet")
+                .help("No progress bar or progress lines")
+                .action(ArgAction::SetTrue),
+        )
+}
+
+/// A flag's value (every flag here has a default or is optional, and is typed by its parser).
+fn value<T: Clone + Send + Sync + 'static>(matches: &ArgMatches, name: &str) -> T {
+    matches
+        .get_one::<T>(name)
+        .cloned()
+        .unwrap_or_else(|| unreachable!("--{name} has a default"))
+}
+
+fn options(matches: &ArgMatches) -> Options {
+    let dataset = match value::<String>(matches, "dataset").as_str() {
+        "swiss_roll" => Dataset::swiss_roll(),
+        "two_moons" | "moons" => Dataset::two_moons(),
+        "ring" => Dataset::ring_of_gaussians(),
+        "eight_gaussians" | "8gaussians" => Dataset::eight_gaussians(),
+        "mixture" => Dataset::four_mode_mixture(),
+        _ => Dataset::checkerboard(),
+    };
+    let field = match value::<String>(matches, "field").as_str() {
+        "two_axis_exclude" => DriftField::TwoAxis(KernelFamily::Laplace, SelfMask::Exclude),
+        "mean_shift" => DriftField::MeanShift(KernelFamily::Laplace),
+        "mean_shift_gaussian" => DriftField::MeanShift(KernelFamily::Gaussian),
+        "multi_temperature" => DriftField::MultiTemperature {
+            affinity_floor: 1e-6,
+            self_mask_distance: 100.0,
+        },
+        // GeomLoss's ε-scaling, then at most 100 iterations: the crate's converging defaults
+        // would cost up to 10 000 iterations a step at this batch size.
+        "sinkhorn" => DriftField::Sinkhorn(SinkhornConfig {
+            update: UpdateRule::Symmetric,
+            scaling: Some(0.5),
+            max_iterations: 100,
+            ..SinkhornConfig::new()
+        }),
+        _ => DriftField::OFFICIAL_DEMO,
+    };
+    Options {
+        dataset,
+        steps: value(matches, "steps"),
+        #[allow(clippy::cast_possible_truncation)]
+        batch: value::<u64>(matches, "batch") as usize,
+        seed: value(matches, "seed"),
+        field,
+        temperature: value(matches, "temperature"),
+        learning_rate: value(matches, "lr"),
+        eval_every: value(matches, "eval-every"),
+        out: value(matches, "out"),
+        save: matches.get_one::<PathBuf>("save").cloned(),
+        quiet: matches.get_flag("quiet"),
+    }
 }
 
 /// SWD (p = 2, 200 directions), MMD² (unbiased) and energy distance between two 2D clouds.
@@ -159,14 +295,54 @@ fn scores(x: &[f32], y: &[f32], n: usize, seed: u64) -> Result<[f64; 3], driftin
     Ok([swd, mmd2, energy])
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let o = match parse() {
-        Ok(o) => o,
-        Err(message) => {
-            eprintln!("{message}\n\nusage: see the top of examples/train.rs");
-            std::process::exit(2);
-        }
-    };
+/// The SWD alone, between two batches of `n` points.
+fn swd(x: &[f32], y: &[f32], n: usize, seed: u64) -> Result<f64, drifting::Error> {
+    let (xv, yv) = (
+        CloudView::<2>::from_coordinate_major(x, n)?,
+        CloudView::<2>::from_coordinate_major(y, n)?,
+    );
+    let mut scratch = vec![0.0; sliced_wasserstein_scratch_len(n)];
+    sliced_wasserstein(
+        &xv,
+        &yv,
+        &SlicedWassersteinConfig::default(),
+        &mut Xoshiro256PlusPlus::seed_from_u64(seed),
+        &mut scratch,
+    )
+}
+
+/// How progress is shown.
+enum Progress {
+    /// Nothing (`--quiet`).
+    Silent,
+    /// An indicatif bar (stdout and stderr are terminals).
+    Bar(ProgressBar),
+    /// Plain lines on stdout (piped or logged output: indicatif would draw nothing).
+    Lines,
+}
+
+/// The note on samples out of the field's reach, if any.
+fn underflow_note(report: &StepReport) -> String {
+    if report.underflow_fraction > 0.0 {
+        format!(
+            "  {:.0}% of samples out of the kernel's reach",
+            100.0 * report.underflow_fraction
+        )
+    } else {
+        String::new()
+    }
+}
+
+fn main() {
+    let matches = command().get_matches();
+    let o = options(&matches);
+    if let Err(e) = run(&o) {
+        eprintln!("error: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn run(o: &Options) -> Result<(), Box<dyn std::error::Error>> {
     let n = o.batch;
     let temperatures = [o.temperature];
     let config = TrainerConfig {
@@ -202,16 +378,25 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut data = vec![0.0; 2 * n];
     let mut eval_data = vec![0.0; 2 * n];
     let mut eval_rng = Xoshiro256PlusPlus::seed_from_u64(o.seed ^ 0x5eed);
+    // The SWD floor at the batch size: two independent data batches (the dashed line).
+    let mut other = vec![0.0; 2 * n];
+    o.dataset.sample(&mut eval_rng, &mut eval_data, n)?;
+    o.dataset.sample(&mut eval_rng, &mut other, n)?;
+    let batch_floor = swd(&eval_data, &other, n, 1)?;
     let (mut losses, mut swds) = (Vec::new(), Vec::new());
-    let bar = if o.quiet {
-        ProgressBar::hidden()
+    let progress = if o.quiet || o.steps == 0 {
+        Progress::Silent
+    } else if std::io::stdout().is_terminal() && std::io::stderr().is_terminal() {
+        let bar = ProgressBar::new(o.steps);
+        bar.set_style(ProgressStyle::with_template(
+            "{bar:40} {pos}/{len} [{elapsed_precise}<{eta_precise}] {msg}",
+        )?);
+        Progress::Bar(bar)
     } else {
-        ProgressBar::new(o.steps)
+        Progress::Lines
     };
-    bar.set_style(ProgressStyle::with_template(
-        "{bar:40} {pos}/{len} [{elapsed_precise}<{eta_precise}] {msg}",
-    )?);
     let started = Instant::now();
+    let mut last_report = None;
     for step in 0..o.steps {
         o.dataset.sample(&mut rng, &mut data, n)?;
         let batch = CloudView::from_coordinate_major(&data, n)?;
@@ -220,19 +405,32 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         #[cfg(not(feature = "std"))]
         let report = trainer.step(&mut rng, &batch)?;
         losses.push((step as f32, report.loss));
-        if step % o.eval_every == 0 || step + 1 == o.steps {
+        let last = step + 1 == o.steps;
+        let evaluate = last || (o.eval_every > 0 && step % o.eval_every == 0);
+        if evaluate {
             o.dataset.sample(&mut eval_rng, &mut eval_data, n)?;
-            let [swd, ..] = scores(trainer.last_samples(), &eval_data, n, step)?;
+            let swd = swd(trainer.last_samples(), &eval_data, n, step)?;
             swds.push((step as f32, swd as f32));
             let rate = (step + 1) as f64 / started.elapsed().as_secs_f64();
-            bar.set_message(format!(
-                "loss {:.3e}  SWD {swd:.3e}  {rate:.1} steps/s",
-                report.loss
-            ));
+            let message = format!(
+                "loss {:.3e}  SWD {swd:.3e} (floor {batch_floor:.3e})  {rate:.1} steps/s{}",
+                report.loss,
+                underflow_note(&report)
+            );
+            match &progress {
+                Progress::Bar(bar) => bar.set_message(message),
+                Progress::Lines => println!("step {:>6}/{}  {message}", step + 1, o.steps),
+                Progress::Silent => {}
+            }
         }
-        bar.inc(1);
+        if let Progress::Bar(bar) = &progress {
+            bar.inc(1);
+        }
+        last_report = Some(report);
     }
-    bar.finish();
+    if let Progress::Bar(bar) = &progress {
+        bar.finish();
+    }
     let seconds = started.elapsed().as_secs_f64();
 
     // Final metrics on 5000 fresh samples of each, and their floors (two independent data samples).
@@ -261,26 +459,42 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     )?;
     let model = scores(&generated, &first, EVAL_SAMPLES, 7)?;
     let floor = scores(&second, &first, EVAL_SAMPLES, 7)?;
-    let final_loss = losses.last().map_or(f32::NAN, |l| l.1);
-    let peak = losses.iter().fold(
-        (0.0_f32, 0.0_f32),
-        |best, l| if l.1 > best.1 { *l } else { best },
-    );
     #[cfg(feature = "std")]
     let threads = rayon::current_num_threads();
     #[cfg(not(feature = "std"))]
     let threads = 1;
+    let rate = if seconds > 0.0 {
+        o.steps as f64 / seconds
+    } else {
+        0.0
+    };
     println!(
-        "dataset {}, {} steps of batch {n} in {seconds:.1} s ({:.1} steps/s, {threads} thread{})",
+        "dataset {}, {} steps of batch {n} in {seconds:.1} s ({rate:.1} steps/s, {threads} thread{})",
         o.dataset.name(),
         o.steps,
-        o.steps as f64 / seconds,
         if threads == 1 { "" } else { "s" }
     );
-    println!(
-        "final loss {final_loss:.3e} (peak {:.3e} at step {})",
-        peak.1, peak.0
-    );
+    match (losses.last(), last_report) {
+        (Some(last), Some(report)) => {
+            let peak = losses
+                .iter()
+                .fold(*last, |best, l| if l.1 > best.1 { *l } else { best });
+            println!(
+                "final loss {:.3e} (peak {:.3e} at step {}){}",
+                last.1,
+                peak.1,
+                peak.0,
+                underflow_note(&report)
+            );
+            if report.underflow_fraction >= 0.5 {
+                println!(
+                    "  the loss is small because the data are out of the kernel's reach, not \
+                     because the generator converged: try a larger --temperature"
+                );
+            }
+        }
+        _ => println!("no training step (--steps 0): the untrained generator is scored"),
+    }
     println!(
         "{:<22} {:>12} {:>12}",
         "metric (5000 vs 5000)", "generator", "data floor"
@@ -290,7 +504,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ("MMD² (unbiased)", 1),
         ("energy distance", 2),
     ] {
-        println!("{name:<22} {:>12.4e} {:>12.4e}", model[k], floor[k]);
+        let negative = if k > 0 && (model[k] < 0.0 || floor[k] < 0.0) {
+            "  (negative: the unbiased estimator can be negative when the two samples are close)"
+        } else {
+            ""
+        };
+        println!(
+            "{name:<22} {:>12.4e} {:>12.4e}{negative}",
+            model[k], floor[k]
+        );
     }
     if let Some(path) = &o.save {
         let mut blob = vec![0u8; Generator::blob_len()];
@@ -310,14 +532,25 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             color: RGBColor(220, 80, 40),
         },
     ];
+    #[allow(clippy::cast_possible_truncation)]
     let curves = [
         figure::Curves {
-            title: "loss".into(),
+            title: "stop-gradient loss".into(),
             series: vec![("loss", &losses[..], RGBColor(0, 0, 0))],
+            x_title: "step".into(),
+            y_title: "loss = mean |V|²".into(),
+            ..figure::Curves::default()
         },
         figure::Curves {
-            title: "sliced Wasserstein".into(),
-            series: vec![("SWD", &swds[..], RGBColor(220, 80, 40))],
+            title: format!("sliced Wasserstein, batch {n}"),
+            series: vec![("generator vs data", &swds[..], RGBColor(220, 80, 40))],
+            x_title: "step".into(),
+            y_title: "SWD (p = 2, 200 directions)".into(),
+            floors: vec![(
+                "data floor".into(),
+                batch_floor as f32,
+                RGBColor(40, 90, 200),
+            )],
         },
     ];
     figure::draw(&o.out, 1.6, &scatters, &curves)?;

@@ -63,10 +63,13 @@ impl Default for Adam {
 pub struct AdamStepReport {
     /// The step number `t` just taken (1 for the first step).
     pub step: u64,
-    /// Global L2 norm of the gradient *before* clipping (`f64` accumulation of `f32` block sums).
+    /// Global L2 norm of the gradient *before* clipping (`f64` accumulation of `f32` block sums),
+    /// saturated at `f32::MAX` when it exceeds `f32` (finite `f32` gradients near `f32::MAX`).
     pub gradient_norm: f32,
     /// The factor the gradient was multiplied by: `min(1, c/(‖g‖ + 1e-6))` with clipping,
-    /// exactly 1 without.
+    /// exactly 1 without. For a gradient whose norm exceeds `f32::MAX` the factor is computed
+    /// from the exact `f64` norm and applied as two `f32` factors (so the clipped gradient has
+    /// norm `c`, not 0); its `f32` value reported here may then be subnormal.
     pub clip_scale: f32,
 }
 
@@ -136,6 +139,9 @@ impl AdamState {
 struct StepConstants {
     /// Gradient factor (exactly 1 when not clipping).
     clip: f32,
+    /// Second gradient factor: exactly 1, except when the gradient's norm overflows `f32` and
+    /// the clip factor is split into a power of two (`clip`) and this.
+    clip_rest: f32,
     /// `1 − lr·wd`, or exactly 1 without weight decay.
     decay: f32,
     /// `1 − β₁` (the lerp weight).
@@ -216,7 +222,8 @@ impl Adam {
     /// Python-float scalars (`w = f32(1 − β₁)`):
     ///
     /// ```text
-    /// g  = grad ∘ clip                       (only if clip < 1; clip = min(1, c / (‖g‖ + 1e-6)) in f32)
+    /// g  = grad ∘ clip                       (only if clip < 1; clip = min(1, c / (‖g‖ + 1e-6)) in f32;
+    ///                                         if ‖g‖ > f32::MAX, the f64 factor as two f32 factors)
     /// p  = p ∘ f32(1 − lr·wd)                (only when wd > 0)
     /// m  = fma(w, g − m, m)                  (if w < 0.5, else  m = fma(w − 1, g − m, g))
     /// v  = fma(f32(1 − β₂) ∘ g, g, v ∘ β₂)
@@ -253,6 +260,9 @@ impl Adam {
     /// - [`Error::ShapeMismatch`] if `grads`, `m` or `v` differ in length from `params`;
     /// - [`Error::NonFinite`] (`"grads"`, `"params"`, `"m"`, `"v"`) if an element is NaN or
     ///   infinite;
+    /// - [`Error::InvalidParameter`] (`"v"`) if the second moment holds a negative value (it is
+    ///   a running mean of squares: a negative value is corrupted state, whose square root would
+    ///   be NaN);
     /// - [`Error::OutOfRange`] (`"learning_rate"`) if the update would take a parameter (or a
     ///   moment) out of `f32`: a read-only pass computes the step first (the same arithmetic),
     ///   so this costs one extra pass over the parameters and guarantees that a failed step
@@ -276,18 +286,27 @@ impl Adam {
                 });
             }
         }
-        let gradient_norm = gradient_norm(grads)?;
+        let exact_norm = gradient_norm(grads)?;
         for (values, input) in [(&*params, "params"), (&*m, "m"), (&*v, "v")] {
             if !values.iter().all(|x| x.is_finite()) {
                 return Err(Error::NonFinite { input });
             }
         }
+        if v.iter().any(|x| *x < 0.0) {
+            return Err(Error::InvalidParameter { name: "v" });
+        }
+        #[allow(clippy::cast_possible_truncation)]
+        let norm = exact_norm as f32;
+        let gradient_norm = norm.min(f32::MAX);
 
-        let clip = match self.max_grad_norm {
+        let (clip, clip_rest) = match self.max_grad_norm {
             // torch: clip_coef = max_norm / (total_norm + 1e-6), clamped to 1 (f32 tensor ops); a
             // norm within 1e-6 below the threshold is scaled (by a factor just below 1) too.
-            Some(c) => (c / (gradient_norm + 1e-6)).min(1.0),
-            None => 1.0,
+            Some(c) if norm.is_finite() => ((c / (norm + 1e-6)).min(1.0), 1.0),
+            // The norm overflows f32 (torch's f32 factor would be 0 and zero the gradient): the
+            // f64 factor as a power of two near it times a factor near 1, both normal f32.
+            Some(c) => split_factor(f64::from(c) / (exact_norm + 1e-6)),
+            None => (1.0, 1.0),
         };
 
         let saved = *state;
@@ -300,6 +319,7 @@ impl Adam {
         #[allow(clippy::cast_possible_truncation)]
         let constants = StepConstants {
             clip,
+            clip_rest,
             decay: (1.0 - lr * f64::from(self.weight_decay)) as f32,
             lerp_weight,
             lerp_small: lerp_weight < 0.5,
@@ -310,7 +330,7 @@ impl Adam {
             epsilon: self.epsilon,
             neg_step_size: (-lr / (1.0 - state.beta1_power)) as f32,
         };
-        let clipping = clip < 1.0;
+        let clipping = clip < 1.0 || clip_rest < 1.0;
         let decaying = self.weight_decay > 0.0;
         // Monomorphise the four variants so the inner loop carries no branch; a read-only pass
         // first, so that an update that would overflow writes nothing.
@@ -335,13 +355,28 @@ impl Adam {
         Ok(AdamStepReport {
             step: state.step,
             gradient_norm,
-            clip_scale: clip,
+            clip_scale: clip * clip_rest,
         })
     }
 }
 
-/// `‖g‖₂`, or [`Error::NonFinite`] if an element is NaN or infinite.
-fn gradient_norm(grads: &[f32]) -> Result<f32, Error> {
+/// `scale` (positive, below 1) as `(2^−e, scale·2^e)`, `0 ≤ e ≤ 126`: two normal `f32` factors
+/// whose product is `scale` to `f32` precision even where `scale` itself is below `f32`'s range.
+/// The exponent is read from the `f64` bits (no `log2`/`exp2`: their tables would cost kilobytes
+/// of flash on a Cortex-M0); dividing by a power of two is exact.
+fn split_factor(scale: f64) -> (f32, f32) {
+    #[allow(clippy::cast_possible_truncation, clippy::cast_possible_wrap)]
+    let exponent = ((scale.to_bits() >> 52) & 0x7ff) as i64 - 1023;
+    let e = (-exponent).clamp(0, 126);
+    #[allow(clippy::cast_sign_loss)]
+    let power = f64::from_bits(((1023 - e) as u64) << 52);
+    #[allow(clippy::cast_possible_truncation)]
+    let factors = (power as f32, (scale / power) as f32);
+    factors
+}
+
+/// `‖g‖₂` in `f64`, or [`Error::NonFinite`] if an element is NaN or infinite.
+fn gradient_norm(grads: &[f32]) -> Result<f64, Error> {
     let mut total = 0.0_f64;
     for block in grads.chunks(NORM_BLOCK) {
         let mut lanes = [F32s::splat(0.0); 2];
@@ -362,14 +397,12 @@ fn gradient_norm(grads: &[f32]) -> Result<f32, Error> {
         total += f64::from(sum);
     }
     if total.is_finite() {
-        #[allow(clippy::cast_possible_truncation)]
-        return Ok(libm::sqrt(total) as f32);
+        return Ok(libm::sqrt(total));
     }
     // A NaN or infinity, or finite values whose squares overflow `f32`: tell them apart.
     if grads.iter().all(|g| g.is_finite()) {
         let total: f64 = grads.iter().map(|&g| f64::from(g) * f64::from(g)).sum();
-        #[allow(clippy::cast_possible_truncation)]
-        Ok(libm::sqrt(total) as f32)
+        Ok(libm::sqrt(total))
     } else {
         Err(Error::NonFinite { input: "grads" })
     }
@@ -446,6 +479,7 @@ fn update<const CLIP: bool, const DECAY: bool, const WRITE: bool>(
     let mut m_chunks = m.chunks_exact_mut(LANES);
     let mut v_chunks = v.chunks_exact_mut(LANES);
     let clip = F32s::splat(c.clip);
+    let clip_rest = F32s::splat(c.clip_rest);
     let decay = F32s::splat(c.decay);
     let beta2 = F32s::splat(c.beta2);
     let one_minus_beta2 = F32s::splat(c.one_minus_beta2);
@@ -459,7 +493,9 @@ fn update<const CLIP: bool, const DECAY: bool, const WRITE: bool>(
     {
         let mut gs = load(g);
         if CLIP {
-            gs *= clip;
+            // `clip_rest` is exactly 1 unless the norm overflowed f32: the product is then
+            // bit-identical to the single factor.
+            gs = gs * clip * clip_rest;
         }
         let mut ps = load(p);
         if DECAY {
@@ -499,7 +535,7 @@ fn update<const CLIP: bool, const DECAY: bool, const WRITE: bool>(
         .zip(m_chunks.into_remainder().iter_mut())
         .zip(v_chunks.into_remainder().iter_mut());
     for (((p, &g), m), v) in tail {
-        let g = if CLIP { g * c.clip } else { g };
+        let g = if CLIP { g * c.clip * c.clip_rest } else { g };
         let decayed = if DECAY { *p * c.decay } else { *p };
         let new_m = lerp(c, *m, g - *m, g);
         let new_v = fma(c.one_minus_beta2 * g, g, *v * c.beta2);

@@ -151,40 +151,46 @@ impl Dataset {
     }
 
     /// Checks the parameters: noise and standard deviations finite and `≥ 0`, radius and scale
-    /// finite, `modes ≥ 1`.
+    /// finite, `modes ≥ 1`, and every length at most [`Dataset::MAX_SCALE`] in magnitude, so that
+    /// every point drawn is finite (a normal draw is at most 5.8 in magnitude).
     ///
     /// # Errors
-    /// [`Error::InvalidParameter`] naming the offending field.
+    /// [`Error::InvalidParameter`] naming the offending field; [`Error::OutOfRange`] naming it
+    /// when it is finite but above [`Dataset::MAX_SCALE`] (the points would overflow `f32`).
     pub fn validate(&self) -> Result<(), Error> {
         let non_negative = |x: f32| x.is_finite() && x >= 0.0;
-        let (ok, name) = match *self {
+        let lengths: [(f32, &'static str, bool); 2] = match *self {
             Self::Checkerboard { noise } | Self::SwissRoll { noise } | Self::TwoMoons { noise } => {
-                (non_negative(noise), "noise")
+                [(noise, "noise", true), (0.0, "noise", true)]
             }
             Self::RingOfGaussians { modes, radius, std } => {
                 if modes == 0 {
-                    (false, "modes")
-                } else if !radius.is_finite() {
-                    (false, "radius")
-                } else {
-                    (non_negative(std), "std")
+                    return Err(Error::InvalidParameter { name: "modes" });
                 }
+                [(radius, "radius", false), (std, "std", true)]
             }
-            Self::EightGaussians { scale, std } => {
-                if scale.is_finite() {
-                    (non_negative(std), "std")
-                } else {
-                    (false, "scale")
-                }
-            }
-            Self::FourModeMixture { std } => (non_negative(std), "std"),
+            Self::EightGaussians { scale, std } => [(scale, "scale", false), (std, "std", true)],
+            Self::FourModeMixture { std } => [(std, "std", true), (0.0, "std", true)],
         };
-        if ok {
-            Ok(())
-        } else {
-            Err(Error::InvalidParameter { name })
+        for (value, name, sign) in lengths {
+            let ok = if sign {
+                non_negative(value)
+            } else {
+                value.is_finite()
+            };
+            if !ok {
+                return Err(Error::InvalidParameter { name });
+            }
+            if value.abs() > Self::MAX_SCALE {
+                return Err(Error::OutOfRange { input: name });
+            }
         }
+        Ok(())
     }
+
+    /// The largest noise, standard deviation, radius or scale a dataset accepts, `1e37`: the
+    /// points are then at most `(1 + 5.8)·1e37 < f32::MAX` in magnitude.
+    pub const MAX_SCALE: f32 = 1.0e37;
 
     /// Draws `n` independent points into `out` (`2n` floats, coordinate-major: `x` coordinates in
     /// `out[..n]`, `y` in `out[n..]`).
@@ -193,8 +199,9 @@ impl Dataset {
     /// swiss roll and moons, one `sincos`.
     ///
     /// # Errors
-    /// [`Error::InvalidParameter`] for an out-of-range parameter ([`Dataset::validate`]);
-    /// [`Error::ShapeMismatch`] if `out.len() != 2n`. Nothing is written on error.
+    /// [`Error::InvalidParameter`] or [`Error::OutOfRange`] for an out-of-range parameter
+    /// ([`Dataset::validate`]); [`Error::InvalidParameter`] (`"n"`) if `2n` overflows `usize`;
+    /// [`Error::ShapeMismatch`] if `out.len() != 2n`. Nothing is written on error; every point written is finite.
     pub fn sample<R: Rng + ?Sized>(
         &self,
         rng: &mut R,
@@ -202,7 +209,9 @@ impl Dataset {
         n: usize,
     ) -> Result<(), Error> {
         self.validate()?;
-        let expected = n.saturating_mul(2);
+        let Some(expected) = n.checked_mul(2) else {
+            return Err(Error::InvalidParameter { name: "n" });
+        };
         if out.len() != expected {
             return Err(Error::ShapeMismatch {
                 input: "out",

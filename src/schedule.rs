@@ -48,51 +48,55 @@ pub enum AnnealingSchedule {
 }
 
 impl AnnealingSchedule {
-    /// Checks every bandwidth the schedule can produce is positive and finite.
+    /// Checks every bandwidth the schedule can produce is positive and finite, and so is every
+    /// factor `σ(t)/σ0` ([`AnnealingSchedule::factor`], what the trainer multiplies its
+    /// temperatures by): the exponential floor must not exceed `σ0`, and the ratio of the end
+    /// value to `σ0` must be a positive normal `f32` (neither overflowing nor underflowing).
     ///
     /// # Errors
-    /// [`Error::InvalidParameter`] naming the offending field.
+    /// [`Error::InvalidParameter`] naming the offending field (`"schedule.initial"`,
+    /// `"schedule.minimum"`, `"schedule.end"`, `"schedule.rate"`, `"schedule.steps"`).
     pub fn validate(&self) -> Result<(), Error> {
         let positive = |v: f32| v.is_finite() && v > 0.0;
-        let ok = match *self {
-            Self::Constant { initial } => positive(initial),
-            Self::Exponential {
-                initial,
-                rate,
-                minimum,
-            } => {
+        let invalid = |name| Err(Error::InvalidParameter { name });
+        if !positive(self.initial()) {
+            return invalid("schedule.initial");
+        }
+        let (end, name) = match *self {
+            Self::Constant { initial } => (initial, "schedule.initial"),
+            Self::Exponential { rate, minimum, .. } => {
                 if !(rate.is_finite() && rate >= 0.0) {
-                    return Err(Error::InvalidParameter {
-                        name: "schedule.rate",
-                    });
+                    return invalid("schedule.rate");
                 }
-                positive(initial) && positive(minimum)
+                if !(positive(minimum) && minimum <= self.initial()) {
+                    return invalid("schedule.minimum");
+                }
+                (minimum, "schedule.minimum")
             }
-            Self::Linear {
-                initial,
-                end,
-                steps,
-            }
-            | Self::Cosine {
-                initial,
-                end,
-                steps,
-            } => {
+            Self::Linear { end, steps, .. } | Self::Cosine { end, steps, .. } => {
                 if steps == 0 {
-                    return Err(Error::InvalidParameter {
-                        name: "schedule.steps",
-                    });
+                    return invalid("schedule.steps");
                 }
-                positive(initial) && positive(end)
+                if !positive(end) {
+                    return invalid("schedule.end");
+                }
+                (end, "schedule.end")
             }
         };
-        if ok {
-            Ok(())
-        } else {
-            Err(Error::InvalidParameter {
-                name: "schedule bandwidth",
-            })
+        // Every factor lies between 1 and the last one (the schedules are monotone).
+        #[allow(clippy::cast_possible_truncation)]
+        let last = (f64::from(end) / f64::from(self.initial())) as f32;
+        if !(last.is_finite() && last >= f32::MIN_POSITIVE) {
+            return invalid(name);
         }
+        Ok(())
+    }
+
+    /// The factor after the schedule has ended (`σ_min/σ0`, `σ_end/σ0`, or 1): every factor
+    /// lies between 1 and this.
+    #[must_use]
+    pub fn final_factor(&self) -> f32 {
+        self.factor(u64::MAX)
     }
 
     /// The initial value `σ0`.
@@ -124,7 +128,10 @@ impl AnnealingSchedule {
                 steps,
             } => {
                 let s = (t / f64::from(steps)).min(1.0);
-                f64::from(initial) + (f64::from(end) - f64::from(initial)) * s
+                // A convex combination of two positive values: no cancellation when they differ
+                // by orders of magnitude (`σ0 + (σ_end − σ0)·s` gave 0 at `s = 0` for
+                // `σ0 = 1e-17`, `σ_end = 1`), and exact at both ends.
+                f64::from(initial) * (1.0 - s) + f64::from(end) * s
             }
             Self::Cosine {
                 initial,
@@ -133,7 +140,7 @@ impl AnnealingSchedule {
             } => {
                 let s = (t / f64::from(steps)).min(1.0);
                 let w = 0.5 * (1.0 + libm::cos(core::f64::consts::PI * s));
-                f64::from(end) + (f64::from(initial) - f64::from(end)) * w
+                f64::from(initial) * w + f64::from(end) * (1.0 - w)
             }
         };
         #[allow(clippy::cast_possible_truncation)]
@@ -215,5 +222,74 @@ mod tests {
             .validate()
             .is_err()
         );
+    }
+
+    /// Issue 15: a floor above the initial value, and factors that overflow or underflow `f32`,
+    /// were accepted.
+    #[test]
+    fn schedules_with_unusable_factors_are_rejected() {
+        use crate::Error;
+        let floor_above = AnnealingSchedule::Exponential {
+            initial: 0.1,
+            rate: 0.01,
+            minimum: 1.0,
+        };
+        assert_eq!(
+            floor_above.validate(),
+            Err(Error::InvalidParameter {
+                name: "schedule.minimum"
+            })
+        );
+        let overflowing = AnnealingSchedule::Linear {
+            initial: 1e-30,
+            end: 1e30,
+            steps: 10,
+        };
+        assert_eq!(
+            overflowing.validate(),
+            Err(Error::InvalidParameter {
+                name: "schedule.end"
+            })
+        );
+        assert!(!(1e30_f32 / 1e-30).is_finite(), "the factor overflows");
+        let underflowing = AnnealingSchedule::Cosine {
+            initial: 1e30,
+            end: 1e-30,
+            steps: 10,
+        };
+        assert!(underflowing.validate().is_err());
+        // Found by the trainer_step fuzz target: σ0 = 1.35e-17 rising to 1 gave σ(0) = 0 (the
+        // f64 cancellation of σ_end + (σ0 − σ_end)·1), a zero temperature at the first step.
+        for rising in [
+            AnnealingSchedule::Cosine {
+                initial: 1.352_233_9e-17,
+                end: 1.0,
+                steps: 1,
+            },
+            AnnealingSchedule::Linear {
+                initial: 1e-30,
+                end: 1e5,
+                steps: 3,
+            },
+        ] {
+            assert_eq!(rising.validate(), Ok(()));
+            assert_eq!(rising.value(0), rising.initial());
+            assert_eq!(rising.factor(0), 1.0);
+            for t in 0..5 {
+                assert!(rising.value(t) >= rising.initial(), "{rising:?} {t}");
+            }
+        }
+        // Valid schedules keep every factor in [final_factor, 1] and finite.
+        let fine = AnnealingSchedule::Exponential {
+            initial: 1.0,
+            rate: 0.5,
+            minimum: 0.25,
+        };
+        assert_eq!(fine.validate(), Ok(()));
+        assert_eq!(fine.final_factor(), 0.25);
+        for t in [0, 1, 10, 1000, u64::MAX] {
+            let f = fine.factor(t);
+            assert!((0.25..=1.0).contains(&f), "{t}: {f}");
+        }
     }
 }

@@ -226,3 +226,50 @@ fn stop_gradient_with_extreme_scales() {
         Err(Error::OutOfRange { input: "drift" })
     );
 }
+
+/// `fuzz/sinkhorn` (issue 15's warm start): potentials a solve had just returned were refused
+/// as a warm start (`OutOfRange { potentials }`) when `C/ε` was large: the potentials reach
+/// `C_max/ε` in units of ε (here `2.5e27`), above the first bound (`1e27`). Whatever a solve
+/// returns is accepted back now (bound `1e29`, still far from the exclusion logit `−1e30`).
+#[test]
+fn warm_start_accepts_the_potentials_a_solve_returned() {
+    let x = [[0.0_f32, 0.0]];
+    let y = [[1e4_f32, 0.0]];
+    let (a, b) = (
+        WeightedCloud::uniform(CloudView::from_points(&x)),
+        WeightedCloud::uniform(CloudView::from_points(&y)),
+    );
+    let config = SinkhornConfig {
+        blur: 1e-10,
+        scaling: None,
+        ..SinkhornConfig::default()
+    };
+    let mut buffer = vec![0.0; SinkhornWorkspace::required_len(1, 1)];
+    let mut workspace = SinkhornWorkspace::new(&mut buffer, 1, 1).unwrap();
+    let cold = sinkhorn_divergence(&a, &b, &config, &mut workspace).unwrap();
+    let ratio = f64::from(workspace.f()[0].abs()) / f64::from(config.epsilon());
+    assert!(ratio > 1e27, "{ratio:e}");
+    let warm = SinkhornConfig {
+        warm_start: true,
+        ..config
+    };
+    let again = sinkhorn_divergence(&a, &b, &warm, &mut workspace).unwrap();
+    assert_eq!(again.value, cold.value);
+    assert!(again.reports.iter().all(|r| r.converged), "{again:?}");
+}
+
+/// `fuzz/trainer_step`: a cosine schedule rising from `σ0 = 1.35e-17` to 1 gave `σ(0) = 0` (the
+/// `f64` cancellation of `σ_end + (σ0 − σ_end)·1`): `Trainer::new` accepted it and the first
+/// step failed on a zero blur. The schedules are convex combinations now, exact at both ends.
+#[test]
+fn a_rising_schedule_starts_at_its_initial_value() {
+    use drifting::schedule::AnnealingSchedule;
+    let schedule = AnnealingSchedule::Cosine {
+        initial: 1.352_233_9e-17,
+        end: 1.0,
+        steps: 1,
+    };
+    assert_eq!(schedule.value(0), 1.352_233_9e-17);
+    assert_eq!(schedule.factor(0), 1.0);
+    assert_eq!(schedule.value(1), 1.0);
+}

@@ -15,7 +15,7 @@ mod passes;
 #[path = "../examples/support/training.rs"]
 mod training;
 
-use drifting::{Dataset, DriftField, KernelFamily, SelfMask, SinkhornConfig};
+use drifting::{Dataset, DriftField, KernelFamily, SelfMask};
 use rand_core::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
 use training::{Budget, Run, evaluate, train, train_without_stop_gradient};
@@ -80,7 +80,7 @@ fn sinkhorn_and_laplace_drifts_both_train_the_checkerboard() {
     )
     .unwrap();
     let sinkhorn = train(
-        DriftField::Sinkhorn(SinkhornConfig::default()),
+        DriftField::Sinkhorn(training::EXPERIMENT_4_SINKHORN),
         &[0.05],
         1e-3,
         &dataset,

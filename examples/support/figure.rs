@@ -41,10 +41,52 @@ pub struct Scatter<'a> {
 /// One labelled `(step, value)` series and its colour.
 pub type Series<'a> = (&'a str, &'a [(f32, f32)], RGBColor);
 
-/// A curve panel: a title and series drawn on a log-scale value axis.
+/// A horizontal reference line (a metric's data floor): label, value, colour; drawn dashed.
+pub type Floor = (String, f32, RGBColor);
+
+/// A curve panel: a title and series drawn on a log-scale value axis whose decades reach every
+/// value shown, with optional axis titles and dashed reference lines.
+#[derive(Default)]
 pub struct Curves<'a> {
     pub title: String,
     pub series: Vec<Series<'a>>,
+    /// The horizontal axis's title (empty: none).
+    pub x_title: String,
+    /// The vertical axis's title (empty: none).
+    pub y_title: String,
+    /// Dashed horizontal lines (floors), included in the axis range.
+    pub floors: Vec<Floor>,
+}
+
+/// The decade-aligned range `[10^⌊log₁₀ lo⌋, 10^⌈log₁₀ hi⌉]` of the positive finite values, so
+/// that the labelled decades of a log axis enclose every value drawn; `(1e-6, 1)` if none.
+pub fn log_range(values: impl Iterator<Item = f32>) -> (f32, f32) {
+    let (lo, hi) = values
+        .filter(|v| *v > 0.0 && v.is_finite())
+        .fold((f32::MAX, f32::MIN), |(lo, hi), v| (lo.min(v), hi.max(v)));
+    if lo > hi {
+        return (1e-6, 1.0);
+    }
+    let lo = 10f32.powf(lo.log10().floor());
+    let mut hi = 10f32.powf(hi.log10().ceil());
+    if hi <= lo {
+        hi = lo * 10.0;
+    }
+    (lo, hi)
+}
+
+/// A log-axis label at the ticks `1`, `2` and `5` of each decade (`1e-3`, `2e-3`, `5e-3`, …);
+/// the other ticks stay unlabelled so the labels never overlap.
+fn log_label(y: &f32) -> String {
+    let e = y.log10().floor();
+    let m = (y / 10f32.powf(e)).round();
+    // The axis has a tick at `10·10^e` (rounded to just below the next decade) as well as at the
+    // decade itself: label only the latter.
+    if m == 1.0 || m == 2.0 || m == 5.0 {
+        format!("{m}e{e}")
+    } else {
+        String::new()
+    }
 }
 
 /// The colours of labelled series, in order (cycled).
@@ -69,6 +111,7 @@ impl<'a> Curves<'a> {
                 .zip(PALETTE.iter().cycle())
                 .map(|((n, c), color)| (n.as_str(), &c[..], *color))
                 .collect(),
+            ..Self::default()
         }
     }
 }
@@ -120,28 +163,31 @@ pub fn draw(
             .series
             .iter()
             .flat_map(|(_, s, _)| s.iter().map(|p| p.1))
-            .filter(|v| *v > 0.0 && v.is_finite());
-        let (lo, hi) = values.fold((f32::MAX, f32::MIN), |(lo, hi), v| (lo.min(v), hi.max(v)));
-        let (lo, hi) = if lo < hi {
-            (lo * 0.8, hi * 1.25)
-        } else {
-            (1e-6, 1.0)
-        };
+            .chain(panel.floors.iter().map(|f| f.1));
+        let (lo, hi) = log_range(values);
         let mut builder = ChartBuilder::on(area);
         builder.margin(12);
         if text {
             builder
                 .caption(&panel.title, ("sans-serif", 18))
-                .x_label_area_size(24)
-                .y_label_area_size(48);
+                .x_label_area_size(if panel.x_title.is_empty() { 24 } else { 40 })
+                .y_label_area_size(if panel.y_title.is_empty() { 48 } else { 64 });
         }
         let mut chart = builder.build_cartesian_2d(0.0..steps, (lo..hi).log_scale())?;
         let mut mesh = chart.configure_mesh();
         mesh.disable_mesh()
             .x_labels(5)
+            .y_labels(24)
             .x_label_formatter(&|x| format!("{x:.0}"))
-            .y_label_formatter(&|y| format!("{y:.0e}"));
-        if !text {
+            .y_label_formatter(&log_label);
+        if text {
+            if !panel.x_title.is_empty() {
+                mesh.x_desc(panel.x_title.as_str());
+            }
+            if !panel.y_title.is_empty() {
+                mesh.y_desc(panel.y_title.as_str());
+            }
+        } else {
             mesh.x_labels(0).y_labels(0);
         }
         mesh.draw()?;
@@ -160,9 +206,29 @@ pub fn draw(
                     .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], color));
             }
         }
+        for (label, value, color) in &panel.floors {
+            if !(*value > 0.0 && value.is_finite()) {
+                continue;
+            }
+            let drawn = chart.draw_series(DashedLineSeries::new(
+                [(0.0, *value), (steps, *value)],
+                6,
+                4,
+                color.stroke_width(1),
+            ))?;
+            if text {
+                let color = *color;
+                drawn.label(label.as_str()).legend(move |(x, y)| {
+                    EmptyElement::at((x, y))
+                        + PathElement::new(vec![(0, 0), (6, 0)], color)
+                        + PathElement::new(vec![(10, 0), (16, 0)], color)
+                });
+            }
+        }
         if text {
             chart
                 .configure_series_labels()
+                .position(SeriesLabelPosition::UpperRight)
                 .background_style(WHITE.mix(0.8))
                 .border_style(BLACK)
                 .draw()?;

@@ -124,7 +124,11 @@ impl Flow {
 
     /// The field and its temperature at hyper-parameter `h`.
     pub fn field(self, h: f32) -> (DriftField, f32) {
+        // GeomLoss's loop exactly: ε-scaling 0.5, averaged updates, no iterations after it.
         let sinkhorn = SinkhornConfig {
+            update: UpdateRule::Symmetric,
+            scaling: Some(0.5),
+            tolerance: 0.0,
             max_iterations: 0,
             ..SinkhornConfig::default()
         };
@@ -142,6 +146,7 @@ impl Flow {
             Self::SinkhornConverged => (
                 DriftField::Sinkhorn(SinkhornConfig {
                     update: UpdateRule::Alternating,
+                    scaling: Some(0.5),
                     tolerance: 1.0e-3,
                     max_iterations: 1000,
                     ..SinkhornConfig::default()

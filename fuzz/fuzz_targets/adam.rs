@@ -1,5 +1,7 @@
-//! Adam / AdamW steps: typed errors for invalid hyper-parameters, lengths and non-finite
-//! gradients (nothing written then); finite parameters after a valid step.
+//! Adam / AdamW steps: typed errors for invalid hyper-parameters, lengths, non-finite gradients
+//! and negative second moments (nothing written then; issue 15: a negative `v` was reported as
+//! the learning rate's fault); finite parameters and a finite report after a valid step, and a
+//! clipped step never zeroes a non-zero gradient (issue 15: `f32::MAX` gradients were zeroed).
 #![no_main]
 
 use arbitrary::Unstructured;
@@ -34,15 +36,33 @@ fuzz_target!(|data: &[u8]| {
         *v = x;
     }
     let (mut m, mut v) = (vec![0.0; n], vec![0.0; n]);
+    // Now and then a corrupted second moment (negative), or gradients at f32::MAX.
+    let negative_v = n > 0 && u.ratio(1u8, 16u8).unwrap_or(false);
+    if negative_v {
+        v[n - 1] = -1e-3;
+    }
+    if u.ratio(1u8, 8u8).unwrap_or(false) {
+        for (k, g) in grads.iter_mut().enumerate() {
+            *g = if k % 2 == 0 { f32::MAX } else { -f32::MAX };
+        }
+    }
     let mut state = AdamState::new();
     let valid_config = adam.validate().is_ok();
     for _ in 0..steps {
         let before = params.clone();
         let result = adam.step(&mut state, &mut params, &grads, &mut m, &mut v);
-        let bad_input =
-            mismatch || !valid_config || params.iter().chain(&grads).any(|x| !x.is_finite());
+        let bad_input = mismatch
+            || !valid_config
+            || params.iter().chain(&grads).any(|x| !x.is_finite())
+            || v.iter().any(|x| *x < 0.0);
         match result {
-            Err(_) => {
+            Err(e) => {
+                if negative_v && valid_config && !mismatch {
+                    let finite_inputs = params.iter().chain(&grads).all(|x| x.is_finite());
+                    if finite_inputs {
+                        assert_eq!(e, drifting::Error::InvalidParameter { name: "v" });
+                    }
+                }
                 assert!(
                     before
                         .iter()
@@ -52,8 +72,28 @@ fuzz_target!(|data: &[u8]| {
                 );
                 return;
             }
-            Ok(_) => {
+            Ok(report) => {
                 assert!(!bad_input, "invalid step accepted");
+                assert!(
+                    report.gradient_norm.is_finite() && report.clip_scale.is_finite(),
+                    "{report:?}"
+                );
+                // A clipped step moves m off zero wherever the gradient is non-zero: the
+                // gradient was scaled, not zeroed (its f32 product may still underflow for
+                // gradients below f32::MIN_POSITIVE / clip, so only large ones are checked).
+                if let (Some(c), 1) = (adam.max_grad_norm, state.step_count()) {
+                    let norm = grads
+                        .iter()
+                        .map(|g| f64::from(*g) * f64::from(*g))
+                        .sum::<f64>()
+                        .sqrt();
+                    let factor = (f64::from(c) / (norm + 1e-6)).min(1.0);
+                    for (g, m) in grads.iter().zip(&m) {
+                        if (f64::from(*g) * factor).abs() >= 1e-30 {
+                            assert!(*m != 0.0, "gradient {g} zeroed: {report:?}");
+                        }
+                    }
+                }
                 assert!(
                     params.iter().all(|p| p.is_finite()),
                     "non-finite parameters after a valid step"

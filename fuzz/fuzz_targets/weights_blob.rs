@@ -1,5 +1,6 @@
 //! Loading a generator from bytes: any byte string either loads (and then saves back to the same
-//! bytes) or gives a typed error; `params` is untouched on error.
+//! bytes) or gives a typed error; `params` is untouched on error. A blob saved for another shape
+//! names the header field that differs, whatever its length (issue 15: it reported a byte count).
 #![no_main]
 
 use drifting::Mlp;
@@ -30,6 +31,25 @@ fuzz_target!(|data: &[u8]| {
     } else {
         data.to_vec()
     };
+    // Blobs of other shapes, possibly truncated or extended: the shape field is named.
+    if data.first().is_some_and(|b| b % 4 == 1) {
+        let mut other = vec![0u8; Mlp::<2, 6, 2>::blob_len()];
+        let source = vec![0.5_f32; Mlp::<2, 6, 2>::PARAMETERS];
+        let written = Mlp::<2, 6, 2>::new(drifting::Activation::Silu)
+            .save(&source, &mut other)
+            .unwrap();
+        other.truncate(written);
+        let cut = data.get(1).map_or(0, |&c| usize::from(c));
+        if cut % 2 == 0 {
+            other.truncate(36.max(written.saturating_sub(cut)));
+        } else {
+            other.extend(std::iter::repeat_n(0u8, cut));
+        }
+        assert_eq!(
+            Net::load(&other, &mut params).map(|_| ()),
+            Err(drifting::Error::InvalidBlob { field: "hidden" })
+        );
+    }
     match Net::load(&blob, &mut params) {
         Ok(net) => {
             assert!(params.iter().all(|p| p.is_finite()));

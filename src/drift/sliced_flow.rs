@@ -7,8 +7,8 @@ use crate::cloud::CloudView;
 use crate::engine::take_scratch;
 use crate::engine::{check_range, squared_diameter};
 use crate::error::Error;
-use crate::metrics::random_direction;
 use crate::metrics::sliced_wasserstein::project;
+use crate::metrics::{MAX_DIRECTIONS, random_direction};
 
 /// Largest cloud whose indices the scratch holds exactly (`f32` integers).
 const MAX_POINTS: usize = 1 << 24;
@@ -16,7 +16,8 @@ const MAX_POINTS: usize = 1 << 24;
 /// Configuration of [`sliced_wasserstein_drift`].
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct SlicedFlowConfig {
-    /// Number `L ≥ 1` of random directions per evaluation (default 64).
+    /// Number `1 ≤ L ≤` [`MAX_DIRECTIONS`](crate::metrics::MAX_DIRECTIONS) of random
+    /// directions per evaluation (default 64).
     pub directions: usize,
     /// The step `η` (default 1).
     pub step: f32,
@@ -64,7 +65,8 @@ pub const fn sliced_flow_scratch_len(n: usize, p: usize) -> usize {
 /// memory: `scratch` of [`sliced_flow_scratch_len`]`(N, P)` floats. Serial (the sorts dominate).
 ///
 /// # Errors
-/// [`Error::InvalidParameter`] for zero directions or a non-finite step; empty or non-finite
+/// [`Error::InvalidParameter`] for zero directions or more than
+/// [`MAX_DIRECTIONS`](crate::metrics::MAX_DIRECTIONS), or a non-finite step; empty or non-finite
 /// clouds; [`Error::ShapeMismatch`] for an `out` that is not `N·D` long;
 /// [`Error::ScratchTooSmall`]; [`Error::CapacityExceeded`] for more than `2^24` queries;
 /// [`Error::OutOfRange`] for points more than `1e18` apart or `η` times the extent above `1e37`.
@@ -76,7 +78,7 @@ pub fn sliced_wasserstein_drift<const D: usize, R: Rng + ?Sized>(
     scratch: &mut [f32],
     out: &mut [f32],
 ) -> Result<(), Error> {
-    if config.directions == 0 {
+    if config.directions == 0 || config.directions > MAX_DIRECTIONS {
         return Err(Error::InvalidParameter { name: "directions" });
     }
     if !config.step.is_finite() {
@@ -104,7 +106,12 @@ pub fn sliced_wasserstein_drift<const D: usize, R: Rng + ?Sized>(
     if f64::from(config.step.abs()) * libm::sqrt(diameter2) > 1.0e37 {
         return Err(Error::OutOfRange { input: "step" });
     }
-    let scratch = take_scratch(scratch, sliced_flow_scratch_len(n, p))?;
+    let Some(required) = n.checked_mul(2).and_then(|two_n| two_n.checked_add(p)) else {
+        return Err(Error::InvalidParameter {
+            name: "queries, positives sizes",
+        });
+    };
+    let scratch = take_scratch(scratch, required)?;
     let (projections, rest) = scratch.split_at_mut(n.min(scratch.len()));
     let (order, data) = rest.split_at_mut(n.min(rest.len()));
 

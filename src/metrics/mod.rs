@@ -27,8 +27,8 @@ pub use energy::energy_distance;
 pub use floor::data_floor;
 pub use mmd::{DEFAULT_MMD_BANDWIDTHS, MAX_MMD_BANDWIDTHS, MmdConfig, mmd};
 pub use sliced_wasserstein::{
-    SlicedWassersteinConfig, WassersteinPower, random_direction, sliced_wasserstein,
-    sliced_wasserstein_scratch_len,
+    MAX_DIRECTIONS, SlicedWassersteinConfig, WassersteinPower, random_direction,
+    sliced_wasserstein, sliced_wasserstein_scratch_len,
 };
 #[cfg(feature = "std")]
 pub(crate) use {

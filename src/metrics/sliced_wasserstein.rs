@@ -31,7 +31,7 @@ pub enum WassersteinPower {
 /// shift `t`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SlicedWassersteinConfig {
-    /// Number `L ≥ 1` of random directions (default 200).
+    /// Number `1 ≤ L ≤ MAX_DIRECTIONS` of random directions (default 200).
     pub directions: usize,
     /// The power `p` (default [`WassersteinPower::Two`]).
     pub power: WassersteinPower,
@@ -53,6 +53,17 @@ impl Default for SlicedWassersteinConfig {
         Self::new()
     }
 }
+
+/// The largest direction count [`sliced_wasserstein`] and the sliced-Wasserstein-flow drift
+/// accept: `2^20`, five thousand times the papers' 200. Each direction costs a projection and
+/// two sorts, so the count bounds the run time; larger counts are refused with
+/// [`Error::InvalidParameter`] (`"directions"`) instead of looping for hours or, in parallel,
+/// allocating a direction list that does not fit in memory.
+pub const MAX_DIRECTIONS: usize = 1 << 20;
+
+/// Directions drawn (and held, `D` floats each) at a time by the parallel driver.
+#[cfg(feature = "std")]
+const DIRECTION_BATCH: usize = 4096;
 
 /// The scratch length [`sliced_wasserstein`] needs for clouds of `n` points: `2n` floats (the
 /// two sorted projections).
@@ -99,7 +110,8 @@ pub fn random_direction<const D: usize, R: Rng + ?Sized>(rng: &mut R) -> [f32; D
 /// [`sliced_wasserstein_scratch_len`]`(n) = 2n` floats (only its first `2n` are used).
 ///
 /// # Errors
-/// - [`Error::InvalidParameter`] (`"directions"`) if `config.directions == 0`;
+/// - [`Error::InvalidParameter`] (`"directions"`) if `config.directions` is 0 or above
+///   [`MAX_DIRECTIONS`];
 /// - [`Error::EmptyCloud`] / [`Error::NonFinite`] for an empty or non-finite `x` or `y`;
 /// - [`Error::ShapeMismatch`] (`"y"`) if the clouds differ in size;
 /// - [`Error::ScratchTooSmall`] if `scratch.len() < 2n`;
@@ -115,9 +127,10 @@ pub fn sliced_wasserstein<const D: usize, R: Rng + ?Sized>(
 }
 
 /// [`sliced_wasserstein`] with the directions run by `exec` (parallel driver:
-/// [`crate::parallel::sliced_wasserstein`]): the directions are drawn from `rng` in order first,
-/// each direction's mean is computed alone (the parallel workers sort in buffers of their own)
-/// and the means are added in direction order, so the value does not depend on the threads.
+/// [`crate::parallel::sliced_wasserstein`]): the directions are drawn from `rng` in order, a
+/// batch of at most 4096 at a time, each direction's mean is computed alone (the parallel
+/// workers sort in buffers of their own) and the means are added in direction order, so the
+/// value does not depend on the threads, and the memory held is bounded whatever the count.
 pub(crate) fn sliced_wasserstein_on<const D: usize, R: Rng + ?Sized>(
     exec: Exec,
     x: &CloudView<'_, D>,
@@ -126,7 +139,7 @@ pub(crate) fn sliced_wasserstein_on<const D: usize, R: Rng + ?Sized>(
     rng: &mut R,
     scratch: &mut [f32],
 ) -> Result<f64, Error> {
-    if config.directions == 0 {
+    if config.directions == 0 || config.directions > MAX_DIRECTIONS {
         return Err(Error::InvalidParameter { name: "directions" });
     }
     x.validate("x")?;
@@ -170,17 +183,28 @@ pub(crate) fn sliced_wasserstein_on<const D: usize, R: Rng + ?Sized>(
         #[cfg(feature = "std")]
         Exec::Rayon => {
             use rayon::prelude::*;
-            let thetas: std::vec::Vec<[f32; D]> = (0..config.directions)
-                .map(|_| random_direction::<D, R>(rng))
-                .collect();
-            let means: std::vec::Vec<f64> = thetas
-                .par_iter()
-                .map_init(
-                    || std::vec![0.0_f32; required],
-                    |buffers, theta| direction_mean(theta, buffers),
-                )
-                .collect();
-            means.iter().sum()
+            let mut total = 0.0_f64;
+            let mut left = config.directions;
+            let mut thetas = std::vec::Vec::with_capacity(left.min(DIRECTION_BATCH));
+            let mut means = std::vec::Vec::with_capacity(left.min(DIRECTION_BATCH));
+            while left > 0 {
+                let batch = left.min(DIRECTION_BATCH);
+                left -= batch;
+                thetas.clear();
+                thetas.extend((0..batch).map(|_| random_direction::<D, R>(rng)));
+                thetas
+                    .par_iter()
+                    .map_init(
+                        || std::vec![0.0_f32; required],
+                        |buffers, theta| direction_mean(theta, buffers),
+                    )
+                    .collect_into_vec(&mut means);
+                // In direction order, one addition at a time: the serial sum, bit for bit.
+                for mean in &means {
+                    total += mean;
+                }
+            }
+            total
         }
     };
     #[allow(clippy::cast_precision_loss)]

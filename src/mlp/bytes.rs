@@ -106,21 +106,20 @@ impl<const I: usize, const H: usize, const O: usize> Mlp<I, H, O> {
     /// generator (with the saved activation). `params` is written only if the whole blob is
     /// valid.
     ///
+    /// The header is read before the length is compared, so that a blob saved for another shape
+    /// names the field that differs (`"hidden"`, …) rather than a byte count.
+    ///
     /// # Errors
-    /// [`Error::ShapeMismatch`] if `blob` is not exactly [`Mlp::blob_len`] bytes (truncated or
-    /// trailing data) or `params` does not hold [`Mlp::PARAMETERS`] values;
-    /// [`Error::InvalidBlob`] for a wrong magic, an unsupported version, a different depth,
-    /// shape or parameter count, an unknown activation, non-zero reserved bytes or a checksum
-    /// mismatch; [`Error::NonFinite`] if a stored parameter is NaN or infinite.
+    /// In this order: [`Error::ShapeMismatch`] if `params` does not hold [`Mlp::PARAMETERS`]
+    /// values; [`Error::InvalidBlob`] for a wrong magic; [`Error::ShapeMismatch`] (`"blob"`) if the
+    /// blob is shorter than its 36-byte header; [`Error::InvalidBlob`] for an unsupported version,
+    /// a different depth, shape (`"inputs"`, `"hidden"`, `"outputs"`) or parameter count;
+    /// [`Error::ShapeMismatch`] (`"blob"`) if the blob is not exactly [`Mlp::blob_len`] bytes
+    /// (truncated or trailing data); [`Error::InvalidBlob`] for an unknown activation, non-zero
+    /// reserved bytes or a checksum mismatch; [`Error::NonFinite`] if a stored parameter is NaN
+    /// or infinite.
     pub fn load(blob: &[u8], params: &mut [f32]) -> Result<Self, Error> {
         let len = Self::blob_len();
-        if blob.len() != len {
-            return Err(Error::ShapeMismatch {
-                input: "blob",
-                expected: len,
-                found: blob.len(),
-            });
-        }
         if params.len() != Self::PARAMETERS {
             return Err(Error::ShapeMismatch {
                 input: "params",
@@ -128,10 +127,16 @@ impl<const I: usize, const H: usize, const O: usize> Mlp<I, H, O> {
                 found: params.len(),
             });
         }
-        let (header, body) = blob.split_at(HEADER);
-        let field = |range: core::ops::Range<usize>| header.get(range).unwrap_or(&[]);
-        if field(0..8) != BLOB_MAGIC {
+        let field = |range: core::ops::Range<usize>| blob.get(range).unwrap_or(&[]);
+        if blob.len() >= BLOB_MAGIC.len() && field(0..8) != BLOB_MAGIC {
             return Err(Error::InvalidBlob { field: "magic" });
+        }
+        if blob.len() < HEADER {
+            return Err(Error::ShapeMismatch {
+                input: "blob",
+                expected: len,
+                found: blob.len(),
+            });
         }
         if field(8..10) != BLOB_VERSION.to_le_bytes() {
             return Err(Error::InvalidBlob { field: "version" });
@@ -149,6 +154,15 @@ impl<const I: usize, const H: usize, const O: usize> Mlp<I, H, O> {
                 return Err(Error::InvalidBlob { field: name });
             }
         }
+        if blob.len() != len {
+            return Err(Error::ShapeMismatch {
+                input: "blob",
+                expected: len,
+                found: blob.len(),
+            });
+        }
+        let (header, body) = blob.split_at(HEADER);
+        let field = |range: core::ops::Range<usize>| header.get(range).unwrap_or(&[]);
         let Some(activation) = header.get(24).copied().and_then(Activation::from_code) else {
             return Err(Error::InvalidBlob {
                 field: "activation",

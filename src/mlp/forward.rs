@@ -28,7 +28,7 @@ fn tiles(s: &mut [f32]) -> &mut [[f32; TILE]] {
 }
 
 /// Largest batch whose size the cache header records exactly (as an `f32`).
-pub(super) const MAX_BATCH: usize = 1 << 24;
+pub(crate) const MAX_BATCH: usize = 1 << 24;
 
 impl<const I: usize, const H: usize, const O: usize> Mlp<I, H, O> {
     /// Splits a cache of at least `cache_len(batch)` values into its regions and the packing

@@ -46,6 +46,7 @@ mod init;
 
 pub use activation::Activation;
 pub use bytes::{BLOB_MAGIC, BLOB_VERSION};
+pub(crate) use forward::MAX_BATCH;
 
 use crate::engine::gemm::{self, MR, TILE};
 use crate::error::Error;

@@ -1,7 +1,7 @@
 //! The entropic transport cost `OT_ε` and the debiased Sinkhorn divergence `S_ε`.
 
 use super::solver::{solve_pair, solve_self};
-use super::{SinkhornConfig, SinkhornReport, SinkhornWorkspace, WeightedCloud, prepare};
+use super::{SinkhornConfig, SinkhornReport, SinkhornWorkspace, Solves, WeightedCloud, prepare};
 use crate::engine::chunks::Exec;
 use crate::error::Error;
 
@@ -44,7 +44,7 @@ pub(crate) fn entropic_transport_on<const D: usize>(
     config: &SinkhornConfig,
     workspace: &mut SinkhornWorkspace<'_>,
 ) -> Result<(f32, SinkhornReport), Error> {
-    prepare(x, y, config, workspace)?;
+    prepare(x, y, config, workspace, Solves::Pair)?;
     let (mut state, ..) = workspace.parts().into_pair();
     let report = solve_pair(exec, x, y, config, &mut state);
     let value = weighted_sum(x, state.f) + weighted_sum(y, state.g);
@@ -95,36 +95,38 @@ pub(crate) fn sinkhorn_divergence_on<const D: usize>(
     config: &SinkhornConfig,
     workspace: &mut SinkhornWorkspace<'_>,
 ) -> Result<SinkhornDivergence, Error> {
-    let (transport_ab, report_ab) = entropic_transport_on(exec, x, y, config, workspace)?;
-    let parts = workspace.parts();
+    prepare(x, y, config, workspace, Solves::All)?;
+    let (mut state, f_aa, g_bb) = workspace.parts().into_pair();
+    let report_ab = solve_pair(exec, x, y, config, &mut state);
     let (xs, ys) = (&x.points, &y.points);
     let report_aa = solve_self(
         exec,
         x,
         ys,
         config,
-        parts.f_aa,
-        parts.log_a,
-        parts.tmp_n,
-        parts.bias,
+        f_aa,
+        state.log_a,
+        state.tmp_f,
+        state.bias,
     );
     let report_bb = solve_self(
         exec,
         y,
         xs,
         config,
-        parts.g_bb,
-        parts.log_b,
-        parts.tmp_m,
-        parts.bias,
+        g_bb,
+        state.log_b,
+        state.tmp_g,
+        state.bias,
     );
-    let half_aa = weighted_sum(x, parts.f_aa);
-    let half_bb = weighted_sum(y, parts.g_bb);
-    let value = weighted_sum(x, parts.f_ab) - half_aa + weighted_sum(y, parts.g_ab) - half_bb;
+    let (transport_f, transport_g) = (weighted_sum(x, state.f), weighted_sum(y, state.g));
+    let half_aa = weighted_sum(x, f_aa);
+    let half_bb = weighted_sum(y, g_bb);
+    let value = transport_f - half_aa + transport_g - half_bb;
     #[allow(clippy::cast_possible_truncation)]
     Ok(SinkhornDivergence {
         value: value as f32,
-        transport_ab,
+        transport_ab: (transport_f + transport_g) as f32,
         transport_aa: (2.0 * half_aa) as f32,
         transport_bb: (2.0 * half_bb) as f32,
         reports: [report_ab, report_aa, report_bb],

@@ -2,7 +2,7 @@
 
 use super::softmin::cost_rule;
 use super::solver::{solve_pair, solve_self};
-use super::{SinkhornConfig, SinkhornReport, SinkhornWorkspace, WeightedCloud, prepare};
+use super::{SinkhornConfig, SinkhornReport, SinkhornWorkspace, Solves, WeightedCloud, prepare};
 use crate::cloud::CloudView;
 use crate::engine::chunks::{Exec, for_each_chunk};
 use crate::engine::mean_displacement;
@@ -104,7 +104,7 @@ pub(crate) fn barycentric_projection_on<const D: usize>(
     out: &mut [f32],
 ) -> Result<SinkhornReport, Error> {
     check_out(out, x.len().saturating_mul(D))?;
-    prepare(x, y, config, workspace)?;
+    prepare(x, y, config, workspace, Solves::Pair)?;
     let (mut state, ..) = workspace.parts().into_pair();
     let report = solve_pair(exec, x, y, config, &mut state);
     let eps = config.epsilon();
@@ -154,7 +154,7 @@ pub(crate) fn sinkhorn_drift_on<const D: usize>(
     out: &mut [f32],
 ) -> Result<[SinkhornReport; 2], Error> {
     check_out(out, x.len().saturating_mul(D))?;
-    prepare(x, y, config, workspace)?;
+    prepare(x, y, config, workspace, Solves::PairAndFirst)?;
     let (mut state, f_aa, _) = workspace.parts().into_pair();
     let report_ab = solve_pair(exec, x, y, config, &mut state);
     let report_aa = solve_self(
@@ -179,11 +179,29 @@ pub(crate) fn sinkhorn_drift_on<const D: usize>(
     Ok([report_ab, report_aa])
 }
 
-/// Scratch length [`sinkhorn_proxy_drift`] needs: `2N + M + 2·max(N, M)`.
+/// Scratch length [`sinkhorn_proxy_drift`] needs: `2N + M + 2·max(N, M)`, saturating at
+/// `usize::MAX` (`const`, for buffers in a `static`; no buffer is that long, so a saturated
+/// length never passes the drift's check, which uses
+/// [`checked_sinkhorn_proxy_scratch_len`]).
 #[must_use]
 pub const fn sinkhorn_proxy_scratch_len(n: usize, m: usize) -> usize {
+    match checked_sinkhorn_proxy_scratch_len(n, m) {
+        Some(len) => len,
+        None => usize::MAX,
+    }
+}
+
+/// `2N + M + 2·max(N, M)`, or `None` if it overflows `usize`.
+#[must_use]
+pub const fn checked_sinkhorn_proxy_scratch_len(n: usize, m: usize) -> Option<usize> {
     let largest = if n > m { n } else { m };
-    2 * n + m + 2 * largest
+    match (n.checked_mul(2), largest.checked_mul(2)) {
+        (Some(two_n), Some(two_largest)) => match two_n.checked_add(m) {
+            Some(partial) => partial.checked_add(two_largest),
+            None => None,
+        },
+        _ => None,
+    }
 }
 
 /// The one-shot *Sinkhorn proxy* drift of the third paper (docs/mathematics.md §6).
@@ -197,14 +215,16 @@ pub const fn sinkhorn_proxy_scratch_len(n: usize, m: usize) -> usize {
 ///
 /// Everything in the log domain: `r_i = LSE_j(−C_ij/ε)`, `c_j = LSE_i(log a_i − r_i − C_ij/ε)`,
 /// and row `i` of `P2` is the softmax over `j` of `log b_j − c_j − C_ij/ε`. Four streaming passes
-/// per projection; `scratch` of [`sinkhorn_proxy_scratch_len`] values. Only `blur` and `cost`
-/// of `config` are used.
+/// per projection; `scratch` of [`sinkhorn_proxy_scratch_len`] values. Only the regularisation
+/// (`blur` or `epsilon`) and `cost` of `config` are used (and validated).
 ///
 /// Multithreaded (feature `std`; the same bits whatever the number of threads):
 /// `drifting::parallel::sinkhorn_proxy_drift`.
 ///
 /// # Errors
-/// Empty or non-finite clouds, bad weights or blur, `out.len() != N·D`, scratch too small.
+/// Empty or non-finite clouds, bad weights or blur, `out.len() != N·D`, scratch too small;
+/// [`Error::OutOfRange`] as [`sinkhorn_drift`]: points more than `1e18` apart (`"points"`), or a
+/// blur so small for their extent that `C/ε` would exceed `1e28` (`"blur"`, or `"epsilon"`).
 pub fn sinkhorn_proxy_drift<const D: usize>(
     x: &WeightedCloud<'_, D>,
     y: &WeightedCloud<'_, D>,
@@ -228,8 +248,17 @@ pub(crate) fn sinkhorn_proxy_drift_on<const D: usize>(
     y.validate("y")?;
     config.validate()?;
     check_out(out, x.len().saturating_mul(D))?;
+    let diameter2 = crate::engine::squared_diameter(&[&x.points, &y.points]);
+    crate::engine::check_range(
+        diameter2,
+        f64::from(config.cost.factor()) * diameter2 / f64::from(config.epsilon()),
+        config.epsilon_name(),
+    )?;
     let (n, m) = (x.len(), y.len());
-    let scratch = take_scratch(scratch, sinkhorn_proxy_scratch_len(n, m))?;
+    let Some(required) = checked_sinkhorn_proxy_scratch_len(n, m) else {
+        return Err(Error::InvalidParameter { name: "x, y sizes" });
+    };
+    let scratch = take_scratch(scratch, required)?;
     // Lengths checked by `take_scratch`; `min` keeps the splits panic-free regardless.
     let (log_a, rest) = scratch.split_at_mut(n.min(scratch.len()));
     let (log_b, rest) = rest.split_at_mut(m.min(rest.len()));
@@ -244,6 +273,12 @@ pub(crate) fn sinkhorn_proxy_drift_on<const D: usize>(
     proxy_projection(
         exec, &x.points, log_a, &x.points, log_a, &rule, rows, columns, bias, -1.0, true, out,
     );
+    // A safety net after the range check: report, never return, a non-finite field.
+    if !out.iter().all(|v| v.is_finite()) {
+        return Err(Error::OutOfRange {
+            input: config.epsilon_name(),
+        });
+    }
     Ok(())
 }
 

@@ -1,9 +1,33 @@
-//! The Sinkhorn iterations: ε-scaling schedule, alternating and symmetric updates, convergence.
+//! The Sinkhorn iterations: ε-scaling schedule, alternating and symmetric updates, and the one
+//! stop rule both share (marginal error of the pair that is returned, tolerance, cap, stall).
 
 use super::softmin::{marginal_error, softmin};
 use super::{GroundCost, SinkhornConfig, SinkhornReport, UpdateRule, WeightedCloud};
 use crate::cloud::CloudView;
 use crate::engine::chunks::Exec;
+
+/// The longest ε-scaling schedule a solve accepts (entries, the target included). A factor close
+/// to 1 makes the schedule long (`ln(d/blur)/ln(1/s)` entries for diameter `d`): GeomLoss's
+/// 0.5 gives about 10 on unit-scale data, 0.9 about 60, 0.99 about 600; a factor such as
+/// `0.99999994` would ask for tens of millions of passes. Factors above
+/// [`MAX_SCALING`](super::MAX_SCALING) are refused by the configuration's validation, which keeps
+/// every accepted schedule within this; a longer one would be refused with
+/// [`Error::InvalidParameter`](crate::Error::InvalidParameter) (`"scaling"`) all the same.
+pub const MAX_SCALING_STEPS: usize = 10_000;
+
+/// Iterations at the target ε without a new smallest marginal error after which a solve stops
+/// as *stalled* ([`SinkhornReport::stalled`]).
+///
+/// An `f32` solve cannot reach every tolerance: the potentials carry rounding of about
+/// `ulp(max |f|)`, so the plan's marginals carry about `ulp(max |f|)/ε` of relative error, and
+/// an update either stops moving (the averaged update `½(f + softmin)` has exact fixed points a
+/// few ulp away from the solution) or wanders at that level. While the solve still converges,
+/// however slowly, every iteration gives a new smallest error; once it has reached its floor, the
+/// error repeats or fluctuates. 64 iterations without a new minimum is far longer than any
+/// transient measured (the longest: 9 iterations, just after the ε schedule, on the clouds of
+/// `tests/sinkhorn_defaults.rs` and `tests/sinkhorn_reference.rs`), and far shorter than the
+/// 100 000 iterations a tolerance below the floor used to cost.
+pub const STALL_WINDOW: usize = 64;
 
 /// GeomLoss's ε-scaling schedule (`epsilon_schedule` of `geomloss/sinkhorn_divergence.py`) for
 /// `p = 2`: `[d², exp(2 ln d), exp(2 ln d + 2 ln s), …` (while the exponent stays above
@@ -14,58 +38,105 @@ pub struct EpsilonSchedule {
     start: f64,
     step: f64,
     interior: usize,
-    blur_squared: f64,
+    target: f64,
     next: usize,
+}
+
+impl EpsilonSchedule {
+    /// A schedule with nothing left to yield.
+    const EMPTY: Self = Self {
+        start: 0.0,
+        step: 0.0,
+        interior: 0,
+        target: 0.0,
+        next: usize::MAX,
+    };
+
+    /// `[target]` alone.
+    const fn single(target: f64) -> Self {
+        Self {
+            start: 0.0,
+            step: 0.0,
+            interior: 0,
+            target,
+            next: 1,
+        }
+    }
+
+    /// The schedule from `d²` down to `exp(stop)` by factors `s²`, then `target`.
+    fn annealed(diameter: f64, stop: f64, scaling: f64, target: f64) -> Self {
+        let start = 2.0 * libm::log(diameter);
+        let step = 2.0 * libm::log(scaling);
+        // numpy.arange(start, stop, step) has ceil((stop − start)/step) entries; a huge count
+        // saturates (and is refused by the solvers' validation, see MAX_SCALING_STEPS).
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let interior = libm::ceil((stop - start) / step).max(0.0) as usize;
+        Self {
+            start,
+            step,
+            interior,
+            target,
+            next: 0,
+        }
+    }
+
+    /// Entries left to yield (saturating at `usize::MAX`).
+    #[must_use]
+    pub fn remaining(&self) -> usize {
+        // Entries 0..=interior+1 (the first is d², then `interior` exponents, then the target).
+        let total = self.interior.saturating_add(2);
+        total.saturating_sub(self.next)
+    }
 }
 
 impl Iterator for EpsilonSchedule {
     type Item = f32;
     fn next(&mut self) -> Option<f32> {
         let k = self.next;
-        self.next += 1;
         #[allow(clippy::cast_precision_loss, clippy::cast_possible_truncation)]
         let value = if k == 0 {
             libm::exp(self.start)
         } else if k <= self.interior {
             libm::exp(self.start + (k - 1) as f64 * self.step)
-        } else if k == self.interior + 1 {
-            self.blur_squared
+        } else if k == self.interior.saturating_add(1) {
+            self.target
         } else {
             return None;
         };
+        self.next = k.saturating_add(1);
         #[allow(clippy::cast_possible_truncation)]
         Some(value as f32)
     }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let n = self.remaining();
+        (n, Some(n))
+    }
 }
+
+impl ExactSizeIterator for EpsilonSchedule {}
 
 /// The schedule for clouds of diameter `diameter`, target `blur` and factor `scaling`. When the
 /// diameter does not exceed the blur, the schedule is `[blur²]` alone.
 #[must_use]
 pub fn epsilon_schedule(diameter: f32, blur: f32, scaling: f32) -> EpsilonSchedule {
-    let blur_squared = f64::from(blur * blur);
+    let target = f64::from(blur * blur);
     let (d, b, s) = (f64::from(diameter), f64::from(blur), f64::from(scaling));
     if !(d > b && s > 0.0 && s < 1.0) {
-        return EpsilonSchedule {
-            start: 0.0,
-            step: 0.0,
-            interior: 0,
-            blur_squared,
-            next: 1,
-        };
+        return EpsilonSchedule::single(target);
     }
-    let start = 2.0 * libm::log(d);
-    let stop = 2.0 * libm::log(b);
-    let step = 2.0 * libm::log(s);
-    // numpy.arange(start, stop, step) has ceil((stop − start)/step) entries.
-    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-    let interior = libm::ceil((stop - start) / step).max(0.0) as usize;
-    EpsilonSchedule {
-        start,
-        step,
-        interior,
-        blur_squared,
-        next: 0,
+    EpsilonSchedule::annealed(d, 2.0 * libm::log(b), s, target)
+}
+
+/// The same schedule towards a target `epsilon` given directly: the exponents stop at `ln ε`
+/// instead of `2 ln blur`, and the last entry is `ε` itself.
+fn epsilon_schedule_to(diameter: f32, epsilon: f32, scaling: f32) -> EpsilonSchedule {
+    let target = f64::from(epsilon);
+    let (d, s) = (f64::from(diameter), f64::from(scaling));
+    if !(d * d > target && s > 0.0 && s < 1.0) {
+        return EpsilonSchedule::single(target);
     }
+    EpsilonSchedule::annealed(d, libm::log(target), s, target)
 }
 
 /// The diagonal of the bounding box of both clouds (GeomLoss's `max_diameter`).
@@ -83,22 +154,20 @@ pub(crate) fn diameter<const D: usize>(x: &CloudView<'_, D>, y: &CloudView<'_, D
 }
 
 /// The ε sequence a solve runs before iterating at the target: the GeomLoss schedule with
-/// scaling, `[blur²]` without.
+/// scaling, nothing without scaling or with a warm start.
 pub(crate) fn schedule_for<const D: usize>(
     x: &CloudView<'_, D>,
     y: &CloudView<'_, D>,
     config: &SinkhornConfig,
 ) -> EpsilonSchedule {
     match config.scaling {
-        Some(s) => epsilon_schedule(diameter(x, y), config.blur, s),
-        // Nothing before the target: the iterations all run at `blur²`.
-        None => EpsilonSchedule {
-            start: 0.0,
-            step: 0.0,
-            interior: 0,
-            blur_squared: 0.0,
-            next: 2,
+        _ if config.warm_start => EpsilonSchedule::EMPTY,
+        Some(s) => match config.epsilon {
+            Some(eps) => epsilon_schedule_to(diameter(x, y), eps, s),
+            None => epsilon_schedule(diameter(x, y), config.blur, s),
         },
+        // Nothing before the target: the iterations all run at ε.
+        None => EpsilonSchedule::EMPTY,
     }
 }
 
@@ -127,6 +196,81 @@ fn balance<const D: usize>(
     }
     for v in g.iter_mut() {
         *v += shift;
+    }
+}
+
+/// The stop rule of the iterations at the target ε, shared by every solve.
+///
+/// Each iteration measures the L1 marginal error of the pair of potentials it holds (from the
+/// softmins it computes anyway); the solve stops, and *returns that pair* with that error, when
+/// the error is at most the tolerance (converged), or when the cap is reached or the error has
+/// not reached a new minimum for [`STALL_WINDOW`] iterations (stalled).
+struct StopRule {
+    tolerance: f32,
+    max_iterations: usize,
+    iterations: usize,
+    best: f32,
+    since_best: usize,
+}
+
+/// Why the iterations stopped.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Stop {
+    Converged,
+    Capped,
+    Stalled,
+}
+
+impl StopRule {
+    fn new(config: &SinkhornConfig) -> Self {
+        Self {
+            tolerance: config.tolerance,
+            max_iterations: config.max_iterations,
+            iterations: 0,
+            best: f32::INFINITY,
+            since_best: 0,
+        }
+    }
+
+    /// Records the error of the current pair; `Some` if the solve stops on it, otherwise counts
+    /// one more iteration (the caller then updates the pair).
+    fn check(&mut self, error: f32) -> Option<Stop> {
+        if error <= self.tolerance {
+            return Some(Stop::Converged);
+        }
+        if error < self.best {
+            self.best = error;
+            self.since_best = 0;
+        } else {
+            self.since_best += 1;
+        }
+        if self.since_best >= STALL_WINDOW {
+            return Some(Stop::Stalled);
+        }
+        if self.iterations >= self.max_iterations {
+            return Some(Stop::Capped);
+        }
+        self.iterations += 1;
+        None
+    }
+
+    /// Forgets the best error so far (the update rule changed).
+    fn restart(&mut self) {
+        self.best = f32::INFINITY;
+        self.since_best = 0;
+    }
+
+    /// The report of a solve that returns potentials whose marginal error is `error`.
+    fn report(&self, scaling_steps: usize, error: f32, stop: Stop, epsilon: f32) -> SinkhornReport {
+        let converged = error <= self.tolerance;
+        SinkhornReport {
+            scaling_steps,
+            iterations: self.iterations,
+            marginal_error: error,
+            converged,
+            stalled: stop == Stop::Stalled && !converged,
+            epsilon,
+        }
     }
 }
 
@@ -174,9 +318,31 @@ impl PairState<'_> {
             self.tmp_g,
         );
     }
+
+    /// The L1 marginal error of the plan of `(f, g)`, from `tmp_f = softmin(g)` and
+    /// `tmp_g = softmin(f)`: rows `Σ a_i |e^{(f_i − tmp_f_i)/ε} − 1|` plus columns.
+    fn pair_error<const D: usize>(
+        &self,
+        x: &WeightedCloud<'_, D>,
+        y: &WeightedCloud<'_, D>,
+        eps: f32,
+    ) -> f32 {
+        (marginal_error(x, self.f, self.tmp_f, eps) + marginal_error(y, self.g, self.tmp_g, eps))
+            .min(f32::MAX)
+    }
+
+    /// The averaged update `(f, g) ← ½((f, g) + (tmp_f, tmp_g))`.
+    fn average(&mut self) {
+        average(self.f, self.tmp_f);
+        average(self.g, self.tmp_g);
+    }
 }
 
-/// Solves the `(a, b)` problem: potentials in `state.f`, `state.g`.
+/// Solves the `(a, b)` problem: potentials in `state.f`, `state.g` (read as the starting point
+/// with [`SinkhornConfig::warm_start`]).
+///
+/// The report's marginal error is that of the returned pair, and the stop test used the same
+/// number ([`StopRule`]): `converged ⇔ marginal_error ≤ tolerance` holds by construction.
 pub(crate) fn solve_pair<const D: usize>(
     exec: Exec,
     x: &WeightedCloud<'_, D>,
@@ -187,105 +353,105 @@ pub(crate) fn solve_pair<const D: usize>(
     let (xs, ys) = (x.points, y.points);
     let cost = config.cost;
     let target = config.epsilon();
-    let schedule = schedule_for(&xs, &ys, config);
     let s = &mut *state;
     let mut scaling_steps = 0;
-    // Initialisation from zero potentials at the first ε.
-    let first = schedule.clone().next().unwrap_or(target);
-    softmin(exec, &xs, &ys, s.log_b, None, first, cost, s.bias, s.f);
-    match config.update {
-        UpdateRule::Alternating => {
-            softmin(exec, &ys, &xs, s.log_a, Some(s.f), first, cost, s.bias, s.g)
-        }
-        UpdateRule::Symmetric => softmin(exec, &ys, &xs, s.log_a, None, first, cost, s.bias, s.g),
-    }
-    let mut error = f32::INFINITY;
-    let mut iterations = 0;
-    let mut schedule = schedule;
-    loop {
-        let eps = match schedule.next() {
-            Some(eps) => {
-                scaling_steps += 1;
-                eps
-            }
-            None => {
-                if iterations >= config.max_iterations || error <= config.tolerance {
-                    break;
-                }
-                iterations += 1;
-                target
-            }
+    if !config.warm_start {
+        let schedule = schedule_for(&xs, &ys, config);
+        // Initialisation from zero potentials at the first ε.
+        let first = schedule.clone().next().unwrap_or(target);
+        softmin(exec, &xs, &ys, s.log_b, None, first, cost, s.bias, s.f);
+        let g_start = match config.update {
+            UpdateRule::Alternating => Some(&*s.f),
+            UpdateRule::Symmetric => None,
         };
-        match config.update {
+        softmin(exec, &ys, &xs, s.log_a, g_start, first, cost, s.bias, s.g);
+        for eps in schedule {
+            scaling_steps += 1;
+            match config.update {
+                UpdateRule::Alternating => {
+                    softmin(exec, &xs, &ys, s.log_b, Some(s.g), eps, cost, s.bias, s.f);
+                    softmin(exec, &ys, &xs, s.log_a, Some(s.f), eps, cost, s.bias, s.g);
+                    balance(x, y, s.f, s.g);
+                }
+                UpdateRule::Symmetric => {
+                    s.both_softmins(exec, &xs, &ys, eps, cost);
+                    s.average();
+                }
+            }
+        }
+    }
+    let mut rule = StopRule::new(config);
+    let mut update = config.update;
+    loop {
+        match update {
             UpdateRule::Alternating => {
-                softmin(exec, &xs, &ys, s.log_b, Some(s.g), eps, cost, s.bias, s.f);
+                // f ← softmin(g): the rows of the plan of (f, g) are exact (their error is 0 by
+                // construction); the columns, from softmin(f), carry the whole error.
+                softmin(
+                    exec,
+                    &xs,
+                    &ys,
+                    s.log_b,
+                    Some(s.g),
+                    target,
+                    cost,
+                    s.bias,
+                    s.f,
+                );
                 softmin(
                     exec,
                     &ys,
                     &xs,
                     s.log_a,
                     Some(s.f),
-                    eps,
+                    target,
                     cost,
                     s.bias,
                     s.tmp_g,
                 );
-                error = marginal_error(y, s.g, s.tmp_g, eps);
+                let error = marginal_error(y, s.g, s.tmp_g, target);
+                if let Some(stop) = rule.check(error) {
+                    return rule.report(scaling_steps, error, stop, target);
+                }
                 copy(s.g, s.tmp_g);
                 balance(x, y, s.f, s.g);
             }
             UpdateRule::Symmetric => {
-                s.both_softmins(exec, &xs, &ys, eps, cost);
-                error = (marginal_error(x, s.f, s.tmp_f, eps)
-                    + marginal_error(y, s.g, s.tmp_g, eps))
-                .min(f32::MAX);
-                for (f, t) in s.f.iter_mut().zip(s.tmp_f.iter()) {
-                    *f = 0.5 * (*f + t);
-                }
-                for (g, t) in s.g.iter_mut().zip(s.tmp_g.iter()) {
-                    *g = 0.5 * (*g + t);
+                s.both_softmins(exec, &xs, &ys, target, cost);
+                let error = s.pair_error(x, y, target);
+                match rule.check(error) {
+                    Some(Stop::Converged) => {
+                        return rule.report(scaling_steps, error, Stop::Converged, target);
+                    }
+                    Some(Stop::Stalled) => {
+                        // The averaged updates stopped reducing the error: their f32 floor, or
+                        // a plateau where a potential travels a long way at half speed. The
+                        // alternating updates take over from this pair (see UpdateRule).
+                        update = UpdateRule::Alternating;
+                        rule.restart();
+                    }
+                    Some(stop) => {
+                        // GeomLoss's final extrapolation `(f, g) ← (softmin(g), softmin(f))`
+                        // (with `max_iterations = 0` the whole solve is GeomLoss's), then the
+                        // error of the extrapolated pair, which is what is returned.
+                        copy(s.f, s.tmp_f);
+                        copy(s.g, s.tmp_g);
+                        s.both_softmins(exec, &xs, &ys, target, cost);
+                        let error = s.pair_error(x, y, target);
+                        return rule.report(scaling_steps, error, stop, target);
+                    }
+                    None => s.average(),
                 }
             }
         }
     }
-    // GeomLoss's final extrapolation, then the honest marginal error of what is returned.
-    let marginal_error = match config.update {
-        UpdateRule::Symmetric => {
-            s.both_softmins(exec, &xs, &ys, target, cost);
-            copy(s.f, s.tmp_f);
-            copy(s.g, s.tmp_g);
-            s.both_softmins(exec, &xs, &ys, target, cost);
-            (marginal_error(x, s.f, s.tmp_f, target) + marginal_error(y, s.g, s.tmp_g, target))
-                .min(f32::MAX)
-        }
-        UpdateRule::Alternating => {
-            // Columns are exact after the last g-update; the rows carry the error.
-            softmin(
-                exec,
-                &xs,
-                &ys,
-                s.log_b,
-                Some(s.g),
-                target,
-                cost,
-                s.bias,
-                s.tmp_f,
-            );
-            marginal_error(x, s.f, s.tmp_f, target)
-        }
-    };
-    SinkhornReport {
-        scaling_steps,
-        iterations,
-        marginal_error,
-        converged: marginal_error <= config.tolerance,
-        epsilon: target,
-    }
 }
 
-/// Solves the symmetric `(a, a)` problem with averaged updates: potential in `f`. The ε schedule
-/// starts from the diameter of `x` together with `partner`, the other cloud of the divergence, as
-/// GeomLoss runs all its problems on the one schedule of `max_diameter(x, y)`.
+/// Solves the symmetric `(a, a)` problem with averaged updates: potential in `f` (read as the
+/// starting point with [`SinkhornConfig::warm_start`]). The ε schedule starts from the diameter
+/// of `x` together with `partner`, the other cloud of the divergence, as GeomLoss runs all its
+/// problems on the one schedule of `max_diameter(x, y)`. Stops as [`solve_pair`] does; the plan
+/// is symmetric, so its L1 marginal error is twice the row error.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn solve_self<const D: usize>(
     exec: Exec,
@@ -300,43 +466,41 @@ pub(crate) fn solve_self<const D: usize>(
     let xs = x.points;
     let cost = config.cost;
     let target = config.epsilon();
-    let schedule = schedule_for(&xs, partner, config);
-    let first = schedule.clone().next().unwrap_or(target);
-    softmin(exec, &xs, &xs, log_a, None, first, cost, bias, f);
     let mut scaling_steps = 0;
-    let mut iterations = 0;
-    let mut error = f32::INFINITY;
-    let mut schedule = schedule;
-    loop {
-        let eps = match schedule.next() {
-            Some(eps) => {
-                scaling_steps += 1;
-                eps
-            }
-            None => {
-                if iterations >= config.max_iterations || error <= config.tolerance {
-                    break;
-                }
-                iterations += 1;
-                target
-            }
-        };
-        softmin(exec, &xs, &xs, log_a, Some(f), eps, cost, bias, tmp);
-        error = (2.0 * marginal_error(x, f, tmp, eps)).min(f32::MAX);
-        for (v, t) in f.iter_mut().zip(tmp.iter()) {
-            *v = 0.5 * (*v + t);
+    if !config.warm_start {
+        let schedule = schedule_for(&xs, partner, config);
+        let first = schedule.clone().next().unwrap_or(target);
+        softmin(exec, &xs, &xs, log_a, None, first, cost, bias, f);
+        for eps in schedule {
+            scaling_steps += 1;
+            softmin(exec, &xs, &xs, log_a, Some(f), eps, cost, bias, tmp);
+            average(f, tmp);
         }
     }
-    softmin(exec, &xs, &xs, log_a, Some(f), target, cost, bias, tmp);
-    copy(f, tmp);
-    softmin(exec, &xs, &xs, log_a, Some(f), target, cost, bias, tmp);
-    let marginal_error = (2.0 * marginal_error(x, f, tmp, target)).min(f32::MAX);
-    SinkhornReport {
-        scaling_steps,
-        iterations,
-        marginal_error,
-        converged: marginal_error <= config.tolerance,
-        epsilon: target,
+    let error_of = |f: &[f32], tmp: &[f32]| (2.0 * marginal_error(x, f, tmp, target)).min(f32::MAX);
+    let mut rule = StopRule::new(config);
+    loop {
+        softmin(exec, &xs, &xs, log_a, Some(f), target, cost, bias, tmp);
+        let error = error_of(f, tmp);
+        match rule.check(error) {
+            Some(Stop::Converged) => {
+                return rule.report(scaling_steps, error, Stop::Converged, target);
+            }
+            Some(stop) => {
+                copy(f, tmp);
+                softmin(exec, &xs, &xs, log_a, Some(f), target, cost, bias, tmp);
+                let error = error_of(f, tmp);
+                return rule.report(scaling_steps, error, stop, target);
+            }
+            None => average(f, tmp),
+        }
+    }
+}
+
+/// `p ← ½(p + t)`.
+fn average(p: &mut [f32], t: &[f32]) {
+    for (p, t) in p.iter_mut().zip(t) {
+        *p = 0.5 * (*p + t);
     }
 }
 

@@ -11,9 +11,7 @@ use crate::drift::multi_temperature::{
     multi_temperature_scratch_len,
 };
 #[cfg(feature = "flow-fields")]
-use crate::drift::sliced_flow::{
-    SlicedFlowConfig, sliced_flow_scratch_len, sliced_wasserstein_drift,
-};
+use crate::drift::sliced_flow::{SlicedFlowConfig, sliced_wasserstein_drift};
 use crate::drift::two_axis::{
     SelfMask, TwoAxisConfig, two_axis_scratch_len, two_axis_softmax_drift_on,
 };
@@ -22,7 +20,7 @@ use crate::error::Error;
 use crate::kernel::Kernel;
 use crate::sinkhorn::{SinkhornConfig, SinkhornWorkspace, WeightedCloud, sinkhorn_drift_on};
 #[cfg(feature = "flow-fields")]
-use crate::sinkhorn::{sinkhorn_proxy_drift_on, sinkhorn_proxy_scratch_len};
+use crate::sinkhorn::{checked_sinkhorn_proxy_scratch_len, sinkhorn_proxy_drift_on};
 use rand_core::Rng;
 
 /// The kernel family of a drift whose scale the trainer sets (and anneals).
@@ -100,21 +98,47 @@ impl DriftField {
     /// The official 2D demo's field: two-axis, Laplace, self-mask `+1e6` (use `τ = 0.05`).
     pub const OFFICIAL_DEMO: Self = Self::TwoAxis(KernelFamily::Laplace, SelfMask::OFFICIAL_DEMO);
 
-    /// Scratch values the field needs for `n` generated and `p` data samples in `R^D`.
+    /// Scratch values the field needs for `n` generated and `p` data samples in `R^D`,
+    /// saturating at `usize::MAX` (`const`, for buffers in a `static`; no buffer is that long, so
+    /// a saturated length never passes a check; [`DriftField::checked_scratch_len`] says `None`).
     #[must_use]
     pub const fn scratch_len(&self, n: usize, p: usize, dim: usize) -> usize {
+        match self.checked_scratch_len(n, p, dim) {
+            Some(len) => len,
+            None => usize::MAX,
+        }
+    }
+
+    /// [`DriftField::scratch_len`], or `None` if it overflows `usize`.
+    #[must_use]
+    pub const fn checked_scratch_len(&self, n: usize, p: usize, dim: usize) -> Option<usize> {
+        // One field per temperature (summed into the output) for the summed fields.
+        let Some(field) = n.checked_mul(dim) else {
+            return None;
+        };
+        // The drift operators' own scratch lengths are linear in the sizes with small
+        // coefficients (`N + P + Q`, `2N + P + N·D`): under this bound they cannot overflow.
+        let bound = match (n.checked_add(p), dim.checked_add(4)) {
+            (Some(sizes), Some(width)) => sizes.checked_mul(width),
+            _ => None,
+        };
+        if bound.is_none() {
+            return None;
+        }
         match self {
-            // One extra field per temperature (summed into the output).
-            Self::MeanShift(_) => n * dim,
+            Self::MeanShift(_) => Some(field),
             #[cfg(feature = "flow-fields")]
-            Self::MmdFlow(_) => n * dim,
-            Self::TwoAxis(..) => two_axis_scratch_len(n, p, n) + n * dim,
-            Self::MultiTemperature { .. } => multi_temperature_scratch_len(n, p, dim),
-            Self::Sinkhorn(_) => SinkhornWorkspace::required_len(n, p),
+            Self::MmdFlow(_) => Some(field),
+            Self::TwoAxis(..) => two_axis_scratch_len(n, p, n).checked_add(field),
+            Self::MultiTemperature { .. } => Some(multi_temperature_scratch_len(n, p, dim)),
+            Self::Sinkhorn(_) => SinkhornWorkspace::checked_required_len(n, p),
             #[cfg(feature = "flow-fields")]
-            Self::SinkhornProxy(_) => sinkhorn_proxy_scratch_len(n, p),
+            Self::SinkhornProxy(_) => checked_sinkhorn_proxy_scratch_len(n, p),
             #[cfg(feature = "flow-fields")]
-            Self::SlicedWasserstein { .. } => sliced_flow_scratch_len(n, p),
+            Self::SlicedWasserstein { .. } => match n.checked_mul(2) {
+                Some(two_n) => two_n.checked_add(p),
+                None => None,
+            },
         }
     }
 }
@@ -181,23 +205,145 @@ impl DriftField {
         Ok(report.coordinate_scale)
     }
 
-    /// Checks the temperatures and the field's own parameters.
+    /// Checks the temperatures and the field's own parameters: everything the field's operator
+    /// would refuse before looking at the clouds, so that [`Trainer::new`](crate::Trainer::new)
+    /// catches a bad field at construction instead of at the first step.
     pub(crate) fn validate(&self, temperatures: &[f32]) -> Result<(), Error> {
         let count = temperatures.len();
-        if count == 0
-            || count > MAX_TEMPERATURES
-            || !temperatures.iter().all(|t| t.is_finite() && *t > 0.0)
-        {
+        if count == 0 || count > MAX_TEMPERATURES {
             return Err(Error::InvalidParameter {
                 name: "temperatures",
             });
         }
-        #[cfg(feature = "flow-fields")]
-        if let Self::SlicedWasserstein { directions: 0 } = self {
-            return Err(Error::InvalidParameter { name: "directions" });
+        for &t in temperatures {
+            self.validate_temperature(t)?;
         }
-        Ok(())
+        match *self {
+            Self::TwoAxis(_, SelfMask::AddDistance(d)) if !(d.is_finite() && d >= 0.0) => {
+                Err(Error::InvalidParameter { name: "self_mask" })
+            }
+            Self::MultiTemperature { affinity_floor, .. }
+                if !(affinity_floor.is_finite() && affinity_floor >= 0.0) =>
+            {
+                Err(Error::InvalidParameter {
+                    name: "affinity_floor",
+                })
+            }
+            Self::MultiTemperature {
+                self_mask_distance, ..
+            } if !(self_mask_distance.is_finite() && self_mask_distance >= 0.0) => {
+                Err(Error::InvalidParameter {
+                    name: "self_mask_distance",
+                })
+            }
+            #[cfg(feature = "flow-fields")]
+            Self::SlicedWasserstein { directions }
+                if directions == 0 || directions > crate::metrics::MAX_DIRECTIONS =>
+            {
+                Err(Error::InvalidParameter { name: "directions" })
+            }
+            _ => Ok(()),
+        }
     }
+
+    /// Checks one (annealed) temperature as the field's operator will: positive and finite,
+    /// and a finite logit scale (`1/τ`, `1/(2σ²)`, `1/R`, `1/blur²`).
+    pub(crate) fn validate_temperature(&self, t: f32) -> Result<(), Error> {
+        if !(t.is_finite() && t > 0.0) {
+            return Err(Error::InvalidParameter {
+                name: "temperatures",
+            });
+        }
+        match *self {
+            Self::MeanShift(family) | Self::TwoAxis(family, _) => family.kernel(t).validate(),
+            #[cfg(feature = "flow-fields")]
+            Self::MmdFlow(family) => family.kernel(t).validate(),
+            Self::MultiTemperature { .. } if !(1.0 / t).is_finite() => {
+                Err(Error::InvalidParameter {
+                    name: "temperatures",
+                })
+            }
+            Self::Sinkhorn(config) => with_blur(config, t).validate(),
+            #[cfg(feature = "flow-fields")]
+            Self::SinkhornProxy(config) => with_blur(config, t).validate(),
+            _ => Ok(()),
+        }
+    }
+
+    /// The distance beyond which the field's kernel at temperature `t` underflows `f32` (logit
+    /// below [`UNDERFLOW_LOGIT`]), for the fields whose pull on a sample is a kernel affinity not
+    /// normalised over the data alone; `None` for the others (mean shift normalises over the
+    /// data, the transport fields per sample, the sliced flow has no kernel).
+    /// `distance_scale`: the multi-temperature drift's normalising scale (1 otherwise).
+    fn reach(&self, t: f32, distance_scale: f32) -> Option<f32> {
+        let limit = -UNDERFLOW_LOGIT;
+        let kernel_reach = |family: KernelFamily| match family {
+            KernelFamily::Laplace => limit * t,
+            KernelFamily::Gaussian => libm::sqrtf(2.0 * limit) * t,
+        };
+        match *self {
+            Self::TwoAxis(family, _) => Some(kernel_reach(family)),
+            #[cfg(feature = "flow-fields")]
+            Self::MmdFlow(family) => Some(kernel_reach(family)),
+            Self::MultiTemperature { affinity_floor, .. } if affinity_floor == 0.0 => {
+                Some(limit * t * distance_scale.max(1.0e-3))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// `ln` of the smallest normal `f32` (`1.18e-38`): a kernel affinity `exp(l)` with a logit below
+/// this is subnormal or flushed to zero by the crate's `exp`.
+pub(crate) const UNDERFLOW_LOGIT: f32 = -87.336_55;
+
+/// The fraction of `queries` with no point of `positives` within `reach` (exact; each block of
+/// eight queries stops scanning the data as soon as all eight have a point within reach, so
+/// the cost is `O(N)` when the data are near and `O(N·P·D)` only when they are out of reach).
+fn fraction_out_of_reach<const D: usize>(
+    queries: &CloudView<'_, D>,
+    positives: &CloudView<'_, D>,
+    reach: f32,
+) -> f32 {
+    let reach2 = reach * reach;
+    let n = queries.len();
+    let mut outside = 0_usize;
+    let mut start = 0;
+    while start < n {
+        let mut block = [[0.0_f32; 8]; D];
+        let mut valid = [false; 8];
+        for (k, v) in valid.iter_mut().enumerate() {
+            if let Some(point) = queries.point(start + k) {
+                *v = true;
+                for (column, c) in block.iter_mut().zip(point) {
+                    if let Some(slot) = column.get_mut(k) {
+                        *slot = c;
+                    }
+                }
+            }
+        }
+        let mut found = valid.map(|v| !v);
+        for point in positives.points() {
+            let mut d2 = [0.0_f32; 8];
+            for (column, c) in block.iter().zip(point) {
+                for (d, q) in d2.iter_mut().zip(column) {
+                    let delta = q - c;
+                    *d += delta * delta;
+                }
+            }
+            for (f, d) in found.iter_mut().zip(d2) {
+                *f |= d <= reach2;
+            }
+            if found.iter().all(|f| *f) {
+                break;
+            }
+        }
+        outside += found.iter().filter(|f| !**f).count();
+        start += 8;
+    }
+    #[allow(clippy::cast_precision_loss)]
+    let fraction = outside as f32 / n.max(1) as f32;
+    fraction
 }
 
 /// What one evaluation of the field measured.
@@ -207,6 +353,9 @@ pub(crate) struct FieldReport {
     pub(crate) coordinate_scale: f32,
     /// Per temperature, the raw drift RMS² `mean(V_R²)`.
     pub(crate) raw_rms2: [f32; MAX_TEMPERATURES],
+    /// The fraction of queries out of the kernel's `f32` reach of every data point at the
+    /// smallest temperature (see [`StepReport::underflow_fraction`](crate::StepReport)).
+    pub(crate) underflow_fraction: f32,
 }
 
 /// Evaluates `field` at `temperatures` with the queries as negatives into `out`
@@ -226,7 +375,9 @@ pub(crate) fn evaluate<const D: usize, R: Rng + ?Sized>(
     let mut report = FieldReport {
         coordinate_scale: 1.0,
         raw_rms2: [0.0; MAX_TEMPERATURES],
+        underflow_fraction: 0.0,
     };
+    let mut distance_scale = 1.0_f32;
     match *field {
         DriftField::MeanShift(family) => {
             summed(temperatures, scratch, out, &mut report, |t, _, one| {
@@ -267,9 +418,10 @@ pub(crate) fn evaluate<const D: usize, R: Rng + ?Sized>(
             let r = multi_temperature_drift_on(exec, queries, positives, &config, scratch, out)?;
             report.coordinate_scale = r.input_scale;
             report.raw_rms2 = r.raw_rms2;
+            distance_scale = r.distance_scale;
         }
         DriftField::Sinkhorn(config) => {
-            let config = with_blur(config, temperatures)?;
+            let config = with_first_blur(config, temperatures)?;
             let mut workspace = SinkhornWorkspace::new(scratch, queries.len(), positives.len())?;
             sinkhorn_drift_on(
                 exec,
@@ -283,7 +435,7 @@ pub(crate) fn evaluate<const D: usize, R: Rng + ?Sized>(
         }
         #[cfg(feature = "flow-fields")]
         DriftField::SinkhornProxy(config) => {
-            let config = with_blur(config, temperatures)?;
+            let config = with_first_blur(config, temperatures)?;
             sinkhorn_proxy_drift_on(
                 exec,
                 &WeightedCloud::uniform(*queries),
@@ -311,6 +463,10 @@ pub(crate) fn evaluate<const D: usize, R: Rng + ?Sized>(
             report.set_single(out);
         }
     }
+    let smallest = temperatures.iter().fold(f32::INFINITY, |m, &t| m.min(t));
+    if let Some(reach) = field.reach(smallest, distance_scale) {
+        report.underflow_fraction = fraction_out_of_reach(queries, positives, reach);
+    }
     Ok(report)
 }
 
@@ -324,14 +480,24 @@ impl FieldReport {
 }
 
 /// `config` with the first temperature as its `blur`.
-fn with_blur(config: SinkhornConfig, temperatures: &[f32]) -> Result<SinkhornConfig, Error> {
+fn with_first_blur(config: SinkhornConfig, temperatures: &[f32]) -> Result<SinkhornConfig, Error> {
     let blur = temperatures
         .first()
         .copied()
         .ok_or(Error::InvalidParameter {
             name: "temperatures",
         })?;
-    Ok(SinkhornConfig { blur, ..config })
+    Ok(with_blur(config, blur))
+}
+
+/// `config` with `blur` as its regularisation (a configured `epsilon` gives way to it: the
+/// trainer's temperature is the blur).
+fn with_blur(config: SinkhornConfig, blur: f32) -> SinkhornConfig {
+    SinkhornConfig {
+        blur,
+        epsilon: None,
+        ..config
+    }
 }
 
 /// The sum over `temperatures` of the fields `one_field(t, rest, one)` writes into `one` (the

@@ -17,7 +17,7 @@ use crate::engine::chunks::Exec;
 use crate::engine::mean_square;
 use crate::error::Error;
 use crate::loss::stop_gradient_loss;
-use crate::mlp::{Activation, Mlp};
+use crate::mlp::{Activation, MAX_BATCH, Mlp};
 use crate::sample::fill_standard_normal;
 use crate::schedule::AnnealingSchedule;
 use rand_core::Rng;
@@ -59,6 +59,7 @@ impl TrainerConfig<'static> {
 
 /// What one training step measured.
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
 pub struct StepReport {
     /// The step index (0-based) this report belongs to.
     pub step: u64,
@@ -72,6 +73,20 @@ pub struct StepReport {
     pub temperature_count: usize,
     /// The annealing factor applied to the temperatures at this step (1 without annealing).
     pub temperature_factor: f32,
+    /// The fraction of generated samples out of the field's reach: every data point is so far
+    /// that the kernel affinity underflows `f32` (logit below `ln 1.18e-38 = −87.3`, the
+    /// smallest normal `f32`) at the smallest temperature of the step, so the data's pull on
+    /// the sample is zero or below `f32` resolution. A loss near 0 with this near 1 means the
+    /// data are out of reach, not that the generator converged.
+    ///
+    /// Measured for the fields whose pull is a kernel affinity not normalised over the data
+    /// alone: [`DriftField::TwoAxis`] (nearest data point beyond `87.3 τ`, or `13.2 σ` for the
+    /// Gaussian), [`DriftField::MultiTemperature`] with a zero floor (beyond `87.3 R` in its
+    /// normalised distances; a positive floor keeps every affinity above it) and the MMD flow.
+    /// Always 0 for the others: the mean-shift drift normalises its weights over the data, the
+    /// Sinkhorn fields normalise their plans per sample, and the sliced flow has no kernel;
+    /// they pull at any distance the crate accepts.
+    pub underflow_fraction: f32,
 }
 
 /// Lengths of the pieces of a trainer's workspace.
@@ -87,15 +102,25 @@ struct Layout {
 }
 
 impl Layout {
-    const fn total(&self) -> usize {
-        self.noise
-            + self.samples
-            + self.cache
-            + self.drift
-            + self.gradient
-            + self.backward
-            + self.field
+    /// The sum of the pieces, or `None` if it overflows.
+    fn total(&self) -> Option<usize> {
+        [
+            self.samples,
+            self.cache,
+            self.drift,
+            self.gradient,
+            self.backward,
+            self.field,
+        ]
+        .iter()
+        .try_fold(self.noise, |total, &piece| total.checked_add(piece))
     }
+}
+
+/// `len`, or `None` if it is `usize::MAX`: the MLP's and the fields' scratch lengths saturate
+/// there on overflow (no buffer is that long).
+fn unsaturated(len: usize) -> Option<usize> {
+    (len != usize::MAX).then_some(len)
 }
 
 /// A drifting trainer for the generator [`Mlp<I, H, O>`] over borrowed parameter, optimiser and
@@ -117,34 +142,79 @@ pub struct Trainer<'a, const I: usize, const H: usize, const O: usize> {
 }
 
 impl<'a, const I: usize, const H: usize, const O: usize> Trainer<'a, I, H, O> {
-    fn layout(config: &TrainerConfig<'_>, data_batch: usize) -> Layout {
+    /// The workspace layout, or `None` if a length overflows `usize`.
+    fn layout(config: &TrainerConfig<'_>, data_batch: usize) -> Option<Layout> {
         let n = config.batch;
-        Layout {
-            noise: I * n,
-            samples: O * n,
-            cache: Mlp::<I, H, O>::cache_len(n),
-            drift: O * n,
-            gradient: O * n,
-            backward: Mlp::<I, H, O>::backward_scratch_len(n),
-            field: config.field.scratch_len(n, data_batch, O),
-        }
+        let per_sample = |width: usize| width.checked_mul(n);
+        Some(Layout {
+            noise: per_sample(I)?,
+            samples: per_sample(O)?,
+            cache: unsaturated(Mlp::<I, H, O>::cache_len(n))?,
+            drift: per_sample(O)?,
+            gradient: per_sample(O)?,
+            backward: unsaturated(Mlp::<I, H, O>::backward_scratch_len(n))?,
+            field: config.field.checked_scratch_len(n, data_batch, O)?,
+        })
     }
 
     /// Workspace values a trainer with this configuration and `data_batch` data samples per
-    /// step needs.
+    /// step needs, saturating at `usize::MAX` (no buffer is that long, so a saturated length
+    /// never passes [`Trainer::new`]; [`Trainer::checked_workspace_len`] says `None`).
     #[must_use]
     pub fn workspace_len(config: &TrainerConfig<'_>, data_batch: usize) -> usize {
-        Self::layout(config, data_batch).total()
+        Self::checked_workspace_len(config, data_batch).unwrap_or(usize::MAX)
+    }
+
+    /// [`Trainer::workspace_len`], or `None` if it overflows `usize`.
+    #[must_use]
+    pub fn checked_workspace_len(config: &TrainerConfig<'_>, data_batch: usize) -> Option<usize> {
+        Self::layout(config, data_batch)?.total()
+    }
+
+    /// Checks everything a step would refuse before looking at the data: the batch sizes, the
+    /// whole field configuration at every temperature the schedule can produce, the schedule,
+    /// the optimiser.
+    fn validate(config: &TrainerConfig<'_>, data_batch: usize) -> Result<(), Error> {
+        if config.batch == 0 || config.batch > MAX_BATCH {
+            return Err(Error::InvalidParameter { name: "batch" });
+        }
+        if data_batch == 0 {
+            return Err(Error::InvalidParameter { name: "data_batch" });
+        }
+        config.field.validate(config.temperatures)?;
+        if let Some(schedule) = config.annealing {
+            schedule.validate()?;
+            // The schedules are monotone: every annealed temperature lies between the
+            // configured one (factor 1) and the configured one times the final factor, and the
+            // product is monotone in the factor (in f32 too), so checking that end suffices.
+            let last = schedule.final_factor();
+            for &t in config.temperatures {
+                config.field.validate_temperature(t * last).map_err(|_| {
+                    Error::InvalidParameter {
+                        name: "annealing (temperature × final factor)",
+                    }
+                })?;
+            }
+        }
+        config.optimizer.validate()
     }
 
     /// A trainer over these buffers. The parameters are used as they are (initialise them with
     /// [`Mlp::init_pytorch`] or load them); the moments are zeroed.
     ///
+    /// Validates the whole configuration here, so that a step fails only on its data or on a
+    /// diverging generator: the field's own parameters (self-mask distance, floor, Sinkhorn
+    /// configuration, direction count) and every temperature the annealing schedule can
+    /// produce.
+    ///
     /// # Errors
-    /// [`Error::InvalidParameter`] for an empty batch, no or too many temperatures, a
-    /// non-positive or non-finite temperature, an invalid schedule or optimiser;
-    /// [`Error::ShapeMismatch`] for buffers of the wrong length; [`Error::ScratchTooSmall`];
-    /// [`Error::NonFinite`] for non-finite parameters.
+    /// [`Error::InvalidParameter`] for an empty batch or one above `2^24` (`"batch"`), an empty
+    /// data batch, no or too many temperatures, a non-positive or non-finite temperature (or
+    /// one whose logit scale overflows), an invalid field parameter (named), an invalid
+    /// schedule or a temperature it would anneal out of range, an invalid optimiser, or sizes
+    /// whose workspace length overflows `usize` (`"batch"`); [`Error::ShapeMismatch`] for
+    /// buffers of the wrong length; [`Error::ScratchTooSmall`]; [`Error::NonFinite`] for
+    /// non-finite parameters.
     pub fn new(
         config: TrainerConfig<'a>,
         data_batch: usize,
@@ -154,17 +224,7 @@ impl<'a, const I: usize, const H: usize, const O: usize> Trainer<'a, I, H, O> {
         second_moment: &'a mut [f32],
         workspace: &'a mut [f32],
     ) -> Result<Self, Error> {
-        if config.batch == 0 {
-            return Err(Error::InvalidParameter { name: "batch" });
-        }
-        if data_batch == 0 {
-            return Err(Error::InvalidParameter { name: "data_batch" });
-        }
-        config.field.validate(config.temperatures)?;
-        if let Some(schedule) = config.annealing {
-            schedule.validate()?;
-        }
-        config.optimizer.validate()?;
+        Self::validate(&config, data_batch)?;
         for (buffer, input) in [
             (&*parameters, "parameters"),
             (&*gradients, "gradients"),
@@ -184,7 +244,9 @@ impl<'a, const I: usize, const H: usize, const O: usize> Trainer<'a, I, H, O> {
                 input: "parameters",
             });
         }
-        let required = Self::workspace_len(&config, data_batch);
+        let Some(required) = Self::checked_workspace_len(&config, data_batch) else {
+            return Err(Error::InvalidParameter { name: "batch" });
+        };
         if workspace.len() < required {
             return Err(Error::ScratchTooSmall {
                 required,
@@ -225,9 +287,12 @@ impl<'a, const I: usize, const H: usize, const O: usize> Trainer<'a, I, H, O> {
     /// The generated batch of the last step (coordinate-major, `O·N` values).
     #[must_use]
     pub fn last_samples(&self) -> &[f32] {
-        let layout = Self::layout(&self.config, self.data_batch);
+        // The layout was checked by `new`.
+        let Some(layout) = Self::layout(&self.config, self.data_batch) else {
+            return &[];
+        };
         self.workspace
-            .get(layout.noise..layout.noise + layout.samples)
+            .get(layout.noise..layout.noise.saturating_add(layout.samples))
             .unwrap_or(&[])
     }
 
@@ -235,8 +300,13 @@ impl<'a, const I: usize, const H: usize, const O: usize> Trainer<'a, I, H, O> {
     ///
     /// # Errors
     /// [`Error::ShapeMismatch`] if `data` does not hold `data_batch` points; [`Error::NonFinite`]
-    /// for non-finite data, or if the generator's output or the drift stopped being finite
-    /// (divergence): the parameters are then left as they were before the step.
+    /// (`"positives"`) for non-finite data; a diverging generator (a learning rate too large)
+    /// gives [`Error::NonFinite`] (`"generator output"`) when its output overflows `f32`,
+    /// [`Error::OutOfRange`] (`"points"` or the temperature's name) when its samples are finite
+    /// but beyond the field's range (more than `1e18` apart, or too far for the temperature),
+    /// [`Error::OutOfRange`] (`"drift"`, `"grad_output"`) when the drift or the gradient
+    /// overflows, or [`Error::OutOfRange`] (`"learning_rate"`) when the update would. The
+    /// parameters are then left as they were before the step.
     pub fn step<R: Rng + ?Sized>(
         &mut self,
         rng: &mut R,
@@ -268,7 +338,9 @@ impl<'a, const I: usize, const H: usize, const O: usize> Trainer<'a, I, H, O> {
         }
         let temperatures = self.temperatures.get(..count).unwrap_or(&[]);
         let n = self.config.batch;
-        let layout = Self::layout(&self.config, self.data_batch);
+        // Checked by `new`; an impossible failure is reported, not unwrapped.
+        let layout = Self::layout(&self.config, self.data_batch)
+            .ok_or(Error::InvalidParameter { name: "batch" })?;
         // The workspace length was checked by `new`; the splits saturate regardless (no panic
         // path), and a short region would surface as a typed error from the pass using it.
         let (noise, rest) = split(self.workspace, layout.noise);
@@ -280,7 +352,15 @@ impl<'a, const I: usize, const H: usize, const O: usize> Trainer<'a, I, H, O> {
 
         fill_standard_normal(rng, noise);
         let mlp = Mlp::<I, H, O>::new(self.config.activation);
-        mlp.forward_on(exec, self.parameters, noise, n, cache, samples)?;
+        // The parameters are finite (checked by `new`, kept so by Adam) and the noise is bounded,
+        // so an overflow here is the generator diverging.
+        mlp.forward_on(exec, self.parameters, noise, n, cache, samples)
+            .map_err(|e| match e {
+                Error::OutOfRange { .. } | Error::NonFinite { .. } => Error::NonFinite {
+                    input: "generator output",
+                },
+                other => other,
+            })?;
         let queries = CloudView::<O>::from_coordinate_major(samples, n)?;
         let report = field::evaluate(
             exec,
@@ -317,6 +397,7 @@ impl<'a, const I: usize, const H: usize, const O: usize> Trainer<'a, I, H, O> {
             raw_rms2: report.raw_rms2,
             temperature_count: count,
             temperature_factor: factor,
+            underflow_fraction: report.underflow_fraction,
         })
     }
 }

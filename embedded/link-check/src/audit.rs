@@ -123,8 +123,45 @@ fn clouds_and_drifts(rng: &mut Xoshiro128PlusPlus) -> bool {
     );
     ok &= keep(entropic_transport(&x, &y, &config, &mut workspace));
     ok &= keep(sinkhorn_divergence(&x, &y, &config, &mut workspace));
-    ok &= keep(barycentric_projection(&x, &y, &config, &mut workspace, &mut out));
+    ok &= keep(barycentric_projection(
+        &x,
+        &y,
+        &config,
+        &mut workspace,
+        &mut out,
+    ));
     ok &= keep(sinkhorn_drift(&x, &y, &config, &mut workspace, &mut out));
+    // ε given directly, and a warm start from potentials written into the workspace.
+    ok &= keep(config.validate());
+    let direct = config.with_epsilon(black_box(0.01));
+    ok &= keep(entropic_transport(&x, &y, &direct, &mut workspace));
+    for f in workspace.f_mut() {
+        *f = black_box(0.0);
+    }
+    for g in workspace.g_mut() {
+        *g = black_box(0.0);
+    }
+    for f in workspace.f_aa_mut() {
+        *f = black_box(0.0);
+    }
+    for g in workspace.g_bb_mut() {
+        *g = black_box(0.0);
+    }
+    let warm = SinkhornConfig {
+        warm_start: black_box(true),
+        ..config
+    };
+    ok &= keep(sinkhorn_divergence(&x, &y, &warm, &mut workspace));
+    ok &= black_box(SinkhornWorkspace::checked_required_len(
+        black_box(N),
+        black_box(M),
+    ))
+    .is_some();
+    ok &= black_box(drifting::sinkhorn::checked_sinkhorn_proxy_scratch_len(
+        black_box(N),
+        black_box(M),
+    ))
+    .is_some();
     let mut proxy = [0.0_f32; drifting::sinkhorn::sinkhorn_proxy_scratch_len(N, M)];
     ok &= keep(sinkhorn_proxy_drift(
         &x,
@@ -216,6 +253,10 @@ fn generator_and_training(rng: &mut Xoshiro128PlusPlus) -> bool {
         steps: 10,
     };
     ok &= keep(schedule.validate());
+    ok &=
+        black_box(schedule.final_factor()) > 0.0 && black_box(schedule.factor(black_box(3))) > 0.0;
+    ok &= keep(black_box(Dataset::two_moons()).validate());
+    ok &= keep(black_box(Adam::new()).validate());
     let fields = [
         DriftField::MeanShift(KernelFamily::Gaussian),
         DriftField::OFFICIAL_DEMO,
@@ -238,6 +279,13 @@ fn generator_and_training(rng: &mut Xoshiro128PlusPlus) -> bool {
             ..TrainerConfig::official_demo()
         };
         let mut workspace = [0.0_f32; 4096];
+        ok &= black_box(Trainer::<2, 8, 2>::checked_workspace_len(
+            &config,
+            black_box(N),
+        ))
+        .is_some_and(|len| len == Trainer::<2, 8, 2>::workspace_len(&config, N));
+        ok &= black_box(field.checked_scratch_len(black_box(N), black_box(N), 2))
+            .is_some_and(|len| len == field.scratch_len(N, N, 2));
         let (mut p, mut g, mut m, mut v) = (
             params,
             [0.0_f32; PARAMETERS],

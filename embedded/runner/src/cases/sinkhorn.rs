@@ -9,7 +9,7 @@ use drifting::{
 
 use super::{D, N, P};
 
-/// GeomLoss's defaults (ε-scaling 0.5, symmetric updates, tolerance `1e-3`) with `blur = 0.1`
+/// GeomLoss's defaults (ε-scaling 0.5, symmetric updates) with a tolerance of `1e-3`, `blur = 0.1`
 /// (`ε = 0.01`) and at most 30 iterations after the schedule, to bound the Cortex-M0 run time.
 /// On these clouds (one blob against two modes) the `(a, b)` solves stop at the cap (the L1
 /// marginal error is still ~6e-2 after 100 iterations) and the `(a, a)` solves converge in a few:
@@ -21,6 +21,8 @@ pub const CONFIG: SinkhornConfig = SinkhornConfig {
     scaling: Some(0.5),
     tolerance: 1.0e-3,
     max_iterations: 30,
+    epsilon: None,
+    warm_start: false,
 };
 /// Workspace length for clouds of `N` and `P` points.
 pub const WORKSPACE: usize = SinkhornWorkspace::required_len(N, P);
