@@ -87,7 +87,8 @@ pub use drift::two_axis::{SelfMask, TwoAxisConfig, two_axis_scratch_len, two_axi
 pub use drift::two_axis_dense_scratch_len;
 pub use drift::vjp::{mean_shift_vjp, mean_shift_vjp_scratch_len};
 pub use drift::{
-    DENSE_FROM_DIMENSION, DistanceMethod, EXPANDED_FROM_CHANNELS, Evaluation, Negatives,
+    DENSE_FROM_DIMENSION, DENSE_FROM_DIMENSION_SMALL, DistanceMethod, EXPANDED_FROM_CHANNELS,
+    Evaluation, Negatives, SMALL_TILE,
 };
 pub use error::Error;
 pub use kernel::Kernel;

@@ -41,7 +41,13 @@ pub enum DistanceMethod {
 }
 
 /// From this many channels on, [`DistanceMethod::Auto`] uses the expanded (GEMM) form.
-pub const EXPANDED_FROM_CHANNELS: usize = 16;
+///
+/// Measured (`cargo bench --bench side_by_side`, x86-64-v3, one thread): the register-blocked
+/// difference form is as fast up to 24 channels (grouped official shape: 5.3 vs 7.0 ms at
+/// `S = 3`, a tie at 16; flat two-axis `N = 4096`: 145 vs 156 ms at `D = 8`, 159 vs 163 at 24) and
+/// 2–10 % slower from 32 on (grouped 6.9 vs 6.8 ms at `S = 32`, 23.2 vs 22.5 at 256; flat 197 vs
+/// 194 ms at `D = 32`, 246 vs 221 at 64). Below the crossover the exact form is kept.
+pub const EXPANDED_FROM_CHANNELS: usize = 32;
 
 #[cfg(feature = "dense")]
 impl DistanceMethod {
@@ -56,15 +62,28 @@ impl DistanceMethod {
 }
 
 /// From this many coordinates on, [`Evaluation::Auto`] evaluates a drift over flat clouds on the
-/// dense path (when the scratch holds the dense size): the crossover measured with
-/// `cargo bench --bench side_by_side` (see the README's performance section).
-pub const DENSE_FROM_DIMENSION: usize = 16;
+/// dense path (when the scratch holds the dense size), whatever the problem's size.
+///
+/// The crossover depends on the size of the `N × (P + Q)` tile, which the dense path writes and
+/// reads back once: measured (two-axis, Laplace, one thread, x86-64-v3) at `N = P = Q = 1024`
+/// (a 2M-entry tile) the dense path wins from `D = 12` (6.0 vs 6.8 ms), at `N = 4096` (33.5M
+/// entries, 134 MB) only from `D = 24` (163 vs 218 ms; at 16: 164 vs 138). Hence two thresholds:
+/// this one, and [`DENSE_FROM_DIMENSION_SMALL`] for tiles of at most [`SMALL_TILE`] entries.
+pub const DENSE_FROM_DIMENSION: usize = 24;
+
+/// From this many coordinates on, problems whose tile has at most [`SMALL_TILE`] entries take the
+/// dense path under [`Evaluation::Auto`] (see [`DENSE_FROM_DIMENSION`]).
+pub const DENSE_FROM_DIMENSION_SMALL: usize = 12;
+
+/// Tile entries (`N·(P + Q)`) up to which [`DENSE_FROM_DIMENSION_SMALL`] applies: 4M, a 16 MB tile.
+pub const SMALL_TILE: usize = 1 << 22;
 
 /// How a drift over flat clouds visits its pairs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Evaluation {
-    /// Dense from [`DENSE_FROM_DIMENSION`] coordinates on when the scratch holds the dense size
-    /// (e.g. [`two_axis_dense_scratch_len`]), streaming otherwise.
+    /// Dense from [`DENSE_FROM_DIMENSION`] coordinates on ([`DENSE_FROM_DIMENSION_SMALL`] for tiles
+    /// of at most [`SMALL_TILE`] entries) when the scratch holds the dense size (e.g.
+    /// `two_axis_dense_scratch_len`), streaming otherwise.
     #[default]
     Auto,
     /// The streaming tiled sweep: `O(N + P + Q)` scratch, every distance recomputed in each pass
@@ -78,7 +97,8 @@ pub enum Evaluation {
 
 impl Evaluation {
     /// The distance form of the dense path, or `None` for the streaming sweep, given the
-    /// dimension, the dense scratch size (`None` if it overflows) and the scratch provided.
+    /// dimension, the tile's entries, the dense scratch size (`None` if it overflows) and the
+    /// scratch provided.
     ///
     /// # Errors
     /// [`Error::ScratchTooSmall`] when the dense path is forced and the scratch is shorter.
@@ -86,13 +106,16 @@ impl Evaluation {
     pub(crate) fn dense_form(
         self,
         dim: usize,
+        tile: usize,
         required: Option<usize>,
         provided: usize,
     ) -> Result<Option<DistanceForm>, Error> {
         let fits = required.is_some_and(|r| provided >= r);
+        let pays = dim >= DENSE_FROM_DIMENSION
+            || (dim >= DENSE_FROM_DIMENSION_SMALL && tile <= SMALL_TILE);
         match self {
             Self::Streaming => Ok(None),
-            Self::Auto if dim < DENSE_FROM_DIMENSION || !fits => Ok(None),
+            Self::Auto if !pays || !fits => Ok(None),
             Self::Auto => Ok(Some(DistanceMethod::Auto.form(dim))),
             Self::Dense(method) if fits => Ok(Some(method.form(dim))),
             Self::Dense(_) => Err(Error::ScratchTooSmall {

@@ -227,6 +227,7 @@ pub(crate) fn multi_temperature_drift_on<const D: usize>(
     #[cfg(feature = "dense")]
     if let Some(form) = config.evaluation.dense_form(
         D,
+        n.saturating_mul(n.saturating_add(p)),
         multi_temperature_dense_scratch_len(n, p, D, config.temperatures.len()),
         scratch.len(),
     )? {

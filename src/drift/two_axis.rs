@@ -148,11 +148,12 @@ pub(crate) fn two_axis_softmax_drift_on<const D: usize>(
     #[cfg(not(feature = "dense"))]
     config.evaluation.check_streaming()?;
     #[cfg(feature = "dense")]
-    if let Some(form) =
-        config
-            .evaluation
-            .dense_form(D, two_axis_dense_scratch_len(n, p, q, D), scratch.len())?
-    {
+    if let Some(form) = config.evaluation.dense_form(
+        D,
+        n.saturating_mul(p.saturating_add(q)),
+        two_axis_dense_scratch_len(n, p, q, D),
+        scratch.len(),
+    )? {
         let problem = DenseTwoAxis {
             queries: *queries,
             positives: *positives,
