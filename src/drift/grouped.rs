@@ -137,7 +137,8 @@ impl Layout {
         let (cg, s, t) = (shape.generated, shape.channels, shape.targets());
         let b = shape.groups;
         let group_field = cg.checked_mul(s)?;
-        let group_forces = group_field.checked_mul(temperatures)?;
+        // The first temperature's field goes to the output itself.
+        let group_forces = group_field.checked_mul(temperatures.saturating_sub(1))?;
         Some(Self {
             distances: b.checked_mul(cg)?.checked_mul(t)?,
             centres: b.checked_mul(s)?,
@@ -174,7 +175,8 @@ fn problem_len(cg: usize, t: usize, s: usize) -> Option<usize> {
 
 /// Workspace values [`grouped_drift_loss`] needs for `shape` and `temperatures` temperatures:
 /// the distance tile of every group (`B·Cg·T`), the groups' centres (`B·S`), every temperature's
-/// field (`temperatures·B·Cg·S`) and one problem's packing space (`O((Cg + T)·S + Cg·T)`);
+/// field but the first's, which goes to the output (`(temperatures − 1)·B·Cg·S`), and one
+/// problem's packing space (`O((Cg + T)·S + Cg·T)`);
 /// `None` if that overflows `usize`.
 #[must_use]
 pub fn grouped_drift_workspace_len(shape: &GroupShape, temperatures: usize) -> Option<usize> {
@@ -447,14 +449,17 @@ pub(crate) fn grouped_drift_loss_on(
         scratch,
         |_, regions, _| {
             let group = regions.field.len();
-            for (k, (force, &factor)) in regions
+            let [first, rest @ ..] = factors;
+            for v in regions.field.iter_mut() {
+                *v *= first;
+            }
+            for (force, &factor) in regions
                 .force
                 .chunks(group.max(1))
-                .zip(&factors)
-                .take(temperatures)
-                .enumerate()
+                .zip(&rest)
+                .take(temperatures.saturating_sub(1))
             {
-                add_scaled(regions.field, force, factor, k > 0);
+                add_scaled(regions.field, force, factor);
             }
             sum_of_squares(regions.field)
         },
@@ -704,31 +709,23 @@ fn distance_stage(
     }
 }
 
-/// `out = factor · values`, or `out += factor · values` when `accumulate`.
-fn add_scaled(out: &mut [f32], values: &[f32], factor: f32, accumulate: bool) {
+/// `out += factor · values`.
+fn add_scaled(out: &mut [f32], values: &[f32], factor: f32) {
     let f = F32s::splat(factor);
     let (out8, out_tail) = out.as_chunks_mut::<LANES>();
     let (in8, in_tail) = values.as_chunks::<LANES>();
     for (o, v) in out8.iter_mut().zip(in8) {
-        let base = if accumulate {
-            F32s::new(*o)
-        } else {
-            F32s::splat(0.0)
-        };
-        *o = F32s::new(*v).mul_add(f, base).to_array();
+        *o = F32s::new(*v).mul_add(f, F32s::new(*o)).to_array();
     }
     for (o, v) in out_tail.iter_mut().zip(in_tail) {
-        *o = if accumulate {
-            *o + v * factor
-        } else {
-            v * factor
-        };
+        *o += v * factor;
     }
 }
 
 /// Stage 2 for group `g`: for every temperature, the row and column log-sum-exps of the logits
 /// `−d̃/R`, the drift coefficients, and their product with the targets (packed once), `Y_R`
-/// (data units) into the group's `force` region; returns `Σ Y_R²` per temperature.
+/// (data units) into the group's `field` region (the first temperature) and `force` regions (the
+/// others); returns `Σ Y_R²` per temperature.
 fn drift_stage(
     problem: &Problem<'_>,
     g: usize,
@@ -753,11 +750,13 @@ fn drift_stage(
         .then(|| 0.5 * libm::logf(problem.config.affinity_floor));
     let mut square_sums = [0.0_f64; MAX_TEMPERATURES];
     let group = regions.field.len().max(1);
+    // The first temperature's field goes to the output, the others to the force buffers.
+    let destinations = core::iter::once(&mut *regions.field).chain(regions.force.chunks_mut(group));
     for ((&r, force), square_sum) in problem
         .config
         .temperatures
         .iter()
-        .zip(regions.force.chunks_mut(group))
+        .zip(destinations)
         .zip(square_sums.iter_mut())
     {
         let logit_scale = -1.0 / (r * clamped_scale);
