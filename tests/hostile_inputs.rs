@@ -1483,3 +1483,142 @@ fn loss_underflow_is_reported_when_the_data_are_out_of_reach() {
     assert_eq!(mean_shift.underflow_fraction, 0.0);
     assert!(mean_shift.loss > 1.0);
 }
+
+/// The dense path (forced, both distance forms) of the two-axis and multi-temperature drifts, and
+/// the grouped feature-space loss, on the hostile clouds and temperatures: a typed error or
+/// finite outputs, never a panic.
+#[cfg(feature = "dense")]
+#[test]
+fn dense_path_and_grouped_loss_give_typed_errors_or_finite_fields() {
+    use drifting::{
+        DistanceMethod, Evaluation, GroupShape, GroupedDriftConfig, grouped_drift_loss,
+        grouped_drift_workspace_len, multi_temperature_dense_scratch_len,
+        two_axis_dense_scratch_len,
+    };
+    for (qn, q) in clouds() {
+        for (pn, p) in clouds() {
+            let (qv, pv) = (CloudView::from_points(&q), CloudView::from_points(&p));
+            let (n, m) = (q.len(), p.len());
+            for &t in &SCALES {
+                for method in [DistanceMethod::Expanded, DistanceMethod::Difference] {
+                    let what = format!("{qn} vs {pn}, t = {t:e}, {method:?}");
+                    let evaluation = Evaluation::Dense(method);
+                    for kernel in [Kernel::laplace(t), Kernel::gaussian(t)] {
+                        let mut scratch =
+                            vec![0.0; two_axis_dense_scratch_len(n, m, n, 2).unwrap()];
+                        let mut out = vec![0.0; 2 * n];
+                        let config = TwoAxisConfig {
+                            evaluation,
+                            ..TwoAxisConfig::new(kernel)
+                        };
+                        contract!(
+                            &format!("dense two_axis_softmax_drift {what} {kernel:?}"),
+                            || {
+                                two_axis_softmax_drift(
+                                    &qv,
+                                    &pv,
+                                    Negatives::Queries,
+                                    &config,
+                                    &mut scratch,
+                                    &mut out,
+                                )
+                            },
+                            |()| floats(&out),
+                        );
+                    }
+                    let temperatures = [t];
+                    let config = MultiTemperatureConfig {
+                        temperatures: &temperatures,
+                        evaluation,
+                        ..MultiTemperatureConfig::official()
+                    };
+                    let mut scratch =
+                        vec![0.0; multi_temperature_dense_scratch_len(n, m, 2, 1).unwrap()];
+                    let mut out = vec![0.0; 2 * n];
+                    contract!(
+                        &format!("dense multi_temperature_drift {what}"),
+                        || multi_temperature_drift(&qv, &pv, &config, &mut scratch, &mut out),
+                        |r| {
+                            let mut v = floats(&out);
+                            v.push(f64::from(r.loss));
+                            v
+                        },
+                    );
+                    // The grouped loss: one group, the hostile clouds as generated samples and
+                    // positives, one unconditional negative (the first positive, if any).
+                    let shape = GroupShape {
+                        groups: 1,
+                        generated: n,
+                        unconditional: usize::from(m > 0),
+                        positives: m,
+                        channels: 2,
+                    };
+                    let generated: Vec<f32> = q.iter().flatten().copied().collect();
+                    let positives: Vec<f32> = p.iter().flatten().copied().collect();
+                    let unconditional: Vec<f32> = p.iter().take(1).flatten().copied().collect();
+                    let alpha = [2.0_f32];
+                    let config = GroupedDriftConfig {
+                        temperatures: &temperatures,
+                        guidance: Some(&alpha),
+                        distances: method,
+                        ..GroupedDriftConfig::official()
+                    };
+                    let mut workspace =
+                        vec![0.0; grouped_drift_workspace_len(&shape, 1).unwrap_or(0)];
+                    let mut field = vec![0.0; shape.generated_len()];
+                    let mut losses = vec![0.0; 1];
+                    contract!(
+                        &format!("grouped_drift_loss {what}"),
+                        || {
+                            grouped_drift_loss(
+                                &shape,
+                                &generated,
+                                &unconditional,
+                                &positives,
+                                &config,
+                                &mut workspace,
+                                &mut field,
+                                Some(&mut losses),
+                            )
+                        },
+                        |r| {
+                            let mut v = floats(&field);
+                            v.extend(floats(&losses));
+                            v.push(f64::from(r.loss));
+                            v.extend(floats(&r.raw_rms2[..r.temperature_count]));
+                            v
+                        },
+                    );
+                }
+            }
+        }
+    }
+    // usize::MAX shapes: a typed error, not an overflow.
+    let huge = GroupShape {
+        groups: usize::MAX,
+        generated: 2,
+        unconditional: 0,
+        positives: 2,
+        channels: 3,
+    };
+    assert_eq!(grouped_drift_workspace_len(&huge, 3), None);
+    assert_eq!(two_axis_dense_scratch_len(usize::MAX, 2, 2, 2), None);
+    assert_eq!(
+        multi_temperature_dense_scratch_len(usize::MAX, 2, 2, 3),
+        None
+    );
+    let mut field = [0.0_f32; 6];
+    assert!(
+        grouped_drift_loss(
+            &huge,
+            &[0.0; 6],
+            &[],
+            &[0.0; 6],
+            &GroupedDriftConfig::official(),
+            &mut [],
+            &mut field,
+            None
+        )
+        .is_err()
+    );
+}

@@ -27,10 +27,13 @@ use crate::engine::simd::{F32s, LANES};
 /// Rows of the micro-kernel (values of `A` broadcast per `k`).
 pub(crate) const MR: usize = 4;
 
-/// Vectors of 8 batch columns per micro-kernel row: 3 with AVX (12 of the 16 `ymm` registers
-/// hold accumulators), 2 on AArch64 (32 `q` registers, `f32x8` is two of them), 1 elsewhere
+/// Vectors of 8 batch columns per micro-kernel row: 6 with AVX-512 (the kernel runs on three
+/// 16-lane `zmm` vectors per row: 12 of the 32 registers hold accumulators), 3 with AVX (12 of
+/// the 16 `ymm` registers), 2 on AArch64 (32 `q` registers, `f32x8` is two of them), 1 elsewhere
 /// (SSE2: `f32x8` is two `xmm` halves; scalar targets).
-#[cfg(target_feature = "avx")]
+#[cfg(target_feature = "avx512f")]
+pub(crate) const NR: usize = 6;
+#[cfg(all(target_feature = "avx", not(target_feature = "avx512f")))]
 pub(crate) const NR: usize = 3;
 #[cfg(all(not(target_feature = "avx"), target_arch = "aarch64"))]
 pub(crate) const NR: usize = 2;
@@ -73,7 +76,11 @@ pub(crate) fn store(row: &mut [f32; TILE], values: &[F32s; NR]) {
 /// and `b` a vector of `B`.
 pub(crate) trait Update {
     /// One accumulation step.
+    #[cfg_attr(target_feature = "avx512f", allow(dead_code))]
     fn update(a: F32s, b: F32s, c: F32s) -> F32s;
+    /// The same step on 16 lanes (the AVX-512 kernel).
+    #[cfg(target_feature = "avx512f")]
+    fn update_wide(a: wide::f32x16, b: wide::f32x16, c: wide::f32x16) -> wide::f32x16;
 }
 
 /// `c += a·b`: the matrix product (one fused multiply-add per entry).
@@ -89,12 +96,23 @@ impl Update for Dot {
     fn update(a: F32s, b: F32s, c: F32s) -> F32s {
         a.mul_add(b, c)
     }
+    #[cfg(target_feature = "avx512f")]
+    #[inline(always)]
+    fn update_wide(a: wide::f32x16, b: wide::f32x16, c: wide::f32x16) -> wide::f32x16 {
+        a.mul_add(b, c)
+    }
 }
 
 #[cfg(feature = "dense")]
 impl Update for SquaredDifference {
     #[inline(always)]
     fn update(a: F32s, b: F32s, c: F32s) -> F32s {
+        let d = b - a;
+        d.mul_add(d, c)
+    }
+    #[cfg(target_feature = "avx512f")]
+    #[inline(always)]
+    fn update_wide(a: wide::f32x16, b: wide::f32x16, c: wide::f32x16) -> wide::f32x16 {
         let d = b - a;
         d.mul_add(d, c)
     }
@@ -105,6 +123,7 @@ impl Update for SquaredDifference {
 /// product), returned in an `NR`-wide micro-tile (zero past `N`).
 ///
 /// Cost per `k`: `N` vector loads, `MR` broadcasts, `MR·N` updates (fused multiply-adds).
+#[cfg(not(target_feature = "avx512f"))]
 #[inline(always)]
 pub(crate) fn narrow_kernel<const N: usize, U: Update>(
     a: &[[f32; MR]],
@@ -132,6 +151,50 @@ pub(crate) fn narrow_kernel<const N: usize, U: Update>(
     out
 }
 
+/// The micro-kernel with AVX-512: the same contract as the 8-lane kernel (`N ≤ NR` vectors of 8
+/// columns, an `NR`-wide micro-tile of `f32x8`, zero past `N`), computed on `⌈N/2⌉` 16-lane
+/// vectors per row, each split into two 8-lane halves at the end. The arithmetic of every column
+/// (its updates in `k` order) is the 8-lane kernel's.
+#[cfg(target_feature = "avx512f")]
+#[inline(always)]
+pub(crate) fn narrow_kernel<const N: usize, U: Update>(
+    a: &[[f32; MR]],
+    b: &[[f32; TILE]],
+) -> Accumulators {
+    use wide::f32x16;
+    const WIDE: usize = NR / 2;
+    let vectors = N.div_ceil(2);
+    let mut acc = [[f32x16::splat(0.0); WIDE]; MR];
+    for (ak, bk) in a.iter().zip(b) {
+        let mut bv = [f32x16::splat(0.0); WIDE];
+        for (v, chunk) in bv.iter_mut().zip(bk.as_chunks::<16>().0).take(vectors) {
+            *v = f32x16::new(*chunk);
+        }
+        for (row, &w) in acc.iter_mut().zip(ak) {
+            let w = f32x16::splat(w);
+            for (c, x) in row.iter_mut().zip(&bv).take(vectors) {
+                *c = U::update_wide(w, *x, *c);
+            }
+        }
+    }
+    let mut out = [[F32s::splat(0.0); NR]; MR];
+    for (o, a) in out.iter_mut().zip(&acc) {
+        for (k, v) in a.iter().enumerate().take(vectors) {
+            let lanes = v.to_array();
+            if let (Some(low), Some(values)) = (o.get_mut(2 * k), lanes.first_chunk::<LANES>()) {
+                *low = F32s::new(*values);
+            }
+            if 2 * k + 1 < N
+                && let (Some(high), Some(values)) =
+                    (o.get_mut(2 * k + 1), lanes.last_chunk::<LANES>())
+            {
+                *high = F32s::new(*values);
+            }
+        }
+    }
+    out
+}
+
 /// The matrix-product micro-kernel ([`Dot`]) restricted to the first `⌈columns/8⌉` vectors of each
 /// `B` row.
 #[inline(always)]
@@ -153,6 +216,9 @@ pub(crate) fn kernel_for_columns_with<U: Update>(
     match columns.div_ceil(LANES) {
         1 if NR > 1 => narrow_kernel::<1, U>(a, b),
         2 if NR > 2 => narrow_kernel::<2, U>(a, b),
+        3 if NR > 3 => narrow_kernel::<3, U>(a, b),
+        4 if NR > 4 => narrow_kernel::<4, U>(a, b),
+        5 if NR > 5 => narrow_kernel::<5, U>(a, b),
         _ => narrow_kernel::<NR, U>(a, b),
     }
 }
@@ -435,8 +501,9 @@ fn transpose_full(rows: &[[f32; TILE]; TILE], out: &mut [[f32; TILE]]) {
 
 #[cfg(feature = "dense")]
 /// Depth of one block of the reduction dimension in [`product`]: a `KC × TILE` slice of a packed
-/// `B` tile (24 KB with AVX) stays in L1 while every `A` panel of the row block passes over it.
-pub(crate) const KC: usize = 256;
+/// `B` tile (24 KB: 256 × 24 with AVX, 128 × 48 with AVX-512) stays in L1 while every `A` panel of
+/// the row block passes over it.
+pub(crate) const KC: usize = 6144 / TILE;
 
 #[cfg(feature = "dense")]
 /// Panels of `A` per row block in [`product`]: `MC_PANELS · MR × KC` packed values (128 KB) stay

@@ -48,6 +48,90 @@ fn keep<T, E>(result: Result<T, E>) -> bool {
     black_box(result).is_ok()
 }
 
+/// The dense path (feature `dense`): the two-axis and multi-temperature drifts with each distance
+/// form forced, and the grouped feature-space loss over one and several keys.
+fn dense_path(queries: &CloudView<'_, 2>, positives: &CloudView<'_, 2>, out: &mut [f32]) -> bool {
+    use drifting::{
+        DistanceMethod, Evaluation, FeatureKey, GroupShape, GroupedDriftConfig,
+        feature_drift_loss, grouped_drift_loss,
+    };
+    let mut ok = true;
+    let mut scratch = [0.0_f32; 8192];
+    for method in [DistanceMethod::Expanded, DistanceMethod::Difference] {
+        let evaluation = black_box(Evaluation::Dense(method));
+        let two_axis = TwoAxisConfig {
+            evaluation,
+            ..TwoAxisConfig::new(Kernel::laplace(black_box(0.3)))
+        };
+        ok &= keep(two_axis_softmax_drift(
+            queries,
+            positives,
+            black_box(Negatives::Queries),
+            &two_axis,
+            black_box(&mut scratch[..]),
+            black_box(&mut *out),
+        ));
+        let multi = MultiTemperatureConfig {
+            evaluation,
+            ..MultiTemperatureConfig::official()
+        };
+        ok &= keep(multi_temperature_drift(
+            queries,
+            positives,
+            &multi,
+            black_box(&mut scratch[..]),
+            black_box(&mut *out),
+        ));
+    }
+    // Two groups of 5 generated, 2 unconditional and 4 positive samples with 16 channels.
+    let shape = black_box(GroupShape {
+        groups: 2,
+        generated: 5,
+        unconditional: 2,
+        positives: 4,
+        channels: 16,
+    });
+    let mut features = [0.0_f32; 2 * 11 * 16];
+    for (k, v) in features.iter_mut().enumerate() {
+        #[allow(clippy::cast_precision_loss)]
+        let t = black_box(k as f32);
+        *v = (t * 0.37).sin();
+    }
+    let (generated, rest) = features.split_at(2 * 5 * 16);
+    let (unconditional, positives) = rest.split_at(2 * 2 * 16);
+    let alpha = [1.5_f32, 3.0];
+    let config = GroupedDriftConfig {
+        guidance: Some(black_box(&alpha[..])),
+        ..GroupedDriftConfig::official()
+    };
+    let mut field = [0.0_f32; 2 * 5 * 16];
+    let mut losses = [0.0_f32; 2];
+    ok &= keep(grouped_drift_loss(
+        &shape,
+        black_box(generated),
+        black_box(unconditional),
+        black_box(positives),
+        &config,
+        black_box(&mut scratch[..]),
+        black_box(&mut field[..]),
+        Some(black_box(&mut losses[..])),
+    ));
+    let mut gradient = [0.0_f32; 2 * 5 * 16];
+    let mut keys = [FeatureKey {
+        shape,
+        generated,
+        unconditional,
+        positives,
+        config,
+        gradient: black_box(&mut gradient[..]),
+    }];
+    ok &= keep(feature_drift_loss(
+        black_box(&mut keys[..]),
+        black_box(&mut scratch[..]),
+    ));
+    ok
+}
+
 fn clouds_and_drifts(rng: &mut Xoshiro128PlusPlus) -> bool {
     let mut ok = true;
     // Particle buffers at and over capacity, from points and from a view.
@@ -105,6 +189,7 @@ fn clouds_and_drifts(rng: &mut Xoshiro128PlusPlus) -> bool {
         black_box(&mut scratch[..]),
         &mut out,
     ));
+    ok &= dense_path(&queries, &positives, &mut out);
 
     // Sinkhorn: transport, divergence, projection, drift and proxy drift.
     let mut buffer = [0.0_f32; SinkhornWorkspace::required_len(N, M)];
