@@ -329,7 +329,7 @@ impl<const D: usize> DenseTwoAxis<'_, D> {
                     let mut sums = [0.0_f32; CHUNK];
                     let sums = sums.get_mut(..count).unwrap_or(&mut []);
                     columns.fill(EXCLUDED_LOGIT);
-                    for chunk in partials.chunks(2 * t.max(1)) {
+                    for chunk in partials.chunks(t.saturating_mul(2).max(1)) {
                         let (max, sum) = chunk.split_at(t.min(chunk.len()));
                         merge_columns(
                             max.get(first..first + count).unwrap_or(&[]),

@@ -290,7 +290,11 @@ impl<'a> Problem<'a> {
 
 fn fill_weights(out: &mut [f32], weights: Option<&[f32]>, b: usize, count: usize) {
     match weights.and_then(|w| w.get(b * count..(b + 1) * count)) {
-        Some(w) => out.copy_from_slice(w.get(..out.len()).unwrap_or(&[])),
+        Some(w) => {
+            for (o, v) in out.iter_mut().zip(w) {
+                *o = *v;
+            }
+        }
         None => out.fill(1.0),
     }
 }
@@ -327,7 +331,7 @@ pub(crate) fn grouped_drift_loss_on(
         config,
         form: config.distances.form(shape.channels),
     };
-    let (distances, rest) = workspace.split_at_mut(layout.distances);
+    let (distances, rest) = workspace.split_at_mut(layout.distances.min(workspace.len()));
     let (centres, rest) = rest.split_at_mut(layout.centres.min(rest.len()));
     let (forces, rest) = rest.split_at_mut(layout.forces.min(rest.len()));
     let scratch = rest.get_mut(..layout.problem).unwrap_or(&mut []);

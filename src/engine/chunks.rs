@@ -222,7 +222,8 @@ pub(crate) fn map_blocks<const K: usize, T: Send>(
             let mut scratches: std::vec::Vec<&mut [f32]> = std::vec![scratch];
             let mut rest = extra.as_mut_slice();
             while scratches.len() < runs.len() {
-                let (head, tail) = core::mem::take(&mut rest).split_at_mut(scratch_len);
+                let whole = core::mem::take(&mut rest);
+                let (head, tail) = whole.split_at_mut(scratch_len.min(whole.len()));
                 scratches.push(head);
                 rest = tail;
             }

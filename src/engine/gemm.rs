@@ -587,7 +587,10 @@ pub(crate) fn pack_row_panels<'r>(
     centre: Option<&[f32]>,
     packed: &mut [[f32; MR]],
 ) {
-    for (pair, panels) in packed.chunks_mut(2 * depth.max(1)).enumerate() {
+    for (pair, panels) in packed
+        .chunks_mut(depth.max(1).saturating_mul(2))
+        .enumerate()
+    {
         let sources = eight_rows(rows, pair * 2 * MR, &row);
         let (low, high) = panels.split_at_mut(depth.min(panels.len()));
         for k0 in (0..depth).step_by(LANES) {
