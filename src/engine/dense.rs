@@ -564,6 +564,30 @@ pub(crate) struct Affinities<'a> {
     pub(crate) negative_columns: usize,
 }
 
+/// `exp(max(s·v + half_row + half_column, floor)) · w` for eight columns from `offset`.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn affinity_of(
+    values: F32s,
+    offset: usize,
+    end: usize,
+    scale: F32s,
+    half_row: F32s,
+    half_columns: &[f32],
+    floor: Option<F32s>,
+    weights: Option<&[f32]>,
+) -> F32s {
+    let mut e = values.mul_add(scale, half_row) + load(half_columns, offset, end, 0.0);
+    if let Some(floor) = floor {
+        e = e.fast_max(floor);
+    }
+    let a = exp(e);
+    match weights {
+        Some(w) => a * load(w, offset, end, 0.0),
+        None => a,
+    }
+}
+
 /// The coefficients of one query row, in place of its values `v_ij`: with `A_ij = exp(max(s·v_ij − r_i/2 − c_j/2, floor)) · w_j`,
 /// `S−_i = Σ_{j neg} A_ij`, `S+_i = Σ_{j pos} A_ij`, writes `coefficients[j] = −A_ij S+_i`
 /// (negatives) or `A_ij S−_i` (positives) and returns their sum (zero up to rounding), so that
@@ -582,15 +606,7 @@ pub(crate) fn coefficient_row(
     let floor = rule.floor_logit.map(F32s::splat);
     // Affinity of eight columns from their values (lanes past the row's end are zero).
     let affinity = |values: F32s, offset: usize| -> F32s {
-        let mut e = values * scale + half_row + load(half_columns, offset, end, 0.0);
-        if let Some(floor) = floor {
-            e = e.fast_max(floor);
-        }
-        let a = exp(e);
-        match rule.weights {
-            Some(w) => a * load(w, offset, end, 0.0),
-            None => a,
-        }
+        affinity_of(values, offset, end, scale, half_row, half_columns, floor, rule.weights)
     };
     let (mut s_neg, mut s_pos) = (F32s::splat(0.0), F32s::splat(0.0));
     let (full, tail) = row.as_chunks_mut::<LANES>();
