@@ -171,12 +171,45 @@ pub(crate) const fn query_pack_len(queries: usize, dim: usize) -> usize {
     panels(queries) * dim * MR + queries
 }
 
-/// The queries packed for distances: centred, in `MR`-row panels, with their centred squared
+/// Points packed for the distance products: centred, grouped `W` to an entry (`MR`-row panels
+/// of the queries, `TILE`-point transposed tiles of the targets), with their centred squared
 /// norms (expanded form only).
-pub(crate) struct PackedQueries<'a> {
-    panels: &'a [[f32; MR]],
+pub(crate) struct PackedPoints<'a, const W: usize> {
+    values: &'a [[f32; W]],
     norms: &'a [f32],
+    count: usize,
     dim: usize,
+}
+
+/// The queries packed as `MR`-row panels (the `A` operand).
+pub(crate) type PackedQueries<'a> = PackedPoints<'a, MR>;
+/// The targets packed as transposed tiles of `TILE` points (the `B` operand).
+pub(crate) type PackedTargets<'a> = PackedPoints<'a, TILE>;
+
+/// Packs `rows` (centred on `centre`) into the first `entries` `W`-wide entries of `buffer` with
+/// `pack`, then their centred norms after them.
+fn pack_points<'b, const W: usize>(
+    rows: &Rows<'_>,
+    centre: &[f32],
+    form: DistanceForm,
+    entries: usize,
+    pack: impl FnOnce(&mut [[f32; W]]),
+    buffer: &'b mut [f32],
+) -> PackedPoints<'b, W> {
+    let (count, dim) = (rows.len(), centre.len());
+    let (packed, norms) = buffer.split_at_mut((entries * W).min(buffer.len()));
+    let packed = packed.as_chunks_mut::<W>().0;
+    pack(packed);
+    let norms = norms.get_mut(..count).unwrap_or(&mut []);
+    if form == DistanceForm::Expanded {
+        centred_square_norms(rows, centre, norms);
+    }
+    PackedPoints {
+        values: packed,
+        norms,
+        count,
+        dim,
+    }
 }
 
 /// Packs `queries` (centred on `centre`) into `buffer` of [`query_pack_len`] values.
@@ -187,26 +220,10 @@ pub(crate) fn pack_queries<'b>(
     buffer: &'b mut [f32],
 ) -> PackedQueries<'b> {
     let (count, dim) = (queries.len(), centre.len());
-    let (packed, norms) = buffer.split_at_mut((panels(count) * dim * MR).min(buffer.len()));
-    let packed = packed.as_chunks_mut::<MR>().0;
-    pack_row_panels(count, dim, |i| queries.row(i), Some(centre), packed);
-    let norms = norms.get_mut(..count).unwrap_or(&mut []);
-    if form == DistanceForm::Expanded {
-        centred_square_norms(queries, centre, norms);
-    }
-    PackedQueries {
-        panels: packed,
-        norms,
-        dim,
-    }
-}
-
-/// The targets packed for distances: centred, transposed into tiles of `TILE` targets, with their
-/// centred squared norms (used by the expanded form only).
-pub(crate) struct PackedTargets<'a> {
-    tiles: &'a [[f32; TILE]],
-    norms: &'a [f32],
-    count: usize,
+    let pack = |out: &mut [[f32; MR]]| {
+        pack_row_panels(count, dim, |i| queries.row(i), Some(centre), out);
+    };
+    pack_points(queries, centre, form, panels(count) * dim, pack, buffer)
 }
 
 /// Packs `targets` (centred on `centre`) into `buffer` of [`target_pack_len`] values.
@@ -217,18 +234,10 @@ pub(crate) fn pack_targets<'b>(
     buffer: &'b mut [f32],
 ) -> PackedTargets<'b> {
     let (count, dim) = (targets.len(), centre.len());
-    let (packed, norms) = buffer.split_at_mut((tiles(count) * dim * TILE).min(buffer.len()));
-    let packed = packed.as_chunks_mut::<TILE>().0;
-    pack_transposed_tiles(count, dim, |j| targets.row(j), Some(centre), packed);
-    let norms = norms.get_mut(..count).unwrap_or(&mut []);
-    if form == DistanceForm::Expanded {
-        centred_square_norms(targets, centre, norms);
-    }
-    PackedTargets {
-        tiles: packed,
-        norms,
-        count,
-    }
+    let pack = |out: &mut [[f32; TILE]]| {
+        pack_transposed_tiles(count, dim, |j| targets.row(j), Some(centre), out);
+    };
+    pack_points(targets, centre, form, tiles(count) * dim, pack, buffer)
 }
 
 /// Squared distances between the query rows `first..first + count` (`first` a multiple of
@@ -282,7 +291,7 @@ pub(crate) fn distance_products(
     let dim = queries.dim;
     let panel_values = first / MR * dim;
     let packed = queries
-        .panels
+        .values
         .get(panel_values..panel_values + panels(count) * dim)
         .unwrap_or(&[]);
     let t = targets.count;
@@ -292,13 +301,13 @@ pub(crate) fn distance_products(
             t,
             dim,
             packed,
-            targets.tiles,
+            targets.values,
             out,
             ld,
             symmetric,
         ),
         DistanceForm::Expanded => {
-            product_above::<Dot>(count, t, dim, packed, targets.tiles, out, ld, symmetric);
+            product_above::<Dot>(count, t, dim, packed, targets.values, out, ld, symmetric);
         }
     }
 }
@@ -606,7 +615,16 @@ pub(crate) fn coefficient_row(
     let floor = rule.floor_logit.map(F32s::splat);
     // Affinity of eight columns from their values (lanes past the row's end are zero).
     let affinity = |values: F32s, offset: usize| -> F32s {
-        affinity_of(values, offset, end, scale, half_row, half_columns, floor, rule.weights)
+        affinity_of(
+            values,
+            offset,
+            end,
+            scale,
+            half_row,
+            half_columns,
+            floor,
+            rule.weights,
+        )
     };
     let (mut s_neg, mut s_pos) = (F32s::splat(0.0), F32s::splat(0.0));
     let (full, tail) = row.as_chunks_mut::<LANES>();
