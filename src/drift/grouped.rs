@@ -37,16 +37,21 @@ pub struct GroupShape {
 }
 
 impl GroupShape {
-    /// Targets per group, `T = Cg + Cu + Cp`.
+    /// Targets per group, `T = Cg + Cu + Cp` (saturating at `usize::MAX`: the entry points
+    /// refuse such shapes).
     #[must_use]
     pub const fn targets(&self) -> usize {
-        self.generated + self.unconditional + self.positives
+        self.generated
+            .saturating_add(self.unconditional)
+            .saturating_add(self.positives)
     }
 
-    /// `B·Cg·S`: the length of `generated` and of the field.
+    /// `B·Cg·S`: the length of `generated` and of the field (saturating at `usize::MAX`).
     #[must_use]
     pub const fn generated_len(&self) -> usize {
-        self.groups * self.generated * self.channels
+        self.groups
+            .saturating_mul(self.generated)
+            .saturating_mul(self.channels)
     }
 
     fn checked_len(&self, count: usize) -> Option<usize> {

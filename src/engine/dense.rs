@@ -162,13 +162,21 @@ fn centred_square_norms(rows: &Rows<'_>, centre: &[f32], out: &mut [f32]) {
 
 /// Values of the packed targets for [`squared_distances`]: `tiles(T)·dim` tiles' rows, and `T`
 /// norms.
+/// Saturates at `usize::MAX` (a size no buffer reaches, so it never passes a check).
 pub(crate) const fn target_pack_len(targets: usize, dim: usize) -> usize {
-    tiles(targets) * dim * TILE + targets
+    tiles(targets)
+        .saturating_mul(dim)
+        .saturating_mul(TILE)
+        .saturating_add(targets)
 }
 
 /// Values of [`pack_queries`]' buffer.
+/// Saturates at `usize::MAX`.
 pub(crate) const fn query_pack_len(queries: usize, dim: usize) -> usize {
-    panels(queries) * dim * MR + queries
+    panels(queries)
+        .saturating_mul(dim)
+        .saturating_mul(MR)
+        .saturating_add(queries)
 }
 
 /// Points packed for the distance products: centred, grouped `W` to an entry (`MR`-row panels
@@ -693,8 +701,9 @@ pub(crate) struct PackedChannels<'a> {
 }
 
 /// Values of [`pack_channels`]' buffer.
+/// Saturates at `usize::MAX`.
 pub(crate) const fn channel_pack_len(targets: usize, dim: usize) -> usize {
-    tiles(dim) * targets * TILE
+    tiles(dim).saturating_mul(targets).saturating_mul(TILE)
 }
 
 /// Packs the centred targets in tiles of `TILE` channels (the `B` operand of [`drift_sums`]).
