@@ -1,4 +1,4 @@
-//! Bench `parallel`: every parallel kernel at 1 and 2 threads (and the serial function), `N = P =
+//! Bench `parallel`: every pair kernel, the generator's passes and a training step in rayon pools of 1 and 2 threads, `N = P =
 //! Q = 4096`, `D = 2`, median wall time of several runs and the speed-up `t(1 thread) / t(2)`.
 //!
 //! ```sh
@@ -22,7 +22,7 @@ use drifting::sample::fill_standard_normal;
 use drifting::{
     Activation, CloudView, Kernel, MeanShiftConfig, Mlp, MultiTemperatureConfig, Negatives,
     SinkhornConfig, SinkhornWorkspace, Trainer, TrainerConfig, TwoAxisConfig, UpdateRule,
-    WeightedCloud, parallel,
+    WeightedCloud,
 };
 use rand_core::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
@@ -61,44 +61,29 @@ fn median_seconds(samples: usize, mut run: impl FnMut() -> Vec<f32>) -> (f64, Ve
 type Generator = Mlp<32, 256, 2>;
 
 /// One forward and backward pass of the demo generator over `n` samples; returns the gradients.
-fn mlp_pass(params: &[f32], noise: &[f32], grad_output: &[f32], n: usize, par: bool) -> Vec<f32> {
+fn mlp_pass(params: &[f32], noise: &[f32], grad_output: &[f32], n: usize) -> Vec<f32> {
     let mlp = Generator::new(Activation::Silu);
     let mut cache = vec![0.0; Generator::cache_len(n)];
     let mut out = vec![0.0; 2 * n];
     let mut grads = vec![0.0; Generator::PARAMETERS];
     let mut scratch = vec![0.0; Generator::backward_scratch_len(n)];
-    if par {
-        parallel::mlp_forward(&mlp, params, noise, n, &mut cache, &mut out).unwrap();
-        parallel::mlp_backward(
-            &mlp,
-            params,
-            &cache,
-            grad_output,
-            n,
-            &mut grads,
-            None,
-            &mut scratch,
-        )
-        .unwrap();
-    } else {
-        mlp.forward(params, noise, n, &mut cache, &mut out).unwrap();
-        mlp.backward(
-            params,
-            &cache,
-            grad_output,
-            n,
-            &mut grads,
-            None,
-            &mut scratch,
-        )
-        .unwrap();
-    }
+    mlp.forward(params, noise, n, &mut cache, &mut out).unwrap();
+    mlp.backward(
+        params,
+        &cache,
+        grad_output,
+        n,
+        &mut grads,
+        None,
+        &mut scratch,
+    )
+    .unwrap();
     grads
 }
 
 /// One step of the official demo (two-axis Laplace `τ = 0.05`, Adam `1e-3`) with `n` generated
 /// and `n` data samples, from `params`; returns the updated parameters.
-fn train_step(params: &[f32], data: &[f32], n: usize, par: bool) -> Vec<f32> {
+fn train_step(params: &[f32], data: &[f32], n: usize) -> Vec<f32> {
     let config = TrainerConfig {
         batch: n,
         ..TrainerConfig::official_demo()
@@ -115,11 +100,7 @@ fn train_step(params: &[f32], data: &[f32], n: usize, par: bool) -> Vec<f32> {
             .unwrap();
     let view = CloudView::<2>::from_coordinate_major(data, n).unwrap();
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(6);
-    if par {
-        parallel::train_step(&mut trainer, &mut rng, &view).unwrap();
-    } else {
-        trainer.step(&mut rng, &view).unwrap();
-    }
+    trainer.step(&mut rng, &view).unwrap();
     trainer.parameters().to_vec()
 }
 
@@ -170,29 +151,15 @@ fn main() {
     };
     let grad_output = normal_cloud(5, n, 1e-4, 0.0);
 
-    // Each kernel: (name, serial run, parallel run), both returning the output.
+    // Each kernel: (name, run), returning the output.
     type Run<'a> = Box<dyn Fn() -> Vec<f32> + Sync + 'a>;
-    let kernels: Vec<(&str, Run, Run)> = vec![
+    let kernels: Vec<(&str, Run)> = vec![
         (
             "two_axis (laplace 0.05, neg = queries)",
             Box::new(|| {
                 let mut scratch = vec![0.0; drifting::two_axis_scratch_len(n, n, n)];
                 let mut out = vec![0.0; 2 * n];
                 drifting::two_axis_softmax_drift(
-                    &queries,
-                    &positives,
-                    Negatives::Queries,
-                    &two_axis,
-                    &mut scratch,
-                    &mut out,
-                )
-                .unwrap();
-                out
-            }),
-            Box::new(|| {
-                let mut scratch = vec![0.0; drifting::two_axis_scratch_len(n, n, n)];
-                let mut out = vec![0.0; 2 * n];
-                parallel::two_axis_softmax_drift(
                     &queries,
                     &positives,
                     Negatives::Queries,
@@ -218,18 +185,6 @@ fn main() {
                 .unwrap();
                 out
             }),
-            Box::new(|| {
-                let mut out = vec![0.0; 2 * n];
-                parallel::mean_shift_drift(
-                    &queries,
-                    &positives,
-                    Negatives::Queries,
-                    &mean_shift,
-                    &mut out,
-                )
-                .unwrap();
-                out
-            }),
         ),
         (
             "multi_temperature (official, 3 R)",
@@ -237,19 +192,6 @@ fn main() {
                 let mut scratch = vec![0.0; drifting::multi_temperature_scratch_len(n, n, 2)];
                 let mut out = vec![0.0; 2 * n];
                 drifting::multi_temperature_drift(
-                    &queries,
-                    &positives,
-                    &multi,
-                    &mut scratch,
-                    &mut out,
-                )
-                .unwrap();
-                out
-            }),
-            Box::new(|| {
-                let mut scratch = vec![0.0; drifting::multi_temperature_scratch_len(n, n, 2)];
-                let mut out = vec![0.0; 2 * n];
-                parallel::multi_temperature_drift(
                     &queries,
                     &positives,
                     &multi,
@@ -270,24 +212,14 @@ fn main() {
                 out.push(value);
                 out
             }),
-            Box::new(|| {
-                let mut buffer = vec![0.0; SinkhornWorkspace::required_len(n, n)];
-                let mut ws = SinkhornWorkspace::new(&mut buffer, n, n).unwrap();
-                let (value, _) = parallel::entropic_transport(&a, &b, &sinkhorn, &mut ws).unwrap();
-                let mut out = ws.f().to_vec();
-                out.push(value);
-                out
-            }),
         ),
         (
             "mlp forward + backward (32-256-256-256-2)",
-            Box::new(|| mlp_pass(&params, &noise, &grad_output, n, false)),
-            Box::new(|| mlp_pass(&params, &noise, &grad_output, n, true)),
+            Box::new(|| mlp_pass(&params, &noise, &grad_output, n)),
         ),
         (
             "train step (official demo, batch N)",
-            Box::new(|| train_step(&params, &y, n, false)),
-            Box::new(|| train_step(&params, &y, n, true)),
+            Box::new(|| train_step(&params, &y, n)),
         ),
     ];
 
@@ -297,17 +229,22 @@ fn main() {
     );
     let header: Vec<String> = threads.iter().map(|t| format!("{t} thr (ms)")).collect();
     println!(
-        "| kernel | serial (ms) | {} | speed-up {}→{} |",
+        "| kernel | {} | speed-up {}→{} |",
         header.join(" | "),
         threads[0],
         threads[threads.len() - 1]
     );
-    println!("|---|---:|{}---:|", "---:|".repeat(threads.len()));
-    for (name, serial, par) in &kernels {
+    println!("|---|{}---:|", "---:|".repeat(threads.len()));
+    let one = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .unwrap();
+    for (name, run) in &kernels {
         if only.as_deref().is_some_and(|o| !name.starts_with(o)) {
             continue;
         }
-        let (t_serial, reference) = median_seconds(samples, serial);
+        // The one-thread pool runs the serial path: the reference bits.
+        let reference = one.install(run);
         let mut times = Vec::new();
         let mut cores = Vec::new();
         for &t in &threads {
@@ -316,7 +253,7 @@ fn main() {
                 .build()
                 .unwrap();
             let (cpu, wall) = (cpu_seconds(), Instant::now());
-            let (time, out) = pool.install(|| median_seconds(samples, par));
+            let (time, out) = pool.install(|| median_seconds(samples, run));
             let wall = wall.elapsed().as_secs_f64();
             cores.push(
                 cpu.zip(cpu_seconds())
@@ -326,7 +263,7 @@ fn main() {
                 out.iter()
                     .zip(&reference)
                     .all(|(a, b)| a.to_bits() == b.to_bits()),
-                "{name}: {t} threads differ from serial"
+                "{name}: {t} threads differ from one thread"
             );
             times.push(time);
         }
@@ -338,8 +275,7 @@ fn main() {
             .map(|(t, c)| format!("{:.1} ({c:.2} cores)", t * 1e3))
             .collect();
         println!(
-            "| {name} | {:.1} | {} | {:.2}× |",
-            t_serial * 1e3,
+            "| {name} | {} | {:.2}× |",
             cells.join(" | "),
             times[0] / times[times.len() - 1]
         );

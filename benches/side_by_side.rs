@@ -14,36 +14,19 @@
 //! auto|expanded|difference` (the `--feature` rows).
 //!
 //! Median wall time over repeats (at least 5, or 1 s, at most 50), one thread. Built with
-//! `--features std`, the same calls go through `drifting::parallel` (same results bit for bit) in
-//! a rayon pool of `--threads T` threads (default 1), and the JSON says `"threads": T`.
+//! `--features std`, the same calls run in a rayon pool of `--threads T` threads (default 1; the
+//! same results bit for bit), and the JSON says `"threads": T`.
 
 use std::time::Instant;
 
 use drifting::{
     CloudView, Kernel, MeanShiftConfig, MultiTemperatureConfig, Negatives, SinkhornConfig,
-    SinkhornWorkspace, TwoAxisConfig, UpdateRule, WeightedCloud, multi_temperature_scratch_len,
-    two_axis_scratch_len,
+    SinkhornWorkspace, TwoAxisConfig, UpdateRule, WeightedCloud, entropic_transport,
+    mean_shift_drift, multi_temperature_drift, multi_temperature_scratch_len, two_axis_scratch_len,
+    two_axis_softmax_drift,
 };
 use rand_core::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
-
-#[path = "../examples/support/passes.rs"]
-mod passes;
-
-/// The operators timed, serial or (`--threads T > 1`, feature `std`) on the current rayon pool.
-/// Without `std` only the serial functions exist and `par` is always false.
-mod ops {
-    pub use super::passes::{backward, forward, train_step};
-    #[cfg(feature = "std")]
-    pub use drifting::parallel::{
-        entropic_transport, mean_shift_drift, multi_temperature_drift, two_axis_softmax_drift,
-    };
-    #[cfg(not(feature = "std"))]
-    pub use drifting::{
-        entropic_transport, mean_shift_drift, multi_temperature_drift, two_axis_softmax_drift,
-    };
-}
-use ops::{entropic_transport, mean_shift_drift, multi_temperature_drift, two_axis_softmax_drift};
 
 fn normal_cloud(rng: &mut Xoshiro256PlusPlus, n: usize, dim: usize, scale: f32) -> Vec<f32> {
     // Box–Muller on 24-bit uniforms; coordinate-major.
@@ -353,14 +336,15 @@ fn time_generator<const I: usize, const H: usize, const O: usize>(
     let mut state = AdamState::new();
     let (median, reps) = median_seconds(
         || {
-            ops::forward(&mlp, &params, &input, batch, &mut cache, &mut out).unwrap();
-            ops::backward(
-                &mlp,
+            mlp.forward(&params, &input, batch, &mut cache, &mut out)
+                .unwrap();
+            mlp.backward(
                 &params,
                 &cache,
                 &grad_out,
                 batch,
                 &mut grads,
+                None,
                 &mut scratch,
             )
             .unwrap();
@@ -408,7 +392,7 @@ fn time_train_step(batch: usize, quick: bool, threads: usize) {
                 .sample(&mut rng, &mut data, batch)
                 .unwrap();
             let view = CloudView::<2>::from_coordinate_major(&data, batch).unwrap();
-            ops::train_step(&mut trainer, &mut rng, &view).unwrap();
+            trainer.step(&mut rng, &view).unwrap();
         },
         quick,
     );

@@ -20,7 +20,7 @@ use std::time::Instant;
 use drifting::sample::fill_standard_normal;
 use drifting::{
     CloudView, Negatives, SinkhornConfig, SinkhornWorkspace, TwoAxisConfig, UpdateRule,
-    WeightedCloud, parallel, two_axis_scratch_len,
+    WeightedCloud, two_axis_scratch_len,
 };
 use rand_core::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
@@ -80,7 +80,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut drift = vec![0.0_f32; 2 * n];
     let start = Instant::now();
     pool.install(|| {
-        parallel::two_axis_softmax_drift(
+        drifting::two_axis_softmax_drift(
             &queries,
             &positives,
             Negatives::Queries,
@@ -112,7 +112,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut workspace = SinkhornWorkspace::new(&mut buffer, n, n)?;
     let start = Instant::now();
     let (cost, report) =
-        pool.install(|| parallel::entropic_transport(&a, &b, &config, &mut workspace))?;
+        pool.install(|| drifting::entropic_transport(&a, &b, &config, &mut workspace))?;
     let sinkhorn_seconds = start.elapsed().as_secs_f64();
     println!(
         "sinkhorn solve:  {sinkhorn_seconds:8.2} s   OT_ε = {cost:.5}, {} scaling steps + {} \

@@ -24,8 +24,6 @@
 mod figure;
 #[path = "support/flows.rs"]
 mod flows;
-#[path = "support/passes.rs"]
-mod passes;
 #[path = "support/training.rs"]
 mod training;
 
@@ -52,7 +50,7 @@ fn modes(flow_steps: usize) -> Result<Vec<(String, Vec<f32>)>, Failure> {
     let cloud = CloudView::<2>::from_coordinate_major(&data, p)?;
     let mut scratch = vec![0.0; sinkhorn_proxy_scratch_len(p, p)];
     let mut out = vec![0.0; 2 * p];
-    drifting::parallel::sinkhorn_proxy_drift(
+    drifting::sinkhorn_proxy_drift(
         &WeightedCloud::uniform(cloud),
         &WeightedCloud::uniform(cloud),
         &SinkhornConfig {

@@ -23,8 +23,6 @@
 
 #[path = "support/figure.rs"]
 mod figure;
-#[path = "support/passes.rs"]
-mod passes;
 #[path = "support/training.rs"]
 mod training;
 

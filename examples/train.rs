@@ -17,9 +17,9 @@
 //! axes. `--save FILE` writes the generator as a byte blob that `Mlp::load` (and
 //! `include_bytes!` on a microcontroller) reads.
 //!
-//! Built with `--features std`, every training step and metric runs on all cores
-//! (`drifting::parallel`; `RAYON_NUM_THREADS` sets the pool size) with results bit-identical to
-//! the single-threaded build.
+//! Built with `--features std`, every training step and metric runs on all cores (the global
+//! rayon pool; `RAYON_NUM_THREADS` sets its size) with results bit-identical to the
+//! single-threaded build.
 
 #[path = "support/figure.rs"]
 mod figure;
@@ -29,11 +29,8 @@ use clap::{Arg, ArgAction, ArgMatches, Command, value_parser};
 use drifting::metrics::{
     DEFAULT_MMD_BANDWIDTHS, MmdConfig, SlicedWassersteinConfig, sliced_wasserstein_scratch_len,
 };
-// With `--features std` the same calls run on all cores, with the same results bit for bit.
-#[cfg(not(feature = "std"))]
+// With `--features std` these run on all cores, with the same results bit for bit.
 use drifting::metrics::{energy_distance, mmd, sliced_wasserstein};
-#[cfg(feature = "std")]
-use drifting::parallel::{energy_distance, mmd, sliced_wasserstein};
 use drifting::schedule::AnnealingSchedule;
 use drifting::{
     Activation, Adam, CloudView, Dataset, DriftField, KernelFamily, Mlp, SelfMask, SinkhornConfig,
@@ -400,9 +397,6 @@ fn run(o: &Options) -> Result<(), Box<dyn std::error::Error>> {
     for step in 0..o.steps {
         o.dataset.sample(&mut rng, &mut data, n)?;
         let batch = CloudView::from_coordinate_major(&data, n)?;
-        #[cfg(feature = "std")]
-        let report = drifting::parallel::train_step(&mut trainer, &mut rng, &batch)?;
-        #[cfg(not(feature = "std"))]
         let report = trainer.step(&mut rng, &batch)?;
         losses.push((step as f32, report.loss));
         let last = step + 1 == o.steps;

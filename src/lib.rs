@@ -19,15 +19,21 @@
 //!   [`sinkhorn_divergence`], [`barycentric_projection`], the [`sinkhorn_drift`] `T_ab − T_aa` and
 //!   the one-shot [`sinkhorn_proxy_drift`], all streaming with `O(N + M)` memory.
 //! * [`sample`]: uniform and standard normal noise from any `rand_core` generator, no `std`.
-//! * `parallel` (feature `std`): every drift operator and Sinkhorn routine on the current rayon
-//!   pool, bit-identical to the serial functions whatever the number of threads.
+//!
+//! ## Threads
+//! Without features the crate is single-threaded. With feature `std`, every entry point (drifts,
+//! Sinkhorn, metrics, the generator's passes, a training step) runs its pair and batch work on
+//! the current [rayon] pool: the global one, or yours inside `ThreadPool::install`. Nothing in a
+//! signature changes and the results are the same bits whatever the number of threads (one
+//! fixed partition of the work, reductions in a fixed order: `ARCHITECTURE.md`, "Threads").
 //!
 //! Section numbers refer to `docs/mathematics.md` (the crate's formula sheet, with its sources).
 //!
 //! ## Accuracy
 //! All hot arithmetic is `f32` with `wide` SIMD (8 lanes over particles). Every operator is
 //! tested against a plain scalar `f64` reference (`tests/reference/`) and against PyTorch values;
-//! the tolerances are stated per operator in `tests/drift_reference.rs`.
+//! the tolerances are stated per operator in the README's accuracy table and in the tests
+//! (`tests/drift_accuracy.rs`, `tests/sinkhorn_reference.rs`, `tests/feature_reference.rs`).
 //!
 //! ## Errors
 //! Every entry point validates once and returns [`Error`]; loops after validation cannot fail.
@@ -55,8 +61,6 @@ mod kernel;
 mod loss;
 pub mod metrics;
 pub mod mlp;
-#[cfg(feature = "std")]
-pub mod parallel;
 pub mod sample;
 pub mod schedule;
 pub mod score;

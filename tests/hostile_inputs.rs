@@ -109,9 +109,6 @@ fn floats(values: &[f32]) -> Vec<f64> {
     values.iter().map(|&v| f64::from(v)).collect()
 }
 
-/// Whether the parallel twins run too (feature `std`).
-const PARALLEL: bool = cfg!(feature = "std");
-
 #[test]
 fn kernel_drifts_give_typed_errors_or_finite_fields() {
     for (qn, q) in clouds() {
@@ -175,54 +172,6 @@ fn kernel_drifts_give_typed_errors_or_finite_fields() {
                         },
                         |()| floats(&out),
                     );
-                    #[cfg(feature = "std")]
-                    {
-                        let mut out = vec![0.0; 2 * n];
-                        let config = MeanShiftConfig::new(kernel);
-                        contract!(
-                            &format!("parallel::mean_shift_drift {what}"),
-                            || {
-                                drifting::parallel::mean_shift_drift(
-                                    &qv,
-                                    &pv,
-                                    Negatives::Queries,
-                                    &config,
-                                    &mut out,
-                                )
-                            },
-                            |()| floats(&out),
-                        );
-                        let mut out = vec![0.0; 2 * n];
-                        contract!(
-                            &format!("parallel::mmd_flow_drift {what}"),
-                            || {
-                                drifting::parallel::mmd_flow_drift(
-                                    &qv,
-                                    &pv,
-                                    Negatives::Queries,
-                                    &MmdFlowConfig::new(kernel),
-                                    &mut out,
-                                )
-                            },
-                            |()| floats(&out),
-                        );
-                        let mut out = vec![0.0; 2 * n];
-                        let mut scratch = vec![0.0; two_axis_scratch_len(n, p.len(), n)];
-                        contract!(
-                            &format!("parallel::two_axis_softmax_drift {what}"),
-                            || {
-                                drifting::parallel::two_axis_softmax_drift(
-                                    &qv,
-                                    &pv,
-                                    Negatives::Queries,
-                                    &TwoAxisConfig::new(kernel),
-                                    &mut scratch,
-                                    &mut out,
-                                )
-                            },
-                            |()| floats(&out),
-                        );
-                    }
                 }
                 // Multi-temperature: the temperature is R; hostile floors and mask distances.
                 for (floor, mask) in [(1e-6, 100.0), (0.0, 0.0), (f32::NAN, 100.0), (1e-6, -1.0)] {
@@ -243,20 +192,6 @@ fn kernel_drifts_give_typed_errors_or_finite_fields() {
                             v.push(f64::from(r.loss));
                             v
                         },
-                    );
-                    #[cfg(feature = "std")]
-                    contract!(
-                        &format!("parallel::multi_temperature_drift {qn} vs {pn}, R {t}"),
-                        || {
-                            drifting::parallel::multi_temperature_drift(
-                                &qv,
-                                &pv,
-                                &config,
-                                &mut scratch,
-                                &mut out,
-                            )
-                        },
-                        |_| floats(&out),
                     );
                 }
             }
@@ -381,59 +316,6 @@ fn sinkhorn_routines_give_typed_errors_or_finite_results() {
                         || sinkhorn_proxy_drift(&a, &b, &config, &mut scratch, &mut out),
                         |()| floats(&out),
                     );
-                    if PARALLEL && config.max_iterations != usize::MAX {
-                        #[cfg(feature = "std")]
-                        {
-                            use drifting::parallel;
-                            contract!(
-                                &format!("parallel::entropic_transport {what}"),
-                                || parallel::entropic_transport(&a, &b, &config, &mut workspace),
-                                |(v, _)| vec![f64::from(*v)],
-                            );
-                            contract!(
-                                &format!("parallel::sinkhorn_divergence {what}"),
-                                || parallel::sinkhorn_divergence(&a, &b, &config, &mut workspace),
-                                |s| floats(&[s.value]),
-                            );
-                            contract!(
-                                &format!("parallel::barycentric_projection {what}"),
-                                || {
-                                    parallel::barycentric_projection(
-                                        &a,
-                                        &b,
-                                        &config,
-                                        &mut workspace,
-                                        &mut out,
-                                    )
-                                },
-                                |_| floats(&out),
-                            );
-                            contract!(
-                                &format!("parallel::sinkhorn_drift {what}"),
-                                || parallel::sinkhorn_drift(
-                                    &a,
-                                    &b,
-                                    &config,
-                                    &mut workspace,
-                                    &mut out
-                                ),
-                                |_| floats(&out),
-                            );
-                            contract!(
-                                &format!("parallel::sinkhorn_proxy_drift {what}"),
-                                || {
-                                    parallel::sinkhorn_proxy_drift(
-                                        &a,
-                                        &b,
-                                        &config,
-                                        &mut scratch,
-                                        &mut out,
-                                    )
-                                },
-                                |()| floats(&out),
-                            );
-                        }
-                    }
                 }
             }
             // Hostile weights and a workspace of other sizes.
@@ -480,20 +362,6 @@ fn metrics_give_typed_errors_or_finite_values() {
                     || sliced_wasserstein(&xv, &yv, &config, &mut rng, &mut scratch),
                     |v| vec![*v],
                 );
-                #[cfg(feature = "std")]
-                contract!(
-                    &format!("parallel::sliced_wasserstein {xn} vs {yn}, {directions} directions"),
-                    || {
-                        drifting::parallel::sliced_wasserstein(
-                            &xv,
-                            &yv,
-                            &config,
-                            &mut rng,
-                            &mut scratch,
-                        )
-                    },
-                    |v| vec![*v],
-                );
             }
             for &bandwidth in &SCALES {
                 let bandwidths = [bandwidth, 0.5];
@@ -505,23 +373,11 @@ fn metrics_give_typed_errors_or_finite_values() {
                     || mmd(&xv, &yv, &config),
                     |s| vec![s.value, s.cross, s.within_first, s.within_second],
                 );
-                #[cfg(feature = "std")]
-                contract!(
-                    &format!("parallel::mmd {xn} vs {yn}, σ {bandwidth}"),
-                    || drifting::parallel::mmd(&xv, &yv, &config),
-                    |s| vec![s.value],
-                );
             }
             contract!(
                 &format!("energy_distance {xn} vs {yn}"),
                 || energy_distance(&xv, &yv),
                 |s| vec![s.value, s.cross, s.within_first, s.within_second],
-            );
-            #[cfg(feature = "std")]
-            contract!(
-                &format!("parallel::energy_distance {xn} vs {yn}"),
-                || drifting::parallel::energy_distance(&xv, &yv),
-                |s| vec![s.value],
             );
         }
     }
@@ -588,39 +444,6 @@ fn loss_mlp_adam_datasets_and_schedules_give_typed_errors_or_finite_values() {
                 },
                 |()| floats(&grads),
             );
-            #[cfg(feature = "std")]
-            {
-                contract!(
-                    &format!("parallel::mlp_forward input {v}, batch {batch}"),
-                    || {
-                        drifting::parallel::mlp_forward(
-                            &net,
-                            &params,
-                            &input,
-                            batch,
-                            &mut cache,
-                            &mut output,
-                        )
-                    },
-                    |()| floats(&output),
-                );
-                contract!(
-                    &format!("parallel::mlp_backward grad {v}, batch {batch}"),
-                    || {
-                        drifting::parallel::mlp_backward(
-                            &net,
-                            &params,
-                            &cache,
-                            &grad_output,
-                            batch,
-                            &mut grads,
-                            None,
-                            &mut scratch,
-                        )
-                    },
-                    |()| floats(&grads),
-                );
-            }
         }
         // Adam at hostile gradients, moments and hyper-parameters.
         for &hyper in &[1e-3, 0.0, -1.0, f32::NAN, 1e30, f32::MAX] {
@@ -892,12 +715,6 @@ fn trainer_and_fields_give_typed_errors_or_finite_reports() {
                             },
                         );
                         assert!(trainer.parameters().iter().all(|x| x.is_finite()), "{what}");
-                        #[cfg(feature = "std")]
-                        contract!(
-                            &format!("parallel::train_step {what}"),
-                            || drifting::parallel::train_step(&mut trainer, &mut rng, &view),
-                            |r| floats(&[r.loss, r.underflow_fraction]),
-                        );
                         if !ok {
                             break;
                         }
@@ -937,22 +754,6 @@ fn drift_field_evaluate_gives_typed_errors_or_finite_fields() {
                             v
                         },
                     );
-                    #[cfg(feature = "std")]
-                    contract!(
-                        &format!("parallel::drift_field {field:?} {qn} vs {pn}, τ {t}"),
-                        || {
-                            drifting::parallel::drift_field(
-                                &field,
-                                &temperatures,
-                                &mut rng,
-                                &qv,
-                                &pv,
-                                &mut scratch,
-                                &mut out,
-                            )
-                        },
-                        |_| floats(&out),
-                    );
                 }
             }
         }
@@ -963,10 +764,10 @@ fn drift_field_evaluate_gives_typed_errors_or_finite_fields() {
 // The other defects of issue 15, by name.
 // ---------------------------------------------------------------------------------------------
 
-/// `parallel::sliced_wasserstein` with a huge direction count panicked (capacity overflow) or
-/// aborted on allocation, and the serial version looped for ever. Both refuse counts above
-/// [`MAX_DIRECTIONS`] at once; the parallel one draws its directions in bounded batches and
-/// still equals the serial value bit for bit.
+/// `sliced_wasserstein` with a huge direction count panicked on the thread pool (capacity
+/// overflow) or aborted on allocation, and looped for ever serially. It refuses counts above
+/// [`MAX_DIRECTIONS`] at once; on a pool it draws its directions in bounded batches and still
+/// equals the serial value bit for bit.
 #[test]
 fn huge_direction_counts_are_refused_at_once() {
     let x = [[0.0_f32, 0.0], [1.0, 0.5], [0.2, 0.1]];
@@ -982,11 +783,6 @@ fn huge_direction_counts_are_refused_at_once() {
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(1);
         assert_eq!(
             sliced_wasserstein(&xv, &yv, &config, &mut rng, &mut scratch),
-            Err(Error::InvalidParameter { name: "directions" })
-        );
-        #[cfg(feature = "std")]
-        assert_eq!(
-            drifting::parallel::sliced_wasserstein(&xv, &yv, &config, &mut rng, &mut scratch),
             Err(Error::InvalidParameter { name: "directions" })
         );
         let mut out = [0.0; 6];
@@ -1014,23 +810,20 @@ fn huge_direction_counts_are_refused_at_once() {
             directions: 10_000,
             ..SlicedWassersteinConfig::new()
         };
-        let serial = sliced_wasserstein(
-            &xv,
-            &yv,
-            &config,
-            &mut Xoshiro256PlusPlus::seed_from_u64(4),
-            &mut scratch,
-        )
-        .unwrap();
-        let parallel = drifting::parallel::sliced_wasserstein(
-            &xv,
-            &yv,
-            &config,
-            &mut Xoshiro256PlusPlus::seed_from_u64(4),
-            &mut scratch,
-        )
-        .unwrap();
-        assert_eq!(serial.to_bits(), parallel.to_bits());
+        let run = || {
+            let mut scratch = [0.0; 6];
+            let mut rng = Xoshiro256PlusPlus::seed_from_u64(4);
+            sliced_wasserstein(&xv, &yv, &config, &mut rng, &mut scratch)
+                .unwrap()
+                .to_bits()
+        };
+        let pool = |threads| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap()
+        };
+        assert_eq!(pool(1).install(run), pool(3).install(run));
     }
 }
 

@@ -11,8 +11,6 @@
 
 #[path = "../examples/support/flows.rs"]
 mod flows;
-#[path = "../examples/support/passes.rs"]
-mod passes;
 #[path = "../examples/support/training.rs"]
 mod training;
 

@@ -10,8 +10,6 @@
 //!   checkerboard, to SWDs within a factor 2 of each other.
 //! * 6 (second paper, Fig. 8): the Laplace and the Gaussian kernel train the swiss roll alike.
 
-#[path = "../examples/support/passes.rs"]
-mod passes;
 #[path = "../examples/support/training.rs"]
 mod training;
 

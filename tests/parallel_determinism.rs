@@ -1,5 +1,6 @@
-//! The `std` feature's parallel operators are deterministic: the same call in rayon pools of 1, 2,
-//! 3 and 7 threads gives the same bits, and those bits are the serial function's.
+//! With feature `std` every entry point runs on the current rayon pool, deterministically: the
+//! same call in rayon pools of 1 (the serial path: `Exec::current` does not schedule in a
+//! one-thread pool), 2, 3 and 7 threads and in the global pool gives the same bits.
 //!
 //! Cloud sizes are chosen so that the last SIMD block and the last 256-particle chunk are partial
 //! (1003 = 3·256 + 235 queries, 235 = 29·8 + 3), and so that the column passes (777 positives,
@@ -10,7 +11,7 @@ use drifting::sample::fill_standard_normal;
 use drifting::{
     CloudView, DistanceMethod, Evaluation, GroupShape, GroupedDriftConfig, Kernel, MeanShiftConfig,
     MultiTemperatureConfig, Negatives, SelfMask, SinkhornConfig, SinkhornWorkspace, TwoAxisConfig,
-    UpdateRule, WeightedCloud, grouped_drift_loss, grouped_drift_workspace_len, parallel,
+    UpdateRule, WeightedCloud, grouped_drift_loss, grouped_drift_workspace_len,
     two_axis_dense_scratch_len,
 };
 use rand_core::SeedableRng;
@@ -43,7 +44,7 @@ fn bits(values: &[f32]) -> Vec<u32> {
 }
 
 /// Runs `parallel_run` in pools of every size of [`THREADS`] and checks each result against
-/// `serial` bit for bit.
+/// `serial` (the same call made outside any pool, i.e. in the global pool) bit for bit.
 fn assert_deterministic(name: &str, serial: Vec<u32>, parallel_run: impl Fn() -> Vec<u32> + Sync) {
     for threads in THREADS {
         let pool = rayon::ThreadPoolBuilder::new()
@@ -80,7 +81,7 @@ fn mean_shift_is_bitwise_serial_at_every_thread_count() {
         drifting::mean_shift_drift(&queries, &positives, negs, &config, &mut serial).unwrap();
         assert_deterministic("mean_shift", bits(&serial), || {
             let mut out = vec![0.0; 2 * N];
-            parallel::mean_shift_drift(&queries, &positives, negs, &config, &mut out).unwrap();
+            drifting::mean_shift_drift(&queries, &positives, negs, &config, &mut out).unwrap();
             bits(&out)
         });
     }
@@ -105,7 +106,7 @@ fn mmd_flow_is_bitwise_serial_at_every_thread_count() {
         drifting::mmd_flow_drift(&queries, &positives, negs, &config, &mut serial).unwrap();
         assert_deterministic("mmd_flow", bits(&serial), || {
             let mut out = vec![0.0; 2 * N];
-            parallel::mmd_flow_drift(&queries, &positives, negs, &config, &mut out).unwrap();
+            drifting::mmd_flow_drift(&queries, &positives, negs, &config, &mut out).unwrap();
             bits(&out)
         });
     }
@@ -157,7 +158,7 @@ fn two_axis_is_bitwise_serial_at_every_thread_count() {
         assert_deterministic("two_axis", expected, || {
             let mut scratch = vec![0.0; scratch_len];
             let mut out = vec![0.0; 2 * N];
-            parallel::two_axis_softmax_drift(
+            drifting::two_axis_softmax_drift(
                 &queries,
                 &positives,
                 negs,
@@ -203,7 +204,7 @@ fn multi_temperature_is_bitwise_serial_at_every_thread_count() {
     assert_deterministic("multi_temperature", expected, || {
         let mut scratch = vec![0.0; scratch_len];
         let mut out = vec![0.0; 2 * N];
-        let report = parallel::multi_temperature_drift(
+        let report = drifting::multi_temperature_drift(
             &queries,
             &positives,
             &config,
@@ -254,7 +255,7 @@ fn sinkhorn_is_bitwise_serial_at_every_thread_count() {
             ..SinkhornConfig::default()
         };
         // Everything one solve produces, in one vector of bits.
-        let run = |parallel: bool| -> Vec<u32> {
+        let run = || -> Vec<u32> {
             let mut buffer = vec![0.0; workspace_len];
             let mut drift = vec![0.0; 2 * n];
             let mut projection = vec![0.0; 2 * n];
@@ -262,72 +263,42 @@ fn sinkhorn_is_bitwise_serial_at_every_thread_count() {
             let mut proxy_scratch = vec![0.0; drifting::sinkhorn::sinkhorn_proxy_scratch_len(n, m)];
             let mut got = Vec::new();
             let mut ws = SinkhornWorkspace::new(&mut buffer, n, m).unwrap();
-            if parallel {
-                let d = parallel::sinkhorn_divergence(&a, &b, &config, &mut ws).unwrap();
-                got.extend(bits(&[
-                    d.value,
-                    d.transport_ab,
-                    d.transport_aa,
-                    d.transport_bb,
-                ]));
-                d.reports.iter().for_each(|r| got.extend(report_bits(r)));
-                for p in [ws.f(), ws.g(), ws.f_aa(), ws.g_bb()] {
-                    got.extend(bits(p));
-                }
-                let (t, r) = parallel::entropic_transport(
-                    &b,
-                    &a,
-                    &config,
-                    &mut SinkhornWorkspace::new(&mut vec![0.0; workspace_len], m, n).unwrap(),
-                )
-                .unwrap();
-                got.push(t.to_bits());
-                got.extend(report_bits(&r));
-                let r = parallel::sinkhorn_drift(&a, &b, &config, &mut ws, &mut drift).unwrap();
-                r.iter().for_each(|r| got.extend(report_bits(r)));
-                let r = parallel::barycentric_projection(&a, &b, &config, &mut ws, &mut projection)
-                    .unwrap();
-                got.extend(report_bits(&r));
-                parallel::sinkhorn_proxy_drift(&a, &b, &config, &mut proxy_scratch, &mut proxy)
-                    .unwrap();
-            } else {
-                let d = drifting::sinkhorn_divergence(&a, &b, &config, &mut ws).unwrap();
-                got.extend(bits(&[
-                    d.value,
-                    d.transport_ab,
-                    d.transport_aa,
-                    d.transport_bb,
-                ]));
-                d.reports.iter().for_each(|r| got.extend(report_bits(r)));
-                for p in [ws.f(), ws.g(), ws.f_aa(), ws.g_bb()] {
-                    got.extend(bits(p));
-                }
-                let (t, r) = drifting::entropic_transport(
-                    &b,
-                    &a,
-                    &config,
-                    &mut SinkhornWorkspace::new(&mut vec![0.0; workspace_len], m, n).unwrap(),
-                )
-                .unwrap();
-                got.push(t.to_bits());
-                got.extend(report_bits(&r));
-                let r = drifting::sinkhorn_drift(&a, &b, &config, &mut ws, &mut drift).unwrap();
-                r.iter().for_each(|r| got.extend(report_bits(r)));
-                let r = drifting::barycentric_projection(&a, &b, &config, &mut ws, &mut projection)
-                    .unwrap();
-                got.extend(report_bits(&r));
-                drifting::sinkhorn_proxy_drift(&a, &b, &config, &mut proxy_scratch, &mut proxy)
-                    .unwrap();
+            let d = drifting::sinkhorn_divergence(&a, &b, &config, &mut ws).unwrap();
+            got.extend(bits(&[
+                d.value,
+                d.transport_ab,
+                d.transport_aa,
+                d.transport_bb,
+            ]));
+            d.reports.iter().for_each(|r| got.extend(report_bits(r)));
+            for p in [ws.f(), ws.g(), ws.f_aa(), ws.g_bb()] {
+                got.extend(bits(p));
             }
+            let (t, r) = drifting::entropic_transport(
+                &b,
+                &a,
+                &config,
+                &mut SinkhornWorkspace::new(&mut vec![0.0; workspace_len], m, n).unwrap(),
+            )
+            .unwrap();
+            got.push(t.to_bits());
+            got.extend(report_bits(&r));
+            let r = drifting::sinkhorn_drift(&a, &b, &config, &mut ws, &mut drift).unwrap();
+            r.iter().for_each(|r| got.extend(report_bits(r)));
+            let r = drifting::barycentric_projection(&a, &b, &config, &mut ws, &mut projection)
+                .unwrap();
+            got.extend(report_bits(&r));
+            drifting::sinkhorn_proxy_drift(&a, &b, &config, &mut proxy_scratch, &mut proxy)
+                .unwrap();
             got.extend(bits(&drift));
             got.extend(bits(&projection));
             got.extend(bits(&proxy));
             got
         };
-        let serial = run(false);
+        let serial = run();
         // The solve did real work at the target ε (not a trivially equal result).
         assert!(serial.iter().any(|&b| b != 0));
-        assert_deterministic("sinkhorn", serial, || run(true));
+        assert_deterministic("sinkhorn", serial, run);
     }
 }
 
@@ -358,12 +329,12 @@ fn metrics_are_bitwise_serial_at_every_thread_count() {
     let config = MmdConfig::new();
     let serial = statistic_bits(&metrics::mmd(&a, &shorter, &config).unwrap());
     assert_deterministic("mmd", serial, || {
-        statistic_bits(&parallel::mmd(&a, &shorter, &config).unwrap())
+        statistic_bits(&metrics::mmd(&a, &shorter, &config).unwrap())
     });
 
     let serial = statistic_bits(&metrics::energy_distance(&a, &b).unwrap());
     assert_deterministic("energy_distance", serial, || {
-        statistic_bits(&parallel::energy_distance(&a, &b).unwrap())
+        statistic_bits(&metrics::energy_distance(&a, &b).unwrap())
     });
 
     // 37 directions: more than any pool's thread count, not a multiple of one.
@@ -381,7 +352,7 @@ fn metrics_are_bitwise_serial_at_every_thread_count() {
     assert_deterministic("sliced_wasserstein", serial, || {
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(33);
         let mut scratch = vec![0.0; metrics::sliced_wasserstein_scratch_len(N)];
-        let v = parallel::sliced_wasserstein(&a, &b, &sw, &mut rng, &mut scratch).unwrap();
+        let v = metrics::sliced_wasserstein(&a, &b, &sw, &mut rng, &mut scratch).unwrap();
         // The generator must be left where the serial run leaves it.
         let next = rand_core::Rng::next_u64(&mut rng);
         let mut both = f64_bits(&[v]);
@@ -406,45 +377,30 @@ fn mlp_forward_and_backward_are_bitwise_serial_at_every_thread_count() {
         v
     };
     let grad_output = cloud(42, N, 0.01, 0.0);
-    let run = |parallel_passes: bool| {
+    let run = || {
         let mut cache = vec![0.0; Generator::cache_len(N)];
         let mut output = vec![0.0; 2 * N];
         let mut grads = vec![0.0; Generator::PARAMETERS];
         let mut grad_input = vec![0.0; 3 * N];
         let mut scratch = vec![0.0; Generator::backward_scratch_len(N)];
-        if parallel_passes {
-            parallel::mlp_forward(&mlp, &params, &input, N, &mut cache, &mut output).unwrap();
-            parallel::mlp_backward(
-                &mlp,
-                &params,
-                &cache,
-                &grad_output,
-                N,
-                &mut grads,
-                Some(&mut grad_input),
-                &mut scratch,
-            )
+        mlp.forward(&params, &input, N, &mut cache, &mut output)
             .unwrap();
-        } else {
-            mlp.forward(&params, &input, N, &mut cache, &mut output)
-                .unwrap();
-            mlp.backward(
-                &params,
-                &cache,
-                &grad_output,
-                N,
-                &mut grads,
-                Some(&mut grad_input),
-                &mut scratch,
-            )
-            .unwrap();
-        }
+        mlp.backward(
+            &params,
+            &cache,
+            &grad_output,
+            N,
+            &mut grads,
+            Some(&mut grad_input),
+            &mut scratch,
+        )
+        .unwrap();
         let mut all = bits(&output);
         all.extend(bits(&grads));
         all.extend(bits(&grad_input));
         all
     };
-    assert_deterministic("mlp forward + backward", run(false), || run(true));
+    assert_deterministic("mlp forward + backward", run(), run);
 }
 
 #[test]
@@ -491,7 +447,7 @@ fn training_steps_are_bitwise_serial_at_every_thread_count() {
             batch: BATCH,
             ..TrainerConfig::official_demo()
         };
-        let run = |parallel_steps: bool| {
+        let run = || {
             let mut rng = Xoshiro256PlusPlus::seed_from_u64(52);
             let mut params = vec![0.0; Generator::PARAMETERS];
             Generator::init_pytorch(&mut params, &mut rng).unwrap();
@@ -514,11 +470,7 @@ fn training_steps_are_bitwise_serial_at_every_thread_count() {
             let mut losses = Vec::new();
             for d in &data {
                 let view = CloudView::<2>::from_coordinate_major(d, BATCH).unwrap();
-                let report = if parallel_steps {
-                    parallel::train_step(&mut trainer, &mut rng, &view).unwrap()
-                } else {
-                    trainer.step(&mut rng, &view).unwrap()
-                };
+                let report = trainer.step(&mut rng, &view).unwrap();
                 losses.push(report.loss);
             }
             let mut all = bits(trainer.parameters());
@@ -526,7 +478,7 @@ fn training_steps_are_bitwise_serial_at_every_thread_count() {
             all.extend(bits(&losses));
             all
         };
-        assert_deterministic("training steps", run(false), || run(true));
+        assert_deterministic("training steps", run(), run);
     }
 }
 
@@ -557,34 +509,21 @@ fn dense_two_axis_is_deterministic() {
                 evaluation: Evaluation::Dense(method),
                 ..TwoAxisConfig::new(Kernel::laplace(0.3))
             };
-            let run = |parallel_call: bool| {
+            let run = || {
                 let mut scratch = vec![0.0; two_axis_dense_scratch_len(601, 517, 601, D).unwrap()];
                 let mut out = vec![0.0; 601 * D];
-                if parallel_call {
-                    parallel::two_axis_softmax_drift(
-                        &xv,
-                        &pv,
-                        negatives,
-                        &config,
-                        &mut scratch,
-                        &mut out,
-                    )
-                } else {
-                    drifting::two_axis_softmax_drift(
-                        &xv,
-                        &pv,
-                        negatives,
-                        &config,
-                        &mut scratch,
-                        &mut out,
-                    )
-                }
+                drifting::two_axis_softmax_drift(
+                    &xv,
+                    &pv,
+                    negatives,
+                    &config,
+                    &mut scratch,
+                    &mut out,
+                )
                 .unwrap();
                 bits(&out)
             };
-            assert_deterministic(&format!("dense two-axis {method:?}"), run(false), || {
-                run(true)
-            });
+            assert_deterministic(&format!("dense two-axis {method:?}"), run(), run);
         }
     }
 }

@@ -14,8 +14,8 @@ Ours: `cargo bench --bench side_by_side` (built with RUSTFLAGS="-C target-cpu=x8
 with the default flags too when --default-flags is given). Theirs: benches/baselines/torch_drift.py
 (PyTorch, dense formulation of the official demo) and benches/baselines/sinkhorn_baselines.py
 (POT sinkhorn_log on NumPy float32, GeomLoss tensorized). Every comparison runs at each thread
-count of --threads (default 1,2): ours single-threaded, then `--features std` (drifting::parallel,
-bit-identical results) in a pool of T threads; theirs with torch.set_num_threads(T) and the
+count of --threads (default 1,2): ours single-threaded, then `--features std` (the same calls,
+bit-identical results) in a rayon pool of T threads; theirs with torch.set_num_threads(T) and the
 OMP/MKL/OpenBLAS variables at T. The Python must have torch, numpy, POT and geomloss installed
 (keep its venv outside the repository).
 
@@ -337,8 +337,8 @@ def main():
             continue
         shown.append(a)
     command = "python3 benches/baselines/compare.py " + " ".join(shown)
-    text = (f"Machine: {info}. Median wall time; threads as stated (ours: `drifting::parallel` with "
-            f"`--features std` above one thread). Produced by `{command.strip()} --update-readme`.\n\n"
+    text = (f"Machine: {info}. Median wall time; threads as stated (ours: `--features std` in a "
+            f"rayon pool above one thread). Produced by `{command.strip()} --update-readme`.\n\n"
             + "\n\n".join(sections))
     print(text)
     if args.update_readme and (args.dry_run or args.our_json):

@@ -11,11 +11,8 @@
 //! Two set-ups: *particle flows* `x ← x + η V(x)` (no generator) between two well-separated
 //! modes whose masses are wrong (80 % of the particles on the left mode, the data split 50/50),
 //! and generator training (`support/training.rs`) over a grid of each field's hyper-parameter.
-//!
-//! The including example or test also declares `mod passes` (`support/passes.rs`).
 #![allow(dead_code)]
 
-use crate::passes;
 use drifting::sample::fill_standard_normal;
 use drifting::{CloudView, DriftField, Error, KernelFamily, SelfMask, SinkhornConfig, UpdateRule};
 use rand_xoshiro::Xoshiro256PlusPlus;
@@ -224,8 +221,7 @@ pub fn particle_flow(
     let positives = CloudView::<2>::from_coordinate_major(data, p)?;
     for _ in 0..steps {
         let queries = CloudView::<2>::from_coordinate_major(particles, n)?;
-        passes::drift_field(
-            &field,
+        field.evaluate(
             &[temperature],
             rng,
             &queries,

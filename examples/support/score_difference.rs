@@ -5,11 +5,8 @@
 #![allow(dead_code)]
 
 use drifting::sample::{fill_standard_normal, uniform};
-// On all cores with the `std` feature (the same bits as the serial function).
-#[cfg(not(feature = "std"))]
+// On all cores with the `std` feature (the same bits as without).
 use drifting::mean_shift_drift;
-#[cfg(feature = "std")]
-use drifting::parallel::mean_shift_drift;
 use drifting::{CloudView, Kernel, MeanShiftConfig, Negatives};
 use rand_core::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;

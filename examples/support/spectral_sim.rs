@@ -10,11 +10,8 @@
 //! rate per step is fitted (least squares on `ln |a_m|` while it is above `e^{−4}` of its start).
 #![allow(dead_code)]
 
-// On all cores with the `std` feature (the same bits as the serial function).
-#[cfg(not(feature = "std"))]
+// On all cores with the `std` feature (the same bits as without).
 use drifting::mean_shift_drift;
-#[cfg(feature = "std")]
-use drifting::parallel::mean_shift_drift;
 use drifting::{CloudView, Kernel, MeanShiftConfig, Negatives};
 use std::f64::consts::TAU;
 

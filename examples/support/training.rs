@@ -8,8 +8,6 @@
 //! directions) and MMD² (Gaussian bandwidths 0.01–1) between `eval` generated and `eval` data
 //! samples. With the crate's `std` feature every pass runs on all cores (the same bits as the
 //! serial build).
-//!
-//! The including example or test also declares `mod passes` (`support/passes.rs`).
 #![allow(dead_code)]
 
 use drifting::metrics::{
@@ -36,18 +34,6 @@ pub const EXPERIMENT_4_SINKHORN: drifting::SinkhornConfig = drifting::SinkhornCo
     max_iterations: 100,
     ..drifting::SinkhornConfig::new()
 };
-
-/// The passes, on all cores with the `std` feature, serial without (the same results).
-mod ops {
-    pub use crate::passes::{backward, forward, train_step};
-    #[cfg(feature = "std")]
-    pub use drifting::parallel::{mean_shift_drift, mmd, sliced_wasserstein};
-    #[cfg(not(feature = "std"))]
-    pub use drifting::{
-        mean_shift_drift,
-        metrics::{mmd, sliced_wasserstein},
-    };
-}
 
 /// Steps, batch sizes and evaluation cadence of a run.
 #[derive(Clone, Copy, Debug)]
@@ -89,14 +75,7 @@ pub fn generate(
     fill_standard_normal(rng, &mut noise);
     let mut cache = vec![0.0; Generator::cache_len(eval)];
     let mut generated = vec![0.0; 2 * eval];
-    ops::forward(
-        &Generator::new(Activation::Silu),
-        params,
-        &noise,
-        eval,
-        &mut cache,
-        &mut generated,
-    )?;
+    Generator::new(Activation::Silu).forward(params, &noise, eval, &mut cache, &mut generated)?;
     Ok(generated)
 }
 
@@ -145,8 +124,14 @@ pub fn scores(
         CloudView::<2>::from_coordinate_major(y, n)?,
     );
     let mut scratch = vec![0.0; sliced_wasserstein_scratch_len(n)];
-    let swd = ops::sliced_wasserstein(&x, &y, &SlicedWassersteinConfig::new(), rng, &mut scratch)?;
-    let mmd2 = ops::mmd(
+    let swd = drifting::metrics::sliced_wasserstein(
+        &x,
+        &y,
+        &SlicedWassersteinConfig::new(),
+        rng,
+        &mut scratch,
+    )?;
+    let mmd2 = drifting::metrics::mmd(
         &x,
         &y,
         &MmdConfig {
@@ -175,7 +160,7 @@ pub fn laplace_drift(
     tau: f32,
     out: &mut [f32],
 ) -> Result<(), Error> {
-    ops::mean_shift_drift(
+    drifting::mean_shift_drift(
         &CloudView::<2>::from_coordinate_major(samples, n)?,
         &CloudView::<2>::from_coordinate_major(data, n)?,
         Negatives::Queries,
@@ -242,11 +227,7 @@ pub fn train(
             curve.push((step, swd, norm));
         }
         if step < budget.steps {
-            ops::train_step(
-                &mut trainer,
-                &mut rng,
-                &CloudView::from_coordinate_major(&data, n)?,
-            )?;
+            trainer.step(&mut rng, &CloudView::from_coordinate_major(&data, n)?)?;
         }
     }
     let params = trainer.parameters().to_vec();
@@ -296,7 +277,7 @@ pub fn train_without_stop_gradient(
     for step in 0..=budget.steps {
         dataset.sample(&mut rng, &mut data, n)?;
         fill_standard_normal(&mut rng, &mut noise);
-        ops::forward(&mlp, &params, &noise, n, &mut cache, &mut samples)?;
+        mlp.forward(&params, &noise, n, &mut cache, &mut samples)?;
         laplace_drift(&samples, &data, n, tau, &mut field)?;
         if step % budget.every.max(1) == 0 || step == budget.steps {
             let (swd, mmd2) = evaluate(&params, dataset, seed, budget.eval)?;
@@ -318,7 +299,7 @@ pub fn train_without_stop_gradient(
             &mut vjp_scratch,
             &mut gradient,
         )?;
-        ops::backward(&mlp, &params, &cache, &gradient, n, &mut g, &mut scratch)?;
+        mlp.backward(&params, &cache, &gradient, n, &mut g, None, &mut scratch)?;
         adam.step(&mut state, &mut params, &g, &mut m, &mut v)?;
     }
     let (swd, mmd2) = last;

@@ -48,8 +48,8 @@ impl MeanShiftConfig {
 /// Output: coordinate-major, `V_d(x_i)` at `out[d·N + i]`. Cost `O(N·(P+Q)·D)`, one `exp` per
 /// pair; memory `O(D)` per block of 8 queries, no scratch.
 ///
-/// Multithreaded (feature `std`; the same bits whatever the number of threads):
-/// `drifting::parallel::mean_shift_drift`.
+/// Multithreaded with feature `std` (the current rayon pool; the same bits whatever the number
+/// of threads).
 ///
 /// # Errors
 /// Empty or non-finite clouds, an invalid kernel or step (non-finite), an `out` whose length is
@@ -57,7 +57,7 @@ impl MeanShiftConfig {
 ///
 /// # Accuracy
 /// Matches the `f64` reference to about `1e-5` relative to the cloud's scale (see
-/// `tests/drift_reference.rs` for the tolerance per setting).
+/// `tests/drift_accuracy.rs` for the tolerance per setting).
 pub fn mean_shift_drift<const D: usize>(
     queries: &CloudView<'_, D>,
     positives: &CloudView<'_, D>,
@@ -65,18 +65,7 @@ pub fn mean_shift_drift<const D: usize>(
     config: &MeanShiftConfig,
     out: &mut [f32],
 ) -> Result<(), Error> {
-    mean_shift_drift_on(Exec::Serial, queries, positives, negatives, config, out)
-}
-
-/// [`mean_shift_drift`] with its row chunks run by `exec`.
-pub(crate) fn mean_shift_drift_on<const D: usize>(
-    exec: Exec,
-    queries: &CloudView<'_, D>,
-    positives: &CloudView<'_, D>,
-    negatives: Negatives<'_, D>,
-    config: &MeanShiftConfig,
-    out: &mut [f32],
-) -> Result<(), Error> {
+    let exec = Exec::current();
     let (negatives, is_self) = validate_clouds(queries, positives, negatives, out)?;
     config.kernel.validate()?;
     if !config.step.is_finite() {

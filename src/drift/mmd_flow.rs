@@ -42,8 +42,8 @@ impl MmdFlowConfig {
 /// also removes the self-pair with [`Negatives::Queries`], whose Gaussian term is 0 anyway).
 ///
 /// Output: coordinate-major, `V_d(x_i)` at `out[d·N + i]`. Cost `O(N·(P+Q)·D)`, one `exp` per
-/// pair; memory `O(D)` per block of 8 queries. Multithreaded (feature `std`; the same bits):
-/// `drifting::parallel::mmd_flow_drift`.
+/// pair; memory `O(D)` per block of 8 queries. Multithreaded with feature `std`
+/// (the current rayon pool; the same bits).
 ///
 /// # Errors
 /// Empty or non-finite clouds, an invalid kernel or a non-finite step
@@ -61,18 +61,7 @@ pub fn mmd_flow_drift<const D: usize>(
     config: &MmdFlowConfig,
     out: &mut [f32],
 ) -> Result<(), Error> {
-    mmd_flow_drift_on(Exec::Serial, queries, positives, negatives, config, out)
-}
-
-/// [`mmd_flow_drift`] with its row chunks run by `exec`.
-pub(crate) fn mmd_flow_drift_on<const D: usize>(
-    exec: Exec,
-    queries: &CloudView<'_, D>,
-    positives: &CloudView<'_, D>,
-    negatives: Negatives<'_, D>,
-    config: &MmdFlowConfig,
-    out: &mut [f32],
-) -> Result<(), Error> {
+    let exec = Exec::current();
     let (negatives, is_self) = validate_clouds(queries, positives, negatives, out)?;
     config.kernel.validate()?;
     if !config.step.is_finite() {

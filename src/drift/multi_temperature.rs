@@ -193,8 +193,8 @@ pub const fn multi_temperature_scratch_len(queries: usize, positives: usize, dim
 /// temperature, three streaming passes (`O(N·(N+P)·D)` each); `scratch` of
 /// [`multi_temperature_scratch_len`] values.
 ///
-/// Multithreaded (feature `std`; the same bits whatever the number of threads):
-/// `drifting::parallel::multi_temperature_drift`.
+/// Multithreaded with feature `std` (the current rayon pool; the same bits whatever the number
+/// of threads).
 ///
 /// # Errors
 /// Empty or non-finite clouds; no temperature, more than [`MAX_TEMPERATURES`], or one that is not
@@ -207,18 +207,7 @@ pub fn multi_temperature_drift<const D: usize>(
     scratch: &mut [f32],
     out: &mut [f32],
 ) -> Result<MultiTemperatureReport, Error> {
-    multi_temperature_drift_on(Exec::Serial, queries, positives, config, scratch, out)
-}
-
-/// [`multi_temperature_drift`] with its row chunks run by `exec`.
-pub(crate) fn multi_temperature_drift_on<const D: usize>(
-    exec: Exec,
-    queries: &CloudView<'_, D>,
-    positives: &CloudView<'_, D>,
-    config: &MultiTemperatureConfig<'_>,
-    scratch: &mut [f32],
-    out: &mut [f32],
-) -> Result<MultiTemperatureReport, Error> {
+    let exec = Exec::current();
     validate_clouds(queries, positives, Negatives::Queries, out)?;
     let (n, p) = (queries.len(), positives.len());
     validate_config(config, n, p)?;

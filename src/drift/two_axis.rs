@@ -101,8 +101,8 @@ pub const fn two_axis_scratch_len(queries: usize, positives: usize, negatives: u
 /// time, `scratch` of [`two_axis_scratch_len`] values and no `N × (P+Q)` matrix.
 /// Output coordinate-major: `V_d(x_i)` at `out[d·N + i]`.
 ///
-/// Multithreaded (feature `std`; the same bits whatever the number of threads):
-/// `drifting::parallel::two_axis_softmax_drift`.
+/// Multithreaded with feature `std` (the current rayon pool; the same bits whatever the number
+/// of threads).
 ///
 /// # Errors
 /// Empty or non-finite clouds, an invalid kernel or mask, `out.len() != N·D`, scratch too small.
@@ -114,27 +114,7 @@ pub fn two_axis_softmax_drift<const D: usize>(
     scratch: &mut [f32],
     out: &mut [f32],
 ) -> Result<(), Error> {
-    two_axis_softmax_drift_on(
-        Exec::Serial,
-        queries,
-        positives,
-        negatives,
-        config,
-        scratch,
-        out,
-    )
-}
-
-/// [`two_axis_softmax_drift`] with its row chunks run by `exec`.
-pub(crate) fn two_axis_softmax_drift_on<const D: usize>(
-    exec: Exec,
-    queries: &CloudView<'_, D>,
-    positives: &CloudView<'_, D>,
-    negatives: Negatives<'_, D>,
-    config: &TwoAxisConfig,
-    scratch: &mut [f32],
-    out: &mut [f32],
-) -> Result<(), Error> {
+    let exec = Exec::current();
     let (negatives, is_self) = validate_clouds(queries, positives, negatives, out)?;
     config.kernel.validate()?;
     config.self_mask.validate()?;

@@ -32,17 +32,18 @@ pub(crate) enum Exec {
 
 #[cfg_attr(not(feature = "dense"), allow(dead_code))]
 impl Exec {
-    /// The execution of the public entry points: the current rayon pool with feature `std`,
-    /// serial without (the results are the same bits either way).
-    pub(crate) const fn current() -> Self {
+    /// The execution of every public entry point: with feature `std`, the current rayon pool
+    /// (the global one, or the pool of an enclosing `ThreadPool::install`) when it has more than
+    /// one thread; serial otherwise, and always without `std`. The results are the same bits
+    /// either way, so the choice never shows in a signature.
+    pub(crate) fn current() -> Self {
         #[cfg(feature = "std")]
         {
-            Self::Rayon
+            if rayon::current_num_threads() > 1 {
+                return Self::Rayon;
+            }
         }
-        #[cfg(not(feature = "std"))]
-        {
-            Self::Serial
-        }
+        Self::Serial
     }
 }
 

@@ -31,16 +31,7 @@ pub fn energy_distance<const D: usize>(
     x: &CloudView<'_, D>,
     y: &CloudView<'_, D>,
 ) -> Result<TwoSampleStatistic, Error> {
-    energy_distance_on(Exec::Serial, x, y)
-}
-
-/// [`energy_distance`] with the pair sums' chunks run by `exec` (parallel driver:
-/// [`crate::parallel::energy_distance`]).
-pub(crate) fn energy_distance_on<const D: usize>(
-    exec: Exec,
-    x: &CloudView<'_, D>,
-    y: &CloudView<'_, D>,
-) -> Result<TwoSampleStatistic, Error> {
+    let exec = Exec::current();
     validate_two_sample(x, "x")?;
     validate_two_sample(y, "y")?;
     check_range(squared_diameter(&[x, y]), 0.0, "points")?;

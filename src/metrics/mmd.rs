@@ -69,16 +69,7 @@ pub fn mmd<const D: usize>(
     y: &CloudView<'_, D>,
     config: &MmdConfig<'_>,
 ) -> Result<TwoSampleStatistic, Error> {
-    mmd_on(Exec::Serial, x, y, config)
-}
-
-/// [`mmd`] with the pair sums' chunks run by `exec` (parallel driver: [`crate::parallel::mmd`]).
-pub(crate) fn mmd_on<const D: usize>(
-    exec: Exec,
-    x: &CloudView<'_, D>,
-    y: &CloudView<'_, D>,
-    config: &MmdConfig<'_>,
-) -> Result<TwoSampleStatistic, Error> {
+    let exec = Exec::current();
     let count = config.bandwidths.len();
     if count == 0 || count > MAX_MMD_BANDWIDTHS {
         return Err(Error::InvalidParameter { name: "bandwidths" });

@@ -30,10 +30,6 @@ pub use sliced_wasserstein::{
     MAX_DIRECTIONS, SlicedWassersteinConfig, WassersteinPower, random_direction,
     sliced_wasserstein, sliced_wasserstein_scratch_len,
 };
-#[cfg(feature = "std")]
-pub(crate) use {
-    energy::energy_distance_on, mmd::mmd_on, sliced_wasserstein::sliced_wasserstein_on,
-};
 
 use crate::cloud::CloudView;
 use crate::engine::chunks::{Exec, block_starts, fold_chunks};

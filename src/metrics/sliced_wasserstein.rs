@@ -123,22 +123,7 @@ pub fn sliced_wasserstein<const D: usize, R: Rng + ?Sized>(
     rng: &mut R,
     scratch: &mut [f32],
 ) -> Result<f64, Error> {
-    sliced_wasserstein_on(Exec::Serial, x, y, config, rng, scratch)
-}
-
-/// [`sliced_wasserstein`] with the directions run by `exec` (parallel driver:
-/// [`crate::parallel::sliced_wasserstein`]): the directions are drawn from `rng` in order, a
-/// batch of at most 4096 at a time, each direction's mean is computed alone (the parallel
-/// workers sort in buffers of their own) and the means are added in direction order, so the
-/// value does not depend on the threads, and the memory held is bounded whatever the count.
-pub(crate) fn sliced_wasserstein_on<const D: usize, R: Rng + ?Sized>(
-    exec: Exec,
-    x: &CloudView<'_, D>,
-    y: &CloudView<'_, D>,
-    config: &SlicedWassersteinConfig,
-    rng: &mut R,
-    scratch: &mut [f32],
-) -> Result<f64, Error> {
+    let exec = Exec::current();
     if config.directions == 0 || config.directions > MAX_DIRECTIONS {
         return Err(Error::InvalidParameter { name: "directions" });
     }

@@ -87,33 +87,7 @@ impl<const I: usize, const H: usize, const O: usize> Mlp<I, H, O> {
         grad_input: Option<&mut [f32]>,
         scratch: &mut [f32],
     ) -> Result<(), Error> {
-        self.backward_on(
-            Exec::Serial,
-            params,
-            cache,
-            grad_output,
-            batch,
-            grads,
-            grad_input,
-            scratch,
-        )
-    }
-
-    /// [`Mlp::backward`] with the batch tiles of `Wᵀ·dZ` and the row panels of `dZ·Xᵀ` run by
-    /// `exec` (parallel driver: [`crate::parallel::mlp_backward`]). Each weight gradient row is
-    /// still reduced over the batch blocks in order by one task, so the result is the same.
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) fn backward_on(
-        &self,
-        exec: Exec,
-        params: &[f32],
-        cache: &[f32],
-        grad_output: &[f32],
-        batch: usize,
-        grads: &mut [f32],
-        grad_input: Option<&mut [f32]>,
-        scratch: &mut [f32],
-    ) -> Result<(), Error> {
+        let exec = Exec::current();
         if batch == 0 || batch > MAX_BATCH {
             return Err(Error::InvalidParameter { name: "batch" });
         }

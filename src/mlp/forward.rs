@@ -102,20 +102,7 @@ impl<const I: usize, const H: usize, const O: usize> Mlp<I, H, O> {
         cache: &mut [f32],
         output: &mut [f32],
     ) -> Result<(), Error> {
-        self.forward_on(Exec::Serial, params, input, batch, cache, output)
-    }
-
-    /// [`Mlp::forward`] with the hidden layers' batch tiles run by `exec` (parallel driver:
-    /// [`crate::parallel::mlp_forward`]); every tile's arithmetic is the same, so the result is.
-    pub(crate) fn forward_on(
-        &self,
-        exec: Exec,
-        params: &[f32],
-        input: &[f32],
-        batch: usize,
-        cache: &mut [f32],
-        output: &mut [f32],
-    ) -> Result<(), Error> {
+        let exec = Exec::current();
         if batch == 0 || batch > MAX_BATCH {
             return Err(Error::InvalidParameter { name: "batch" });
         }

@@ -20,8 +20,8 @@ fn weighted_sum<const D: usize>(cloud: &WeightedCloud<'_, D>, values: &[f32]) ->
 ///
 /// Cost `O((S + I)·N·M·D)` for `S` scaling steps and `I` iterations, memory `O(N + M)`.
 ///
-/// Multithreaded (feature `std`; the same bits whatever the number of threads):
-/// `drifting::parallel::entropic_transport`.
+/// Multithreaded with feature `std` (the current rayon pool; the same bits whatever the number
+/// of threads).
 ///
 /// # Errors
 /// Empty or non-finite clouds; weights of the wrong length, negative, or not summing to 1;
@@ -33,17 +33,7 @@ pub fn entropic_transport<const D: usize>(
     config: &SinkhornConfig,
     workspace: &mut SinkhornWorkspace<'_>,
 ) -> Result<(f32, SinkhornReport), Error> {
-    entropic_transport_on(Exec::Serial, x, y, config, workspace)
-}
-
-/// [`entropic_transport`] with the row chunks of every softmin run by `exec`.
-pub(crate) fn entropic_transport_on<const D: usize>(
-    exec: Exec,
-    x: &WeightedCloud<'_, D>,
-    y: &WeightedCloud<'_, D>,
-    config: &SinkhornConfig,
-    workspace: &mut SinkhornWorkspace<'_>,
-) -> Result<(f32, SinkhornReport), Error> {
+    let exec = Exec::current();
     prepare(x, y, config, workspace, Solves::Pair)?;
     let (mut state, ..) = workspace.parts().into_pair();
     let report = solve_pair(exec, x, y, config, &mut state);
@@ -73,8 +63,8 @@ pub struct SinkhornDivergence {
 /// use averaged updates on a single potential, as GeomLoss does. All four potentials stay in the
 /// workspace.
 ///
-/// Multithreaded (feature `std`; the same bits whatever the number of threads):
-/// `drifting::parallel::sinkhorn_divergence`.
+/// Multithreaded with feature `std` (the current rayon pool; the same bits whatever the number
+/// of threads).
 ///
 /// # Errors
 /// As [`entropic_transport`].
@@ -84,17 +74,7 @@ pub fn sinkhorn_divergence<const D: usize>(
     config: &SinkhornConfig,
     workspace: &mut SinkhornWorkspace<'_>,
 ) -> Result<SinkhornDivergence, Error> {
-    sinkhorn_divergence_on(Exec::Serial, x, y, config, workspace)
-}
-
-/// [`sinkhorn_divergence`] with the row chunks of every softmin run by `exec`.
-pub(crate) fn sinkhorn_divergence_on<const D: usize>(
-    exec: Exec,
-    x: &WeightedCloud<'_, D>,
-    y: &WeightedCloud<'_, D>,
-    config: &SinkhornConfig,
-    workspace: &mut SinkhornWorkspace<'_>,
-) -> Result<SinkhornDivergence, Error> {
+    let exec = Exec::current();
     prepare(x, y, config, workspace, Solves::All)?;
     let (mut state, f_aa, g_bb) = workspace.parts().into_pair();
     let report_ab = solve_pair(exec, x, y, config, &mut state);

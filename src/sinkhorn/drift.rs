@@ -79,8 +79,8 @@ fn check_out(out: &[f32], expected: usize) -> Result<(), Error> {
 /// and `y`, written coordinate-major (`T_d(x_i)` at `out[d·N + i]`). Rows are normalised
 /// exactly (the plan of the last `f`-update), so `T_ab(x_i)` is a convex combination of the `y_j`.
 ///
-/// Multithreaded (feature `std`; the same bits whatever the number of threads):
-/// `drifting::parallel::barycentric_projection`.
+/// Multithreaded with feature `std` (the current rayon pool; the same bits whatever the number
+/// of threads).
 ///
 /// # Errors
 /// As [`entropic_transport`](super::entropic_transport), and `out.len() != N·D`.
@@ -91,18 +91,7 @@ pub fn barycentric_projection<const D: usize>(
     workspace: &mut SinkhornWorkspace<'_>,
     out: &mut [f32],
 ) -> Result<SinkhornReport, Error> {
-    barycentric_projection_on(Exec::Serial, x, y, config, workspace, out)
-}
-
-/// [`barycentric_projection`] with the row chunks of every pass run by `exec`.
-pub(crate) fn barycentric_projection_on<const D: usize>(
-    exec: Exec,
-    x: &WeightedCloud<'_, D>,
-    y: &WeightedCloud<'_, D>,
-    config: &SinkhornConfig,
-    workspace: &mut SinkhornWorkspace<'_>,
-    out: &mut [f32],
-) -> Result<SinkhornReport, Error> {
+    let exec = Exec::current();
     check_out(out, x.len().saturating_mul(D))?;
     prepare(x, y, config, workspace, Solves::Pair)?;
     let (mut state, ..) = workspace.parts().into_pair();
@@ -129,8 +118,8 @@ pub(crate) fn barycentric_projection_on<const D: usize>(
 /// streaming pass per projection. Output coordinate-major, `N·D` values. Returns the reports of
 /// both solves.
 ///
-/// Multithreaded (feature `std`; the same bits whatever the number of threads):
-/// `drifting::parallel::sinkhorn_drift`.
+/// Multithreaded with feature `std` (the current rayon pool; the same bits whatever the number
+/// of threads).
 ///
 /// # Errors
 /// As [`entropic_transport`](super::entropic_transport), and `out.len() != N·D`.
@@ -141,18 +130,7 @@ pub fn sinkhorn_drift<const D: usize>(
     workspace: &mut SinkhornWorkspace<'_>,
     out: &mut [f32],
 ) -> Result<[SinkhornReport; 2], Error> {
-    sinkhorn_drift_on(Exec::Serial, x, y, config, workspace, out)
-}
-
-/// [`sinkhorn_drift`] with the row chunks of every pass run by `exec`.
-pub(crate) fn sinkhorn_drift_on<const D: usize>(
-    exec: Exec,
-    x: &WeightedCloud<'_, D>,
-    y: &WeightedCloud<'_, D>,
-    config: &SinkhornConfig,
-    workspace: &mut SinkhornWorkspace<'_>,
-    out: &mut [f32],
-) -> Result<[SinkhornReport; 2], Error> {
+    let exec = Exec::current();
     check_out(out, x.len().saturating_mul(D))?;
     prepare(x, y, config, workspace, Solves::PairAndFirst)?;
     let (mut state, f_aa, _) = workspace.parts().into_pair();
@@ -218,8 +196,8 @@ pub const fn checked_sinkhorn_proxy_scratch_len(n: usize, m: usize) -> Option<us
 /// per projection; `scratch` of [`sinkhorn_proxy_scratch_len`] values. Only the regularisation
 /// (`blur` or `epsilon`) and `cost` of `config` are used (and validated).
 ///
-/// Multithreaded (feature `std`; the same bits whatever the number of threads):
-/// `drifting::parallel::sinkhorn_proxy_drift`.
+/// Multithreaded with feature `std` (the current rayon pool; the same bits whatever the number
+/// of threads).
 ///
 /// # Errors
 /// Empty or non-finite clouds, bad weights or blur, `out.len() != N·D`, scratch too small;
@@ -232,18 +210,7 @@ pub fn sinkhorn_proxy_drift<const D: usize>(
     scratch: &mut [f32],
     out: &mut [f32],
 ) -> Result<(), Error> {
-    sinkhorn_proxy_drift_on(Exec::Serial, x, y, config, scratch, out)
-}
-
-/// [`sinkhorn_proxy_drift`] with the row chunks of every pass run by `exec`.
-pub(crate) fn sinkhorn_proxy_drift_on<const D: usize>(
-    exec: Exec,
-    x: &WeightedCloud<'_, D>,
-    y: &WeightedCloud<'_, D>,
-    config: &SinkhornConfig,
-    scratch: &mut [f32],
-    out: &mut [f32],
-) -> Result<(), Error> {
+    let exec = Exec::current();
     x.validate("x")?;
     y.validate("y")?;
     config.validate()?;

@@ -14,19 +14,11 @@ mod softmin;
 mod solver;
 
 pub use divergence::{SinkhornDivergence, entropic_transport, sinkhorn_divergence};
-pub(crate) use drift::sinkhorn_drift_on;
-#[cfg(any(feature = "std", feature = "flow-fields"))]
-pub(crate) use drift::sinkhorn_proxy_drift_on;
 pub use drift::{
     barycentric_projection, checked_sinkhorn_proxy_scratch_len, sinkhorn_drift,
     sinkhorn_proxy_drift, sinkhorn_proxy_scratch_len,
 };
 pub use solver::{EpsilonSchedule, MAX_SCALING_STEPS, STALL_WINDOW, epsilon_schedule};
-#[cfg(feature = "std")]
-pub(crate) use {
-    divergence::{entropic_transport_on, sinkhorn_divergence_on},
-    drift::barycentric_projection_on,
-};
 
 use crate::cloud::CloudView;
 use crate::engine::simd::EXCLUDED_LOGIT;

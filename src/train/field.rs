@@ -3,24 +3,23 @@
 
 use crate::cloud::CloudView;
 use crate::drift::Negatives;
-use crate::drift::mean_shift::{MeanShiftConfig, mean_shift_drift_on};
+use crate::drift::mean_shift::{MeanShiftConfig, mean_shift_drift};
 #[cfg(feature = "flow-fields")]
-use crate::drift::mmd_flow::{MmdFlowConfig, mmd_flow_drift_on};
+use crate::drift::mmd_flow::{MmdFlowConfig, mmd_flow_drift};
 use crate::drift::multi_temperature::{
-    MAX_TEMPERATURES, MultiTemperatureConfig, multi_temperature_drift_on,
+    MAX_TEMPERATURES, MultiTemperatureConfig, multi_temperature_drift,
     multi_temperature_scratch_len,
 };
 #[cfg(feature = "flow-fields")]
 use crate::drift::sliced_flow::{SlicedFlowConfig, sliced_wasserstein_drift};
 use crate::drift::two_axis::{
-    SelfMask, TwoAxisConfig, two_axis_scratch_len, two_axis_softmax_drift_on,
+    SelfMask, TwoAxisConfig, two_axis_scratch_len, two_axis_softmax_drift,
 };
-use crate::engine::chunks::Exec;
 use crate::error::Error;
 use crate::kernel::Kernel;
-use crate::sinkhorn::{SinkhornConfig, SinkhornWorkspace, WeightedCloud, sinkhorn_drift_on};
+use crate::sinkhorn::{SinkhornConfig, SinkhornWorkspace, WeightedCloud, sinkhorn_drift};
 #[cfg(feature = "flow-fields")]
-use crate::sinkhorn::{checked_sinkhorn_proxy_scratch_len, sinkhorn_proxy_drift_on};
+use crate::sinkhorn::{checked_sinkhorn_proxy_scratch_len, sinkhorn_proxy_drift};
 use rand_core::Rng;
 
 /// The kernel family of a drift whose scale the trainer sets (and anneals).
@@ -154,7 +153,7 @@ impl DriftField {
     /// Returns the coordinate scale `s` of the output: 1, except for
     /// [`DriftField::MultiTemperature`], whose drift lives in coordinates divided by its `s_in`.
     ///
-    /// Multithreaded (feature `std`; the same bits): `drifting::parallel::drift_field`.
+    /// Multithreaded with feature `std` (the current rayon pool; the same bits).
     ///
     /// # Errors
     /// [`Error::InvalidParameter`] for no, too many, non-finite or non-positive temperatures and
@@ -168,40 +167,8 @@ impl DriftField {
         scratch: &mut [f32],
         out: &mut [f32],
     ) -> Result<f32, Error> {
-        self.evaluate_on(
-            Exec::Serial,
-            temperatures,
-            rng,
-            queries,
-            positives,
-            scratch,
-            out,
-        )
-    }
-
-    /// [`DriftField::evaluate`] with the pair passes run by `exec`.
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) fn evaluate_on<const D: usize, R: Rng + ?Sized>(
-        &self,
-        exec: Exec,
-        temperatures: &[f32],
-        rng: &mut R,
-        queries: &CloudView<'_, D>,
-        positives: &CloudView<'_, D>,
-        scratch: &mut [f32],
-        out: &mut [f32],
-    ) -> Result<f32, Error> {
         self.validate(temperatures)?;
-        let report = evaluate(
-            exec,
-            self,
-            temperatures,
-            rng,
-            queries,
-            positives,
-            scratch,
-            out,
-        )?;
+        let report = evaluate(self, temperatures, rng, queries, positives, scratch, out)?;
         Ok(report.coordinate_scale)
     }
 
@@ -359,11 +326,10 @@ pub(crate) struct FieldReport {
 }
 
 /// Evaluates `field` at `temperatures` with the queries as negatives into `out`
-/// (coordinate-major `N·D`), its pair passes run by `exec`; `rng` draws the sliced flow's
+/// (coordinate-major `N·D`); `rng` draws the sliced flow's
 /// directions (the other fields draw nothing).
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn evaluate<const D: usize, R: Rng + ?Sized>(
-    exec: Exec,
     field: &DriftField,
     temperatures: &[f32],
     #[cfg_attr(not(feature = "flow-fields"), allow(unused_variables))] rng: &mut R,
@@ -382,7 +348,7 @@ pub(crate) fn evaluate<const D: usize, R: Rng + ?Sized>(
         DriftField::MeanShift(family) => {
             summed(temperatures, scratch, out, &mut report, |t, _, one| {
                 let config = MeanShiftConfig::new(family.kernel(t));
-                mean_shift_drift_on(exec, queries, positives, Negatives::Queries, &config, one)
+                mean_shift_drift(queries, positives, Negatives::Queries, &config, one)
             })?;
         }
         DriftField::TwoAxis(family, self_mask) => {
@@ -392,15 +358,7 @@ pub(crate) fn evaluate<const D: usize, R: Rng + ?Sized>(
                     self_mask,
                     evaluation: crate::drift::Evaluation::Auto,
                 };
-                two_axis_softmax_drift_on(
-                    exec,
-                    queries,
-                    positives,
-                    Negatives::Queries,
-                    &config,
-                    rest,
-                    one,
-                )
+                two_axis_softmax_drift(queries, positives, Negatives::Queries, &config, rest, one)
             })?;
         }
         DriftField::MultiTemperature {
@@ -415,7 +373,7 @@ pub(crate) fn evaluate<const D: usize, R: Rng + ?Sized>(
                 negative_weights: None,
                 evaluation: crate::drift::Evaluation::Auto,
             };
-            let r = multi_temperature_drift_on(exec, queries, positives, &config, scratch, out)?;
+            let r = multi_temperature_drift(queries, positives, &config, scratch, out)?;
             report.coordinate_scale = r.input_scale;
             report.raw_rms2 = r.raw_rms2;
             distance_scale = r.distance_scale;
@@ -423,8 +381,7 @@ pub(crate) fn evaluate<const D: usize, R: Rng + ?Sized>(
         DriftField::Sinkhorn(config) => {
             let config = with_first_blur(config, temperatures)?;
             let mut workspace = SinkhornWorkspace::new(scratch, queries.len(), positives.len())?;
-            sinkhorn_drift_on(
-                exec,
+            sinkhorn_drift(
                 &WeightedCloud::uniform(*queries),
                 &WeightedCloud::uniform(*positives),
                 &config,
@@ -436,8 +393,7 @@ pub(crate) fn evaluate<const D: usize, R: Rng + ?Sized>(
         #[cfg(feature = "flow-fields")]
         DriftField::SinkhornProxy(config) => {
             let config = with_first_blur(config, temperatures)?;
-            sinkhorn_proxy_drift_on(
-                exec,
+            sinkhorn_proxy_drift(
                 &WeightedCloud::uniform(*queries),
                 &WeightedCloud::uniform(*positives),
                 &config,
@@ -450,7 +406,7 @@ pub(crate) fn evaluate<const D: usize, R: Rng + ?Sized>(
         DriftField::MmdFlow(family) => {
             summed(temperatures, scratch, out, &mut report, |t, _, one| {
                 let config = MmdFlowConfig::new(family.kernel(t));
-                mmd_flow_drift_on(exec, queries, positives, Negatives::Queries, &config, one)
+                mmd_flow_drift(queries, positives, Negatives::Queries, &config, one)
             })?;
         }
         #[cfg(feature = "flow-fields")]

@@ -13,7 +13,6 @@ pub use field::{DriftField, KernelFamily};
 use crate::adam::{Adam, AdamState};
 use crate::cloud::CloudView;
 use crate::drift::multi_temperature::MAX_TEMPERATURES;
-use crate::engine::chunks::Exec;
 use crate::engine::mean_square;
 use crate::error::Error;
 use crate::loss::stop_gradient_loss;
@@ -312,17 +311,6 @@ impl<'a, const I: usize, const H: usize, const O: usize> Trainer<'a, I, H, O> {
         rng: &mut R,
         data: &CloudView<'_, O>,
     ) -> Result<StepReport, Error> {
-        self.step_on(Exec::Serial, rng, data)
-    }
-
-    /// [`Trainer::step`] with the drift's pair passes and the generator's batch work run by
-    /// `exec` (the parallel driver is [`crate::parallel::train_step`]).
-    pub(crate) fn step_on<R: Rng + ?Sized>(
-        &mut self,
-        exec: Exec,
-        rng: &mut R,
-        data: &CloudView<'_, O>,
-    ) -> Result<StepReport, Error> {
         if data.len() != self.data_batch {
             return Err(Error::ShapeMismatch {
                 input: "data",
@@ -354,7 +342,7 @@ impl<'a, const I: usize, const H: usize, const O: usize> Trainer<'a, I, H, O> {
         let mlp = Mlp::<I, H, O>::new(self.config.activation);
         // The parameters are finite (checked by `new`, kept so by Adam) and the noise is bounded,
         // so an overflow here is the generator diverging.
-        mlp.forward_on(exec, self.parameters, noise, n, cache, samples)
+        mlp.forward(self.parameters, noise, n, cache, samples)
             .map_err(|e| match e {
                 Error::OutOfRange { .. } | Error::NonFinite { .. } => Error::NonFinite {
                     input: "generator output",
@@ -363,7 +351,6 @@ impl<'a, const I: usize, const H: usize, const O: usize> Trainer<'a, I, H, O> {
             })?;
         let queries = CloudView::<O>::from_coordinate_major(samples, n)?;
         let report = field::evaluate(
-            exec,
             &self.config.field,
             temperatures,
             rng,
@@ -373,8 +360,7 @@ impl<'a, const I: usize, const H: usize, const O: usize> Trainer<'a, I, H, O> {
             drift,
         )?;
         let loss = stop_gradient_loss(drift, report.coordinate_scale, gradient)?;
-        mlp.backward_on(
-            exec,
+        mlp.backward(
             self.parameters,
             cache,
             gradient,
