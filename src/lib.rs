@@ -51,6 +51,11 @@
 #[cfg(feature = "std")]
 extern crate std;
 
+/// The README's Rust examples, compiled and run by `cargo test --all-features --doc`.
+#[cfg(all(doctest, feature = "alloc"))]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
+
 pub mod adam;
 mod cloud;
 pub mod datasets;
@@ -61,6 +66,8 @@ mod kernel;
 mod loss;
 pub mod metrics;
 pub mod mlp;
+#[cfg(feature = "alloc")]
+pub mod owned;
 pub mod sample;
 pub mod schedule;
 pub mod score;

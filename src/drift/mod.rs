@@ -102,6 +102,13 @@ impl Evaluation {
     ///
     /// # Errors
     /// [`Error::ScratchTooSmall`] when the dense path is forced and the scratch is shorter.
+    /// Whether the dense path beats the streaming one at `dim` coordinates and a tile of `tile`
+    /// entries (the measured crossovers [`DENSE_FROM_DIMENSION`], [`DENSE_FROM_DIMENSION_SMALL`]).
+    #[cfg(feature = "dense")]
+    pub(crate) const fn pays(dim: usize, tile: usize) -> bool {
+        dim >= DENSE_FROM_DIMENSION || (dim >= DENSE_FROM_DIMENSION_SMALL && tile <= SMALL_TILE)
+    }
+
     #[cfg(feature = "dense")]
     pub(crate) fn dense_form(
         self,
@@ -111,8 +118,7 @@ impl Evaluation {
         provided: usize,
     ) -> Result<Option<DistanceForm>, Error> {
         let fits = required.is_some_and(|r| provided >= r);
-        let pays = dim >= DENSE_FROM_DIMENSION
-            || (dim >= DENSE_FROM_DIMENSION_SMALL && tile <= SMALL_TILE);
+        let pays = Self::pays(dim, tile);
         match self {
             Self::Streaming => Ok(None),
             Self::Auto if !pays || !fits => Ok(None),
