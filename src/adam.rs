@@ -209,7 +209,7 @@ impl Adam {
             (self.max_grad_norm.is_none_or(positive), "max_grad_norm"),
         ];
         match checks.iter().find(|(ok, _)| !ok) {
-            Some(&(_, name)) => Err(Error::InvalidParameter { name }),
+            Some(&(_, name)) => Err(Error::InvalidParameter { input: name }),
             None => Ok(()),
         }
     }
@@ -293,7 +293,7 @@ impl Adam {
             }
         }
         if v.iter().any(|x| *x < 0.0) {
-            return Err(Error::InvalidParameter { name: "v" });
+            return Err(Error::InvalidParameter { input: "v" });
         }
         #[allow(clippy::cast_possible_truncation)]
         let norm = exact_norm as f32;

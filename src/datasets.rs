@@ -165,7 +165,7 @@ impl Dataset {
             }
             Self::RingOfGaussians { modes, radius, std } => {
                 if modes == 0 {
-                    return Err(Error::InvalidParameter { name: "modes" });
+                    return Err(Error::InvalidParameter { input: "modes" });
                 }
                 [(radius, "radius", false), (std, "std", true)]
             }
@@ -179,7 +179,7 @@ impl Dataset {
                 value.is_finite()
             };
             if !ok {
-                return Err(Error::InvalidParameter { name });
+                return Err(Error::InvalidParameter { input: name });
             }
             if value.abs() > Self::MAX_SCALE {
                 return Err(Error::OutOfRange { input: name });
@@ -210,7 +210,7 @@ impl Dataset {
     ) -> Result<(), Error> {
         self.validate()?;
         let Some(expected) = n.checked_mul(2) else {
-            return Err(Error::InvalidParameter { name: "n" });
+            return Err(Error::InvalidParameter { input: "n" });
         };
         if out.len() != expected {
             return Err(Error::ShapeMismatch {

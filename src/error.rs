@@ -24,8 +24,8 @@ pub enum Error {
     /// A parameter (temperature, bandwidth, step size, floor, …) is zero, negative, NaN or
     /// infinite where it must be positive and finite, or otherwise outside its documented range.
     InvalidParameter {
-        /// The parameter's name.
-        name: &'static str,
+        /// The parameter's name (or the argument whose size computation overflowed).
+        input: &'static str,
     },
     /// A fixed-capacity buffer cannot take the points offered; nothing was written.
     CapacityExceeded {
@@ -62,8 +62,10 @@ pub enum Error {
         /// Which argument (or parameter) is out of range.
         input: &'static str,
     },
-    /// A caller-owned scratch buffer is shorter than the routine needs.
+    /// A caller-owned scratch buffer or workspace is shorter than the routine needs.
     ScratchTooSmall {
+        /// Which buffer (`"scratch"`, `"workspace"`, `"cache"`, …).
+        input: &'static str,
         /// The number of `f32` the routine needs.
         required: usize,
         /// The number provided.
@@ -83,8 +85,8 @@ impl fmt::Display for Error {
         match *self {
             Error::NonFinite { input } => write!(f, "`{input}` holds a NaN or an infinity"),
             Error::EmptyCloud { input } => write!(f, "`{input}` is empty"),
-            Error::InvalidParameter { name } => {
-                write!(f, "parameter `{name}` is outside its valid range")
+            Error::InvalidParameter { input } => {
+                write!(f, "parameter `{input}` is outside its valid range")
             }
             Error::CapacityExceeded { capacity, required } => write!(
                 f,
@@ -107,9 +109,13 @@ impl fmt::Display for Error {
                 f,
                 "`{input}` is out of range: the computation would overflow f32"
             ),
-            Error::ScratchTooSmall { required, provided } => write!(
+            Error::ScratchTooSmall {
+                input,
+                required,
+                provided,
+            } => write!(
                 f,
-                "scratch buffer too small: {required} f32 needed, {provided} provided"
+                "`{input}` too small: {required} f32 needed, {provided} provided"
             ),
             Error::InvalidBlob { field } => write!(f, "invalid blob: bad `{field}`"),
         }

@@ -60,7 +60,7 @@ impl Kernel {
         if value.is_finite() && value > 0.0 && self.inverse_scale().is_finite() {
             Ok(())
         } else {
-            Err(Error::InvalidParameter { name })
+            Err(Error::InvalidParameter { input: name })
         }
     }
 

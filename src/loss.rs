@@ -38,7 +38,7 @@ pub fn stop_gradient_loss(
     }
     if !(coordinate_scale.is_finite() && coordinate_scale > 0.0) {
         return Err(Error::InvalidParameter {
-            name: "coordinate_scale",
+            input: "coordinate_scale",
         });
     }
     let loss = mean_square(drift);

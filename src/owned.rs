@@ -70,7 +70,7 @@ fn points<const D: usize>(field: &[f32], n: usize) -> Vec<[f32; D]> {
 /// computation overflowed (`None`).
 fn buffer(len: Option<usize>, name: &'static str) -> Result<Vec<f32>, Error> {
     len.map(|len| vec![0.0; len])
-        .ok_or(Error::InvalidParameter { name })
+        .ok_or(Error::InvalidParameter { input: name })
 }
 
 /// The scratch length a drift over `n` queries and `p + n` targets gets: the dense size when

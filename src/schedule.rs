@@ -58,7 +58,7 @@ impl AnnealingSchedule {
     /// `"schedule.minimum"`, `"schedule.end"`, `"schedule.rate"`, `"schedule.steps"`).
     pub fn validate(&self) -> Result<(), Error> {
         let positive = |v: f32| v.is_finite() && v > 0.0;
-        let invalid = |name| Err(Error::InvalidParameter { name });
+        let invalid = |name| Err(Error::InvalidParameter { input: name });
         if !positive(self.initial()) {
             return invalid("schedule.initial");
         }
@@ -237,7 +237,7 @@ mod tests {
         assert_eq!(
             floor_above.validate(),
             Err(Error::InvalidParameter {
-                name: "schedule.minimum"
+                input: "schedule.minimum"
             })
         );
         let overflowing = AnnealingSchedule::Linear {
@@ -248,7 +248,7 @@ mod tests {
         assert_eq!(
             overflowing.validate(),
             Err(Error::InvalidParameter {
-                name: "schedule.end"
+                input: "schedule.end"
             })
         );
         assert!(!(1e30_f32 / 1e-30).is_finite(), "the factor overflows");

@@ -58,7 +58,7 @@ impl Spectrum {
         if ok {
             Ok(())
         } else {
-            Err(Error::InvalidParameter { name: "spectrum" })
+            Err(Error::InvalidParameter { input: "spectrum" })
         }
     }
 
@@ -142,10 +142,10 @@ impl Spectrum {
 
 fn check_mode(k: f64, step: f64) -> Result<(), Error> {
     if !(k.is_finite() && k >= 0.0) {
-        return Err(Error::InvalidParameter { name: "k" });
+        return Err(Error::InvalidParameter { input: "k" });
     }
     if !(step.is_finite() && step > 0.0) {
-        return Err(Error::InvalidParameter { name: "step" });
+        return Err(Error::InvalidParameter { input: "step" });
     }
     Ok(())
 }
@@ -154,7 +154,7 @@ fn check_reduction(reduction: f64) -> Result<(), Error> {
     if reduction.is_finite() && reduction > 1.0 {
         Ok(())
     } else {
-        Err(Error::InvalidParameter { name: "reduction" })
+        Err(Error::InvalidParameter { input: "reduction" })
     }
 }
 

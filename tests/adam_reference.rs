@@ -374,7 +374,7 @@ fn bad_input_is_rejected_before_any_update() {
     for (adam, name) in bad {
         assert_eq!(
             adam.step(&mut state, &mut p, &g, &mut m, &mut v),
-            Err(Error::InvalidParameter { name })
+            Err(Error::InvalidParameter { input: name })
         );
     }
     assert_eq!(state, AdamState::new());

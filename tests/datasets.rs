@@ -287,7 +287,7 @@ fn sampling_is_reproducible_and_validated() {
     ] {
         assert_eq!(
             bad.sample(&mut rng, &mut out, 5),
-            Err(Error::InvalidParameter { name })
+            Err(Error::InvalidParameter { input: name })
         );
     }
     assert!(out.iter().all(|&v| v == 0.0));

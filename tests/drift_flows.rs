@@ -196,12 +196,12 @@ fn mmd_flow_rejects_bad_input() {
     };
     assert_eq!(
         call(MmdFlowConfig::new(Kernel::gaussian(0.0)), &mut out),
-        Err(Error::InvalidParameter { name: "bandwidth" })
+        Err(Error::InvalidParameter { input: "bandwidth" })
     );
     assert_eq!(
         call(MmdFlowConfig::new(Kernel::laplace(-1.0)), &mut out),
         Err(Error::InvalidParameter {
-            name: "temperature"
+            input: "temperature"
         })
     );
     let nan_step = MmdFlowConfig {
@@ -210,7 +210,7 @@ fn mmd_flow_rejects_bad_input() {
     };
     assert_eq!(
         call(nan_step, &mut out),
-        Err(Error::InvalidParameter { name: "step" })
+        Err(Error::InvalidParameter { input: "step" })
     );
     let huge_step = MmdFlowConfig {
         step: 3e38,
@@ -362,7 +362,9 @@ fn sliced_flow_rejects_bad_input() {
     };
     assert_eq!(
         sliced_wasserstein_drift(&view, &view, &zero, &mut rng, &mut scratch, &mut out),
-        Err(Error::InvalidParameter { name: "directions" })
+        Err(Error::InvalidParameter {
+            input: "directions"
+        })
     );
     let config = SlicedFlowConfig::new();
     assert!(matches!(
@@ -485,7 +487,9 @@ fn drift_field_evaluate_is_the_operators() {
             &mut scratch,
             &mut out
         ),
-        Err(Error::InvalidParameter { name: "directions" })
+        Err(Error::InvalidParameter {
+            input: "directions"
+        })
     );
     let field = DriftField::MmdFlow(KernelFamily::Laplace);
     for bad in [
@@ -498,7 +502,7 @@ fn drift_field_evaluate_is_the_operators() {
         assert_eq!(
             field.evaluate(bad, &mut rng, &queries, &positives, &mut scratch, &mut out),
             Err(Error::InvalidParameter {
-                name: "temperatures"
+                input: "temperatures"
             }),
             "{bad:?}"
         );

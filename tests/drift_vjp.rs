@@ -147,7 +147,7 @@ fn vjp_rejects_bad_input() {
     assert_eq!(
         mean_shift_vjp(&q, &q, &keep_self, &u, &mut scratch, &mut out),
         Err(Error::InvalidParameter {
-            name: "exclude_self"
+            input: "exclude_self"
         })
     );
     assert!(matches!(

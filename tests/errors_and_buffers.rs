@@ -294,6 +294,7 @@ fn wrong_output_and_scratch_lengths_are_reported() {
             &mut out
         ),
         Err(Error::ScratchTooSmall {
+            input: "scratch",
             required,
             provided: required - 1
         })
@@ -310,6 +311,7 @@ fn wrong_output_and_scratch_lengths_are_reported() {
     assert_eq!(
         result.map(|_| ()),
         Err(Error::ScratchTooSmall {
+            input: "scratch",
             required,
             provided: required - 1
         })

@@ -132,7 +132,7 @@ fn infinite_or_negative_epsilon_is_invalid() {
         let result = sinkhorn_divergence(&a, &a, &config, &mut workspace);
         assert_eq!(
             result.map(|_| ()),
-            Err(Error::InvalidParameter { name: "blur" })
+            Err(Error::InvalidParameter { input: "blur" })
         );
     }
 }

@@ -291,7 +291,7 @@ fn bad_inputs_are_typed_errors() {
     };
     assert_eq!(
         call(&c, &config, len, out),
-        Err(Error::InvalidParameter { name: "channels" })
+        Err(Error::InvalidParameter { input: "channels" })
     );
     let c = Case {
         shape: GroupShape {
@@ -366,7 +366,7 @@ fn bad_inputs_are_typed_errors() {
         assert_eq!(
             call(&good, &c, len, out),
             Err(Error::InvalidParameter {
-                name: "temperatures"
+                input: "temperatures"
             }),
             "{temperatures:?}"
         );
@@ -389,7 +389,7 @@ fn bad_inputs_are_typed_errors() {
         assert_eq!(
             call(&good, &c, len, out),
             Err(Error::InvalidParameter {
-                name: "affinity_floor"
+                input: "affinity_floor"
             })
         );
     }
@@ -400,7 +400,7 @@ fn bad_inputs_are_typed_errors() {
     assert_eq!(
         call(&good, &c, len, out),
         Err(Error::InvalidParameter {
-            name: "self_mask_distance"
+            input: "self_mask_distance"
         })
     );
     for alpha in [[0.5, 2.0], [f32::NAN, 2.0], [1e12, 2.0]] {
@@ -429,7 +429,7 @@ fn bad_inputs_are_typed_errors() {
     };
     assert_eq!(
         call(&good, &c, len, out),
-        Err(Error::InvalidParameter { name: "guidance" })
+        Err(Error::InvalidParameter { input: "guidance" })
     );
     let negative = [-1.0_f32, 1.0, 1.0, 1.0, 1.0, 1.0];
     let c = GroupedDriftConfig {
@@ -439,7 +439,7 @@ fn bad_inputs_are_typed_errors() {
     assert_eq!(
         call(&good, &c, len, out),
         Err(Error::InvalidParameter {
-            name: "positive_weights"
+            input: "positive_weights"
         })
     );
     let zeros6 = [0.0_f32; 6];
@@ -452,6 +452,6 @@ fn bad_inputs_are_typed_errors() {
     };
     assert_eq!(
         call(&good, &c, len, out),
-        Err(Error::InvalidParameter { name: "weights" })
+        Err(Error::InvalidParameter { input: "weights" })
     );
 }

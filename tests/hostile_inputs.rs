@@ -581,7 +581,7 @@ fn clouds_and_size_helpers_give_typed_errors_or_saturate() {
         let mut buffer = [0.0; 16];
         assert_eq!(
             SinkhornWorkspace::new(&mut buffer, n, m).map(|_| ()),
-            Err(Error::InvalidParameter { name: "n + m" })
+            Err(Error::InvalidParameter { input: "n + m" })
         );
         for field in every_field() {
             assert_eq!(field.scratch_len(n, m, 2), usize::MAX, "{field:?}");
@@ -783,7 +783,9 @@ fn huge_direction_counts_are_refused_at_once() {
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(1);
         assert_eq!(
             sliced_wasserstein(&xv, &yv, &config, &mut rng, &mut scratch),
-            Err(Error::InvalidParameter { name: "directions" })
+            Err(Error::InvalidParameter {
+                input: "directions"
+            })
         );
         let mut out = [0.0; 6];
         let mut flow_scratch = [0.0; 9];
@@ -799,7 +801,9 @@ fn huge_direction_counts_are_refused_at_once() {
                 &mut flow_scratch,
                 &mut out
             ),
-            Err(Error::InvalidParameter { name: "directions" })
+            Err(Error::InvalidParameter {
+                input: "directions"
+            })
         );
     }
     assert!(started.elapsed().as_secs_f64() < 1.0);
@@ -867,7 +871,7 @@ fn overflowing_sizes_are_refused_by_the_constructors() {
                 &mut workspace
             )
             .map(|_| ()),
-            Err(Error::InvalidParameter { name: "batch" })
+            Err(Error::InvalidParameter { input: "batch" })
         );
     }
     // A data batch whose field scratch overflows is refused as well.
@@ -886,7 +890,7 @@ fn overflowing_sizes_are_refused_by_the_constructors() {
             &mut workspace
         )
         .map(|_| ()),
-        Err(Error::InvalidParameter { name: "batch" })
+        Err(Error::InvalidParameter { input: "batch" })
     );
 }
 
@@ -898,7 +902,7 @@ fn adam_names_a_negative_second_moment() {
     v[8] = -1e-3;
     assert_eq!(
         Adam::new().step(&mut state, &mut p, &g, &mut m, &mut v),
-        Err(Error::InvalidParameter { name: "v" })
+        Err(Error::InvalidParameter { input: "v" })
     );
     assert_eq!(p, vec![1.0; 9], "nothing written");
     assert_eq!(state.step_count(), 0);
@@ -1091,7 +1095,7 @@ fn trainer_new_validates_the_whole_field_and_the_schedule() {
     for (field, name) in cases {
         assert_eq!(
             build(with(field)),
-            Err(Error::InvalidParameter { name }),
+            Err(Error::InvalidParameter { input: name }),
             "{field:?}"
         );
     }
@@ -1104,7 +1108,7 @@ fn trainer_new_validates_the_whole_field_and_the_schedule() {
             batch: 8,
             ..TrainerConfig::official_demo()
         }),
-        Err(Error::InvalidParameter { name: "bandwidth" })
+        Err(Error::InvalidParameter { input: "bandwidth" })
     );
     // Schedules: a floor above the initial value; a temperature annealed out of range.
     let schedule_config = |annealing| TrainerConfig {
@@ -1118,7 +1122,7 @@ fn trainer_new_validates_the_whole_field_and_the_schedule() {
             minimum: 1.0
         })),
         Err(Error::InvalidParameter {
-            name: "schedule.minimum"
+            input: "schedule.minimum"
         })
     );
     let huge_factor = TrainerConfig {
@@ -1133,7 +1137,7 @@ fn trainer_new_validates_the_whole_field_and_the_schedule() {
     assert_eq!(
         build(huge_factor),
         Err(Error::InvalidParameter {
-            name: "annealing (temperature × final factor)"
+            input: "annealing (temperature × final factor)"
         })
     );
     // And a valid configuration still builds.

@@ -360,6 +360,7 @@ fn bad_input_gives_typed_errors() {
     assert_eq!(
         sliced_wasserstein(&view(&x), &view(&x), &config, &mut rng, &mut scratch[..19]),
         Err(Error::ScratchTooSmall {
+            input: "scratch",
             required: 20,
             provided: 19
         })
@@ -374,7 +375,9 @@ fn bad_input_gives_typed_errors() {
     };
     assert_eq!(
         sliced_wasserstein(&view(&x), &view(&x), &zero, &mut rng, &mut scratch),
-        Err(Error::InvalidParameter { name: "directions" })
+        Err(Error::InvalidParameter {
+            input: "directions"
+        })
     );
     let mut bad = x.clone();
     bad[13] = f32::NAN;
@@ -409,7 +412,9 @@ fn bad_input_gives_typed_errors() {
     ] {
         assert_eq!(
             mmd(&view(&x), &view(&y), &MmdConfig { bandwidths }),
-            Err(Error::InvalidParameter { name: "bandwidths" })
+            Err(Error::InvalidParameter {
+                input: "bandwidths"
+            })
         );
     }
     assert_eq!(

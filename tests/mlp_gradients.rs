@@ -259,7 +259,7 @@ fn entry_errors_are_typed() {
     let mut output = vec![0.0; 2 * batch];
     assert!(matches!(
         mlp.forward(&params, &input, 0, &mut cache, &mut output),
-        Err(Error::InvalidParameter { name: "batch" })
+        Err(Error::InvalidParameter { input: "batch" })
     ));
     assert!(matches!(
         mlp.forward(&params[1..], &input, batch, &mut cache, &mut output),
@@ -289,7 +289,7 @@ fn entry_errors_are_typed() {
     // Backward before any forward: the cache header is not there.
     assert!(matches!(
         mlp.backward(&params, &cache, &g, batch, &mut grads, None, &mut scratch),
-        Err(Error::InvalidParameter { name: "cache" })
+        Err(Error::InvalidParameter { input: "cache" })
     ));
     mlp.forward(&params, &input, batch, &mut cache, &mut output)
         .unwrap();
@@ -303,11 +303,11 @@ fn entry_errors_are_typed() {
             None,
             &mut scratch
         ),
-        Err(Error::InvalidParameter { name: "cache" })
+        Err(Error::InvalidParameter { input: "cache" })
     ));
     assert!(matches!(
         mlp.backward(&params, &cache, &g, 4, &mut grads, None, &mut scratch),
-        Err(Error::InvalidParameter { name: "cache" }) | Err(Error::ShapeMismatch { .. })
+        Err(Error::InvalidParameter { input: "cache" }) | Err(Error::ShapeMismatch { .. })
     ));
     let mut short = vec![0.0; Net::backward_scratch_len(batch) - 1];
     assert!(matches!(

@@ -204,7 +204,7 @@ fn errors_are_the_core_errors() {
     for epsilon in [0.0, -1.0, f32::NAN, f32::INFINITY] {
         assert_eq!(
             owned::sinkhorn_divergence(&x, &x, epsilon).map(|d| d.value),
-            Err(Error::InvalidParameter { name: "epsilon" }),
+            Err(Error::InvalidParameter { input: "epsilon" }),
             "ε = {epsilon}"
         );
     }

@@ -211,7 +211,7 @@ fn bad_input_is_a_typed_error() {
     fields.residual = &mut r;
     assert_eq!(
         score_diagnostics(&view, &view, &Kernel::gaussian(-1.0), &mut fields),
-        Err(Error::InvalidParameter { name: "bandwidth" })
+        Err(Error::InvalidParameter { input: "bandwidth" })
     );
     let empty: [[f32; 2]; 0] = [];
     assert!(matches!(

@@ -280,7 +280,7 @@ fn epsilon_can_be_set_directly() {
         };
         assert_eq!(
             config.validate(),
-            Err(Error::InvalidParameter { name: "epsilon" }),
+            Err(Error::InvalidParameter { input: "epsilon" }),
             "{bad}"
         );
     }
@@ -401,7 +401,7 @@ fn epsilon_scaling_steps_are_capped() {
         &config,
         &mut workspace,
     );
-    assert_eq!(result, Err(Error::InvalidParameter { name: "scaling" }));
+    assert_eq!(result, Err(Error::InvalidParameter { input: "scaling" }));
     assert!(started.elapsed().as_secs_f64() < 1.0);
     let extreme =
         drifting::sinkhorn::epsilon_schedule(1.4e14, 1.0, drifting::sinkhorn::MAX_SCALING);

@@ -75,19 +75,19 @@ fn convergence_time_is_log_reduction_over_rate() {
     );
     assert_eq!(
         g.convergence_time(3.0, 0.1, 1.0),
-        Err(Error::InvalidParameter { name: "reduction" })
+        Err(Error::InvalidParameter { input: "reduction" })
     );
     assert_eq!(
         g.decay_rate(-1.0, 0.1),
-        Err(Error::InvalidParameter { name: "k" })
+        Err(Error::InvalidParameter { input: "k" })
     );
     assert_eq!(
         g.decay_rate(1.0, 0.0),
-        Err(Error::InvalidParameter { name: "step" })
+        Err(Error::InvalidParameter { input: "step" })
     );
     assert_eq!(
         Spectrum::Gaussian { bandwidth: 0.0 }.decay_rate(1.0, 1.0),
-        Err(Error::InvalidParameter { name: "spectrum" })
+        Err(Error::InvalidParameter { input: "spectrum" })
     );
 }
 

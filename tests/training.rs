@@ -210,6 +210,7 @@ fn trainer_errors_are_typed() {
         Trainer::<4, 8, 2>::new(config, 16, &mut params, &mut g, &mut m, &mut v, &mut short)
             .map(|_| ()),
         Err(Error::ScratchTooSmall {
+            input: "workspace",
             required: need,
             provided: need - 1
         })
@@ -234,7 +235,10 @@ fn trainer_errors_are_typed() {
     ] {
         let result =
             Trainer::<4, 8, 2>::new(bad, 16, &mut params, &mut g, &mut m, &mut v, &mut workspace);
-        assert_eq!(result.map(|_| ()), Err(Error::InvalidParameter { name }));
+        assert_eq!(
+            result.map(|_| ()),
+            Err(Error::InvalidParameter { input: name })
+        );
     }
     let bad_lr = TrainerConfig {
         optimizer: Adam {

@@ -60,7 +60,7 @@ fuzz_target!(|data: &[u8]| {
                 if negative_v && valid_config && !mismatch {
                     let finite_inputs = params.iter().chain(&grads).all(|x| x.is_finite());
                     if finite_inputs {
-                        assert_eq!(e, drifting::Error::InvalidParameter { name: "v" });
+                        assert_eq!(e, drifting::Error::InvalidParameter { input: "v" });
                     }
                 }
                 assert!(

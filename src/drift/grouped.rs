@@ -13,7 +13,7 @@ use crate::engine::dense::{
 };
 use crate::engine::gemm::{MR, panels};
 use crate::engine::simd::{F32s, LANES, sqrt};
-use crate::engine::{LOGIT_LIMIT, MAX_SQUARED_DISTANCE, all_finite, sum_of_squares, take_scratch};
+use crate::engine::{LOGIT_LIMIT, MAX_SQUARED_DISTANCE, all_finite, sum_of_squares, take_buffer};
 use crate::error::Error;
 
 pub use crate::engine::dense::NEAR_PAIR_RATIO;
@@ -327,7 +327,7 @@ pub(crate) fn grouped_drift_loss_on(
         group_losses.as_deref(),
     )?;
     let required = layout.total().ok_or(Error::OutOfRange { input: "shape" })?;
-    let workspace = take_scratch(workspace, required)?;
+    let workspace = take_buffer(workspace, required, "workspace")?;
     let problem = Problem {
         shape: *shape,
         generated,
@@ -515,7 +515,7 @@ fn validate(
         }
     }
     if shape.channels == 0 {
-        return Err(Error::InvalidParameter { name: "channels" });
+        return Err(Error::InvalidParameter { input: "channels" });
     }
     let too_large = Error::OutOfRange { input: "shape" };
     for (data, count, input) in [
@@ -567,7 +567,7 @@ fn validate(
     )?;
     if let Some(alpha) = config.guidance {
         if config.unconditional_weights.is_some() {
-            return Err(Error::InvalidParameter { name: "guidance" });
+            return Err(Error::InvalidParameter { input: "guidance" });
         }
         if alpha.len() != shape.groups {
             return Err(Error::ShapeMismatch {
@@ -586,7 +586,7 @@ fn validate(
             .iter()
             .any(|&a| a < 1.0 || (a - 1.0) * factor > crate::drift::multi_temperature::MAX_WEIGHT)
         {
-            return Err(Error::InvalidParameter { name: "guidance" });
+            return Err(Error::InvalidParameter { input: "guidance" });
         }
     }
     let layout = Layout::new(shape, config.temperatures.len()).ok_or(too_large)?;
@@ -609,7 +609,7 @@ fn validate(
         + unconditional
         + total(config.positive_weights, shape.positives);
     if weight_total.is_nan() || weight_total <= 0.0 {
-        return Err(Error::InvalidParameter { name: "weights" });
+        return Err(Error::InvalidParameter { input: "weights" });
     }
     Ok(layout)
 }

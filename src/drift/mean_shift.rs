@@ -69,7 +69,7 @@ pub fn mean_shift_drift<const D: usize>(
     let (negatives, is_self) = validate_clouds(queries, positives, negatives, out)?;
     config.kernel.validate()?;
     if !config.step.is_finite() {
-        return Err(Error::InvalidParameter { name: "step" });
+        return Err(Error::InvalidParameter { input: "step" });
     }
     let diameter2 = check_kernel_range(&config.kernel, &[queries, positives, &negatives], 0.0)?;
     if f64::from(config.step.abs()) * libm::sqrt(diameter2) > 1.0e37 {

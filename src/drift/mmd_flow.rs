@@ -65,7 +65,7 @@ pub fn mmd_flow_drift<const D: usize>(
     let (negatives, is_self) = validate_clouds(queries, positives, negatives, out)?;
     config.kernel.validate()?;
     if !config.step.is_finite() {
-        return Err(Error::InvalidParameter { name: "step" });
+        return Err(Error::InvalidParameter { input: "step" });
     }
     check_kernel_range(&config.kernel, &[queries, positives, &negatives], 0.0)?;
     // Largest kernel gradient: 1/τ (Laplace), 1/(σ√e) (Gaussian).

@@ -125,6 +125,7 @@ impl Evaluation {
             Self::Auto => Ok(Some(DistanceMethod::Auto.form(dim))),
             Self::Dense(method) if fits => Ok(Some(method.form(dim))),
             Self::Dense(_) => Err(Error::ScratchTooSmall {
+                input: "scratch",
                 required: required.unwrap_or(usize::MAX),
                 provided,
             }),
@@ -138,7 +139,9 @@ impl Evaluation {
     #[cfg(not(feature = "dense"))]
     pub(crate) fn check_streaming(self) -> Result<(), Error> {
         match self {
-            Self::Dense(_) => Err(Error::InvalidParameter { name: "evaluation" }),
+            Self::Dense(_) => Err(Error::InvalidParameter {
+                input: "evaluation",
+            }),
             _ => Ok(()),
         }
     }
@@ -187,7 +190,7 @@ pub(crate) fn validate_clouds<'a, const D: usize>(
         });
     }
     if D == 0 {
-        return Err(Error::InvalidParameter { name: "D" });
+        return Err(Error::InvalidParameter { input: "D" });
     }
     Ok((negatives, is_self))
 }

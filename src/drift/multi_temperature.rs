@@ -303,7 +303,7 @@ fn validate_config(config: &MultiTemperatureConfig<'_>, n: usize, p: usize) -> R
     let total = config.positive_weights.map_or(p as f32, |w| w.iter().sum())
         + config.negative_weights.map_or(n as f32, |w| w.iter().sum());
     if !(total > 0.0 && total.is_finite()) {
-        return Err(Error::InvalidParameter { name: "weights" });
+        return Err(Error::InvalidParameter { input: "weights" });
     }
     Ok(())
 }
@@ -323,17 +323,17 @@ pub(crate) fn validate_official(
             .all(|r| r.is_finite() && *r > 0.0 && (1.0 / r).is_finite())
     {
         return Err(Error::InvalidParameter {
-            name: "temperatures",
+            input: "temperatures",
         });
     }
     if !(affinity_floor.is_finite() && affinity_floor >= 0.0) {
         return Err(Error::InvalidParameter {
-            name: "affinity_floor",
+            input: "affinity_floor",
         });
     }
     if !(self_mask_distance.is_finite() && self_mask_distance >= 0.0) {
         return Err(Error::InvalidParameter {
-            name: "self_mask_distance",
+            input: "self_mask_distance",
         });
     }
     Ok(())
@@ -359,7 +359,7 @@ pub(crate) fn validate_weights(
         return Err(Error::NonFinite { input: name });
     }
     if w.iter().any(|v| *v < 0.0) {
-        return Err(Error::InvalidParameter { name });
+        return Err(Error::InvalidParameter { input: name });
     }
     if w.iter().any(|v| *v > MAX_WEIGHT) {
         return Err(Error::OutOfRange { input: name });

@@ -79,10 +79,12 @@ pub fn sliced_wasserstein_drift<const D: usize, R: Rng + ?Sized>(
     out: &mut [f32],
 ) -> Result<(), Error> {
     if config.directions == 0 || config.directions > MAX_DIRECTIONS {
-        return Err(Error::InvalidParameter { name: "directions" });
+        return Err(Error::InvalidParameter {
+            input: "directions",
+        });
     }
     if !config.step.is_finite() {
-        return Err(Error::InvalidParameter { name: "step" });
+        return Err(Error::InvalidParameter { input: "step" });
     }
     queries.validate("queries")?;
     positives.validate("positives")?;
@@ -108,7 +110,7 @@ pub fn sliced_wasserstein_drift<const D: usize, R: Rng + ?Sized>(
     }
     let Some(required) = n.checked_mul(2).and_then(|two_n| two_n.checked_add(p)) else {
         return Err(Error::InvalidParameter {
-            name: "queries, positives sizes",
+            input: "queries, positives sizes",
         });
     };
     let scratch = take_scratch(scratch, required)?;

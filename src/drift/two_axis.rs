@@ -38,7 +38,7 @@ impl SelfMask {
     fn validate(self) -> Result<(), Error> {
         match self {
             Self::AddDistance(d) if !(d.is_finite() && d >= 0.0) => {
-                Err(Error::InvalidParameter { name: "self_mask" })
+                Err(Error::InvalidParameter { input: "self_mask" })
             }
             _ => Ok(()),
         }

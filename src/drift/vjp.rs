@@ -64,11 +64,11 @@ pub fn mean_shift_vjp<const D: usize>(
     positives.validate("positives")?;
     config.kernel.validate()?;
     if !config.step.is_finite() {
-        return Err(Error::InvalidParameter { name: "step" });
+        return Err(Error::InvalidParameter { input: "step" });
     }
     if !config.exclude_self {
         return Err(Error::InvalidParameter {
-            name: "exclude_self",
+            input: "exclude_self",
         });
     }
     let n = queries.len();

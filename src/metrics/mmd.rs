@@ -72,7 +72,9 @@ pub fn mmd<const D: usize>(
     let exec = Exec::current();
     let count = config.bandwidths.len();
     if count == 0 || count > MAX_MMD_BANDWIDTHS {
-        return Err(Error::InvalidParameter { name: "bandwidths" });
+        return Err(Error::InvalidParameter {
+            input: "bandwidths",
+        });
     }
     // exp(−sq/(2σ²)) = exp(c·l) with the pair loop's l = −sq and c = 1/(2σ²).
     let mut coefficients = [F32s::splat(0.0); MAX_MMD_BANDWIDTHS];
@@ -80,7 +82,9 @@ pub fn mmd<const D: usize>(
         let inverse = 1.0 / (2.0 * sigma * sigma);
         // The lower bound keeps the excluded logit's product ≤ −1e10 (weight exactly 0).
         if !(sigma > 0.0 && inverse.is_finite() && inverse >= 1e-20) {
-            return Err(Error::InvalidParameter { name: "bandwidths" });
+            return Err(Error::InvalidParameter {
+                input: "bandwidths",
+            });
         }
         *c = F32s::splat(inverse);
     }

@@ -125,7 +125,9 @@ pub fn sliced_wasserstein<const D: usize, R: Rng + ?Sized>(
 ) -> Result<f64, Error> {
     let exec = Exec::current();
     if config.directions == 0 || config.directions > MAX_DIRECTIONS {
-        return Err(Error::InvalidParameter { name: "directions" });
+        return Err(Error::InvalidParameter {
+            input: "directions",
+        });
     }
     x.validate("x")?;
     y.validate("y")?;
@@ -141,6 +143,7 @@ pub fn sliced_wasserstein<const D: usize, R: Rng + ?Sized>(
     let required = sliced_wasserstein_scratch_len(n);
     let Some(scratch) = scratch.get_mut(..required) else {
         return Err(Error::ScratchTooSmall {
+            input: "scratch",
             required,
             provided: scratch.len(),
         });

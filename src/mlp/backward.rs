@@ -89,13 +89,13 @@ impl<const I: usize, const H: usize, const O: usize> Mlp<I, H, O> {
     ) -> Result<(), Error> {
         let exec = Exec::current();
         if batch == 0 || batch > MAX_BATCH {
-            return Err(Error::InvalidParameter { name: "batch" });
+            return Err(Error::InvalidParameter { input: "batch" });
         }
         Self::check_parameters(params, "params")?;
-        check_scratch(cache, Self::cache_len(batch))?;
+        check_scratch(cache, Self::cache_len(batch), "cache")?;
         let expected_header = Self::cache_header(batch, self.activation);
         if cache.get(..expected_header.len()) != Some(&expected_header[..]) {
-            return Err(Error::InvalidParameter { name: "cache" });
+            return Err(Error::InvalidParameter { input: "cache" });
         }
         check_len(grad_output, O, batch, "grad_output")?;
         if !grad_output.iter().all(|v| v.is_finite()) {
@@ -114,8 +114,9 @@ impl<const I: usize, const H: usize, const O: usize> Mlp<I, H, O> {
             check_len(g, I, batch, "grad_input")?;
         }
         let required = Self::backward_scratch_len(batch);
-        check_scratch(scratch, required)?;
+        check_scratch(scratch, required, "scratch")?;
         let too_small = Error::ScratchTooSmall {
+            input: "scratch",
             required,
             provided: scratch.len(),
         };

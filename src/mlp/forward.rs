@@ -104,7 +104,7 @@ impl<const I: usize, const H: usize, const O: usize> Mlp<I, H, O> {
     ) -> Result<(), Error> {
         let exec = Exec::current();
         if batch == 0 || batch > MAX_BATCH {
-            return Err(Error::InvalidParameter { name: "batch" });
+            return Err(Error::InvalidParameter { input: "batch" });
         }
         Self::check_parameters(params, "params")?;
         check_len(input, I, batch, "input")?;
@@ -112,9 +112,10 @@ impl<const I: usize, const H: usize, const O: usize> Mlp<I, H, O> {
             return Err(Error::NonFinite { input: "input" });
         }
         check_len(output, O, batch, "output")?;
-        check_scratch(cache, Self::cache_len(batch))?;
+        check_scratch(cache, Self::cache_len(batch), "cache")?;
         let Some((regions, pack)) = Self::cache_regions(cache, batch) else {
             return Err(Error::ScratchTooSmall {
+                input: "cache",
                 required: Self::cache_len(batch),
                 provided: 0,
             });

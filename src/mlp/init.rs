@@ -19,7 +19,7 @@ impl<const I: usize, const H: usize, const O: usize> Mlp<I, H, O> {
     pub fn init_pytorch<R: Rng + ?Sized>(params: &mut [f32], rng: &mut R) -> Result<(), Error> {
         if I == 0 || H == 0 || O == 0 {
             return Err(Error::InvalidParameter {
-                name: "layer width",
+                input: "layer width",
             });
         }
         if params.len() != Self::PARAMETERS {

@@ -177,7 +177,7 @@ impl<const I: usize, const H: usize, const O: usize> Mlp<I, H, O> {
     fn check_parameters(params: &[f32], input: &'static str) -> Result<(), Error> {
         if I == 0 || H == 0 || O == 0 {
             return Err(Error::InvalidParameter {
-                name: "layer width",
+                input: "layer width",
             });
         }
         if params.len() != Self::PARAMETERS {
@@ -208,12 +208,13 @@ fn check_len(slice: &[f32], rows: usize, batch: usize, input: &'static str) -> R
     }
 }
 
-/// `Err(ScratchTooSmall)` unless `slice` holds at least `required` values.
-fn check_scratch(slice: &[f32], required: usize) -> Result<(), Error> {
+/// `Err(ScratchTooSmall)` naming `input` unless `slice` holds at least `required` values.
+fn check_scratch(slice: &[f32], required: usize, input: &'static str) -> Result<(), Error> {
     if slice.len() >= required {
         Ok(())
     } else {
         Err(Error::ScratchTooSmall {
+            input,
             required,
             provided: slice.len(),
         })

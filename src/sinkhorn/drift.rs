@@ -223,7 +223,9 @@ pub fn sinkhorn_proxy_drift<const D: usize>(
     )?;
     let (n, m) = (x.len(), y.len());
     let Some(required) = checked_sinkhorn_proxy_scratch_len(n, m) else {
-        return Err(Error::InvalidParameter { name: "x, y sizes" });
+        return Err(Error::InvalidParameter {
+            input: "x, y sizes",
+        });
     };
     let scratch = take_scratch(scratch, required)?;
     // Lengths checked by `take_scratch`; `min` keeps the splits panic-free regardless.

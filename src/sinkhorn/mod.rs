@@ -199,18 +199,18 @@ impl SinkhornConfig {
         let eps = self.epsilon();
         let name = self.epsilon_name();
         if self.epsilon.is_none() && !(self.blur.is_finite() && self.blur > 0.0) {
-            return Err(Error::InvalidParameter { name });
+            return Err(Error::InvalidParameter { input: name });
         }
         if !(eps.is_finite() && eps > 0.0 && (1.0 / eps).is_finite()) {
-            return Err(Error::InvalidParameter { name });
+            return Err(Error::InvalidParameter { input: name });
         }
         if let Some(s) = self.scaling
             && !(s > 0.0 && s <= MAX_SCALING)
         {
-            return Err(Error::InvalidParameter { name: "scaling" });
+            return Err(Error::InvalidParameter { input: "scaling" });
         }
         if !(self.tolerance.is_finite() && self.tolerance >= 0.0) {
-            return Err(Error::InvalidParameter { name: "tolerance" });
+            return Err(Error::InvalidParameter { input: "tolerance" });
         }
         Ok(())
     }
@@ -276,13 +276,13 @@ impl<'a, const D: usize> WeightedCloud<'a, D> {
                 });
             }
             if !w.iter().all(|v| v.is_finite() && *v >= 0.0) {
-                return Err(Error::InvalidParameter { name: "weights" });
+                return Err(Error::InvalidParameter { input: "weights" });
             }
             let total: f64 = w.iter().map(|&v| f64::from(v)).sum();
             #[allow(clippy::cast_precision_loss)]
             let tolerance = 1.0e-5 * libm::sqrt(1.0 + self.len() as f64);
             if (total - 1.0).abs() > tolerance {
-                return Err(Error::InvalidParameter { name: "weights" });
+                return Err(Error::InvalidParameter { input: "weights" });
             }
         }
         Ok(())
@@ -394,10 +394,11 @@ impl<'a> SinkhornWorkspace<'a> {
     /// [`Error::ScratchTooSmall`] if `buffer` is shorter than [`Self::required_len`].
     pub fn new(buffer: &'a mut [f32], n: usize, m: usize) -> Result<Self, Error> {
         let Some(required) = Self::checked_required_len(n, m) else {
-            return Err(Error::InvalidParameter { name: "n + m" });
+            return Err(Error::InvalidParameter { input: "n + m" });
         };
         if buffer.len() < required {
             return Err(Error::ScratchTooSmall {
+                input: "buffer",
                 required,
                 provided: buffer.len(),
             });
@@ -574,7 +575,7 @@ fn prepare<const D: usize>(
         });
     }
     if solver::schedule_for(&x.points, &y.points, config).len() > solver::MAX_SCALING_STEPS {
-        return Err(Error::InvalidParameter { name: "scaling" });
+        return Err(Error::InvalidParameter { input: "scaling" });
     }
     workspace.check(x.len(), y.len())?;
     if config.warm_start {

@@ -179,7 +179,7 @@ impl DriftField {
         let count = temperatures.len();
         if count == 0 || count > MAX_TEMPERATURES {
             return Err(Error::InvalidParameter {
-                name: "temperatures",
+                input: "temperatures",
             });
         }
         for &t in temperatures {
@@ -187,27 +187,29 @@ impl DriftField {
         }
         match *self {
             Self::TwoAxis(_, SelfMask::AddDistance(d)) if !(d.is_finite() && d >= 0.0) => {
-                Err(Error::InvalidParameter { name: "self_mask" })
+                Err(Error::InvalidParameter { input: "self_mask" })
             }
             Self::MultiTemperature { affinity_floor, .. }
                 if !(affinity_floor.is_finite() && affinity_floor >= 0.0) =>
             {
                 Err(Error::InvalidParameter {
-                    name: "affinity_floor",
+                    input: "affinity_floor",
                 })
             }
             Self::MultiTemperature {
                 self_mask_distance, ..
             } if !(self_mask_distance.is_finite() && self_mask_distance >= 0.0) => {
                 Err(Error::InvalidParameter {
-                    name: "self_mask_distance",
+                    input: "self_mask_distance",
                 })
             }
             #[cfg(feature = "flow-fields")]
             Self::SlicedWasserstein { directions }
                 if directions == 0 || directions > crate::metrics::MAX_DIRECTIONS =>
             {
-                Err(Error::InvalidParameter { name: "directions" })
+                Err(Error::InvalidParameter {
+                    input: "directions",
+                })
             }
             _ => Ok(()),
         }
@@ -218,7 +220,7 @@ impl DriftField {
     pub(crate) fn validate_temperature(&self, t: f32) -> Result<(), Error> {
         if !(t.is_finite() && t > 0.0) {
             return Err(Error::InvalidParameter {
-                name: "temperatures",
+                input: "temperatures",
             });
         }
         match *self {
@@ -227,7 +229,7 @@ impl DriftField {
             Self::MmdFlow(family) => family.kernel(t).validate(),
             Self::MultiTemperature { .. } if !(1.0 / t).is_finite() => {
                 Err(Error::InvalidParameter {
-                    name: "temperatures",
+                    input: "temperatures",
                 })
             }
             Self::Sinkhorn(config) => with_blur(config, t).validate(),
@@ -441,7 +443,7 @@ fn with_first_blur(config: SinkhornConfig, temperatures: &[f32]) -> Result<Sinkh
         .first()
         .copied()
         .ok_or(Error::InvalidParameter {
-            name: "temperatures",
+            input: "temperatures",
         })?;
     Ok(with_blur(config, blur))
 }
@@ -481,6 +483,7 @@ fn summed(
 fn split(scratch: &mut [f32], first: usize) -> Result<(&mut [f32], &mut [f32]), Error> {
     if scratch.len() < first {
         return Err(Error::ScratchTooSmall {
+            input: "scratch",
             required: first,
             provided: scratch.len(),
         });

@@ -175,10 +175,12 @@ impl<'a, const I: usize, const H: usize, const O: usize> Trainer<'a, I, H, O> {
     /// the optimiser.
     fn validate(config: &TrainerConfig<'_>, data_batch: usize) -> Result<(), Error> {
         if config.batch == 0 || config.batch > MAX_BATCH {
-            return Err(Error::InvalidParameter { name: "batch" });
+            return Err(Error::InvalidParameter { input: "batch" });
         }
         if data_batch == 0 {
-            return Err(Error::InvalidParameter { name: "data_batch" });
+            return Err(Error::InvalidParameter {
+                input: "data_batch",
+            });
         }
         config.field.validate(config.temperatures)?;
         if let Some(schedule) = config.annealing {
@@ -190,7 +192,7 @@ impl<'a, const I: usize, const H: usize, const O: usize> Trainer<'a, I, H, O> {
             for &t in config.temperatures {
                 config.field.validate_temperature(t * last).map_err(|_| {
                     Error::InvalidParameter {
-                        name: "annealing (temperature × final factor)",
+                        input: "annealing (temperature × final factor)",
                     }
                 })?;
             }
@@ -244,10 +246,11 @@ impl<'a, const I: usize, const H: usize, const O: usize> Trainer<'a, I, H, O> {
             });
         }
         let Some(required) = Self::checked_workspace_len(&config, data_batch) else {
-            return Err(Error::InvalidParameter { name: "batch" });
+            return Err(Error::InvalidParameter { input: "batch" });
         };
         if workspace.len() < required {
             return Err(Error::ScratchTooSmall {
+                input: "workspace",
                 required,
                 provided: workspace.len(),
             });
@@ -328,7 +331,7 @@ impl<'a, const I: usize, const H: usize, const O: usize> Trainer<'a, I, H, O> {
         let n = self.config.batch;
         // Checked by `new`; an impossible failure is reported, not unwrapped.
         let layout = Self::layout(&self.config, self.data_batch)
-            .ok_or(Error::InvalidParameter { name: "batch" })?;
+            .ok_or(Error::InvalidParameter { input: "batch" })?;
         // The workspace length was checked by `new`; the splits saturate regardless (no panic
         // path), and a short region would surface as a typed error from the pass using it.
         let (noise, rest) = split(self.workspace, layout.noise);

@@ -251,6 +251,7 @@ pub fn run<const H: usize>(
 fn take(buffer: &mut [f32], len: usize) -> Result<(&mut [f32], &mut [f32]), Error> {
     if buffer.len() < len {
         return Err(Error::ScratchTooSmall {
+            input: "buffer",
             required: len,
             provided: buffer.len(),
         });
@@ -269,7 +270,7 @@ pub fn generate<const H: usize>(
 ) -> Result<(), Error> {
     let (n, e) = (setup.batch, out.len() / 2);
     if n == 0 || e % n != 0 || out.len() != 2 * e {
-        return Err(Error::InvalidParameter { name: "eval" });
+        return Err(Error::InvalidParameter { input: "eval" });
     }
     let (cache, rest) = take(workspace, Net::<H>::cache_len(n))?;
     let (noise, rest) = take(rest, 2 * n)?;
@@ -362,6 +363,6 @@ pub fn drift(
             let config = MeanShiftConfig::new(family.kernel(t));
             mean_shift_drift(&queries, &positives, Negatives::Queries, &config, out)
         }
-        _ => Err(Error::InvalidParameter { name: "field" }),
+        _ => Err(Error::InvalidParameter { input: "field" }),
     }
 }
