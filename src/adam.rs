@@ -267,6 +267,23 @@ impl Adam {
     ///   moment) out of `f32`: a read-only pass computes the step first (the same arithmetic),
     ///   so this costs one extra pass over the parameters and guarantees that a failed step
     ///   writes nothing.
+    ///
+    /// # Example
+    /// ```
+    /// use drifting::{Adam, AdamState};
+    /// let adam = Adam::new(); // PyTorch's defaults: lr = 1e-3, betas (0.9, 0.999), eps 1e-8
+    /// let mut state = AdamState::new();
+    /// let mut params = [1.0_f32, -2.0, 0.5];
+    /// let grads = [0.3_f32, -4.0, 1e-3];
+    /// let (mut m, mut v) = ([0.0_f32; 3], [0.0_f32; 3]); // the moments, zero at the start
+    /// let report = adam.step(&mut state, &mut params, &grads, &mut m, &mut v)?;
+    /// // The first bias-corrected step is lr·g/(|g| + ε) ≈ lr·sign(g), whatever the size of g.
+    /// for (p, (start, g)) in params.iter().zip([(1.0_f32, 0.3_f32), (-2.0, -4.0), (0.5, 1e-3)]) {
+    ///     assert!((p - (start - 1e-3 * g.signum())).abs() < 1e-6);
+    /// }
+    /// assert_eq!((report.step, state.step_count(), report.clip_scale), (1, 1, 1.0));
+    /// # Ok::<(), drifting::Error>(())
+    /// ```
     pub fn step(
         &self,
         state: &mut AdamState,

@@ -18,6 +18,21 @@ use crate::error::Error;
 /// ([`CloudView::from_coordinate_major`]), from a slice of points ([`CloudView::from_points`]), or
 /// from a [`ParticleBuffer`]. Nothing is copied, so a cloud of any size on the heap feeds the
 /// algorithms without touching the stack.
+///
+/// The three layouts of the same two points are the same cloud to every operator:
+///
+/// ```
+/// use drifting::CloudView;
+/// let points = [[0.0_f32, 1.0], [2.0, 3.0]];
+/// let (xs, ys) = ([0.0_f32, 2.0], [1.0_f32, 3.0]);
+/// let coordinate_major = [0.0_f32, 2.0, 1.0, 3.0]; // every x, then every y
+///
+/// let a = CloudView::from_points(&points);
+/// let b = CloudView::from_coordinates([&xs, &ys])?;
+/// let c = CloudView::<2>::from_coordinate_major(&coordinate_major, 2)?;
+/// assert!(a.points().eq(b.points()) && b.points().eq(c.points()));
+/// # Ok::<(), drifting::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug)]
 pub struct CloudView<'a, const D: usize> {
     layout: Layout<'a, D>,
@@ -101,6 +116,21 @@ impl<'a, const D: usize> CloudView<'a, D> {
     ///
     /// # Errors
     /// [`Error::ShapeMismatch`] if the slices differ in length.
+    ///
+    /// # Example
+    /// ```
+    /// use drifting::{CloudView, Error};
+    /// let (xs, ys) = (vec![0.0_f32, 0.5, 1.0], vec![1.0_f32, 1.5, 2.0]); // e.g. on the heap
+    /// let cloud = CloudView::from_coordinates([&xs, &ys])?;
+    /// assert_eq!(cloud.point(1), Some([0.5, 1.5]));
+    /// // Every coordinate slice must hold one value per point.
+    /// let short = [0.0_f32; 2];
+    /// assert!(matches!(
+    ///     CloudView::from_coordinates([&xs, &short]),
+    ///     Err(Error::ShapeMismatch { .. })
+    /// ));
+    /// # Ok::<(), drifting::Error>(())
+    /// ```
     pub fn from_coordinates(coords: [&'a [f32]; D]) -> Result<Self, Error> {
         let len = coords.first().map_or(0, |c| c.len());
         if let Some(bad) = coords.iter().find(|c| c.len() != len) {
@@ -121,6 +151,19 @@ impl<'a, const D: usize> CloudView<'a, D> {
     ///
     /// # Errors
     /// [`Error::ShapeMismatch`] if `data.len() != len · D`.
+    ///
+    /// # Example
+    /// A generator's batch and a drift's output are such buffers, viewed without a copy:
+    ///
+    /// ```
+    /// use drifting::CloudView;
+    /// // Three points in 2D: x coordinates first, then y coordinates.
+    /// let data = [0.0_f32, 1.0, 2.0, 10.0, 11.0, 12.0];
+    /// let cloud = CloudView::<2>::from_coordinate_major(&data, 3)?;
+    /// assert_eq!(cloud.point(2), Some([2.0, 12.0]));
+    /// assert!(CloudView::<2>::from_coordinate_major(&data, 2).is_err()); // 6 ≠ 2·2 values
+    /// # Ok::<(), drifting::Error>(())
+    /// ```
     pub fn from_coordinate_major(data: &'a [f32], len: usize) -> Result<Self, Error> {
         let expected = len.saturating_mul(D);
         if data.len() != expected {
@@ -138,6 +181,16 @@ impl<'a, const D: usize> CloudView<'a, D> {
     }
 
     /// A view of a slice of points, in place.
+    ///
+    /// `const`, so a fixed cloud (a calibration set, a target on a device) can be a `const` or
+    /// a `static`:
+    ///
+    /// ```
+    /// use drifting::CloudView;
+    /// const TARGET: CloudView<'static, 2> = CloudView::from_points(&[[0.0, 0.0], [1.0, 0.0]]);
+    /// assert_eq!(TARGET.len(), 2);
+    /// assert_eq!(TARGET.points().last(), Some([1.0, 0.0]));
+    /// ```
     #[must_use]
     pub const fn from_points(points: &'a [[f32; D]]) -> Self {
         Self {
@@ -302,12 +355,28 @@ impl<'a, const D: usize> From<&'a [[f32; D]]> for CloudView<'a, D> {
 /// ```
 /// use drifting::{CloudView, ParticleBuffer};
 /// let mut cloud = ParticleBuffer::<2, 4>::new();
-/// cloud.push([0.0, 1.0]).unwrap();
-/// cloud.extend_from_points(&[[2.0, 3.0], [4.0, 5.0]]).unwrap();
+/// cloud.push([0.0, 1.0])?;
+/// cloud.extend_from_points(&[[2.0, 3.0], [4.0, 5.0]])?;
 /// assert!(cloud.extend_from_points(&[[0.0; 2]; 2]).is_err()); // 5 > 4: nothing written
 /// let view: CloudView<'_, 2> = cloud.view();
 /// assert_eq!(view.len(), 3);
 /// assert_eq!(view.point(2), Some([4.0, 5.0]));
+/// assert_eq!(cloud.coordinate(1), Some(&[1.0, 3.0, 5.0][..])); // structure of arrays
+/// # Ok::<(), drifting::Error>(())
+/// ```
+///
+/// In a `static`, built at compile time (on a microcontroller, behind a
+/// `critical_section::Mutex<RefCell<_>>` rather than `std`'s `Mutex`):
+///
+/// ```
+/// use std::sync::Mutex;
+/// use drifting::ParticleBuffer;
+/// static PARTICLES: Mutex<ParticleBuffer<2, 256>> = Mutex::new(ParticleBuffer::new());
+///
+/// let mut particles = PARTICLES.lock().unwrap();
+/// particles.push([0.25, -0.5])?;
+/// assert_eq!((particles.len(), particles.capacity()), (1, 256));
+/// # Ok::<(), drifting::Error>(())
 /// ```
 #[derive(Clone, Debug)]
 pub struct ParticleBuffer<const D: usize, const CAP: usize> {

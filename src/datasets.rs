@@ -202,6 +202,26 @@ impl Dataset {
     /// [`Error::InvalidParameter`] or [`Error::OutOfRange`] for an out-of-range parameter
     /// ([`Dataset::validate`]); [`Error::InvalidParameter`] (`"n"`) if `2n` overflows `usize`;
     /// [`Error::ShapeMismatch`] if `out.len() != 2n`. Nothing is written on error; every point written is finite.
+    ///
+    /// # Example
+    /// ```
+    /// use drifting::{CloudView, Dataset, Error};
+    /// use rand_core::SeedableRng;
+    /// use rand_xoshiro::Xoshiro256PlusPlus;
+    /// let mut rng = Xoshiro256PlusPlus::seed_from_u64(0);
+    /// let mut out = [0.0_f32; 2 * 100];
+    /// // Without noise, every point lies in an occupied cell of the checkerboard in [−1, 1]².
+    /// Dataset::Checkerboard { noise: 0.0 }.sample(&mut rng, &mut out, 100)?;
+    /// let cloud = CloudView::<2>::from_coordinate_major(&out, 100)?;
+    /// for [x, y] in cloud.points() {
+    ///     assert!(x.abs() <= 1.0 && y.abs() <= 1.0);
+    ///     let (i, j) = (((x + 1.0) * 2.0) as i32, ((y + 1.0) * 2.0) as i32); // cells of side ½
+    ///     assert_eq!((i + j) % 2, 0);
+    /// }
+    /// let result = Dataset::checkerboard().sample(&mut rng, &mut out, 99); // 200 ≠ 2·99
+    /// assert!(matches!(result, Err(Error::ShapeMismatch { .. })));
+    /// # Ok::<(), drifting::Error>(())
+    /// ```
     pub fn sample<R: Rng + ?Sized>(
         &self,
         rng: &mut R,

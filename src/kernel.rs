@@ -11,6 +11,16 @@ use crate::error::Error;
 ///
 /// Distances are computed as `Σ_d (x_d − y_d)²`, never as `‖x‖² + ‖y‖² − 2⟨x, y⟩`, so clouds far
 /// from the origin lose no precision to cancellation.
+///
+/// ```
+/// use drifting::{Error, Kernel};
+/// // Logits take the *squared* distance: at distance 2, ‖x−y‖² = 4.
+/// assert_eq!(Kernel::laplace(0.5).logit(4.0), -4.0); // −2/0.5
+/// assert_eq!(Kernel::gaussian(1.0).logit(4.0), -2.0); // −4/(2·1²)
+/// // The operators validate their kernel; so can you, up front.
+/// assert!(Kernel::laplace(0.05).validate().is_ok());
+/// assert!(matches!(Kernel::gaussian(0.0).validate(), Err(Error::InvalidParameter { .. })));
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Kernel {
     /// `exp(−‖x−y‖/τ)` with temperature `τ > 0`.

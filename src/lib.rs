@@ -20,12 +20,38 @@
 //!   the one-shot [`sinkhorn_proxy_drift`], all streaming with `O(N + M)` memory.
 //! * [`sample`]: uniform and standard normal noise from any `rand_core` generator, no `std`.
 //!
+//! ## Quick start, without a heap
+//! Borrowed clouds, caller-owned scratch sized by `const fn`s, and an output slice (with feature
+//! `alloc`, `drifting::owned` does the same in one line per call and returns points):
+//!
+//! ```
+//! use drifting::{CloudView, Kernel, Negatives, TwoAxisConfig, two_axis_scratch_len};
+//! use drifting::{SinkhornConfig, SinkhornWorkspace, WeightedCloud, sinkhorn_divergence};
+//! use drifting::two_axis_softmax_drift;
+//! let generated = [[0.0_f32, 0.0], [1.0, 0.5], [0.2, -0.3]];
+//! let data = [[0.5_f32, 0.5], [-1.0, 0.0]];
+//! let (x, y) = (CloudView::from_points(&generated), CloudView::from_points(&data));
+//!
+//! let mut scratch = [0.0_f32; two_axis_scratch_len(3, 2, 3)];
+//! let mut drift = [0.0_f32; 3 * 2]; // coordinate-major: V_x of every sample, then V_y
+//! let config = TwoAxisConfig::new(Kernel::laplace(0.5));
+//! two_axis_softmax_drift(&x, &y, Negatives::Queries, &config, &mut scratch, &mut drift)?;
+//!
+//! let mut buffer = [0.0_f32; SinkhornWorkspace::required_len(3, 2)];
+//! let mut workspace = SinkhornWorkspace::new(&mut buffer, 3, 2)?;
+//! let (a, b) = (WeightedCloud::uniform(x), WeightedCloud::uniform(y));
+//! let divergence = sinkhorn_divergence(&a, &b, &SinkhornConfig::new(), &mut workspace)?;
+//! assert!(divergence.value > 0.0 && divergence.reports[0].converged);
+//! # Ok::<(), drifting::Error>(())
+//! ```
+//!
 //! ## Threads
 //! Without features the crate is single-threaded. With feature `std`, every entry point (drifts,
 //! Sinkhorn, metrics, the generator's passes, a training step) runs its pair and batch work on
-//! the current [rayon] pool: the global one, or yours inside `ThreadPool::install`. Nothing in a
-//! signature changes and the results are the same bits whatever the number of threads (one
-//! fixed partition of the work, reductions in a fixed order: `ARCHITECTURE.md`, "Threads").
+//! the current [rayon](https://docs.rs/rayon) pool: the global one, or yours inside
+//! `ThreadPool::install`. Nothing in a signature changes and the results are the same bits
+//! whatever the number of threads (one fixed partition of the work, reductions in a fixed order:
+//! `ARCHITECTURE.md`, "Threads").
 //!
 //! Section numbers refer to `docs/mathematics.md` (the crate's formula sheet, with its sources).
 //!

@@ -18,6 +18,17 @@ use crate::error::Error;
 /// `coordinate_scale` is not positive and finite; [`Error::OutOfRange`] if `mean(V²)` overflows
 /// `f32` (a drift above about `1.8e19`) or the gradient does (a `coordinate_scale` so small
 /// that `2|V|/(s·N·D)` exceeds `f32::MAX`).
+///
+/// # Example
+/// ```
+/// use drifting::stop_gradient_loss;
+/// let drift = [0.5_f32, -1.0, 0.0, 2.0]; // V of two 2D samples, coordinate-major
+/// let mut gradient = [0.0_f32; 4];
+/// let loss = stop_gradient_loss(&drift, 1.0, &mut gradient)?;
+/// assert_eq!(loss, (0.25 + 1.0 + 0.0 + 4.0) / 4.0); // mean(V²)
+/// assert_eq!(gradient, [-0.25, 0.5, 0.0, -1.0]); // −2V/(N·D): descent moves x along V
+/// # Ok::<(), drifting::Error>(())
+/// ```
 pub fn stop_gradient_loss(
     drift: &[f32],
     coordinate_scale: f32,

@@ -11,6 +11,17 @@ use crate::error::Error;
 ///
 /// Values are computed in `f64` and rounded once, so `value(t)` is the same bits on every
 /// target.
+///
+/// ```
+/// use drifting::AnnealingSchedule;
+/// let schedule = AnnealingSchedule::Exponential { initial: 0.5, rate: 0.01, minimum: 0.05 };
+/// schedule.validate()?;
+/// assert_eq!(schedule.value(0), 0.5);
+/// assert!((schedule.value(100) - 0.5 * (-1.0_f32).exp()).abs() < 1e-6); // σ0·e^{−r t}
+/// assert_eq!(schedule.value(10_000), 0.05); // the floor
+/// assert_eq!(schedule.final_factor(), 0.1); // a trainer's temperatures end at 0.1× their value
+/// # Ok::<(), drifting::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum AnnealingSchedule {
     /// No annealing: `σ(t) = σ0`.

@@ -48,6 +48,32 @@ pub struct ScoreFields<'a> {
 /// Empty or non-finite clouds; an invalid kernel; [`Error::ShapeMismatch`] for output slices
 /// of the wrong length; [`Error::OutOfRange`] for points more than `1e18` apart or logits beyond
 /// `1e28`.
+///
+/// # Example
+/// ```
+/// use drifting::{CloudView, Kernel};
+/// use drifting::score::{ScoreFields, score_diagnostics};
+/// let data = [[0.0_f32, 0.0], [1.0, 0.5], [-0.5, 1.0]];
+/// let queries = [[0.2_f32, 0.1], [2.0, -1.0]];
+/// let sigma = 0.5;
+/// let (mut score, mut mean_shift, mut residual) = ([0.0_f32; 4], [0.0_f32; 4], [0.0_f32; 4]);
+/// let mut preconditioner = [0.0_f32; 2];
+/// let mut fields = ScoreFields {
+///     score: &mut score,
+///     mean_shift: &mut mean_shift,
+///     preconditioner: &mut preconditioner,
+///     residual: &mut residual,
+/// };
+/// let (x, y) = (CloudView::from_points(&queries), CloudView::from_points(&data));
+/// score_diagnostics(&x, &y, &Kernel::gaussian(sigma), &mut fields)?;
+/// // Gaussian kernel (Tweedie): the mean shift is exactly σ² times the smoothed score.
+/// assert_eq!(preconditioner, [sigma * sigma; 2]);
+/// for (m, s) in mean_shift.iter().zip(&score) {
+///     assert!((m - sigma * sigma * s).abs() < 1e-4);
+/// }
+/// assert!(residual.iter().all(|r| r.abs() < 1e-4));
+/// # Ok::<(), drifting::Error>(())
+/// ```
 pub fn score_diagnostics<const D: usize>(
     queries: &CloudView<'_, D>,
     data: &CloudView<'_, D>,

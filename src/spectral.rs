@@ -31,6 +31,18 @@ use crate::error::Error;
 use crate::schedule::AnnealingSchedule;
 
 /// The kernel whose spectrum sets the decay rates.
+///
+/// ```
+/// use drifting::spectral::Spectrum;
+/// let gaussian = Spectrum::Gaussian { bandwidth: 0.5 };
+/// assert_eq!(gaussian.transform(0.0), 1.0); // φ̂(0) = 1
+/// let k = gaussian.fastest_wavenumber(); // √2/σ
+/// let peak = gaussian.decay_rate(k, 1.0)?;
+/// assert!((peak - 2.0 / core::f64::consts::E).abs() < 1e-12); // the peak rate 2/e (η = 1)
+/// // Modes on either side of the fast window decay more slowly.
+/// assert!(gaussian.decay_rate(0.5 * k, 1.0)? < peak && gaussian.decay_rate(2.0 * k, 1.0)? < peak);
+/// # Ok::<(), drifting::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Spectrum {
     /// Gaussian kernel of bandwidth `σ`.
@@ -87,6 +99,20 @@ impl Spectrum {
     /// # Errors
     /// [`Error::InvalidParameter`] for an invalid spectrum, a negative or non-finite `k` or a
     /// non-positive or non-finite `step`.
+    ///
+    /// # Example
+    /// ```
+    /// use drifting::spectral::Spectrum;
+    /// let laplace = Spectrum::Laplace { temperature: 0.5, dim: 2 };
+    /// let k = laplace.fastest_wavenumber(); // √(2/(d + 1))/τ
+    /// let peak = laplace.decay_rate(k, 1.0)?;
+    /// for off_peak in [0.9 * k, 1.1 * k] {
+    ///     assert!(laplace.decay_rate(off_peak, 1.0)? < peak);
+    /// }
+    /// // A polynomial tail: ten times the wavenumber is slower, but not exponentially so.
+    /// assert!(laplace.decay_rate(10.0 * k, 1.0)? > 1e-3 * peak);
+    /// # Ok::<(), drifting::Error>(())
+    /// ```
     pub fn decay_rate(&self, k: f64, step: f64) -> Result<f64, Error> {
         self.validate()?;
         check_mode(k, step)?;
@@ -105,6 +131,19 @@ impl Spectrum {
     ///
     /// # Errors
     /// As [`Spectrum::decay_rate`].
+    ///
+    /// # Example
+    /// ```
+    /// use drifting::spectral::Spectrum;
+    /// let (gaussian, laplace) = (
+    ///     Spectrum::Gaussian { bandwidth: 0.5 },
+    ///     Spectrum::Laplace { temperature: 0.5, dim: 2 },
+    /// );
+    /// // Exact for the Gaussian, only a heuristic for the Laplace kernel.
+    /// assert_eq!(gaussian.score_form_rate(3.0, 1.0)?, gaussian.decay_rate(3.0, 1.0)?);
+    /// assert_ne!(laplace.score_form_rate(3.0, 1.0)?, laplace.decay_rate(3.0, 1.0)?);
+    /// # Ok::<(), drifting::Error>(())
+    /// ```
     pub fn score_form_rate(&self, k: f64, step: f64) -> Result<f64, Error> {
         self.validate()?;
         check_mode(k, step)?;
@@ -130,6 +169,18 @@ impl Spectrum {
     /// As [`Spectrum::decay_rate`], and [`Error::InvalidParameter`] (`"reduction"`) unless
     /// `reduction > 1` and finite; [`Error::OutOfRange`] (`"k"`) if the rate underflows to 0
     /// (the mode never converges in `f64`).
+    ///
+    /// # Example
+    /// ```
+    /// use drifting::spectral::Spectrum;
+    /// let spectrum = Spectrum::Gaussian { bandwidth: 1.0 };
+    /// let (k, step) = (spectrum.fastest_wavenumber(), 0.5);
+    /// let time = spectrum.convergence_time(k, step, 100.0)?; // steps to damp mode k 100-fold
+    /// assert!((time - 100.0_f64.ln() / spectrum.decay_rate(k, step)?).abs() < 1e-9);
+    /// // A fixed Gaussian is exponentially slow on high modes: what annealing is for.
+    /// assert!(spectrum.convergence_time(4.0 * k, step, 100.0)? > 1e4 * time);
+    /// # Ok::<(), drifting::Error>(())
+    /// ```
     pub fn convergence_time(&self, k: f64, step: f64, reduction: f64) -> Result<f64, Error> {
         check_reduction(reduction)?;
         let rate = self.decay_rate(k, step)?;
@@ -165,6 +216,20 @@ fn check_reduction(reduction: f64) -> Result<(), Error> {
 ///
 /// # Errors
 /// [`Error::InvalidParameter`] for an invalid schedule, `k`, `step` or `reduction`.
+///
+/// # Example
+/// ```
+/// use drifting::AnnealingSchedule;
+/// use drifting::spectral::annealed_convergence_steps;
+/// let fixed = AnnealingSchedule::Constant { initial: 1.0 };
+/// let annealed = AnnealingSchedule::Exponential { initial: 1.0, rate: 0.01, minimum: 0.01 };
+/// let k = 20.0; // a high mode: σk = 20 at σ = 1, rate ∝ exp(−200)
+/// let steps = |schedule| annealed_convergence_steps(&schedule, k, 0.5, 100.0, 100_000);
+/// assert_eq!(steps(fixed)?, None); // not within 100 000 steps
+/// // The shrinking bandwidth sweeps σ(t)·k through the fast window √2 after about 265 steps.
+/// assert!(steps(annealed)?.is_some_and(|t| t < 400));
+/// # Ok::<(), drifting::Error>(())
+/// ```
 pub fn annealed_convergence_steps(
     schedule: &AnnealingSchedule,
     k: f64,

@@ -206,9 +206,10 @@ pub fn grouped_drift_workspace_len(shape: &GroupShape, temperatures: usize) -> O
 /// same). Per-group losses `mean_{i,s} F_bis²` go to `group_losses` when given.
 ///
 /// Every distance is computed once (`O(B·Cg·T·S)`, through the matrix-multiply kernel above
-/// [`EXPANDED_FROM_CHANNELS`] channels) and kept for every temperature; the drift sums are one
-/// product `O(B·Cg·T·S)` per temperature; `3` exponentials per pair and temperature. With feature
-/// `std`, the groups run in parallel on the current rayon pool, with the same result bit for bit.
+/// [`EXPANDED_FROM_CHANNELS`](crate::EXPANDED_FROM_CHANNELS) channels) and kept for every
+/// temperature; the drift sums are one product `O(B·Cg·T·S)` per temperature; `3` exponentials
+/// per pair and temperature. With feature `std`, the groups run in parallel on the current rayon
+/// pool, with the same result bit for bit.
 ///
 /// # Errors
 /// Zero groups, generated samples, positives or channels; slices whose length is not the shape's;
@@ -218,6 +219,35 @@ pub fn grouped_drift_workspace_len(shape: &GroupShape, temperatures: usize) -> O
 /// above `1e9` or all zero; a workspace shorter than [`grouped_drift_workspace_len`];
 /// [`Error::OutOfRange`] for points more than `1e18` apart in a group or temperatures so small
 /// that a logit would pass `1e28`.
+///
+/// # Example
+/// ```
+/// use drifting::{GroupShape, GroupedDriftConfig, grouped_drift_loss, grouped_drift_workspace_len};
+/// // 2 groups (classes × locations) of 4 generated, 2 unconditional, 4 positive samples, S = 8.
+/// let shape = GroupShape { groups: 2, generated: 4, unconditional: 2, positives: 4, channels: 8 };
+/// let features = |count: usize, seed: usize| -> Vec<f32> {
+///     (0..shape.groups * count * shape.channels)
+///         .map(|k| ((k * 37 + seed) % 101) as f32 / 101.0)
+///         .collect()
+/// };
+/// let (generated, unconditional, positives) = (features(4, 1), features(2, 2), features(4, 3));
+/// let config = GroupedDriftConfig::official();
+/// let len = grouped_drift_workspace_len(&shape, config.temperatures.len()).expect("fits usize");
+/// let mut workspace = vec![0.0; len]; // or a static buffer of that length
+/// let mut field = vec![0.0; shape.generated_len()]; // F, [B, Cg, S]
+/// let mut group_losses = [0.0; 2];
+/// let report = grouped_drift_loss(
+///     &shape, &generated, &unconditional, &positives, &config,
+///     &mut workspace, &mut field, Some(&mut group_losses),
+/// )?;
+/// // The loss is mean(F²), the mean of the groups' losses; its gradient is gradient_factor · F.
+/// let mean_square = field.iter().map(|f| f * f).sum::<f32>() / field.len() as f32;
+/// assert!((report.loss - mean_square).abs() <= 1e-5 * report.loss);
+/// assert!((report.loss - (group_losses[0] + group_losses[1]) / 2.0).abs() <= 1e-5 * report.loss);
+/// let factor = -2.0 / (report.input_scale * (2 * 4 * 8) as f32); // −2/(s_in·B·Cg·S)
+/// assert!((report.gradient_factor - factor).abs() <= 1e-6 * factor.abs());
+/// # Ok::<(), drifting::Error>(())
+/// ```
 #[allow(clippy::too_many_arguments)]
 pub fn grouped_drift_loss(
     shape: &GroupShape,
@@ -904,6 +934,40 @@ pub fn feature_drift_workspace_len(keys: &[(GroupShape, usize)]) -> Option<usize
 /// [`Error::CapacityExceeded`] for more than [`MAX_FEATURE_KEYS`] keys, [`Error::EmptyCloud`]
 /// for none; otherwise the first key's error of [`grouped_drift_loss`] (keys before it have
 /// their gradients written).
+///
+/// # Example
+/// ```
+/// use drifting::{FeatureKey, GroupShape, GroupedDriftConfig};
+/// use drifting::{feature_drift_loss, feature_drift_workspace_len};
+/// let shape =
+///     |channels| GroupShape { groups: 1, generated: 4, unconditional: 0, positives: 4, channels };
+/// let (raw, layer) = (shape(2), shape(16)); // two feature keys of different widths S
+/// let values = |len: usize, seed: usize| -> Vec<f32> {
+///     (0..len).map(|k| ((k * 29 + seed) % 53) as f32 / 53.0).collect()
+/// };
+/// let (raw_generated, raw_positives) = (values(4 * 2, 0), values(4 * 2, 1));
+/// let (layer_generated, layer_positives) = (values(4 * 16, 2), values(4 * 16, 3));
+/// let mut raw_gradient = vec![0.0; raw.generated_len()];
+/// let mut layer_gradient = vec![0.0; layer.generated_len()];
+/// let config = GroupedDriftConfig::official();
+/// let len = feature_drift_workspace_len(&[(raw, 3), (layer, 3)]).expect("fits usize");
+/// let mut workspace = vec![0.0; len]; // shared by the keys: the largest key's size
+/// let mut keys = [
+///     FeatureKey {
+///         shape: raw, generated: &raw_generated, unconditional: &[], positives: &raw_positives,
+///         config, gradient: &mut raw_gradient,
+///     },
+///     FeatureKey {
+///         shape: layer, generated: &layer_generated, unconditional: &[],
+///         positives: &layer_positives, config, gradient: &mut layer_gradient,
+///     },
+/// ];
+/// let report = feature_drift_loss(&mut keys, &mut workspace)?;
+/// assert_eq!(report.keys.len(), 2);
+/// assert_eq!(report.loss, report.keys[0].loss + report.keys[1].loss); // the keys' losses add up
+/// assert!(layer_gradient.iter().any(|&g| g != 0.0)); // ∂loss/∂generated of each key
+/// # Ok::<(), drifting::Error>(())
+/// ```
 pub fn feature_drift_loss(
     keys: &mut [FeatureKey<'_>],
     workspace: &mut [f32],

@@ -58,6 +58,27 @@ impl MeanShiftConfig {
 /// # Accuracy
 /// Matches the `f64` reference to about `1e-5` relative to the cloud's scale (see
 /// `tests/drift_accuracy.rs` for the tolerance per setting).
+///
+/// # Example
+/// ```
+/// use drifting::{CloudView, Kernel, MeanShiftConfig, Negatives, mean_shift_drift};
+/// let generated = [[0.0_f32, 0.0], [0.5, 0.5], [2.0, -1.0]];
+/// let data = [[1.0_f32, 0.0]]; // one positive y
+/// let negative = [[0.0_f32, 1.0]]; // one negative z
+/// let mut drift = [0.0_f32; 3 * 2]; // V_x of every sample, then V_y: no scratch needed
+/// mean_shift_drift(
+///     &CloudView::from_points(&generated),
+///     &CloudView::from_points(&data),
+///     Negatives::Cloud(CloudView::from_points(&negative)),
+///     &MeanShiftConfig::new(Kernel::gaussian(0.5)),
+///     &mut drift,
+/// )?;
+/// // One point on each side: the kernel means are those points, so V(x) = y − z everywhere.
+/// for i in 0..3 {
+///     assert!((drift[i] - 1.0).abs() < 1e-6 && (drift[3 + i] + 1.0).abs() < 1e-6);
+/// }
+/// # Ok::<(), drifting::Error>(())
+/// ```
 pub fn mean_shift_drift<const D: usize>(
     queries: &CloudView<'_, D>,
     positives: &CloudView<'_, D>,

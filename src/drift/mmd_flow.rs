@@ -54,6 +54,25 @@ impl MmdFlowConfig {
 /// # Accuracy
 /// Matches an `f64` reference to `1e-5` relative to the field's largest value
 /// (`tests/drift_flows.rs`).
+///
+/// # Example
+/// ```
+/// use drifting::{CloudView, Kernel, MmdFlowConfig, Negatives, mmd_flow_drift};
+/// let data = [[0.0_f32, 0.0], [0.2, 0.1]];
+/// let generated = [[0.3_f32, 0.0], [8.0, 0.0]]; // one sample near the data, one far away
+/// let (x, y) = (CloudView::from_points(&generated), CloudView::from_points(&data));
+/// let config = MmdFlowConfig::new(Kernel::gaussian(0.5));
+/// let mut flow = [0.0_f32; 2 * 2];
+/// mmd_flow_drift(&x, &y, Negatives::Queries, &config, &mut flow)?;
+/// assert!(flow[0] < 0.0); // the near sample is pulled left, toward the data
+/// // Unnormalised: the far sample feels no pull at all (a normalised drift would pull it).
+/// assert_eq!((flow[1], flow[3]), (0.0, 0.0));
+///
+/// // Negatives equal to the positives: the witness function is 0, and so is its gradient.
+/// mmd_flow_drift(&x, &y, Negatives::Cloud(y), &config, &mut flow)?;
+/// assert!(flow.iter().all(|v| v.abs() < 1e-6));
+/// # Ok::<(), drifting::Error>(())
+/// ```
 pub fn mmd_flow_drift<const D: usize>(
     queries: &CloudView<'_, D>,
     positives: &CloudView<'_, D>,

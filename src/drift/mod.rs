@@ -79,6 +79,32 @@ pub const DENSE_FROM_DIMENSION_SMALL: usize = 12;
 pub const SMALL_TILE: usize = 1 << 22;
 
 /// How a drift over flat clouds visits its pairs.
+///
+/// ```
+/// # #[cfg(feature = "dense")]
+/// # {
+/// use drifting::{CloudView, DistanceMethod, Evaluation, Kernel, Negatives, TwoAxisConfig};
+/// use drifting::{two_axis_dense_scratch_len, two_axis_softmax_drift};
+/// const D: usize = 16; // feature space: the dense path pays from 12 coordinates on
+/// let points = |n: usize, seed: usize| -> Vec<[f32; D]> {
+///     let value = |i: usize, d: usize| ((i * 31 + d * 7 + seed) % 17) as f32 / 17.0;
+///     (0..n).map(|i| core::array::from_fn(|d| value(i, d))).collect()
+/// };
+/// let (generated, data) = (points(8, 0), points(6, 5));
+/// let (x, y) = (CloudView::from_points(&generated), CloudView::from_points(&data));
+/// let len = two_axis_dense_scratch_len(8, 6, 8, D).expect("fits usize"); // the N × (P + Q) tile…
+/// let mut scratch = vec![0.0_f32; len];
+/// let (mut streamed, mut dense) = (vec![0.0_f32; 8 * D], vec![0.0_f32; 8 * D]);
+/// let config = TwoAxisConfig::new(Kernel::laplace(1.0));
+/// let streaming = TwoAxisConfig { evaluation: Evaluation::Streaming, ..config };
+/// let tiled = TwoAxisConfig { evaluation: Evaluation::Dense(DistanceMethod::Auto), ..config };
+/// two_axis_softmax_drift(&x, &y, Negatives::Queries, &streaming, &mut scratch, &mut streamed)?;
+/// two_axis_softmax_drift(&x, &y, Negatives::Queries, &tiled, &mut scratch, &mut dense)?;
+/// // The same drift to f32 rounding.
+/// assert!(streamed.iter().zip(&dense).all(|(s, d)| (s - d).abs() < 1e-5));
+/// # }
+/// # Ok::<(), drifting::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Evaluation {
     /// Dense from [`DENSE_FROM_DIMENSION`] coordinates on ([`DENSE_FROM_DIMENSION_SMALL`] for tiles

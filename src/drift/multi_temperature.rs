@@ -44,7 +44,8 @@ pub struct MultiTemperatureConfig<'a> {
     /// Column weights of the generated samples as negatives (`None`: all 1).
     pub negative_weights: Option<&'a [f32]>,
     /// Streaming or dense evaluation (default [`Evaluation::Auto`]; the dense path is the
-    /// grouped feature-space loss with one group, see [`multi_temperature_dense_scratch_len`]).
+    /// grouped feature-space loss with one group, see `multi_temperature_dense_scratch_len`,
+    /// feature `dense`).
     pub evaluation: Evaluation,
 }
 
@@ -83,7 +84,7 @@ pub struct MultiTemperatureReport {
 #[cfg(feature = "dense")]
 /// Scratch values the dense path of [`multi_temperature_drift`] needs for `N` queries, `P`
 /// positives in dimension `dim` with `temperatures` temperatures: the grouped loss's workspace for
-/// one group ([`grouped_drift_workspace_len`](crate::grouped_drift_workspace_len)), token-major
+/// one group ([`grouped_drift_workspace_len`]), token-major
 /// copies of the clouds and the row-major field; `None` if that overflows `usize`.
 #[must_use]
 pub fn multi_temperature_dense_scratch_len(
@@ -200,6 +201,33 @@ pub const fn multi_temperature_scratch_len(queries: usize, positives: usize, dim
 /// Empty or non-finite clouds; no temperature, more than [`MAX_TEMPERATURES`], or one that is not
 /// positive and finite; a negative or non-finite floor or mask distance; weights of the wrong
 /// length, negative, non-finite or all zero; `out.len() != N·D`; scratch too small.
+///
+/// # Example
+/// ```
+/// use drifting::{CloudView, MultiTemperatureConfig, stop_gradient_loss};
+/// use drifting::{multi_temperature_drift, multi_temperature_scratch_len};
+/// const N: usize = 8;
+/// let generated: [[f32; 2]; N] = core::array::from_fn(|i| [0.1 * i as f32, 0.0]);
+/// let data: [[f32; 2]; N] = core::array::from_fn(|i| [0.0, 0.5 + 0.1 * i as f32]);
+/// let config = MultiTemperatureConfig::official(); // R ∈ {0.02, 0.05, 0.2}
+/// let mut scratch = [0.0_f32; multi_temperature_scratch_len(N, N, 2)];
+/// let mut field = [0.0_f32; N * 2];
+/// let report = multi_temperature_drift(
+///     &CloudView::from_points(&generated),
+///     &CloudView::from_points(&data),
+///     &config,
+///     &mut scratch,
+///     &mut field,
+/// )?;
+/// assert_eq!(report.temperature_count, 3);
+/// // Each temperature's field is normalised to RMS 1 before the sum: mean(F²) ≤ 3² = 9.
+/// assert!(report.loss > 0.0 && report.loss <= 9.0 + 1e-4);
+/// // The stop-gradient loss of F, in coordinates divided by s_in, is the reported loss.
+/// let mut gradient = [0.0_f32; N * 2];
+/// let loss = stop_gradient_loss(&field, report.input_scale, &mut gradient)?;
+/// assert!((loss - report.loss).abs() <= 1e-5 * report.loss);
+/// # Ok::<(), drifting::Error>(())
+/// ```
 pub fn multi_temperature_drift<const D: usize>(
     queries: &CloudView<'_, D>,
     positives: &CloudView<'_, D>,

@@ -16,8 +16,7 @@ const MAX_POINTS: usize = 1 << 24;
 /// Configuration of [`sliced_wasserstein_drift`].
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct SlicedFlowConfig {
-    /// Number `1 ≤ L ≤` [`MAX_DIRECTIONS`](crate::metrics::MAX_DIRECTIONS) of random
-    /// directions per evaluation (default 64).
+    /// Number `1 ≤ L ≤` [`MAX_DIRECTIONS`] of random directions per evaluation (default 64).
     pub directions: usize,
     /// The step `η` (default 1).
     pub step: f32,
@@ -65,11 +64,37 @@ pub const fn sliced_flow_scratch_len(n: usize, p: usize) -> usize {
 /// memory: `scratch` of [`sliced_flow_scratch_len`]`(N, P)` floats. Serial (the sorts dominate).
 ///
 /// # Errors
-/// [`Error::InvalidParameter`] for zero directions or more than
-/// [`MAX_DIRECTIONS`](crate::metrics::MAX_DIRECTIONS), or a non-finite step; empty or non-finite
-/// clouds; [`Error::ShapeMismatch`] for an `out` that is not `N·D` long;
+/// [`Error::InvalidParameter`] for zero directions or more than [`MAX_DIRECTIONS`], or a
+/// non-finite step; empty or non-finite clouds; [`Error::ShapeMismatch`] for an `out` that is
+/// not `N·D` long;
 /// [`Error::ScratchTooSmall`]; [`Error::CapacityExceeded`] for more than `2^24` queries;
 /// [`Error::OutOfRange`] for points more than `1e18` apart or `η` times the extent above `1e37`.
+///
+/// # Example
+/// ```
+/// use drifting::{CloudView, SlicedFlowConfig, sliced_flow_scratch_len, sliced_wasserstein_drift};
+/// use rand_core::SeedableRng;
+/// use rand_xoshiro::Xoshiro256PlusPlus;
+/// let data = [[0.0_f32, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 1.0]];
+/// let y = CloudView::from_points(&data);
+/// let mut rng = Xoshiro256PlusPlus::seed_from_u64(7);
+/// let mut scratch = [0.0_f32; sliced_flow_scratch_len(4, 4)];
+/// let mut drift = [0.0_f32; 4 * 2];
+/// let config = SlicedFlowConfig::new(); // 64 directions, η = 1
+///
+/// // The data themselves, in another order: nothing to move.
+/// let shuffled = [data[2], data[0], data[3], data[1]];
+/// let x = CloudView::from_points(&shuffled);
+/// sliced_wasserstein_drift(&x, &y, &config, &mut rng, &mut scratch, &mut drift)?;
+/// assert!(drift.iter().all(|&v| v == 0.0));
+///
+/// // The data translated by t = (0.5, 0): every sample gets the same field −(1/L) Σ (θ·t) θ.
+/// let shifted = data.map(|[u, v]| [u + 0.5, v]);
+/// let x = CloudView::from_points(&shifted);
+/// sliced_wasserstein_drift(&x, &y, &config, &mut rng, &mut scratch, &mut drift)?;
+/// assert!(drift[..4].iter().all(|&v| v < 0.0 && (v - drift[0]).abs() < 1e-5));
+/// # Ok::<(), drifting::Error>(())
+/// ```
 pub fn sliced_wasserstein_drift<const D: usize, R: Rng + ?Sized>(
     queries: &CloudView<'_, D>,
     positives: &CloudView<'_, D>,

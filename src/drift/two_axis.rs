@@ -106,6 +106,35 @@ pub const fn two_axis_scratch_len(queries: usize, positives: usize, negatives: u
 ///
 /// # Errors
 /// Empty or non-finite clouds, an invalid kernel or mask, `out.len() != N·D`, scratch too small.
+///
+/// # Example
+/// ```
+/// use drifting::{CloudView, Kernel, Negatives, TwoAxisConfig};
+/// use drifting::{two_axis_scratch_len, two_axis_softmax_drift};
+/// let generated = [[0.0_f32, 0.0], [0.5, 0.5], [1.0, -0.5]];
+/// let data = [[1.0_f32, 1.0], [-1.0, 0.5]];
+/// let (queries, positives) = (CloudView::from_points(&generated), CloudView::from_points(&data));
+/// let config = TwoAxisConfig::new(Kernel::laplace(0.5));
+/// // No heap: scratch (N + P + Q values) and field (N·D) are arrays sized by `const fn`s.
+/// let mut scratch = [0.0_f32; two_axis_scratch_len(3, 2, 3)];
+/// let mut drift = [0.0_f32; 3 * 2];
+/// let negatives = Negatives::Queries; // the generated samples repel each other
+/// two_axis_softmax_drift(&queries, &positives, negatives, &config, &mut scratch, &mut drift)?;
+///
+/// // Only displacements count: translating every cloud leaves the drift unchanged.
+/// let shift = |[u, v]: [f32; 2]| [u + 100.0, v];
+/// let (far_generated, far_data) = (generated.map(shift), data.map(shift));
+/// let (x, y) = (CloudView::from_points(&far_generated), CloudView::from_points(&far_data));
+/// let mut far = [0.0_f32; 3 * 2];
+/// two_axis_softmax_drift(&x, &y, negatives, &config, &mut scratch, &mut far)?;
+/// assert!(drift.iter().zip(&far).all(|(a, b)| (a - b).abs() < 1e-5));
+///
+/// // With the data as the negatives too, attraction and repulsion cancel: V = 0.
+/// let negatives = Negatives::Cloud(positives);
+/// two_axis_softmax_drift(&queries, &positives, negatives, &config, &mut scratch, &mut drift)?;
+/// assert!(drift.iter().all(|v| v.abs() < 1e-6));
+/// # Ok::<(), drifting::Error>(())
+/// ```
 pub fn two_axis_softmax_drift<const D: usize>(
     queries: &CloudView<'_, D>,
     positives: &CloudView<'_, D>,

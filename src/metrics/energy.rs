@@ -27,6 +27,19 @@ use crate::error::Error;
 /// [`Error::EmptyCloud`] / [`Error::NonFinite`] for an empty or non-finite `x` or `y`;
 /// [`Error::TooFewPoints`] if a cloud has a single point; [`Error::OutOfRange`] for points more
 /// than `1e18` apart.
+///
+/// # Example
+/// ```
+/// use drifting::CloudView;
+/// use drifting::metrics::energy_distance;
+/// let x = [[0.0_f32, 0.0], [1.0, 0.0], [0.0, 1.0]];
+/// let y = x.map(|[u, v]| [u + 3.0, v]); // the same shape, 3 to the right
+/// let energy = energy_distance(&CloudView::from_points(&x), &CloudView::from_points(&y))?;
+/// assert_eq!(energy.within_first, energy.within_second); // E‖X−X'‖ = E‖Y−Y'‖
+/// let parts = 2.0 * energy.cross - energy.within_first - energy.within_second;
+/// assert!((energy.value - parts).abs() < 1e-12 && energy.value > 0.0);
+/// # Ok::<(), drifting::Error>(())
+/// ```
 pub fn energy_distance<const D: usize>(
     x: &CloudView<'_, D>,
     y: &CloudView<'_, D>,

@@ -64,6 +64,24 @@ impl Default for MmdConfig<'static> {
 /// - [`Error::TooFewPoints`] if a cloud has a single point (no pair of distinct points).
 /// - [`Error::OutOfRange`] for points more than `1e18` apart, or (`"bandwidths"`) a bandwidth
 ///   so small for the clouds' extent that `‖x − y‖²/(2σ²)` would exceed `1e28`.
+///
+/// # Example
+/// ```
+/// use drifting::CloudView;
+/// use drifting::metrics::{MmdConfig, mmd};
+/// let x = [[0.0_f32, 0.0], [0.1, 0.0], [0.0, 0.1], [0.1, 0.1]];
+/// let near = x.map(|[u, v]| [u + 0.01, v]);
+/// let far = x.map(|[u, v]| [u + 1.0, v]);
+/// let config = MmdConfig::new(); // σ ∈ {0.01, 0.05, 0.1, 0.5, 1}
+/// let cloud = CloudView::from_points(&x);
+/// let close = mmd(&cloud, &CloudView::from_points(&near), &config)?;
+/// let apart = mmd(&cloud, &CloudView::from_points(&far), &config)?;
+/// assert!(apart.value > close.value);
+/// // The statistic and the three pair means it is made of (unbiased: it may be slightly < 0).
+/// let parts = apart.within_first + apart.within_second - 2.0 * apart.cross;
+/// assert!((apart.value - parts).abs() < 1e-12);
+/// # Ok::<(), drifting::Error>(())
+/// ```
 pub fn mmd<const D: usize>(
     x: &CloudView<'_, D>,
     y: &CloudView<'_, D>,

@@ -116,6 +116,28 @@ pub fn random_direction<const D: usize, R: Rng + ?Sized>(rng: &mut R) -> [f32; D
 /// - [`Error::ShapeMismatch`] (`"y"`) if the clouds differ in size;
 /// - [`Error::ScratchTooSmall`] if `scratch.len() < 2n`;
 /// - [`Error::OutOfRange`] for points more than `1e18` apart.
+///
+/// # Example
+/// ```
+/// use drifting::CloudView;
+/// use drifting::metrics::{SlicedWassersteinConfig, sliced_wasserstein};
+/// use drifting::metrics::sliced_wasserstein_scratch_len;
+/// use rand_core::SeedableRng;
+/// use rand_xoshiro::Xoshiro256PlusPlus;
+/// let x = [[0.0_f32, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 1.0]];
+/// let reordered = [x[3], x[1], x[2], x[0]];
+/// let shifted = x.map(|[u, v]| [u + 0.3, v - 0.4]); // t = (0.3, −0.4), ‖t‖² = 0.25
+/// let config = SlicedWassersteinConfig::new(); // 200 directions, p = 2
+/// let mut scratch = [0.0_f32; sliced_wasserstein_scratch_len(4)];
+/// let mut rng = Xoshiro256PlusPlus::seed_from_u64(0);
+/// let (a, b) = (CloudView::from_points(&x), CloudView::from_points(&reordered));
+/// let same = sliced_wasserstein(&a, &b, &config, &mut rng, &mut scratch)?;
+/// assert_eq!(same, 0.0); // exactly 0, whatever the order
+/// let c = CloudView::from_points(&shifted);
+/// let sw = sliced_wasserstein(&a, &c, &config, &mut rng, &mut scratch)?;
+/// assert!((sw * sw - 0.125).abs() < 0.03); // SW₂² = mean (θ·t)², expectation ‖t‖²/D
+/// # Ok::<(), drifting::Error>(())
+/// ```
 pub fn sliced_wasserstein<const D: usize, R: Rng + ?Sized>(
     x: &CloudView<'_, D>,
     y: &CloudView<'_, D>,

@@ -76,6 +76,35 @@ impl<const I: usize, const H: usize, const O: usize> Mlp<I, H, O> {
     /// infinity; [`Error::ScratchTooSmall`] if `cache` or `scratch` is too short;
     /// [`Error::OutOfRange`] (`"grad_output"`) if a gradient overflows `f32` (`grads` and
     /// `grad_input` then hold partial values).
+    ///
+    /// # Example
+    /// ```
+    /// use drifting::{Activation, Mlp};
+    /// use rand_core::SeedableRng;
+    /// use rand_xoshiro::Xoshiro256PlusPlus;
+    /// type Generator = Mlp<2, 8, 2>;
+    /// const BATCH: usize = 4;
+    /// let generator = Generator::new(Activation::Tanh);
+    /// let mut params = [0.0_f32; Generator::PARAMETERS];
+    /// Generator::init_pytorch(&mut params, &mut Xoshiro256PlusPlus::seed_from_u64(0))?;
+    /// let noise = [0.1_f32, -0.3, 0.5, 0.0, 1.0, 0.2, -0.7, 0.4];
+    /// let mut cache = [0.0_f32; Generator::cache_len(BATCH)];
+    /// let mut samples = [0.0_f32; 2 * BATCH];
+    /// generator.forward(&params, &noise, BATCH, &mut cache, &mut samples)?;
+    ///
+    /// // ∂L/∂x for L = Σ u·x, O rows of BATCH values (in training: the loss gradient −2V/(N·D)).
+    /// let grad_output = [1.0_f32, 1.0, 1.0, 1.0, /* ∂L/∂x₂: */ 0.5, 0.0, 0.0, -0.5];
+    /// let mut grads = [0.0_f32; Generator::PARAMETERS];
+    /// let mut grad_noise = [0.0_f32; 2 * BATCH];
+    /// let mut scratch = [0.0_f32; Generator::backward_scratch_len(BATCH)];
+    /// let grad_input = Some(&mut grad_noise[..]); // ∂L/∂z, if the noise comes from an encoder
+    /// generator.backward(&params, &cache, &grad_output, BATCH, &mut grads, grad_input, &mut scratch)?;
+    /// // The last layer's bias gradient is ∂L/∂x summed over the batch.
+    /// let last = Generator::LAYERS[3];
+    /// assert_eq!(grads[last.bias..last.end()], [4.0, 0.0]);
+    /// assert!(grad_noise.iter().all(|g| g.is_finite()));
+    /// # Ok::<(), drifting::Error>(())
+    /// ```
     #[allow(clippy::too_many_arguments)]
     pub fn backward(
         &self,

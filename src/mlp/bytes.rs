@@ -78,6 +78,26 @@ impl<const I: usize, const H: usize, const O: usize> Mlp<I, H, O> {
     /// # Errors
     /// [`Error::ShapeMismatch`] if `params` does not hold [`Mlp::PARAMETERS`] values or `out` is
     /// shorter than [`Mlp::blob_len`]; [`Error::NonFinite`] if a parameter is NaN or infinite.
+    ///
+    /// # Example
+    /// ```
+    /// use drifting::{Activation, Error, Mlp};
+    /// use rand_core::SeedableRng;
+    /// use rand_xoshiro::Xoshiro256PlusPlus;
+    /// type Generator = Mlp<2, 8, 2>;
+    /// let generator = Generator::new(Activation::Silu);
+    /// let mut params = [0.0_f32; Generator::PARAMETERS];
+    /// Generator::init_pytorch(&mut params, &mut Xoshiro256PlusPlus::seed_from_u64(0))?;
+    /// let mut blob = [0_u8; Generator::blob_len()]; // to flash; read back with include_bytes!
+    /// assert_eq!(generator.save(&params, &mut blob)?, blob.len());
+    ///
+    /// let mut restored = [0.0_f32; Generator::PARAMETERS];
+    /// let loaded = Generator::load(&blob, &mut restored)?;
+    /// assert_eq!((loaded, restored), (generator, params)); // bit for bit, activation included
+    /// blob[40] ^= 1; // one flipped bit in the parameters fails the checksum
+    /// assert!(matches!(Generator::load(&blob, &mut restored), Err(Error::InvalidBlob { .. })));
+    /// # Ok::<(), drifting::Error>(())
+    /// ```
     pub fn save(&self, params: &[f32], out: &mut [u8]) -> Result<usize, Error> {
         Self::check_parameters(params, "params")?;
         let len = Self::blob_len();
@@ -118,6 +138,24 @@ impl<const I: usize, const H: usize, const O: usize> Mlp<I, H, O> {
     /// (truncated or trailing data); [`Error::InvalidBlob`] for an unknown activation, non-zero
     /// reserved bytes or a checksum mismatch; [`Error::NonFinite`] if a stored parameter is NaN
     /// or infinite.
+    ///
+    /// # Example
+    /// ```
+    /// use drifting::{Activation, Error, Mlp};
+    /// let params = [0.25_f32; Mlp::<2, 8, 2>::PARAMETERS];
+    /// let mut blob = [0_u8; Mlp::<2, 8, 2>::blob_len()];
+    /// Mlp::<2, 8, 2>::new(Activation::Relu).save(&params, &mut blob)?;
+    ///
+    /// let mut restored = [0.0_f32; Mlp::<2, 8, 2>::PARAMETERS];
+    /// assert_eq!(Mlp::<2, 8, 2>::load(&blob, &mut restored)?.activation, Activation::Relu);
+    /// assert_eq!(restored, params);
+    /// // A blob saved for another shape is refused (naming `"hidden"`); `params` is not written.
+    /// let mut wider = [0.0_f32; Mlp::<2, 16, 2>::PARAMETERS];
+    /// let refused = Mlp::<2, 16, 2>::load(&blob, &mut wider);
+    /// assert!(matches!(refused, Err(Error::InvalidBlob { .. })));
+    /// assert!(wider.iter().all(|&p| p == 0.0));
+    /// # Ok::<(), drifting::Error>(())
+    /// ```
     pub fn load(blob: &[u8], params: &mut [f32]) -> Result<Self, Error> {
         let len = Self::blob_len();
         if params.len() != Self::PARAMETERS {

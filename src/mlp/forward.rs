@@ -94,6 +94,30 @@ impl<const I: usize, const H: usize, const O: usize> Mlp<I, H, O> {
     /// [`Error::ScratchTooSmall`] if `cache` is shorter than [`Mlp::cache_len`]`(batch)`;
     /// [`Error::OutOfRange`] (`"input"`) if finite inputs and weights overflow `f32` on the way
     /// (the cache is then marked unusable for [`Mlp::backward`]).
+    ///
+    /// # Example
+    /// ```
+    /// use drifting::{Activation, Mlp};
+    /// use rand_core::SeedableRng;
+    /// use rand_xoshiro::Xoshiro256PlusPlus;
+    /// type Generator = Mlp<2, 8, 2>;
+    /// const BATCH: usize = 4;
+    /// let generator = Generator::new(Activation::Silu);
+    /// let mut params = [0.0_f32; Generator::PARAMETERS];
+    /// Generator::init_pytorch(&mut params, &mut Xoshiro256PlusPlus::seed_from_u64(0))?;
+    /// // Feature-major batches: every sample's z₁, then every z₂; the output likewise.
+    /// let noise = [0.1_f32, -0.3, 0.5, 0.0, /* z₂: */ 1.0, 0.2, -0.7, 0.4];
+    /// let mut cache = [0.0_f32; Generator::cache_len(BATCH)];
+    /// let mut samples = [0.0_f32; 2 * BATCH]; // ready for CloudView::from_coordinate_major
+    /// generator.forward(&params, &noise, BATCH, &mut cache, &mut samples)?;
+    ///
+    /// // Sample 0 alone gives the same point: samples do not interact.
+    /// let mut small_cache = [0.0_f32; Generator::cache_len(1)];
+    /// let mut alone = [0.0_f32; 2];
+    /// generator.forward(&params, &[0.1, 1.0], 1, &mut small_cache, &mut alone)?;
+    /// assert!((alone[0] - samples[0]).abs() < 1e-6 && (alone[1] - samples[BATCH]).abs() < 1e-6);
+    /// # Ok::<(), drifting::Error>(())
+    /// ```
     pub fn forward(
         &self,
         params: &[f32],

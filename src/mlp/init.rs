@@ -16,6 +16,21 @@ impl<const I: usize, const H: usize, const O: usize> Mlp<I, H, O> {
     /// # Errors
     /// [`Error::ShapeMismatch`] if `params` does not hold [`Mlp::PARAMETERS`] values;
     /// [`Error::InvalidParameter`] if a layer width is 0.
+    ///
+    /// # Example
+    /// ```
+    /// use drifting::Mlp;
+    /// use rand_core::SeedableRng;
+    /// use rand_xoshiro::Xoshiro256PlusPlus;
+    /// type Generator = Mlp<2, 8, 2>;
+    /// let mut params = [0.0_f32; Generator::PARAMETERS];
+    /// Generator::init_pytorch(&mut params, &mut Xoshiro256PlusPlus::seed_from_u64(0))?;
+    /// for layer in Generator::LAYERS {
+    ///     let bound = 1.0 / (layer.inputs as f32).sqrt(); // 1/√fan_in
+    ///     assert!(params[layer.weights..layer.end()].iter().all(|p| (-bound..bound).contains(p)));
+    /// }
+    /// # Ok::<(), drifting::Error>(())
+    /// ```
     pub fn init_pytorch<R: Rng + ?Sized>(params: &mut [f32], rng: &mut R) -> Result<(), Error> {
         if I == 0 || H == 0 || O == 0 {
             return Err(Error::InvalidParameter {

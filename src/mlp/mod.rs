@@ -92,6 +92,18 @@ impl LayerShape {
 /// * [`Mlp::init_pytorch`]: PyTorch's `nn.Linear` default initialisation.
 /// * [`Mlp::forward`] / [`Mlp::backward`]: training passes through a cache.
 /// * [`Mlp::save`] / [`Mlp::load`]: a little-endian byte blob.
+///
+/// ```
+/// use drifting::{Activation, Mlp};
+/// type Generator = Mlp<32, 256, 2>; // the official demo's generator
+/// let generator = Generator::new(Activation::Silu);
+/// // Sizes are associated constants and `const fn`s: buffers can be arrays or `static`s.
+/// assert_eq!(Generator::PARAMETERS, 33 * 256 + 2 * 257 * 256 + 257 * 2); // 140 034
+/// let [first, .., last] = Generator::LAYERS;
+/// assert_eq!((first.weights, first.bias, last.end()), (0, 32 * 256, Generator::PARAMETERS));
+/// assert_eq!(Generator::blob_len(), 36 + 4 * Generator::PARAMETERS);
+/// assert_eq!(generator.activation, Activation::Silu);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Mlp<const I: usize, const H: usize, const O: usize> {
     /// The activation between the linear layers.

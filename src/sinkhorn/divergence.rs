@@ -27,6 +27,23 @@ fn weighted_sum<const D: usize>(cloud: &WeightedCloud<'_, D>, values: &[f32]) ->
 /// Empty or non-finite clouds; weights of the wrong length, negative, or not summing to 1;
 /// a blur that is not positive and finite; scaling outside `(0, 1)`; a workspace made for other
 /// sizes.
+///
+/// # Example
+/// ```
+/// use drifting::{CloudView, SinkhornConfig, SinkhornWorkspace, WeightedCloud, entropic_transport};
+/// let a = [[0.0_f32, 0.0], [1.0, 0.0], [0.0, 1.0]];
+/// let b = [[0.5_f32, 0.5], [1.5, 0.5], [0.5, 1.5], [1.0, 1.0]];
+/// let x = WeightedCloud::uniform(CloudView::from_points(&a)); // weights 1/3
+/// let y = WeightedCloud::uniform(CloudView::from_points(&b)); // weights 1/4
+/// let mut buffer = [0.0_f32; SinkhornWorkspace::required_len(3, 4)];
+/// let mut workspace = SinkhornWorkspace::new(&mut buffer, 3, 4)?;
+/// let (cost, report) = entropic_transport(&x, &y, &SinkhornConfig::new(), &mut workspace)?;
+/// assert!(report.converged && report.marginal_error <= 1e-3);
+/// // The value is the dual ⟨a, f⟩ + ⟨b, g⟩ of the potentials left in the workspace.
+/// let dual = workspace.f().iter().sum::<f32>() / 3.0 + workspace.g().iter().sum::<f32>() / 4.0;
+/// assert!((cost - dual).abs() < 1e-5);
+/// # Ok::<(), drifting::Error>(())
+/// ```
 pub fn entropic_transport<const D: usize>(
     x: &WeightedCloud<'_, D>,
     y: &WeightedCloud<'_, D>,
@@ -68,6 +85,27 @@ pub struct SinkhornDivergence {
 ///
 /// # Errors
 /// As [`entropic_transport`].
+///
+/// # Example
+/// ```
+/// use drifting::{CloudView, SinkhornConfig, SinkhornWorkspace, WeightedCloud};
+/// use drifting::sinkhorn_divergence;
+/// let a = [[0.0_f32, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 1.0]];
+/// let b = a.map(|[u, v]| [u + 0.3, v]); // a translated by t = (0.3, 0)
+/// let x = WeightedCloud::uniform(CloudView::from_points(&a));
+/// let y = WeightedCloud::uniform(CloudView::from_points(&b));
+/// let config = SinkhornConfig::new(); // blur 0.05: ε = 0.0025, cost ½‖x − y‖²
+/// let mut buffer = [0.0_f32; SinkhornWorkspace::required_len(4, 4)];
+/// let mut workspace = SinkhornWorkspace::new(&mut buffer, 4, 4)?;
+///
+/// let same = sinkhorn_divergence(&x, &x, &config, &mut workspace)?;
+/// assert!(same.value.abs() < 1e-4); // debiased: S_ε(a, a) = 0, unlike OT_ε(a, a)
+/// let moved = sinkhorn_divergence(&x, &y, &config, &mut workspace)?;
+/// assert!((moved.value - 0.045).abs() < 1e-3); // ≈ ½‖t‖² at small ε
+/// let parts = moved.transport_ab - 0.5 * (moved.transport_aa + moved.transport_bb);
+/// assert!((moved.value - parts).abs() < 1e-5);
+/// # Ok::<(), drifting::Error>(())
+/// ```
 pub fn sinkhorn_divergence<const D: usize>(
     x: &WeightedCloud<'_, D>,
     y: &WeightedCloud<'_, D>,

@@ -84,6 +84,27 @@ fn check_out(out: &[f32], expected: usize) -> Result<(), Error> {
 ///
 /// # Errors
 /// As [`entropic_transport`](super::entropic_transport), and `out.len() != N·D`.
+///
+/// # Example
+/// ```
+/// use drifting::{CloudView, SinkhornConfig, SinkhornWorkspace, WeightedCloud};
+/// use drifting::barycentric_projection;
+/// let a = [[0.0_f32, 0.0], [0.0, 1.0], [0.0, 2.0]];
+/// let b = a.map(|[u, v]| [u + 0.5, v]); // a translated by (0.5, 0)
+/// let x = WeightedCloud::uniform(CloudView::from_points(&a));
+/// let y = WeightedCloud::uniform(CloudView::from_points(&b));
+/// let mut buffer = [0.0_f32; SinkhornWorkspace::required_len(3, 3)];
+/// let mut workspace = SinkhornWorkspace::new(&mut buffer, 3, 3)?;
+/// let mut projection = [0.0_f32; 3 * 2]; // T_x of every point, then T_y
+/// let config = SinkhornConfig::new();
+/// let report = barycentric_projection(&x, &y, &config, &mut workspace, &mut projection)?;
+/// assert!(report.converged);
+/// // At blur 0.05 the plan is the translation: T(a_i) ≈ b_i.
+/// for (i, [u, v]) in b.iter().enumerate() {
+///     assert!((projection[i] - u).abs() < 1e-3 && (projection[3 + i] - v).abs() < 1e-3);
+/// }
+/// # Ok::<(), drifting::Error>(())
+/// ```
 pub fn barycentric_projection<const D: usize>(
     x: &WeightedCloud<'_, D>,
     y: &WeightedCloud<'_, D>,
@@ -123,6 +144,29 @@ pub fn barycentric_projection<const D: usize>(
 ///
 /// # Errors
 /// As [`entropic_transport`](super::entropic_transport), and `out.len() != N·D`.
+///
+/// # Example
+/// ```
+/// use drifting::{CloudView, SinkhornConfig, SinkhornWorkspace, WeightedCloud, sinkhorn_drift};
+/// let data = [[0.0_f32, 0.0], [0.0, 1.0], [0.0, 2.0]];
+/// let generated = data.map(|[u, v]| [u - 0.5, v]); // the data translated by (−0.5, 0)
+/// let x = WeightedCloud::uniform(CloudView::from_points(&generated));
+/// let y = WeightedCloud::uniform(CloudView::from_points(&data));
+/// let config = SinkhornConfig::new();
+/// let mut buffer = [0.0_f32; SinkhornWorkspace::required_len(3, 3)];
+/// let mut workspace = SinkhornWorkspace::new(&mut buffer, 3, 3)?;
+/// let mut drift = [0.0_f32; 3 * 2];
+/// let [pair, own] = sinkhorn_drift(&x, &y, &config, &mut workspace, &mut drift)?;
+/// assert!(pair.converged && own.converged);
+/// // Each sample is sent back onto its data point: V ≈ (0.5, 0).
+/// assert!(drift[..3].iter().all(|v| (v - 0.5).abs() < 1e-3));
+/// assert!(drift[3..].iter().all(|v| v.abs() < 1e-3));
+///
+/// // Equal clouds: attraction and repulsion are the same projection, V ≈ 0.
+/// sinkhorn_drift(&y, &y, &config, &mut workspace, &mut drift)?;
+/// assert!(drift.iter().all(|v| v.abs() < 1e-3));
+/// # Ok::<(), drifting::Error>(())
+/// ```
 pub fn sinkhorn_drift<const D: usize>(
     x: &WeightedCloud<'_, D>,
     y: &WeightedCloud<'_, D>,
@@ -203,6 +247,26 @@ pub const fn checked_sinkhorn_proxy_scratch_len(n: usize, m: usize) -> Option<us
 /// Empty or non-finite clouds, bad weights or blur, `out.len() != N·D`, scratch too small;
 /// [`Error::OutOfRange`] as [`sinkhorn_drift`]: points more than `1e18` apart (`"points"`), or a
 /// blur so small for their extent that `C/ε` would exceed `1e28` (`"blur"`, or `"epsilon"`).
+///
+/// # Example
+/// ```
+/// use drifting::{CloudView, SinkhornConfig, WeightedCloud};
+/// use drifting::sinkhorn::{sinkhorn_proxy_drift, sinkhorn_proxy_scratch_len};
+/// let data = [[0.0_f32, 0.0], [0.0, 1.0], [1.0, 0.5]];
+/// let generated = data.map(|[u, v]| [u - 0.2, v]);
+/// let x = WeightedCloud::uniform(CloudView::from_points(&generated));
+/// let y = WeightedCloud::uniform(CloudView::from_points(&data));
+/// let config = SinkhornConfig::new(); // only the blur (0.05) and the cost are used
+/// let mut scratch = [0.0_f32; sinkhorn_proxy_scratch_len(3, 3)]; // no solve, no workspace
+/// let mut drift = [0.0_f32; 3 * 2];
+/// sinkhorn_proxy_drift(&x, &y, &config, &mut scratch, &mut drift)?;
+/// assert!(drift[..3].iter().all(|&v| v > 0.0)); // pulled right, toward the data
+///
+/// // The paper's consistency result: the proxy drift vanishes when a = b.
+/// sinkhorn_proxy_drift(&y, &y, &config, &mut scratch, &mut drift)?;
+/// assert!(drift.iter().all(|v| v.abs() < 1e-6));
+/// # Ok::<(), drifting::Error>(())
+/// ```
 pub fn sinkhorn_proxy_drift<const D: usize>(
     x: &WeightedCloud<'_, D>,
     y: &WeightedCloud<'_, D>,

@@ -114,6 +114,18 @@ pub enum UpdateRule {
 /// ..SinkhornConfig::new() }`.
 ///
 /// The regularisation is `ε = blur²` (in `f32`), or [`SinkhornConfig::epsilon`] when set.
+///
+/// ```
+/// use drifting::SinkhornConfig;
+/// const CONFIG: SinkhornConfig = SinkhornConfig::new(); // blur 0.05, alternating, scaling 0.9
+/// assert_eq!(CONFIG.epsilon(), 0.05_f32 * 0.05); // ε = blur², rounded in f32
+/// // blur 0.1 gives ε = 0.010000001, not 0.01: give ε directly instead.
+/// assert_ne!(SinkhornConfig { blur: 0.1, ..CONFIG }.epsilon(), 0.01);
+/// let config = CONFIG.with_epsilon(0.01);
+/// assert_eq!(config.epsilon(), 0.01);
+/// assert!(config.validate().is_ok());
+/// assert!(SinkhornConfig { blur: -1.0, ..CONFIG }.validate().is_err());
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct SinkhornConfig {
     /// `blur`; the regularisation is `ε = blur²` (default 0.05, GeomLoss's), unless
@@ -346,6 +358,18 @@ pub struct SinkhornReport {
 /// The potentials stay in the workspace after a solve, and are where a solve with
 /// [`SinkhornConfig::warm_start`] starts from (write them with [`SinkhornWorkspace::f_mut`],
 /// [`SinkhornWorkspace::g_mut`], [`SinkhornWorkspace::f_aa_mut`], [`SinkhornWorkspace::g_bb_mut`]).
+///
+/// ```
+/// use drifting::{Error, SinkhornWorkspace};
+/// // 5(n + m) values for clouds of 3 and 4 points; `const fn`, so the buffer can be an array
+/// // or a `static`.
+/// let mut buffer = [0.0_f32; SinkhornWorkspace::required_len(3, 4)];
+/// let workspace = SinkhornWorkspace::new(&mut buffer, 3, 4)?;
+/// assert_eq!((workspace.f().len(), workspace.g().len()), (3, 4)); // the potentials live here
+/// let mut short = [0.0_f32; 10];
+/// assert!(matches!(SinkhornWorkspace::new(&mut short, 3, 4), Err(Error::ScratchTooSmall { .. })));
+/// # Ok::<(), drifting::Error>(())
+/// ```
 #[derive(Debug)]
 pub struct SinkhornWorkspace<'a> {
     buffer: &'a mut [f32],

@@ -118,6 +118,21 @@ impl ExactSizeIterator for EpsilonSchedule {}
 
 /// The schedule for clouds of diameter `diameter`, target `blur` and factor `scaling`. When the
 /// diameter does not exceed the blur, the schedule is `[blur²]` alone.
+///
+/// # Example
+/// ```
+/// use drifting::sinkhorn::epsilon_schedule;
+/// // GeomLoss's schedule for a diameter of 1, blur 0.05 and scaling 0.5.
+/// let schedule = epsilon_schedule(1.0, 0.05, 0.5);
+/// assert_eq!(schedule.len(), 7); // d², d², then ×0.25 while above blur², then blur²
+/// let mut previous = f32::INFINITY;
+/// for epsilon in schedule.clone() {
+///     assert!(epsilon <= previous); // ε only decreases
+///     previous = epsilon;
+/// }
+/// assert_eq!(schedule.clone().next(), Some(1.0));
+/// assert_eq!(schedule.last(), Some(0.05_f32 * 0.05));
+/// ```
 #[must_use]
 pub fn epsilon_schedule(diameter: f32, blur: f32, scaling: f32) -> EpsilonSchedule {
     let target = f64::from(blur * blur);

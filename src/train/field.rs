@@ -158,6 +158,29 @@ impl DriftField {
     /// # Errors
     /// [`Error::InvalidParameter`] for no, too many, non-finite or non-positive temperatures and
     /// zero sliced directions; otherwise those of the field's operator.
+    ///
+    /// # Example
+    /// ```
+    /// use drifting::{CloudView, DriftField, Kernel, KernelFamily, MeanShiftConfig, Negatives};
+    /// use drifting::mean_shift_drift;
+    /// use rand_core::SeedableRng;
+    /// use rand_xoshiro::Xoshiro256PlusPlus;
+    /// const FIELD: DriftField = DriftField::MeanShift(KernelFamily::Gaussian);
+    /// let generated = [[0.0_f32, 0.0], [0.5, 0.2], [1.0, -0.4]];
+    /// let data = [[1.0_f32, 1.0], [-1.0, 0.5], [0.3, 0.3]];
+    /// let (x, y) = (CloudView::from_points(&generated), CloudView::from_points(&data));
+    /// let mut scratch = [0.0_f32; FIELD.scratch_len(3, 3, 2)];
+    /// let mut field = [0.0_f32; 3 * 2];
+    /// let mut rng = Xoshiro256PlusPlus::seed_from_u64(0); // drawn from by the sliced flow only
+    /// let scale = FIELD.evaluate(&[0.5], &mut rng, &x, &y, &mut scratch, &mut field)?;
+    /// assert_eq!(scale, 1.0); // data coordinates (the multi-temperature field returns its s_in)
+    /// // The operator it names, with the generated samples as negatives:
+    /// let mut direct = [0.0_f32; 3 * 2];
+    /// let config = MeanShiftConfig::new(Kernel::gaussian(0.5));
+    /// mean_shift_drift(&x, &y, Negatives::Queries, &config, &mut direct)?;
+    /// assert_eq!(field, direct);
+    /// # Ok::<(), drifting::Error>(())
+    /// ```
     pub fn evaluate<const D: usize, R: Rng + ?Sized>(
         &self,
         temperatures: &[f32],

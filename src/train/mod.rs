@@ -127,6 +127,33 @@ fn unsaturated(len: usize) -> Option<usize> {
 ///
 /// Buffers: `parameters`, `gradients`, `first_moment`, `second_moment` each of
 /// [`Mlp::PARAMETERS`] values; a workspace of [`Trainer::workspace_len`] values.
+///
+/// ```
+/// use drifting::{CloudView, Dataset, Mlp, Trainer, TrainerConfig};
+/// use rand_core::SeedableRng;
+/// use rand_xoshiro::Xoshiro256PlusPlus;
+/// type Generator = Mlp<4, 16, 2>; // the demo's is Mlp<32, 256, 2>
+/// const P: usize = Generator::PARAMETERS;
+/// const DATA: usize = 64;
+/// // The official demo (two-axis Laplace drift, τ = 0.05, Adam 1e-3) on a small batch.
+/// let config = TrainerConfig { batch: 64, ..TrainerConfig::official_demo() };
+/// let mut rng = Xoshiro256PlusPlus::seed_from_u64(0);
+/// let mut params = [0.0_f32; P];
+/// Generator::init_pytorch(&mut params, &mut rng)?;
+/// let [mut grads, mut m, mut v] = [[0.0_f32; P]; 3]; // the gradient and Adam's moments
+/// let mut workspace = vec![0.0_f32; Trainer::<4, 16, 2>::workspace_len(&config, DATA)];
+/// let mut trainer = Trainer::<4, 16, 2>::new(
+///     config, DATA, &mut params, &mut grads, &mut m, &mut v, &mut workspace,
+/// )?;
+/// let mut data = [0.0_f32; 2 * DATA];
+/// for _ in 0..3 {
+///     Dataset::checkerboard().sample(&mut rng, &mut data, DATA)?;
+///     let report = trainer.step(&mut rng, &CloudView::from_coordinate_major(&data, DATA)?)?;
+///     assert!(report.loss.is_finite());
+/// }
+/// assert_eq!(trainer.steps(), 3);
+/// # Ok::<(), drifting::Error>(())
+/// ```
 #[derive(Debug)]
 pub struct Trainer<'a, const I: usize, const H: usize, const O: usize> {
     config: TrainerConfig<'a>,
@@ -216,6 +243,22 @@ impl<'a, const I: usize, const H: usize, const O: usize> Trainer<'a, I, H, O> {
     /// whose workspace length overflows `usize` (`"batch"`); [`Error::ShapeMismatch`] for
     /// buffers of the wrong length; [`Error::ScratchTooSmall`]; [`Error::NonFinite`] for
     /// non-finite parameters.
+    ///
+    /// # Example
+    /// ```
+    /// use drifting::{Error, Mlp, Trainer, TrainerConfig};
+    /// type Generator = Mlp<2, 8, 2>;
+    /// const P: usize = Generator::PARAMETERS;
+    /// let [mut params, mut grads, mut m, mut v] = [[0.1_f32; P]; 4];
+    /// // A temperature of 0 is refused here, not at the first step.
+    /// let config =
+    ///     TrainerConfig { batch: 16, temperatures: &[0.0], ..TrainerConfig::official_demo() };
+    /// let mut workspace = vec![0.0_f32; Trainer::<2, 8, 2>::workspace_len(&config, 16)];
+    /// let trainer = Trainer::<2, 8, 2>::new(
+    ///     config, 16, &mut params, &mut grads, &mut m, &mut v, &mut workspace,
+    /// );
+    /// assert!(matches!(trainer, Err(Error::InvalidParameter { .. })));
+    /// ```
     pub fn new(
         config: TrainerConfig<'a>,
         data_batch: usize,
@@ -309,6 +352,31 @@ impl<'a, const I: usize, const H: usize, const O: usize> Trainer<'a, I, H, O> {
     /// [`Error::OutOfRange`] (`"drift"`, `"grad_output"`) when the drift or the gradient
     /// overflows, or [`Error::OutOfRange`] (`"learning_rate"`) when the update would. The
     /// parameters are then left as they were before the step.
+    ///
+    /// # Example
+    /// ```
+    /// use drifting::{CloudView, Dataset, Mlp, Trainer, TrainerConfig};
+    /// use rand_core::SeedableRng;
+    /// use rand_xoshiro::Xoshiro256PlusPlus;
+    /// # type Generator = Mlp<2, 8, 2>;
+    /// # const P: usize = Generator::PARAMETERS;
+    /// # let mut rng = Xoshiro256PlusPlus::seed_from_u64(0);
+    /// # let [mut params, mut grads, mut m, mut v] = [[0.0_f32; P]; 4];
+    /// # Generator::init_pytorch(&mut params, &mut rng)?;
+    /// let config = TrainerConfig { batch: 32, ..TrainerConfig::official_demo() };
+    /// let mut workspace = vec![0.0_f32; Trainer::<2, 8, 2>::workspace_len(&config, 32)];
+    /// let mut trainer = Trainer::<2, 8, 2>::new(
+    ///     config, 32, &mut params, &mut grads, &mut m, &mut v, &mut workspace,
+    /// )?;
+    /// let mut data = [0.0_f32; 2 * 32];
+    /// Dataset::two_moons().sample(&mut rng, &mut data, 32)?;
+    /// let report = trainer.step(&mut rng, &CloudView::from_coordinate_major(&data, 32)?)?;
+    /// assert_eq!((report.step, trainer.steps()), (0, 1));
+    /// assert!((report.loss - report.drift_rms * report.drift_rms).abs() <= 1e-6 * report.loss);
+    /// assert!(report.underflow_fraction < 0.5); // the data are within the kernel's reach
+    /// assert_eq!(trainer.last_samples().len(), 2 * 32); // the generated batch, coordinate-major
+    /// # Ok::<(), drifting::Error>(())
+    /// ```
     pub fn step<R: Rng + ?Sized>(
         &mut self,
         rng: &mut R,
