@@ -77,8 +77,9 @@
 #[cfg(feature = "std")]
 extern crate std;
 
-/// The README's Rust examples, compiled and run by `cargo test --all-features --doc`.
-#[cfg(all(doctest, feature = "alloc"))]
+/// The README's Rust examples, compiled and run by `cargo test --all-features --doc` (they use
+/// `drifting::owned` and a rayon pool: feature `std`).
+#[cfg(all(doctest, feature = "std"))]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
 
