@@ -6,8 +6,8 @@ use crate::cloud::CloudView;
 use crate::drift::grouped::{
     GroupShape, GroupedDriftConfig, grouped_drift_loss_on, grouped_drift_workspace_len,
 };
-use crate::drift::two_axis::TwoAxisProblem;
 use crate::drift::{Evaluation, Negatives, validate_clouds};
+use crate::engine::affinity::TwoAxisProblem;
 use crate::engine::chunks::{Exec, block_starts, fold_chunks};
 #[cfg(feature = "dense")]
 use crate::engine::dense::DistanceForm;

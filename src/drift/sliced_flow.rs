@@ -4,11 +4,10 @@
 use rand_core::Rng;
 
 use crate::cloud::CloudView;
+use crate::engine::projection::{MAX_DIRECTIONS, project, random_direction};
 use crate::engine::take_scratch;
 use crate::engine::{check_range, squared_diameter};
 use crate::error::Error;
-use crate::metrics::sliced_wasserstein::project;
-use crate::metrics::{MAX_DIRECTIONS, random_direction};
 
 /// Largest cloud whose indices the scratch holds exactly (`f32` integers).
 const MAX_POINTS: usize = 1 << 24;

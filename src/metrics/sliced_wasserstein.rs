@@ -5,11 +5,12 @@
 
 use rand_core::Rng;
 
-use crate::cloud::{CloudView, Coordinates, Layout};
+use crate::cloud::CloudView;
 use crate::engine::chunks::Exec;
+use crate::engine::projection::project;
+pub use crate::engine::projection::{MAX_DIRECTIONS, random_direction};
 use crate::engine::{check_range, squared_diameter};
 use crate::error::Error;
-use crate::sample::fill_standard_normal;
 
 /// The power `p` of the sliced distance.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -54,13 +55,6 @@ impl Default for SlicedWassersteinConfig {
     }
 }
 
-/// The largest direction count [`sliced_wasserstein`] and the sliced-Wasserstein-flow drift
-/// accept: `2^20`, five thousand times the papers' 200. Each direction costs a projection and
-/// two sorts, so the count bounds the run time; larger counts are refused with
-/// [`Error::InvalidParameter`] (`"directions"`) instead of looping for hours or, in parallel,
-/// allocating a direction list that does not fit in memory.
-pub const MAX_DIRECTIONS: usize = 1 << 20;
-
 /// Directions drawn (and held, `D` floats each) at a time by the parallel driver.
 #[cfg(feature = "std")]
 const DIRECTION_BATCH: usize = 4096;
@@ -70,29 +64,6 @@ const DIRECTION_BATCH: usize = 4096;
 #[must_use]
 pub const fn sliced_wasserstein_scratch_len(n: usize) -> usize {
     n.saturating_mul(2)
-}
-
-/// A direction drawn uniformly on the unit sphere `S^{D−1}`: a standard normal vector
-/// ([`fill_standard_normal`]) divided by its `f32` norm, redrawn in the (probability ≈ 0) case
-/// of a norm below `1e-6`. Draws `D` normals (rounded up to even) per attempt.
-///
-/// [`sliced_wasserstein`] draws its `L` directions with this function, one after the other, and
-/// consumes nothing else from the generator, so a caller can reproduce them.
-pub fn random_direction<const D: usize, R: Rng + ?Sized>(rng: &mut R) -> [f32; D] {
-    let mut theta = [0.0_f32; D];
-    if D == 0 {
-        return theta;
-    }
-    loop {
-        fill_standard_normal(rng, &mut theta);
-        let norm = libm::sqrtf(theta.iter().map(|v| v * v).sum());
-        if norm > 1e-6 {
-            for v in &mut theta {
-                *v /= norm;
-            }
-            return theta;
-        }
-    }
 }
 
 /// Sliced Wasserstein distance `SW_p(X, Y)` between two clouds of the same size `n`.
@@ -254,32 +225,4 @@ fn one_direction<const D: usize>(
     #[allow(clippy::cast_precision_loss)]
     let mean = sum / a.len().max(1) as f64;
     mean
-}
-
-/// `out[i] = Σ_d θ_d (x_{i,d} − c_d)` (`f32`, `d` in order; both layouts give identical values).
-pub(crate) fn project<const D: usize>(
-    cloud: &CloudView<'_, D>,
-    theta: &[f32; D],
-    centre: &[f32; D],
-    out: &mut [f32],
-) {
-    match cloud.layout() {
-        Layout::Coordinates(Coordinates(columns)) => {
-            out.fill(0.0);
-            for ((column, &t), &c0) in columns.iter().zip(theta).zip(centre) {
-                for (o, &c) in out.iter_mut().zip(*column) {
-                    *o += t * (c - c0);
-                }
-            }
-        }
-        Layout::Points(points) => {
-            for (o, point) in out.iter_mut().zip(points) {
-                let mut s = 0.0_f32;
-                for ((&t, &c), &c0) in theta.iter().zip(point).zip(centre) {
-                    s += t * (c - c0);
-                }
-                *o = s;
-            }
-        }
-    }
 }
