@@ -66,6 +66,31 @@ fn points<const D: usize>(field: &[f32], n: usize) -> Vec<[f32; D]> {
         .collect()
 }
 
+/// Runs `run` on a zeroed coordinate-major output for `n` points and returns that output
+/// point-major, with `run`'s result.
+fn with_field<const D: usize, T>(
+    n: usize,
+    input: &'static str,
+    run: impl FnOnce(&mut [f32]) -> Result<T, Error>,
+) -> Result<(Vec<[f32; D]>, T), Error> {
+    let mut out = buffer(n.checked_mul(D), input)?;
+    let result = run(&mut out)?;
+    Ok((points(&out, n), result))
+}
+
+/// [`with_field`] for a drift of `queries` toward `positives`, handing `run` both views.
+fn drift_of<const D: usize, T>(
+    queries: &[[f32; D]],
+    positives: &[[f32; D]],
+    run: impl FnOnce(&CloudView<'_, D>, &CloudView<'_, D>, &mut [f32]) -> Result<T, Error>,
+) -> Result<(Vec<[f32; D]>, T), Error> {
+    let (q, p) = (
+        CloudView::from_points(queries),
+        CloudView::from_points(positives),
+    );
+    with_field(queries.len(), "queries", |out| run(&q, &p, out))
+}
+
 /// A zeroed buffer of `len` values, or [`Error::InvalidParameter`] (`name`) when a size
 /// computation overflowed (`None`).
 fn buffer(len: Option<usize>, name: &'static str) -> Result<Vec<f32>, Error> {
@@ -103,16 +128,10 @@ pub fn mean_shift_drift<const D: usize>(
     positives: &[[f32; D]],
     config: &MeanShiftConfig,
 ) -> Result<Vec<[f32; D]>, Error> {
-    let n = queries.len();
-    let mut out = buffer(n.checked_mul(D), "queries")?;
-    mean_shift_core(
-        &CloudView::from_points(queries),
-        &CloudView::from_points(positives),
-        Negatives::Queries,
-        config,
-        &mut out,
-    )?;
-    Ok(points(&out, n))
+    drift_of(queries, positives, |q, p, out| {
+        mean_shift_core(q, p, Negatives::Queries, config, out)
+    })
+    .map(|(field, ())| field)
 }
 
 /// [`mmd_flow_drift`](crate::mmd_flow_drift) with the queries as negatives, point-major.
@@ -124,16 +143,10 @@ pub fn mmd_flow_drift<const D: usize>(
     positives: &[[f32; D]],
     config: &MmdFlowConfig,
 ) -> Result<Vec<[f32; D]>, Error> {
-    let n = queries.len();
-    let mut out = buffer(n.checked_mul(D), "queries")?;
-    mmd_flow_core(
-        &CloudView::from_points(queries),
-        &CloudView::from_points(positives),
-        Negatives::Queries,
-        config,
-        &mut out,
-    )?;
-    Ok(points(&out, n))
+    drift_of(queries, positives, |q, p, out| {
+        mmd_flow_core(q, p, Negatives::Queries, config, out)
+    })
+    .map(|(field, ())| field)
 }
 
 /// [`two_axis_softmax_drift`](crate::two_axis_softmax_drift) (the method's Algorithm 2) with the
@@ -156,16 +169,10 @@ pub fn two_axis_softmax_drift<const D: usize>(
     #[cfg(not(feature = "dense"))]
     let len = Some(streaming);
     let mut scratch = buffer(len, "queries")?;
-    let mut out = buffer(n.checked_mul(D), "queries")?;
-    two_axis_core(
-        &CloudView::from_points(queries),
-        &CloudView::from_points(positives),
-        Negatives::Queries,
-        config,
-        &mut scratch,
-        &mut out,
-    )?;
-    Ok(points(&out, n))
+    drift_of(queries, positives, |q, p, out| {
+        two_axis_core(q, p, Negatives::Queries, config, &mut scratch, out)
+    })
+    .map(|(field, ())| field)
 }
 
 /// [`multi_temperature_drift`](crate::multi_temperature_drift) (the official normalised form,
@@ -193,15 +200,9 @@ pub fn multi_temperature_drift<const D: usize>(
     #[cfg(not(feature = "dense"))]
     let len = Some(streaming);
     let mut scratch = buffer(len, "queries")?;
-    let mut out = buffer(n.checked_mul(D), "queries")?;
-    let report = multi_core(
-        &CloudView::from_points(queries),
-        &CloudView::from_points(positives),
-        config,
-        &mut scratch,
-        &mut out,
-    )?;
-    Ok((points(&out, n), report))
+    drift_of(queries, positives, |q, p, out| {
+        multi_core(q, p, config, &mut scratch, out)
+    })
 }
 
 /// [`sliced_wasserstein_drift`](crate::sliced_wasserstein_drift), point-major; `rng` draws the
@@ -217,16 +218,10 @@ pub fn sliced_wasserstein_drift<const D: usize, R: Rng + ?Sized>(
 ) -> Result<Vec<[f32; D]>, Error> {
     let (n, p) = (queries.len(), positives.len());
     let mut scratch = buffer(Some(sliced_flow_scratch_len(n, p)), "queries")?;
-    let mut out = buffer(n.checked_mul(D), "queries")?;
-    sliced_core(
-        &CloudView::from_points(queries),
-        &CloudView::from_points(positives),
-        config,
-        rng,
-        &mut scratch,
-        &mut out,
-    )?;
-    Ok(points(&out, n))
+    drift_of(queries, positives, |q, p, out| {
+        sliced_core(q, p, config, rng, &mut scratch, out)
+    })
+    .map(|(field, ())| field)
 }
 
 /// The Sinkhorn configuration of the functions below: the crate's defaults (which converge,
@@ -234,6 +229,11 @@ pub fn sliced_wasserstein_drift<const D: usize, R: Rng + ?Sized>(
 #[must_use]
 pub const fn sinkhorn_config(epsilon: f32) -> SinkhornConfig {
     SinkhornConfig::new().with_epsilon(epsilon)
+}
+
+/// A cloud of points with uniform weights.
+fn uniform<const D: usize>(points: &[[f32; D]]) -> WeightedCloud<'_, D> {
+    WeightedCloud::uniform(CloudView::from_points(points))
 }
 
 /// A workspace buffer for `n` and `m` points.
@@ -269,12 +269,7 @@ pub fn sinkhorn_divergence_with<const D: usize>(
 ) -> Result<SinkhornDivergence, Error> {
     let mut buffer = workspace_buffer(x.len(), y.len())?;
     let mut workspace = SinkhornWorkspace::new(&mut buffer, x.len(), y.len())?;
-    divergence_core(
-        &WeightedCloud::uniform(CloudView::from_points(x)),
-        &WeightedCloud::uniform(CloudView::from_points(y)),
-        config,
-        &mut workspace,
-    )
+    divergence_core(&uniform(x), &uniform(y), config, &mut workspace)
 }
 
 /// The entropic transport cost `OT_ε(x, y)` between two uniform clouds, with the solver's report.
@@ -288,12 +283,7 @@ pub fn entropic_transport<const D: usize>(
 ) -> Result<(f32, SinkhornReport), Error> {
     let mut buffer = workspace_buffer(x.len(), y.len())?;
     let mut workspace = SinkhornWorkspace::new(&mut buffer, x.len(), y.len())?;
-    transport_core(
-        &WeightedCloud::uniform(CloudView::from_points(x)),
-        &WeightedCloud::uniform(CloudView::from_points(y)),
-        config,
-        &mut workspace,
-    )
+    transport_core(&uniform(x), &uniform(y), config, &mut workspace)
 }
 
 /// The Sinkhorn drift `T_xy(x_i) − T_xx(x_i)` of uniform clouds, point-major, with the reports
@@ -309,15 +299,10 @@ pub fn sinkhorn_drift<const D: usize>(
     let n = x.len();
     let mut buffer = workspace_buffer(n, y.len())?;
     let mut workspace = SinkhornWorkspace::new(&mut buffer, n, y.len())?;
-    let mut out = self::buffer(n.checked_mul(D), "x")?;
-    let reports = sinkhorn_drift_core(
-        &WeightedCloud::uniform(CloudView::from_points(x)),
-        &WeightedCloud::uniform(CloudView::from_points(y)),
-        config,
-        &mut workspace,
-        &mut out,
-    )?;
-    Ok((points(&out, n), reports))
+    let (a, b) = (uniform(x), uniform(y));
+    with_field(n, "x", |out| {
+        sinkhorn_drift_core(&a, &b, config, &mut workspace, out)
+    })
 }
 
 /// The one-shot Sinkhorn proxy drift of uniform clouds, point-major.
@@ -334,15 +319,8 @@ pub fn sinkhorn_proxy_drift<const D: usize>(
         crate::sinkhorn::checked_sinkhorn_proxy_scratch_len(n, y.len()),
         "n + m",
     )?;
-    let mut out = buffer(n.checked_mul(D), "x")?;
-    proxy_core(
-        &WeightedCloud::uniform(CloudView::from_points(x)),
-        &WeightedCloud::uniform(CloudView::from_points(y)),
-        config,
-        &mut scratch,
-        &mut out,
-    )?;
-    Ok(points(&out, n))
+    let (a, b) = (uniform(x), uniform(y));
+    with_field(n, "x", |out| proxy_core(&a, &b, config, &mut scratch, out)).map(|(field, ())| field)
 }
 
 /// The sliced Wasserstein distance between two clouds; `rng` draws the directions.
