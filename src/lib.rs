@@ -119,7 +119,18 @@ pub use drift::multi_temperature::{
     MAX_TEMPERATURES, MultiTemperatureConfig, MultiTemperatureReport, OFFICIAL_TEMPERATURES,
     multi_temperature_drift, multi_temperature_scratch_len,
 };
-pub use drift::sliced_flow::{SlicedFlowConfig, sliced_flow_scratch_len, sliced_wasserstein_drift};
+pub use drift::sliced_wasserstein_drift::{
+    SlicedWassersteinDriftConfig, sliced_wasserstein_drift, sliced_wasserstein_drift_scratch_len,
+};
+/// The former name of [`SlicedWassersteinDriftConfig`].
+#[deprecated(note = "renamed SlicedWassersteinDriftConfig (one name per operator)")]
+pub type SlicedFlowConfig = SlicedWassersteinDriftConfig;
+/// The former name of [`sliced_wasserstein_drift_scratch_len`].
+#[deprecated(note = "renamed sliced_wasserstein_drift_scratch_len (one name per operator)")]
+#[must_use]
+pub const fn sliced_flow_scratch_len(n: usize, p: usize) -> usize {
+    sliced_wasserstein_drift_scratch_len(n, p)
+}
 pub use drift::two_axis::{SelfMask, TwoAxisConfig, two_axis_scratch_len, two_axis_softmax_drift};
 #[cfg(feature = "dense")]
 pub use drift::two_axis_dense_scratch_len;

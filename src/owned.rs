@@ -35,8 +35,9 @@ use crate::drift::multi_temperature::{
     MultiTemperatureConfig, MultiTemperatureReport, multi_temperature_drift as multi_core,
     multi_temperature_scratch_len,
 };
-use crate::drift::sliced_flow::{
-    SlicedFlowConfig, sliced_flow_scratch_len, sliced_wasserstein_drift as sliced_core,
+use crate::drift::sliced_wasserstein_drift::{
+    SlicedWassersteinDriftConfig, sliced_wasserstein_drift as sliced_core,
+    sliced_wasserstein_drift_scratch_len,
 };
 use crate::drift::two_axis::{
     TwoAxisConfig, two_axis_scratch_len, two_axis_softmax_drift as two_axis_core,
@@ -213,11 +214,11 @@ pub fn multi_temperature_drift<const D: usize>(
 pub fn sliced_wasserstein_drift<const D: usize, R: Rng + ?Sized>(
     queries: &[[f32; D]],
     positives: &[[f32; D]],
-    config: &SlicedFlowConfig,
+    config: &SlicedWassersteinDriftConfig,
     rng: &mut R,
 ) -> Result<Vec<[f32; D]>, Error> {
     let (n, p) = (queries.len(), positives.len());
-    let mut scratch = buffer(Some(sliced_flow_scratch_len(n, p)), "queries")?;
+    let mut scratch = buffer(Some(sliced_wasserstein_drift_scratch_len(n, p)), "queries")?;
     drift_of(queries, positives, |q, p, out| {
         sliced_core(q, p, config, rng, &mut scratch, out)
     })

@@ -10,8 +10,8 @@
 use drifting::metrics::random_direction;
 use drifting::sample::fill_standard_normal;
 use drifting::{
-    CloudView, Error, Kernel, MmdFlowConfig, Negatives, SlicedFlowConfig, mmd_flow_drift,
-    sliced_flow_scratch_len, sliced_wasserstein_drift,
+    CloudView, Error, Kernel, MmdFlowConfig, Negatives, SlicedWassersteinDriftConfig,
+    mmd_flow_drift, sliced_wasserstein_drift, sliced_wasserstein_drift_scratch_len,
 };
 use rand_core::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
@@ -279,10 +279,10 @@ fn run_sliced<const D: usize>(
     seed: u64,
 ) -> Vec<f32> {
     let mut out = vec![0.0; queries.len() * D];
-    let mut scratch = vec![0.0; sliced_flow_scratch_len(queries.len(), pos.len())];
-    let config = SlicedFlowConfig {
+    let mut scratch = vec![0.0; sliced_wasserstein_drift_scratch_len(queries.len(), pos.len())];
+    let config = SlicedWassersteinDriftConfig {
         directions,
-        ..SlicedFlowConfig::new()
+        ..SlicedWassersteinDriftConfig::new()
     };
     sliced_wasserstein_drift(
         &CloudView::from_points(queries),
@@ -355,10 +355,10 @@ fn sliced_flow_rejects_bad_input() {
     let view = CloudView::from_points(&q);
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(1);
     let mut out = vec![0.0; 20];
-    let mut scratch = vec![0.0; sliced_flow_scratch_len(10, 10)];
-    let zero = SlicedFlowConfig {
+    let mut scratch = vec![0.0; sliced_wasserstein_drift_scratch_len(10, 10)];
+    let zero = SlicedWassersteinDriftConfig {
         directions: 0,
-        ..SlicedFlowConfig::new()
+        ..SlicedWassersteinDriftConfig::new()
     };
     assert_eq!(
         sliced_wasserstein_drift(&view, &view, &zero, &mut rng, &mut scratch, &mut out),
@@ -366,7 +366,7 @@ fn sliced_flow_rejects_bad_input() {
             input: "directions"
         })
     );
-    let config = SlicedFlowConfig::new();
+    let config = SlicedWassersteinDriftConfig::new();
     assert!(matches!(
         sliced_wasserstein_drift(
             &view,
@@ -455,14 +455,14 @@ fn drift_field_evaluate_is_the_operators() {
         want
     );
 
-    let mut scratch = vec![0.0; sliced_flow_scratch_len(n, p)];
+    let mut scratch = vec![0.0; sliced_wasserstein_drift_scratch_len(n, p)];
     let mut direction_rng = Xoshiro256PlusPlus::seed_from_u64(5);
     sliced_wasserstein_drift(
         &queries,
         &positives,
-        &SlicedFlowConfig {
+        &SlicedWassersteinDriftConfig {
             directions: 12,
-            ..SlicedFlowConfig::new()
+            ..SlicedWassersteinDriftConfig::new()
         },
         &mut direction_rng,
         &mut scratch,

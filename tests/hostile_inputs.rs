@@ -20,12 +20,12 @@ use drifting::sinkhorn::{checked_sinkhorn_proxy_scratch_len, sinkhorn_proxy_scra
 use drifting::{
     Activation, Adam, AdamState, CloudView, Dataset, DriftField, Error, GroundCost, Kernel,
     KernelFamily, MeanShiftConfig, Mlp, MmdFlowConfig, MultiTemperatureConfig, Negatives, SelfMask,
-    SinkhornConfig, SinkhornWorkspace, SlicedFlowConfig, Trainer, TrainerConfig, TwoAxisConfig,
-    UpdateRule, WeightedCloud, barycentric_projection, entropic_transport, mean_shift_drift,
-    mean_shift_vjp, mean_shift_vjp_scratch_len, mmd_flow_drift, multi_temperature_drift,
-    multi_temperature_scratch_len, sinkhorn_divergence, sinkhorn_drift, sinkhorn_proxy_drift,
-    sliced_flow_scratch_len, sliced_wasserstein_drift, stop_gradient_loss, two_axis_scratch_len,
-    two_axis_softmax_drift,
+    SinkhornConfig, SinkhornWorkspace, SlicedWassersteinDriftConfig, Trainer, TrainerConfig,
+    TwoAxisConfig, UpdateRule, WeightedCloud, barycentric_projection, entropic_transport,
+    mean_shift_drift, mean_shift_vjp, mean_shift_vjp_scratch_len, mmd_flow_drift,
+    multi_temperature_drift, multi_temperature_scratch_len, sinkhorn_divergence, sinkhorn_drift,
+    sinkhorn_proxy_drift, sliced_wasserstein_drift, sliced_wasserstein_drift_scratch_len,
+    stop_gradient_loss, two_axis_scratch_len, two_axis_softmax_drift,
 };
 use rand_core::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
@@ -198,9 +198,9 @@ fn kernel_drifts_give_typed_errors_or_finite_fields() {
             // The sliced flow: directions 0, 1, huge; steps hostile.
             for directions in [0, 1, 8, MAX_DIRECTIONS + 1, usize::MAX] {
                 for step in [1.0, f32::NAN, 1e38] {
-                    let config = SlicedFlowConfig { directions, step };
+                    let config = SlicedWassersteinDriftConfig { directions, step };
                     let mut rng = Xoshiro256PlusPlus::seed_from_u64(1);
-                    let mut scratch = vec![0.0; sliced_flow_scratch_len(n, p.len())];
+                    let mut scratch = vec![0.0; sliced_wasserstein_drift_scratch_len(n, p.len())];
                     let mut out = vec![0.0; 2 * n];
                     contract!(
                         &format!(
@@ -576,7 +576,7 @@ fn clouds_and_size_helpers_give_typed_errors_or_saturate() {
         assert_eq!(sinkhorn_proxy_scratch_len(n, m), usize::MAX);
         assert_eq!(checked_sinkhorn_proxy_scratch_len(n, m), None);
         if n == usize::MAX || m == usize::MAX {
-            assert_eq!(sliced_flow_scratch_len(n, m), usize::MAX);
+            assert_eq!(sliced_wasserstein_drift_scratch_len(n, m), usize::MAX);
         }
         let mut buffer = [0.0; 16];
         assert_eq!(
@@ -793,7 +793,7 @@ fn huge_direction_counts_are_refused_at_once() {
             sliced_wasserstein_drift(
                 &xv,
                 &yv,
-                &SlicedFlowConfig {
+                &SlicedWassersteinDriftConfig {
                     directions,
                     step: 1.0
                 },

@@ -6,9 +6,11 @@
 use drifting::sample::fill_standard_normal;
 use drifting::{
     CloudView, Error, Evaluation, Kernel, MeanShiftConfig, MmdFlowConfig, MultiTemperatureConfig,
-    Negatives, SinkhornConfig, SinkhornWorkspace, SlicedFlowConfig, TwoAxisConfig, WeightedCloud,
+    Negatives, SinkhornConfig, SinkhornWorkspace, SlicedWassersteinDriftConfig, TwoAxisConfig,
+    WeightedCloud,
     metrics::{SlicedWassersteinConfig, sliced_wasserstein_scratch_len},
-    multi_temperature_scratch_len, owned, sliced_flow_scratch_len, two_axis_scratch_len,
+    multi_temperature_scratch_len, owned, sliced_wasserstein_drift_scratch_len,
+    two_axis_scratch_len,
 };
 use rand_core::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
@@ -74,8 +76,8 @@ fn drifts_are_the_core_operators_bit_for_bit() {
     assert_eq!(bits(&got), point_bits::<2>(&core, n));
     assert_eq!(got_report, report);
 
-    let config = SlicedFlowConfig::new();
-    let mut scratch = vec![0.0; sliced_flow_scratch_len(n, y.len())];
+    let config = SlicedWassersteinDriftConfig::new();
+    let mut scratch = vec![0.0; sliced_wasserstein_drift_scratch_len(n, y.len())];
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(5);
     drifting::sliced_wasserstein_drift(&xv, &yv, &config, &mut rng, &mut scratch, &mut core)
         .unwrap();

@@ -14,7 +14,7 @@ pub mod grouped;
 pub mod mean_shift;
 pub mod mmd_flow;
 pub mod multi_temperature;
-pub mod sliced_flow;
+pub mod sliced_wasserstein_drift;
 pub mod two_axis;
 pub mod vjp;
 

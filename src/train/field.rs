@@ -11,7 +11,9 @@ use crate::drift::multi_temperature::{
     multi_temperature_scratch_len,
 };
 #[cfg(feature = "flow-fields")]
-use crate::drift::sliced_flow::{SlicedFlowConfig, sliced_wasserstein_drift};
+use crate::drift::sliced_wasserstein_drift::{
+    SlicedWassersteinDriftConfig, sliced_wasserstein_drift,
+};
 use crate::drift::two_axis::{
     SelfMask, TwoAxisConfig, two_axis_scratch_len, two_axis_softmax_drift,
 };
@@ -436,9 +438,9 @@ pub(crate) fn evaluate<const D: usize, R: Rng + ?Sized>(
         }
         #[cfg(feature = "flow-fields")]
         DriftField::SlicedWasserstein { directions } => {
-            let config = SlicedFlowConfig {
+            let config = SlicedWassersteinDriftConfig {
                 directions,
-                ..SlicedFlowConfig::new()
+                ..SlicedWassersteinDriftConfig::new()
             };
             sliced_wasserstein_drift(queries, positives, &config, rng, scratch, out)?;
             report.set_single(out);

@@ -14,14 +14,14 @@ const MAX_POINTS: usize = 1 << 24;
 
 /// Configuration of [`sliced_wasserstein_drift`].
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub struct SlicedFlowConfig {
+pub struct SlicedWassersteinDriftConfig {
     /// Number `1 ≤ L ≤` [`MAX_DIRECTIONS`] of random directions per evaluation (default 64).
     pub directions: usize,
     /// The step `η` (default 1).
     pub step: f32,
 }
 
-impl SlicedFlowConfig {
+impl SlicedWassersteinDriftConfig {
     /// 64 directions, `η = 1`.
     #[must_use]
     pub const fn new() -> Self {
@@ -32,7 +32,7 @@ impl SlicedFlowConfig {
     }
 }
 
-impl Default for SlicedFlowConfig {
+impl Default for SlicedWassersteinDriftConfig {
     fn default() -> Self {
         Self::new()
     }
@@ -41,7 +41,7 @@ impl Default for SlicedFlowConfig {
 /// Scratch floats [`sliced_wasserstein_drift`] needs for `n` queries and `p` positives:
 /// `2n + p`.
 #[must_use]
-pub const fn sliced_flow_scratch_len(n: usize, p: usize) -> usize {
+pub const fn sliced_wasserstein_drift_scratch_len(n: usize, p: usize) -> usize {
     n.saturating_mul(2).saturating_add(p)
 }
 
@@ -60,7 +60,7 @@ pub const fn sliced_flow_scratch_len(n: usize, p: usize) -> usize {
 /// centre of the clouds' common bounding box, so translating both changes nothing.
 ///
 /// Output: coordinate-major `V_d(x_i)` at `out[d·N + i]`. Cost `O(L·(N log N + P log P + (N+P)·D))`;
-/// memory: `scratch` of [`sliced_flow_scratch_len`]`(N, P)` floats. Serial (the sorts dominate).
+/// memory: `scratch` of [`sliced_wasserstein_drift_scratch_len`]`(N, P)` floats. Serial (the sorts dominate).
 ///
 /// # Errors
 /// [`Error::InvalidParameter`] for zero directions or more than [`MAX_DIRECTIONS`], or a
@@ -71,15 +71,15 @@ pub const fn sliced_flow_scratch_len(n: usize, p: usize) -> usize {
 ///
 /// # Example
 /// ```
-/// use drifting::{CloudView, SlicedFlowConfig, sliced_flow_scratch_len, sliced_wasserstein_drift};
+/// use drifting::{CloudView, SlicedWassersteinDriftConfig, sliced_wasserstein_drift_scratch_len, sliced_wasserstein_drift};
 /// use rand_core::SeedableRng;
 /// use rand_xoshiro::Xoshiro256PlusPlus;
 /// let data = [[0.0_f32, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 1.0]];
 /// let y = CloudView::from_points(&data);
 /// let mut rng = Xoshiro256PlusPlus::seed_from_u64(7);
-/// let mut scratch = [0.0_f32; sliced_flow_scratch_len(4, 4)];
+/// let mut scratch = [0.0_f32; sliced_wasserstein_drift_scratch_len(4, 4)];
 /// let mut drift = [0.0_f32; 4 * 2];
-/// let config = SlicedFlowConfig::new(); // 64 directions, η = 1
+/// let config = SlicedWassersteinDriftConfig::new(); // 64 directions, η = 1
 ///
 /// // The data themselves, in another order: nothing to move.
 /// let shuffled = [data[2], data[0], data[3], data[1]];
@@ -97,7 +97,7 @@ pub const fn sliced_flow_scratch_len(n: usize, p: usize) -> usize {
 pub fn sliced_wasserstein_drift<const D: usize, R: Rng + ?Sized>(
     queries: &CloudView<'_, D>,
     positives: &CloudView<'_, D>,
-    config: &SlicedFlowConfig,
+    config: &SlicedWassersteinDriftConfig,
     rng: &mut R,
     scratch: &mut [f32],
     out: &mut [f32],
