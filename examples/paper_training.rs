@@ -4,10 +4,12 @@
 //!
 //! ```text
 //! cargo run --release --features std --example paper_training -- stop-gradient   # experiment 3
+//! cargo run --release --features std --example paper_training -- stop-gradient --field two-axis
 //! cargo run --release --features std --example paper_training -- sinkhorn        # experiment 4
 //! cargo run --release --features std --example paper_training -- kernels         # experiment 6
 //! # options: --steps N (2000) --batch N (1024 for stop-gradient and sinkhorn, 2048 for kernels)
 //! #          --seeds N (3 for stop-gradient, else 1) --out FILE.png
+//! #          --field mean-shift | two-axis (stop-gradient only; default mean-shift)
 //! ```
 //!
 //! * `stop-gradient` (first paper, Figs. 3-4): the Laplace mean-shift drift (τ = 0.05, negatives
@@ -15,6 +17,11 @@
 //!   stop-gradient (the crate's `Trainer`) and without it (the loss `mean‖V‖²` differentiated
 //!   through `V` with `mean_shift_vjp`). Tracks the mean drift norm and the SWD every 100 steps;
 //!   reports their log-log correlation with the stop-gradient and the final values without.
+//!   With `--field two-axis` the same ablation with the method's Algorithm 2: the Laplace two-axis
+//!   drift (τ = 0.05, the official demo's self-mask), the stop-gradient run the crate's `Trainer`
+//!   with that field, the run without it the loss `mean‖V‖²` differentiated through the two-axis
+//!   drift with `two_axis_vjp`; both the two-axis and the mean-shift drift norms are tracked, and
+//!   each run's two-axis drift-norm trajectory is printed.
 //! * `sinkhorn` (first paper, Fig. 5): the Laplace two-axis drift (τ = 0.05) against the Sinkhorn
 //!   drift `T_ab − T_aa` (blur 0.05, GeomLoss defaults) on the checkerboard.
 //! * `kernels` (second paper, Fig. 8): the two-axis drift with the Laplace and the Gaussian kernel
@@ -30,7 +37,10 @@ mod training;
 
 use drifting::{Dataset, DriftField, KernelFamily, SelfMask};
 use std::time::Instant;
-use training::{Budget, floor, log_correlation, train, train_without_stop_gradient};
+use training::{
+    Budget, Run, floor, log_correlation, train, train_two_axis_with_stop_gradient,
+    train_two_axis_without_stop_gradient, train_without_stop_gradient,
+};
 
 type Failure = Box<dyn std::error::Error>;
 /// A labelled `(step, value)` curve.
@@ -40,9 +50,93 @@ struct Options {
     budget: Budget,
     seeds: u64,
     out: Option<String>,
+    /// Experiment 3's drift: Algorithm 2's two-axis drift instead of the mean shift.
+    two_axis: bool,
+}
+
+/// Experiment 3 with Algorithm 2's two-axis drift: for each dataset and seed, the stop-gradient
+/// run and the run without it; a table of final values and one of the drift-norm trajectories.
+fn stop_gradient_two_axis(o: &Options) -> Result<Vec<Named>, Failure> {
+    const TAU: f32 = 0.05;
+    let mut curves = Vec::new();
+    let mut trajectories: Vec<(String, Vec<f64>)> = Vec::new();
+    println!(
+        "| dataset | seed | stop-gradient | final SWD | final mean ‖V‖ (two-axis) | smallest mean ‖V‖ (two-axis) | final mean ‖V‖ (mean shift) | log-log corr(‖V‖, SWD) | time (s) |"
+    );
+    println!("|---|---:|---|---:|---:|---:|---:|---:|---:|");
+    for dataset in [Dataset::swiss_roll(), Dataset::checkerboard()] {
+        let (floor_swd, _) = floor(&dataset, 0, o.budget.eval)?;
+        println!(
+            "| {} | | data vs data (floor, mean of 5) | {floor_swd:.3e} | | | | | |",
+            dataset.name()
+        );
+        for seed in 0..o.seeds {
+            for with in [true, false] {
+                let started = Instant::now();
+                let run: Run = if with {
+                    train_two_axis_with_stop_gradient(TAU, 1e-3, &dataset, seed, &o.budget)?
+                } else {
+                    train_two_axis_without_stop_gradient(TAU, 1e-3, &dataset, seed, &o.budget)?
+                };
+                let seconds = started.elapsed().as_secs_f64();
+                let label = if with { "with" } else { "without" };
+                let points: Vec<(f64, f64)> = run
+                    .curve
+                    .iter()
+                    .filter(|c| c.2.is_finite() && c.2 > 0.0)
+                    .map(|c| (c.2, c.1))
+                    .collect();
+                let last = run.curve.last().map_or(f64::NAN, |c| c.2);
+                let smallest = run
+                    .curve
+                    .iter()
+                    .map(|c| c.2)
+                    .filter(|v| v.is_finite())
+                    .fold(f64::INFINITY, f64::min);
+                let mean_shift = run.mean_shift_norms.last().copied().unwrap_or(f64::NAN);
+                println!(
+                    "| {} | {seed} | {label} | {:.3e} | {last:.3e} | {smallest:.3e} | {mean_shift:.3e} | {:.3} | {seconds:.0} |",
+                    dataset.name(),
+                    run.swd,
+                    log_correlation(&points)
+                );
+                trajectories.push((
+                    format!("{} seed {seed} {label}", dataset.name()),
+                    run.curve.iter().map(|c| c.2).collect(),
+                ));
+                if seed == 0 {
+                    curves.push((
+                        format!("{} {label}: SWD", dataset.name()),
+                        run.curve.iter().map(|c| (c.0 as f32, c.1 as f32)).collect(),
+                    ));
+                    curves.push((
+                        format!("{} {label}: |V| two-axis", dataset.name()),
+                        run.curve
+                            .iter()
+                            .filter(|c| c.2.is_finite())
+                            .map(|c| (c.0 as f32, c.2 as f32))
+                            .collect(),
+                    ));
+                }
+            }
+        }
+    }
+    println!();
+    println!(
+        "two-axis mean drift norm every {} steps (from step {}):",
+        o.budget.every, o.budget.every
+    );
+    for (name, values) in &trajectories {
+        let shown: Vec<String> = values.iter().skip(1).map(|v| format!("{v:.1e}")).collect();
+        println!("{name}: {}", shown.join(" "));
+    }
+    Ok(curves)
 }
 
 fn stop_gradient(o: &Options) -> Result<Vec<Named>, Failure> {
+    if o.two_axis {
+        return stop_gradient_two_axis(o);
+    }
     let mut curves = Vec::new();
     println!(
         "| dataset | seed | stop-gradient | final SWD | final mean ‖V‖ | log-log corr(‖V‖, SWD) |"
@@ -166,6 +260,14 @@ fn main() -> Result<(), Failure> {
         },
         seeds: value("--seeds").map_or(Ok(default_seeds), |v| v.parse())?,
         out: value("--out"),
+        two_axis: match value("--field").as_deref() {
+            None | Some("mean-shift") => false,
+            Some("two-axis") => true,
+            Some(other) => {
+                eprintln!("unknown --field {other:?}: mean-shift | two-axis");
+                std::process::exit(2);
+            }
+        },
     };
     let started = Instant::now();
     println!(
@@ -215,9 +317,14 @@ fn main() -> Result<(), Failure> {
         }
     };
     println!("{:.1} s", started.elapsed().as_secs_f64());
+    let suffix = if o.two_axis && experiment == "stop-gradient" {
+        "-two-axis"
+    } else {
+        ""
+    };
     let out = o
         .out
-        .unwrap_or_else(|| format!("paper_training_{experiment}.png"));
+        .unwrap_or_else(|| format!("paper_training_{experiment}{suffix}.png"));
     let panel = figure::Curves::labelled("SWD (and |V|) vs step", &curves);
     figure::draw(std::path::Path::new(&out), 1.0, &[], &[panel])?;
     println!("figure written to {out}");

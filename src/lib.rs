@@ -81,10 +81,12 @@ pub use drift::multi_temperature::{
     MAX_TEMPERATURES, MultiTemperatureConfig, MultiTemperatureReport, OFFICIAL_TEMPERATURES,
     multi_temperature_drift, multi_temperature_scratch_len,
 };
+pub use drift::multi_temperature_vjp::{multi_temperature_vjp, multi_temperature_vjp_scratch_len};
 pub use drift::sliced_flow::{SlicedFlowConfig, sliced_flow_scratch_len, sliced_wasserstein_drift};
 pub use drift::two_axis::{SelfMask, TwoAxisConfig, two_axis_scratch_len, two_axis_softmax_drift};
 #[cfg(feature = "dense")]
 pub use drift::two_axis_dense_scratch_len;
+pub use drift::two_axis_vjp::{two_axis_vjp, two_axis_vjp_scratch_len};
 pub use drift::vjp::{mean_shift_vjp, mean_shift_vjp_scratch_len};
 pub use drift::{
     DENSE_FROM_DIMENSION, DENSE_FROM_DIMENSION_SMALL, DistanceMethod, EXPANDED_FROM_CHANNELS,
