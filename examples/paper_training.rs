@@ -58,6 +58,7 @@ struct Options {
 /// run and the run without it; a table of final values and one of the drift-norm trajectories.
 fn stop_gradient_two_axis(o: &Options) -> Result<Vec<Named>, Failure> {
     const TAU: f32 = 0.05;
+    running_away(o.budget.batch, TAU)?;
     let mut curves = Vec::new();
     let mut trajectories: Vec<(String, Vec<f64>)> = Vec::new();
     println!(
@@ -131,6 +132,55 @@ fn stop_gradient_two_axis(o: &Options) -> Result<Vec<Named>, Failure> {
         println!("{name}: {}", shown.join(" "));
     }
     Ok(curves)
+}
+
+/// The mechanism behind the collapse hypothesis, without training: the mean norms of the two-axis
+/// and the mean-shift drift (Laplace, `τ`, negatives = the "generated" cloud) when that cloud is
+/// an independent data batch, the data batch moved away, or one point.
+fn running_away(n: usize, tau: f32) -> Result<(), Failure> {
+    use rand_core::SeedableRng;
+    println!(
+        "| dataset | generated cloud ({n} points) | mean ‖V‖ (two-axis) | mean ‖V‖ (mean shift) |"
+    );
+    println!("|---|---|---:|---:|");
+    for dataset in [Dataset::swiss_roll(), Dataset::checkerboard()] {
+        let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(7);
+        let (mut data, mut other) = (vec![0.0; 2 * n], vec![0.0; 2 * n]);
+        dataset.sample(&mut rng, &mut data, n)?;
+        dataset.sample(&mut rng, &mut other, n)?;
+        let centre = |d: usize| data[d * n..(d + 1) * n].iter().sum::<f32>() / n as f32;
+        let (cx, cy) = (centre(0), centre(1));
+        let moved = |dx: f32| -> Vec<f32> {
+            let mut v = other.clone();
+            v[..n].iter_mut().for_each(|x| *x += dx);
+            v
+        };
+        let point = |x: f32, y: f32| -> Vec<f32> {
+            let mut v = vec![x; n];
+            v.extend(std::iter::repeat_n(y, n));
+            v
+        };
+        let clouds = [
+            ("an independent data batch", other.clone()),
+            ("that batch moved by (0.5, 0)", moved(0.5)),
+            ("that batch moved by (2, 0)", moved(2.0)),
+            ("one point at the data mean", point(cx, cy)),
+            ("one point 2 from the data mean", point(cx + 2.0, cy)),
+        ];
+        let mut field = vec![0.0; 2 * n];
+        for (name, cloud) in clouds {
+            training::two_axis_drift(&cloud, &data, n, tau, &mut field)?;
+            let two_axis = training::mean_norm(&field, n);
+            training::laplace_drift(&cloud, &data, n, tau, &mut field)?;
+            let mean_shift = training::mean_norm(&field, n);
+            println!(
+                "| {} | {name} | {two_axis:.2e} | {mean_shift:.2e} |",
+                dataset.name()
+            );
+        }
+    }
+    println!();
+    Ok(())
 }
 
 fn stop_gradient(o: &Options) -> Result<Vec<Named>, Failure> {
