@@ -23,9 +23,10 @@ use drifting::{
     SinkhornConfig, SinkhornWorkspace, SlicedWassersteinDriftConfig, Trainer, TrainerConfig,
     TwoAxisConfig, UpdateRule, WeightedCloud, barycentric_projection, entropic_transport,
     mean_shift_drift, mean_shift_vjp, mean_shift_vjp_scratch_len, mmd_flow_drift,
-    multi_temperature_drift, multi_temperature_scratch_len, sinkhorn_divergence, sinkhorn_drift,
-    sinkhorn_proxy_drift, sliced_wasserstein_drift, sliced_wasserstein_drift_scratch_len,
-    stop_gradient_loss, two_axis_scratch_len, two_axis_softmax_drift,
+    multi_temperature_drift, multi_temperature_scratch_len, multi_temperature_vjp,
+    multi_temperature_vjp_scratch_len, sinkhorn_divergence, sinkhorn_drift, sinkhorn_proxy_drift,
+    sliced_wasserstein_drift, sliced_wasserstein_drift_scratch_len, stop_gradient_loss,
+    two_axis_scratch_len, two_axis_softmax_drift, two_axis_vjp, two_axis_vjp_scratch_len,
 };
 use rand_core::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
@@ -154,6 +155,24 @@ fn kernel_drifts_give_typed_errors_or_finite_fields() {
                             },
                             |()| floats(&out),
                         );
+                        let mut vjp_scratch = vec![0.0; two_axis_vjp_scratch_len(n, p.len(), n)];
+                        let cotangent = vec![0.5; 2 * n];
+                        let mut grad = vec![0.0; 2 * n];
+                        contract!(
+                            &format!("two_axis_vjp {what} {self_mask:?}"),
+                            || {
+                                two_axis_vjp(
+                                    &qv,
+                                    &pv,
+                                    Negatives::Queries,
+                                    &config,
+                                    &cotangent,
+                                    &mut vjp_scratch,
+                                    &mut grad,
+                                )
+                            },
+                            |()| floats(&grad),
+                        );
                     }
                     let mut scratch = vec![0.0; mean_shift_vjp_scratch_len(n, 2)];
                     let cotangent = vec![0.5; 2 * n];
@@ -192,6 +211,22 @@ fn kernel_drifts_give_typed_errors_or_finite_fields() {
                             v.push(f64::from(r.loss));
                             v
                         },
+                    );
+                    let mut scratch = vec![0.0; multi_temperature_vjp_scratch_len(n, p.len(), 2)];
+                    let cotangent = vec![0.5; 2 * n];
+                    contract!(
+                        &format!("multi_temperature_vjp {qn} vs {pn}, R {t}, floor {floor}"),
+                        || {
+                            multi_temperature_vjp(
+                                &qv,
+                                &pv,
+                                &config,
+                                &cotangent,
+                                &mut scratch,
+                                &mut out,
+                            )
+                        },
+                        |()| floats(&out),
                     );
                 }
             }
@@ -590,6 +625,11 @@ fn clouds_and_size_helpers_give_typed_errors_or_saturate() {
     }
     assert_eq!(sliced_wasserstein_scratch_len(usize::MAX), usize::MAX);
     assert_eq!(mean_shift_vjp_scratch_len(usize::MAX, 2), usize::MAX);
+    assert_eq!(two_axis_vjp_scratch_len(usize::MAX, 1, 1), usize::MAX);
+    assert_eq!(
+        multi_temperature_vjp_scratch_len(1, usize::MAX, 2),
+        usize::MAX
+    );
     assert_eq!(Mlp::<2, 8, 2>::cache_len(usize::MAX), usize::MAX);
 }
 

@@ -584,3 +584,46 @@ fn grouped_loss_is_deterministic() {
     let reference = one.install(run);
     assert_deterministic("grouped loss", reference, run);
 }
+
+/// The vector-Jacobian products of the two-axis and multi-temperature drifts (their log-sum-exp
+/// and drift passes run on the pool): the same bits in every pool.
+#[test]
+fn drift_vjps_are_deterministic() {
+    let (x, y) = (cloud(61, N, 1.0, 0.0), cloud(62, P, 0.7, 0.5));
+    let queries = CloudView::<2>::from_coordinate_major(&x, N).unwrap();
+    let positives = CloudView::<2>::from_coordinate_major(&y, P).unwrap();
+    let cotangent = cloud(63, N, 0.01, 0.0);
+    let run = || {
+        let mut all = Vec::new();
+        let config = TwoAxisConfig::new(Kernel::laplace(0.3));
+        let mut scratch = vec![0.0; drifting::two_axis_vjp_scratch_len(N, P, N)];
+        let mut out = vec![0.0; 2 * N];
+        drifting::two_axis_vjp(
+            &queries,
+            &positives,
+            Negatives::Queries,
+            &config,
+            &cotangent,
+            &mut scratch,
+            &mut out,
+        )
+        .unwrap();
+        all.extend(bits(&out));
+        let config = MultiTemperatureConfig::official();
+        let mut scratch = vec![0.0; drifting::multi_temperature_vjp_scratch_len(N, P, 2)];
+        drifting::multi_temperature_vjp(
+            &queries,
+            &positives,
+            &config,
+            &cotangent,
+            &mut scratch,
+            &mut out,
+        )
+        .unwrap();
+        all.extend(bits(&out));
+        all
+    };
+    let serial = run();
+    assert!(serial.iter().any(|&b| b != 0));
+    assert_deterministic("drift VJPs", serial, run);
+}

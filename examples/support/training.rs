@@ -15,8 +15,10 @@ use drifting::metrics::{
 };
 use drifting::sample::fill_standard_normal;
 use drifting::{
-    Activation, Adam, AdamState, CloudView, Dataset, DriftField, Error, Kernel, MeanShiftConfig,
-    Mlp, Negatives, Trainer, TrainerConfig, mean_shift_vjp, mean_shift_vjp_scratch_len,
+    Activation, Adam, AdamState, CloudView, Dataset, DriftField, Error, Kernel, KernelFamily,
+    MeanShiftConfig, Mlp, Negatives, SelfMask, Trainer, TrainerConfig, TwoAxisConfig,
+    mean_shift_vjp, mean_shift_vjp_scratch_len, two_axis_scratch_len, two_axis_softmax_drift,
+    two_axis_vjp, two_axis_vjp_scratch_len,
 };
 use rand_core::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
@@ -48,10 +50,13 @@ pub struct Budget {
     pub eval: usize,
 }
 
-/// A training run: `(step, SWD, mean drift norm)` at every checkpoint (the norm is `NaN` when not
-/// tracked), the final SWD and MMD², and the parameters.
+/// A training run: `(step, SWD, mean drift norm)` at every checkpoint (the norm of the tracked
+/// drift, `NaN` when none is), the mean norm of the Laplace mean-shift drift at the same
+/// checkpoints (the first paper's diagnostic; `NaN` when not tracked), the final SWD and MMD², and
+/// the parameters.
 pub struct Run {
     pub curve: Vec<(usize, f64, f64)>,
+    pub mean_shift_norms: Vec<f64>,
     pub swd: f64,
     pub mmd2: f64,
     pub params: Vec<f32>,
@@ -169,6 +174,70 @@ pub fn laplace_drift(
     )
 }
 
+/// Which drift's norm a run records at its checkpoints.
+#[derive(Clone, Copy, Debug)]
+pub enum Tracked {
+    /// None.
+    Nothing,
+    /// The Laplace mean-shift drift at this `τ` (negatives = the generated batch).
+    MeanShift(f32),
+    /// Algorithm 2's two-axis drift, Laplace at this `τ`, the official demo's self-mask (and the
+    /// mean-shift drift at the same `τ` as the diagnostic).
+    TwoAxis(f32),
+}
+
+/// The two-axis drift of experiment 3 (Algorithm 2 as in the official demo: Laplace, self-mask
+/// `+1e6`) at `τ`.
+pub fn two_axis_config(tau: f32) -> TwoAxisConfig {
+    TwoAxisConfig {
+        kernel: Kernel::laplace(tau),
+        ..TwoAxisConfig::official_demo()
+    }
+}
+
+/// The two-axis drift at `τ` of `samples` against `data`, negatives = samples (serial).
+pub fn two_axis_drift(
+    samples: &[f32],
+    data: &[f32],
+    n: usize,
+    tau: f32,
+    out: &mut [f32],
+) -> Result<(), Error> {
+    let mut scratch = vec![0.0; two_axis_scratch_len(n, n, n)];
+    two_axis_softmax_drift(
+        &CloudView::<2>::from_coordinate_major(samples, n)?,
+        &CloudView::<2>::from_coordinate_major(data, n)?,
+        Negatives::Queries,
+        &two_axis_config(tau),
+        &mut scratch,
+        out,
+    )
+}
+
+/// `(tracked norm, mean-shift norm)` of `samples` against `data`.
+fn tracked_norms(
+    track: Tracked,
+    samples: &[f32],
+    data: &[f32],
+    n: usize,
+    out: &mut [f32],
+) -> Result<(f64, f64), Error> {
+    match track {
+        Tracked::Nothing => Ok((f64::NAN, f64::NAN)),
+        Tracked::MeanShift(tau) => {
+            laplace_drift(samples, data, n, tau, out)?;
+            let norm = mean_norm(out, n);
+            Ok((norm, norm))
+        }
+        Tracked::TwoAxis(tau) => {
+            two_axis_drift(samples, data, n, tau, out)?;
+            let norm = mean_norm(out, n);
+            laplace_drift(samples, data, n, tau, out)?;
+            Ok((norm, mean_norm(out, n)))
+        }
+    }
+}
+
 /// Trains with the crate's stop-gradient `Trainer`: `field` at `temperatures`, Adam at `lr`,
 /// one fresh data batch per step. With `track_tau`, every checkpoint also records the mean norm
 /// of the Laplace mean-shift drift at that `τ` on the last generated batch.
@@ -180,6 +249,20 @@ pub fn train(
     seed: u64,
     budget: &Budget,
     track_tau: Option<f32>,
+) -> Result<Run, Error> {
+    let track = track_tau.map_or(Tracked::Nothing, Tracked::MeanShift);
+    train_tracking(field, temperatures, lr, dataset, seed, budget, track)
+}
+
+/// [`train`], recording the norm of the `track`ed drift at every checkpoint.
+pub fn train_tracking(
+    field: DriftField,
+    temperatures: &[f32],
+    lr: f32,
+    dataset: &Dataset,
+    seed: u64,
+    budget: &Budget,
+    track: Tracked,
 ) -> Result<Run, Error> {
     let n = budget.batch;
     let config = TrainerConfig {
@@ -210,21 +293,21 @@ pub fn train(
     let mut data = vec![0.0; 2 * n];
     let mut field_out = vec![0.0; 2 * n];
     let mut curve = Vec::new();
+    let mut mean_shift_norms = Vec::new();
     let mut last = (f64::NAN, f64::NAN);
     for step in 0..=budget.steps {
         dataset.sample(&mut rng, &mut data, n)?;
         if step % budget.every.max(1) == 0 || step == budget.steps {
             let (swd, mmd2) = evaluate(trainer.parameters(), dataset, seed, budget.eval)?;
             last = (swd, mmd2);
-            let norm = match track_tau {
-                Some(tau) if step > 0 => {
-                    let samples = trainer.last_samples().to_vec();
-                    laplace_drift(&samples, &data, n, tau, &mut field_out)?;
-                    mean_norm(&field_out, n)
-                }
-                _ => f64::NAN,
+            let (norm, mean_shift) = if step > 0 {
+                let samples = trainer.last_samples().to_vec();
+                tracked_norms(track, &samples, &data, n, &mut field_out)?
+            } else {
+                (f64::NAN, f64::NAN)
             };
             curve.push((step, swd, norm));
+            mean_shift_norms.push(mean_shift);
         }
         if step < budget.steps {
             trainer.step(&mut rng, &CloudView::from_coordinate_major(&data, n)?)?;
@@ -234,6 +317,7 @@ pub fn train(
     let (swd, mmd2) = last;
     Ok(Run {
         curve,
+        mean_shift_norms,
         swd,
         mmd2,
         params,
@@ -273,6 +357,7 @@ pub fn train_without_stop_gradient(
     let mut vjp_scratch = vec![0.0; mean_shift_vjp_scratch_len(n, 2)];
     let config = MeanShiftConfig::new(Kernel::laplace(tau));
     let mut curve = Vec::new();
+    let mut mean_shift_norms = Vec::new();
     let mut last = (f64::NAN, f64::NAN);
     for step in 0..=budget.steps {
         dataset.sample(&mut rng, &mut data, n)?;
@@ -283,6 +368,7 @@ pub fn train_without_stop_gradient(
             let (swd, mmd2) = evaluate(&params, dataset, seed, budget.eval)?;
             last = (swd, mmd2);
             curve.push((step, swd, mean_norm(&field, n)));
+            mean_shift_norms.push(mean_norm(&field, n));
         }
         if step == budget.steps {
             break;
@@ -305,10 +391,109 @@ pub fn train_without_stop_gradient(
     let (swd, mmd2) = last;
     Ok(Run {
         curve,
+        mean_shift_norms,
         swd,
         mmd2,
         params,
     })
+}
+
+/// Trains **without** the stop-gradient with the method's Algorithm 2: the loss `mean‖V(x)‖²` of
+/// the two-axis drift (Laplace at `τ`, the official demo's self-mask `+1e6`, negatives = the
+/// generated batch) differentiated through `V` with `two_axis_vjp`, Adam at `lr`. Records the
+/// mean two-axis drift norm and the mean Laplace mean-shift drift norm at every checkpoint.
+pub fn train_two_axis_without_stop_gradient(
+    tau: f32,
+    lr: f32,
+    dataset: &Dataset,
+    seed: u64,
+    budget: &Budget,
+) -> Result<Run, Error> {
+    let n = budget.batch;
+    let mlp = Generator::new(Activation::Silu);
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+    let mut params = vec![0.0; Generator::PARAMETERS];
+    Generator::init_pytorch(&mut params, &mut rng)?;
+    let p = Generator::PARAMETERS;
+    let (mut g, mut m, mut v) = (vec![0.0; p], vec![0.0; p], vec![0.0; p]);
+    let adam = Adam {
+        learning_rate: lr,
+        ..Adam::new()
+    };
+    let mut state = AdamState::new();
+    let mut noise = vec![0.0; 32 * n];
+    let mut cache = vec![0.0; Generator::cache_len(n)];
+    let mut scratch = vec![0.0; Generator::backward_scratch_len(n)];
+    let mut samples = vec![0.0; 2 * n];
+    let mut data = vec![0.0; 2 * n];
+    let mut field = vec![0.0; 2 * n];
+    let mut diagnostic = vec![0.0; 2 * n];
+    let mut cotangent = vec![0.0; 2 * n];
+    let mut gradient = vec![0.0; 2 * n];
+    let mut vjp_scratch = vec![0.0; two_axis_vjp_scratch_len(n, n, n)];
+    let config = two_axis_config(tau);
+    let mut curve = Vec::new();
+    let mut mean_shift_norms = Vec::new();
+    let mut last = (f64::NAN, f64::NAN);
+    for step in 0..=budget.steps {
+        dataset.sample(&mut rng, &mut data, n)?;
+        fill_standard_normal(&mut rng, &mut noise);
+        mlp.forward(&params, &noise, n, &mut cache, &mut samples)?;
+        two_axis_drift(&samples, &data, n, tau, &mut field)?;
+        if step % budget.every.max(1) == 0 || step == budget.steps {
+            let (swd, mmd2) = evaluate(&params, dataset, seed, budget.eval)?;
+            last = (swd, mmd2);
+            curve.push((step, swd, mean_norm(&field, n)));
+            laplace_drift(&samples, &data, n, tau, &mut diagnostic)?;
+            mean_shift_norms.push(mean_norm(&diagnostic, n));
+        }
+        if step == budget.steps {
+            break;
+        }
+        // ∂/∂V of mean‖V‖² is 2V/(N·D); through V to the samples with the VJP.
+        for (u, f) in cotangent.iter_mut().zip(&field) {
+            *u = 2.0 * f / (2 * n) as f32;
+        }
+        two_axis_vjp(
+            &CloudView::<2>::from_coordinate_major(&samples, n)?,
+            &CloudView::<2>::from_coordinate_major(&data, n)?,
+            Negatives::Queries,
+            &config,
+            &cotangent,
+            &mut vjp_scratch,
+            &mut gradient,
+        )?;
+        mlp.backward(&params, &cache, &gradient, n, &mut g, None, &mut scratch)?;
+        adam.step(&mut state, &mut params, &g, &mut m, &mut v)?;
+    }
+    let (swd, mmd2) = last;
+    Ok(Run {
+        curve,
+        mean_shift_norms,
+        swd,
+        mmd2,
+        params,
+    })
+}
+
+/// The stop-gradient twin of [`train_two_axis_without_stop_gradient`]: the crate's `Trainer` with
+/// the same two-axis field, tracking the same norms.
+pub fn train_two_axis_with_stop_gradient(
+    tau: f32,
+    lr: f32,
+    dataset: &Dataset,
+    seed: u64,
+    budget: &Budget,
+) -> Result<Run, Error> {
+    train_tracking(
+        DriftField::TwoAxis(KernelFamily::Laplace, SelfMask::OFFICIAL_DEMO),
+        &[tau],
+        lr,
+        dataset,
+        seed,
+        budget,
+        Tracked::TwoAxis(tau),
+    )
 }
 
 /// Pearson correlation of `ln x` and `ln y` over the pairs with both positive and finite.

@@ -14,8 +14,10 @@ pub mod grouped;
 pub mod mean_shift;
 pub mod mmd_flow;
 pub mod multi_temperature;
+pub mod multi_temperature_vjp;
 pub mod sliced_wasserstein_drift;
 pub mod two_axis;
+pub mod two_axis_vjp;
 pub mod vjp;
 
 use crate::cloud::CloudView;

@@ -319,7 +319,11 @@ pub fn multi_temperature_drift<const D: usize>(
     Ok(report)
 }
 
-fn validate_config(config: &MultiTemperatureConfig<'_>, n: usize, p: usize) -> Result<(), Error> {
+pub(crate) fn validate_config(
+    config: &MultiTemperatureConfig<'_>,
+    n: usize,
+    p: usize,
+) -> Result<(), Error> {
     validate_official(
         config.temperatures,
         config.affinity_floor,
@@ -400,7 +404,7 @@ pub(crate) fn validate_weights(
 ///
 /// The sum over `i` is the one reduction across rows of the crate: each chunk of queries sums
 /// its blocks in `f64`, and the chunk partials are added in chunk order, serial or parallel.
-fn distance_scale<const D: usize>(
+pub(crate) fn distance_scale<const D: usize>(
     exec: Exec,
     queries: &CloudView<'_, D>,
     positives: &CloudView<'_, D>,

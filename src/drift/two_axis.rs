@@ -34,7 +34,7 @@ impl SelfMask {
         }
     }
 
-    fn validate(self) -> Result<(), Error> {
+    pub(crate) fn validate(self) -> Result<(), Error> {
         match self {
             Self::AddDistance(d) if !(d.is_finite() && d >= 0.0) => {
                 Err(Error::InvalidParameter { input: "self_mask" })

@@ -289,7 +289,7 @@ fn negative_role_term<const D: usize, S: Shape>(
 }
 
 /// Lanes `start..start + 8` of each of the `W` columns (`n` values each) of `values`.
-fn lanes_of<const W: usize>(values: &[f32], n: usize, start: usize) -> [F32s; W] {
+pub(crate) fn lanes_of<const W: usize>(values: &[f32], n: usize, start: usize) -> [F32s; W] {
     core::array::from_fn(|d| {
         let base = d * n + start;
         F32s::new(core::array::from_fn(|k| {
@@ -303,7 +303,7 @@ fn lanes_of<const W: usize>(values: &[f32], n: usize, start: usize) -> [F32s; W]
 }
 
 /// Writes the first `valid` lanes of `v` to `dst[offset..]`.
-fn put(dst: &mut [f32], offset: usize, valid: usize, v: Option<F32s>) {
+pub(crate) fn put(dst: &mut [f32], offset: usize, valid: usize, v: Option<F32s>) {
     if let (Some(dst), Some(v)) = (dst.get_mut(offset..offset + valid), v) {
         for (o, x) in dst.iter_mut().zip(v.to_array()) {
             *o = x;

@@ -39,38 +39,11 @@ impl<const D: usize> TwoAxisProblem<'_, D> {
         scratch: &mut [f32],
         out: &mut [f32],
     ) {
+        self.log_normalisers::<S>(exec, rule, scratch);
         let (n, p) = (self.queries.len(), self.positives.len());
-        // Lengths checked by the caller; `min` keeps the split panic-free regardless.
-        let (rows, columns) = scratch.split_at_mut(n.min(scratch.len()));
-        let (pos_columns, neg_columns) = columns.split_at_mut(p.min(columns.len()));
-        // Pass 1: row log-sum-exps over all targets, column log-sum-exps over the queries.
-        let query_partners = [Partners::new(self.queries, false)];
-        log_sum_exp::<D, S>(exec, &self.positives, &query_partners, rule, pos_columns);
-        if self.negatives_are_queries {
-            // The logits are symmetric, so the negatives' column log-sum-exps are the queries'
-            // row log-sum-exps over the negatives: one N × N pass serves both.
-            let negatives = [Partners::new(self.negatives, true)];
-            log_sum_exp::<D, S>(exec, &self.queries, &negatives, rule, neg_columns);
-            log_sum_exp::<D, S>(
-                exec,
-                &self.queries,
-                &[Partners::new(self.positives, false)],
-                rule,
-                rows,
-            );
-            for (r, &c) in rows.iter_mut().zip(neg_columns.iter()) {
-                *r = log_add_exp(*r, c);
-            }
-        } else {
-            let row_groups = [
-                Partners::new(self.positives, false),
-                Partners::new(self.negatives, false),
-            ];
-            log_sum_exp::<D, S>(exec, &self.queries, &row_groups, rule, rows);
-            log_sum_exp::<D, S>(exec, &self.negatives, &query_partners, rule, neg_columns);
-        }
+        let (rows, columns) = scratch.split_at(n.min(scratch.len()));
+        let (pos_columns, neg_columns) = columns.split_at(p.min(columns.len()));
         // Pass 2: affinities recomputed on the fly.
-        let rows = &*rows;
         let positives = Partners::new(self.positives, false).with_bias(pos_columns, -0.5);
         let negatives =
             Partners::new(self.negatives, self.negatives_are_queries).with_bias(neg_columns, -0.5);
@@ -101,6 +74,46 @@ impl<const D: usize> TwoAxisProblem<'_, D> {
                 }
             }
         });
+    }
+
+    /// Pass 1 of [`TwoAxisProblem::drift`]: the rows' log-sum-exps `r_i` over all targets in
+    /// `scratch[..N]`, the positives' column log-sum-exps `c_j` over the queries in
+    /// `scratch[N..N + P]` and the negatives' in `scratch[N + P..N + P + Q]`.
+    pub(crate) fn log_normalisers<S: Shape>(
+        &self,
+        exec: Exec,
+        rule: &LogitRule,
+        scratch: &mut [f32],
+    ) {
+        let (n, p) = (self.queries.len(), self.positives.len());
+        // Lengths checked by the caller; `min` keeps the split panic-free regardless.
+        let (rows, columns) = scratch.split_at_mut(n.min(scratch.len()));
+        let (pos_columns, neg_columns) = columns.split_at_mut(p.min(columns.len()));
+        let query_partners = [Partners::new(self.queries, false)];
+        log_sum_exp::<D, S>(exec, &self.positives, &query_partners, rule, pos_columns);
+        if self.negatives_are_queries {
+            // The logits are symmetric, so the negatives' column log-sum-exps are the queries'
+            // row log-sum-exps over the negatives: one N × N pass serves both.
+            let negatives = [Partners::new(self.negatives, true)];
+            log_sum_exp::<D, S>(exec, &self.queries, &negatives, rule, neg_columns);
+            log_sum_exp::<D, S>(
+                exec,
+                &self.queries,
+                &[Partners::new(self.positives, false)],
+                rule,
+                rows,
+            );
+            for (r, &c) in rows.iter_mut().zip(neg_columns.iter()) {
+                *r = log_add_exp(*r, c);
+            }
+        } else {
+            let row_groups = [
+                Partners::new(self.positives, false),
+                Partners::new(self.negatives, false),
+            ];
+            log_sum_exp::<D, S>(exec, &self.queries, &row_groups, rule, rows);
+            log_sum_exp::<D, S>(exec, &self.negatives, &query_partners, rule, neg_columns);
+        }
     }
 
     /// `(Σ_j A_ij w_j, Σ_j A_ij w_j (y_j − x_i))` for the block's lanes over one target family.
