@@ -131,6 +131,36 @@ impl AdamState {
     pub const fn beta2_power(&self) -> f64 {
         self.beta2_power
     }
+
+    /// The state after `step` steps with the bias powers `β₁ᵗ`, `β₂ᵗ` as [`AdamState::beta1_power`]
+    /// and [`AdamState::beta2_power`] returned them: restores a checkpoint bit for bit (the
+    /// powers are running products, so recomputing them as `β^t` could differ in the last bit).
+    ///
+    /// ```
+    /// use drifting::AdamState;
+    /// let saved = AdamState::new();
+    /// let restored = AdamState::from_parts(saved.step_count(), saved.beta1_power(), saved.beta2_power())?;
+    /// assert_eq!(restored, saved);
+    /// assert!(AdamState::from_parts(3, 1.5, 0.9).is_err());
+    /// # Ok::<(), drifting::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] (`"beta1_power"`, `"beta2_power"`) for a power outside
+    /// `(0, 1]` or one that is not exactly 1 at step 0.
+    pub fn from_parts(step: u64, beta1_power: f64, beta2_power: f64) -> Result<Self, Error> {
+        for (power, input) in [(beta1_power, "beta1_power"), (beta2_power, "beta2_power")] {
+            let valid = power > 0.0 && power <= 1.0 && (step > 0 || power == 1.0);
+            if !valid {
+                return Err(Error::InvalidParameter { input });
+            }
+        }
+        Ok(Self {
+            step,
+            beta1_power,
+            beta2_power,
+        })
+    }
 }
 
 /// The per-step `f32` constants of the update, derived as PyTorch derives them (in `f64`, from

@@ -321,3 +321,129 @@ fn trainer_errors_are_typed() {
     assert_eq!(trainer.steps(), 0, "a failed step changes nothing");
     let _ = (SelfMask::Exclude, KernelFamily::Laplace);
 }
+
+/// A run stopped after some steps and continued with `Trainer::resume` from its checkpoint
+/// (parameters, Adam moments, `Trainer::optimizer_state`) is the uninterrupted run, bit for bit,
+/// annealing included; bad moments are refused.
+#[test]
+fn resumed_run_is_the_uninterrupted_run() {
+    const N: usize = 32;
+    let schedule = AnnealingSchedule::Exponential {
+        initial: 1.0,
+        rate: 0.1,
+        minimum: 0.5,
+    };
+    let config = TrainerConfig {
+        batch: N,
+        temperatures: &[0.1],
+        annealing: Some(schedule),
+        ..TrainerConfig::official_demo()
+    };
+    let p = Mlp::<4, 8, 2>::PARAMETERS;
+    let mut init = vec![0.0; p];
+    Mlp::<4, 8, 2>::init_pytorch(&mut init, &mut Xoshiro256PlusPlus::seed_from_u64(3)).unwrap();
+    // Each step draws from its own stream, so a continued run needs only the step count.
+    let step_rng = |step: u64| Xoshiro256PlusPlus::seed_from_u64(1000 + step);
+    let run = |trainer: &mut Trainer<'_, 4, 8, 2>, steps: u64| {
+        let mut data = vec![0.0; 2 * N];
+        for _ in 0..steps {
+            let mut rng = step_rng(trainer.steps());
+            Dataset::checkerboard()
+                .sample(&mut rng, &mut data, N)
+                .unwrap();
+            let view = CloudView::from_coordinate_major(&data, N).unwrap();
+            trainer.step(&mut rng, &view).unwrap();
+        }
+    };
+    let mut workspace = vec![0.0; Trainer::<4, 8, 2>::workspace_len(&config, N)];
+    let (mut g, mut m, mut v) = (vec![0.0; p], vec![0.0; p], vec![0.0; p]);
+
+    let mut straight = init.clone();
+    let mut trainer = Trainer::<4, 8, 2>::new(
+        config,
+        N,
+        &mut straight,
+        &mut g,
+        &mut m,
+        &mut v,
+        &mut workspace,
+    )
+    .unwrap();
+    run(&mut trainer, 8);
+    let final_state = trainer.optimizer_state();
+    let straight_moments = (m.clone(), v.clone());
+
+    let mut resumed = init.clone();
+    let (mut m2, mut v2) = (vec![0.0; p], vec![0.0; p]);
+    let mut trainer = Trainer::<4, 8, 2>::new(
+        config,
+        N,
+        &mut resumed,
+        &mut g,
+        &mut m2,
+        &mut v2,
+        &mut workspace,
+    )
+    .unwrap();
+    run(&mut trainer, 5);
+    // The checkpoint: the buffers and the optimiser's state, through its parts.
+    let s = trainer.optimizer_state();
+    let state =
+        drifting::AdamState::from_parts(s.step_count(), s.beta1_power(), s.beta2_power()).unwrap();
+    let mut trainer = Trainer::<4, 8, 2>::resume(
+        config,
+        N,
+        &mut resumed,
+        &mut g,
+        &mut m2,
+        &mut v2,
+        &mut workspace,
+        state,
+    )
+    .unwrap();
+    assert_eq!(trainer.steps(), 5);
+    run(&mut trainer, 3);
+    assert_eq!(trainer.optimizer_state(), final_state);
+    let bits = |x: &[f32]| x.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+    assert_eq!(bits(&resumed), bits(&straight));
+    assert_eq!(bits(&m2), bits(&straight_moments.0));
+    assert_eq!(bits(&v2), bits(&straight_moments.1));
+    assert_ne!(bits(&resumed), bits(&init));
+
+    // Bad moments are refused.
+    v2[0] = -1.0;
+    let refused = Trainer::<4, 8, 2>::resume(
+        config,
+        N,
+        &mut resumed,
+        &mut g,
+        &mut m2,
+        &mut v2,
+        &mut workspace,
+        state,
+    );
+    assert_eq!(
+        refused.map(|_| ()),
+        Err(Error::InvalidParameter {
+            input: "second_moment"
+        })
+    );
+    m2[0] = f32::NAN;
+    v2[0] = 0.0;
+    let refused = Trainer::<4, 8, 2>::resume(
+        config,
+        N,
+        &mut resumed,
+        &mut g,
+        &mut m2,
+        &mut v2,
+        &mut workspace,
+        state,
+    );
+    assert_eq!(
+        refused.map(|_| ()),
+        Err(Error::NonFinite {
+            input: "first_moment"
+        })
+    );
+}

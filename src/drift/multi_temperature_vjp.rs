@@ -79,7 +79,8 @@ pub const fn multi_temperature_vjp_scratch_len(
 /// Cost: one distance pass, per temperature the drift's four streaming passes and the two-axis
 /// product's three, then one distance pass: `O(T·N·(N + P)·D)` for `T` temperatures; memory:
 /// `scratch` of [`multi_temperature_vjp_scratch_len`]`(N, P, D)` floats, no allocation. Always
-/// streaming and serial (`config.evaluation` is not consulted).
+/// streaming (`config.evaluation` is not consulted); with feature `std` its passes run on the
+/// current rayon pool (the same bits).
 ///
 /// # Errors
 /// As [`multi_temperature_drift`](crate::multi_temperature_drift) (empty or non-finite clouds,
@@ -92,6 +93,24 @@ pub const fn multi_temperature_vjp_scratch_len(
 /// Checked against central finite differences of `Σ U·F` computed in `f64` from the official
 /// formula, with and without the affinity floor, with column weights, in 2 and 3 dimensions
 /// (`tests/drift_vjp.rs`): within `1e-5` of the gradient's largest entry (measured: below `1e-6`).
+///
+/// # Example
+/// The product is linear in the cotangent, and a zero cotangent gives a zero gradient.
+/// ```
+/// use drifting::{CloudView, MultiTemperatureConfig, multi_temperature_vjp};
+/// use drifting::multi_temperature_vjp_scratch_len;
+/// let (x, y) = ([0.0_f32, 0.4, 1.0, 0.1, 0.3, -0.2], [1.5_f32, 1.8, 1.2, 1.4]);
+/// let (q, p) = (CloudView::<2>::from_coordinate_major(&x, 3)?, CloudView::<2>::from_coordinate_major(&y, 2)?);
+/// let config = MultiTemperatureConfig::official();
+/// let mut scratch = [0.0; multi_temperature_vjp_scratch_len(3, 2, 2)];
+/// let (u, mut g, mut g2, mut g0) = ([0.3_f32, -0.1, 0.2, 0.5, 0.0, -0.4], [0.0; 6], [0.0; 6], [1.0; 6]);
+/// multi_temperature_vjp(&q, &p, &config, &u, &mut scratch, &mut g)?;
+/// multi_temperature_vjp(&q, &p, &config, &u.map(|a| 2.0 * a), &mut scratch, &mut g2)?;
+/// multi_temperature_vjp(&q, &p, &config, &[0.0; 6], &mut scratch, &mut g0)?;
+/// assert!(g.iter().zip(&g2).all(|(a, b)| (2.0 * a - b).abs() <= 1e-5 * (1.0 + b.abs())));
+/// assert!(g0.iter().all(|&a| a == 0.0));
+/// # Ok::<(), drifting::Error>(())
+/// ```
 pub fn multi_temperature_vjp<const D: usize>(
     queries: &CloudView<'_, D>,
     positives: &CloudView<'_, D>,

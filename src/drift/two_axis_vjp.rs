@@ -80,7 +80,8 @@ pub(crate) const fn vjp_statistics_len(queries: usize, targets: usize) -> usize 
 /// Cost: the drift's three log-sum-exp passes plus three streaming passes (rows, columns, rows),
 /// `O(N·(P + Q)·D)` time with four `exp` per pair in the last two; memory: `scratch` of
 /// [`two_axis_vjp_scratch_len`]`(N, P, Q)` floats, no allocation. The evaluation is always
-/// streaming (`config.evaluation` is not consulted) and serial.
+/// streaming (`config.evaluation` is not consulted); with feature `std` its passes run on the
+/// current rayon pool (the same bits).
 ///
 /// # Errors
 /// As [`two_axis_softmax_drift`](crate::two_axis_softmax_drift) (empty or non-finite clouds, an
@@ -93,6 +94,28 @@ pub(crate) const fn vjp_statistics_len(queries: usize, targets: usize) -> usize 
 /// Checked against central finite differences of `Σ u·V` computed in `f64`, Laplace and Gaussian,
 /// both masks and separate negatives (`tests/drift_vjp.rs`): within `1e-5` of the gradient's
 /// largest entry (measured: below `1e-6`).
+///
+/// # Example
+/// Descending along `−G` with `u = V` (the gradient of `½‖V‖²`) shrinks the drift.
+/// ```
+/// use drifting::{CloudView, Kernel, Negatives, TwoAxisConfig, two_axis_scratch_len};
+/// use drifting::{two_axis_softmax_drift, two_axis_vjp, two_axis_vjp_scratch_len};
+/// let (mut x, y) = ([0.0_f32, 0.4, 1.0, 0.1, 0.3, -0.2], [1.5_f32, 1.8, 1.2, 1.4]);
+/// let config = TwoAxisConfig::new(Kernel::laplace(1.0));
+/// let half_norm2 = |x: &[f32]| -> Result<(f32, [f32; 6]), drifting::Error> {
+///     let (mut v, mut scratch) = ([0.0; 6], [0.0; two_axis_scratch_len(3, 2, 3)]);
+///     let (q, p) = (CloudView::<2>::from_coordinate_major(x, 3)?, CloudView::<2>::from_coordinate_major(&y, 2)?);
+///     two_axis_softmax_drift(&q, &p, Negatives::Queries, &config, &mut scratch, &mut v)?;
+///     Ok((0.5 * v.iter().map(|a| a * a).sum::<f32>(), v))
+/// };
+/// let (before, v) = half_norm2(&x)?;
+/// let (mut scratch, mut g) = ([0.0; two_axis_vjp_scratch_len(3, 2, 3)], [0.0; 6]);
+/// let (q, p) = (CloudView::<2>::from_coordinate_major(&x, 3)?, CloudView::<2>::from_coordinate_major(&y, 2)?);
+/// two_axis_vjp(&q, &p, Negatives::Queries, &config, &v, &mut scratch, &mut g)?;
+/// x.iter_mut().zip(&g).for_each(|(x, g)| *x -= 0.1 * g);
+/// assert!(half_norm2(&x)?.0 < before);
+/// # Ok::<(), drifting::Error>(())
+/// ```
 pub fn two_axis_vjp<const D: usize>(
     queries: &CloudView<'_, D>,
     positives: &CloudView<'_, D>,

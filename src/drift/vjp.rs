@@ -52,6 +52,29 @@ pub const fn mean_shift_vjp_scratch_len(n: usize, dim: usize) -> usize {
 ///
 /// # Accuracy
 /// Checked against central finite differences of `Σ u·V` in `f64` (`tests/drift_vjp.rs`).
+///
+/// # Example
+/// Descending along `−G` with `u = V` (the gradient of `½‖V‖²`) shrinks the drift: what training
+/// without the stop-gradient does.
+/// ```
+/// use drifting::{CloudView, Kernel, MeanShiftConfig, Negatives, mean_shift_drift};
+/// use drifting::{mean_shift_vjp, mean_shift_vjp_scratch_len};
+/// let (mut x, y) = ([0.0_f32, 0.4, 1.0, 0.1, 0.3, -0.2], [1.5_f32, 1.8, 1.2, 1.4]);
+/// let config = MeanShiftConfig::new(Kernel::gaussian(1.0));
+/// let half_norm2 = |x: &[f32]| -> Result<(f32, [f32; 6]), drifting::Error> {
+///     let mut v = [0.0; 6];
+///     let (q, p) = (CloudView::<2>::from_coordinate_major(x, 3)?, CloudView::<2>::from_coordinate_major(&y, 2)?);
+///     mean_shift_drift(&q, &p, Negatives::Queries, &config, &mut v)?;
+///     Ok((0.5 * v.iter().map(|a| a * a).sum::<f32>(), v))
+/// };
+/// let (before, v) = half_norm2(&x)?;
+/// let (mut scratch, mut g) = ([0.0; mean_shift_vjp_scratch_len(3, 2)], [0.0; 6]);
+/// let (q, p) = (CloudView::<2>::from_coordinate_major(&x, 3)?, CloudView::<2>::from_coordinate_major(&y, 2)?);
+/// mean_shift_vjp(&q, &p, &config, &v, &mut scratch, &mut g)?;
+/// x.iter_mut().zip(&g).for_each(|(x, g)| *x -= 0.1 * g);
+/// assert!(half_norm2(&x)?.0 < before);
+/// # Ok::<(), drifting::Error>(())
+/// ```
 pub fn mean_shift_vjp<const D: usize>(
     queries: &CloudView<'_, D>,
     positives: &CloudView<'_, D>,

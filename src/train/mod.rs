@@ -167,6 +167,15 @@ pub struct Trainer<'a, const I: usize, const H: usize, const O: usize> {
     temperatures: [f32; MAX_TEMPERATURES],
 }
 
+/// The caller-owned buffers of a [`Trainer`].
+struct TrainerBuffers<'a> {
+    parameters: &'a mut [f32],
+    gradients: &'a mut [f32],
+    first_moment: &'a mut [f32],
+    second_moment: &'a mut [f32],
+    workspace: &'a mut [f32],
+}
+
 impl<'a, const I: usize, const H: usize, const O: usize> Trainer<'a, I, H, O> {
     /// The workspace layout, or `None` if a length overflows `usize`.
     fn layout(config: &TrainerConfig<'_>, data_batch: usize) -> Option<Layout> {
@@ -268,6 +277,67 @@ impl<'a, const I: usize, const H: usize, const O: usize> Trainer<'a, I, H, O> {
         second_moment: &'a mut [f32],
         workspace: &'a mut [f32],
     ) -> Result<Self, Error> {
+        let buffers = TrainerBuffers {
+            parameters,
+            gradients,
+            first_moment,
+            second_moment,
+            workspace,
+        };
+        Self::build(config, data_batch, buffers, None)
+    }
+
+    /// A trainer that continues a run from a checkpoint: `parameters`, the Adam moments
+    /// `first_moment` and `second_moment` as the run left them (kept, not zeroed) and the
+    /// optimiser's [`Trainer::optimizer_state`] (step count, bias powers; the annealing schedule
+    /// continues from that step). With the same configuration, data and random stream, the
+    /// continued run is the uninterrupted one, bit for bit (`tests/training.rs`).
+    ///
+    /// # Errors
+    /// As [`Trainer::new`], and [`Error::NonFinite`] for a non-finite moment or
+    /// [`Error::InvalidParameter`] (`"second_moment"`) for a negative second moment.
+    #[allow(clippy::too_many_arguments)]
+    pub fn resume(
+        config: TrainerConfig<'a>,
+        data_batch: usize,
+        parameters: &'a mut [f32],
+        gradients: &'a mut [f32],
+        first_moment: &'a mut [f32],
+        second_moment: &'a mut [f32],
+        workspace: &'a mut [f32],
+        state: AdamState,
+    ) -> Result<Self, Error> {
+        let buffers = TrainerBuffers {
+            parameters,
+            gradients,
+            first_moment,
+            second_moment,
+            workspace,
+        };
+        Self::build(config, data_batch, buffers, Some(state))
+    }
+
+    /// The optimiser's state (step count and bias powers): with the parameters and the two
+    /// moment buffers, everything [`Trainer::resume`] needs.
+    #[must_use]
+    pub const fn optimizer_state(&self) -> AdamState {
+        self.state
+    }
+
+    /// [`Trainer::new`] (`state: None`: fresh moments) or [`Trainer::resume`].
+    fn build(
+        config: TrainerConfig<'a>,
+        data_batch: usize,
+        buffers: TrainerBuffers<'a>,
+        state: Option<AdamState>,
+    ) -> Result<Self, Error> {
+        let TrainerBuffers {
+            parameters,
+            gradients,
+            first_moment,
+            second_moment,
+            workspace,
+        } = buffers;
         Self::validate(&config, data_batch)?;
         for (buffer, input) in [
             (&*parameters, "parameters"),
@@ -298,8 +368,27 @@ impl<'a, const I: usize, const H: usize, const O: usize> Trainer<'a, I, H, O> {
                 provided: workspace.len(),
             });
         }
-        first_moment.fill(0.0);
-        second_moment.fill(0.0);
+        match state {
+            None => {
+                first_moment.fill(0.0);
+                second_moment.fill(0.0);
+            }
+            Some(_) => {
+                for (buffer, input) in [
+                    (&*first_moment, "first_moment"),
+                    (&*second_moment, "second_moment"),
+                ] {
+                    if !buffer.iter().all(|v| v.is_finite()) {
+                        return Err(Error::NonFinite { input });
+                    }
+                }
+                if second_moment.iter().any(|&v| v < 0.0) {
+                    return Err(Error::InvalidParameter {
+                        input: "second_moment",
+                    });
+                }
+            }
+        }
         let mut temperatures = [0.0; MAX_TEMPERATURES];
         for (t, c) in temperatures.iter_mut().zip(config.temperatures) {
             *t = *c;
@@ -311,7 +400,7 @@ impl<'a, const I: usize, const H: usize, const O: usize> Trainer<'a, I, H, O> {
             first_moment,
             second_moment,
             workspace,
-            state: AdamState::new(),
+            state: state.unwrap_or_default(),
             data_batch,
             temperatures,
         })
