@@ -335,67 +335,19 @@ pub fn train_without_stop_gradient(
     budget: &Budget,
 ) -> Result<Run, Error> {
     let n = budget.batch;
-    let mlp = Generator::new(Activation::Silu);
-    let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
-    let mut params = vec![0.0; Generator::PARAMETERS];
-    Generator::init_pytorch(&mut params, &mut rng)?;
-    let p = Generator::PARAMETERS;
-    let (mut g, mut m, mut v) = (vec![0.0; p], vec![0.0; p], vec![0.0; p]);
-    let adam = Adam {
-        learning_rate: lr,
-        ..Adam::new()
-    };
-    let mut state = AdamState::new();
-    let mut noise = vec![0.0; 32 * n];
-    let mut cache = vec![0.0; Generator::cache_len(n)];
-    let mut scratch = vec![0.0; Generator::backward_scratch_len(n)];
-    let mut samples = vec![0.0; 2 * n];
-    let mut data = vec![0.0; 2 * n];
-    let mut field = vec![0.0; 2 * n];
-    let mut cotangent = vec![0.0; 2 * n];
-    let mut gradient = vec![0.0; 2 * n];
     let mut vjp_scratch = vec![0.0; mean_shift_vjp_scratch_len(n, 2)];
     let config = MeanShiftConfig::new(Kernel::laplace(tau));
-    let mut curve = Vec::new();
-    let mut mean_shift_norms = Vec::new();
-    let mut last = (f64::NAN, f64::NAN);
-    for step in 0..=budget.steps {
-        dataset.sample(&mut rng, &mut data, n)?;
-        fill_standard_normal(&mut rng, &mut noise);
-        mlp.forward(&params, &noise, n, &mut cache, &mut samples)?;
-        laplace_drift(&samples, &data, n, tau, &mut field)?;
-        if step % budget.every.max(1) == 0 || step == budget.steps {
-            let (swd, mmd2) = evaluate(&params, dataset, seed, budget.eval)?;
-            last = (swd, mmd2);
-            curve.push((step, swd, mean_norm(&field, n)));
-            mean_shift_norms.push(mean_norm(&field, n));
-        }
-        if step == budget.steps {
-            break;
-        }
-        // ∂/∂V of mean‖V‖² is 2V/(N·D); through V to the samples with the VJP.
-        for (u, f) in cotangent.iter_mut().zip(&field) {
-            *u = 2.0 * f / (2 * n) as f32;
-        }
+    let vjp = |samples: &[f32], data: &[f32], cotangent: &[f32], gradient: &mut [f32]| {
         mean_shift_vjp(
-            &CloudView::<2>::from_coordinate_major(&samples, n)?,
-            &CloudView::<2>::from_coordinate_major(&data, n)?,
+            &CloudView::<2>::from_coordinate_major(samples, n)?,
+            &CloudView::<2>::from_coordinate_major(data, n)?,
             &config,
-            &cotangent,
+            cotangent,
             &mut vjp_scratch,
-            &mut gradient,
-        )?;
-        mlp.backward(&params, &cache, &gradient, n, &mut g, None, &mut scratch)?;
-        adam.step(&mut state, &mut params, &g, &mut m, &mut v)?;
-    }
-    let (swd, mmd2) = last;
-    Ok(Run {
-        curve,
-        mean_shift_norms,
-        swd,
-        mmd2,
-        params,
-    })
+            gradient,
+        )
+    };
+    train_through_drift(tau, lr, dataset, seed, budget, laplace_drift, vjp)
 }
 
 /// Trains **without** the stop-gradient with the method's Algorithm 2: the loss `mean‖V(x)‖²` of
@@ -408,6 +360,38 @@ pub fn train_two_axis_without_stop_gradient(
     dataset: &Dataset,
     seed: u64,
     budget: &Budget,
+) -> Result<Run, Error> {
+    let n = budget.batch;
+    let mut vjp_scratch = vec![0.0; two_axis_vjp_scratch_len(n, n, n)];
+    let config = two_axis_config(tau);
+    let vjp = |samples: &[f32], data: &[f32], cotangent: &[f32], gradient: &mut [f32]| {
+        two_axis_vjp(
+            &CloudView::<2>::from_coordinate_major(samples, n)?,
+            &CloudView::<2>::from_coordinate_major(data, n)?,
+            Negatives::Queries,
+            &config,
+            cotangent,
+            &mut vjp_scratch,
+            gradient,
+        )
+    };
+    train_through_drift(tau, lr, dataset, seed, budget, two_axis_drift, vjp)
+}
+
+/// A drift of `(samples, data, n, τ, out)`, both coordinate-major.
+type DriftFn = fn(&[f32], &[f32], usize, f32, &mut [f32]) -> Result<(), Error>;
+
+/// The no-stop-gradient loop: per step, data and noise, the generated batch, its `drift` at `τ`
+/// (the curve records its mean norm, `mean_shift_norms` the Laplace mean shift's), the loss
+/// `mean‖V‖²`'s gradient `2V/(N·D)` taken through `V` by `vjp`, backward, Adam at `lr`.
+fn train_through_drift(
+    tau: f32,
+    lr: f32,
+    dataset: &Dataset,
+    seed: u64,
+    budget: &Budget,
+    drift: DriftFn,
+    mut vjp: impl FnMut(&[f32], &[f32], &[f32], &mut [f32]) -> Result<(), Error>,
 ) -> Result<Run, Error> {
     let n = budget.batch;
     let mlp = Generator::new(Activation::Silu);
@@ -430,8 +414,6 @@ pub fn train_two_axis_without_stop_gradient(
     let mut diagnostic = vec![0.0; 2 * n];
     let mut cotangent = vec![0.0; 2 * n];
     let mut gradient = vec![0.0; 2 * n];
-    let mut vjp_scratch = vec![0.0; two_axis_vjp_scratch_len(n, n, n)];
-    let config = two_axis_config(tau);
     let mut curve = Vec::new();
     let mut mean_shift_norms = Vec::new();
     let mut last = (f64::NAN, f64::NAN);
@@ -439,7 +421,7 @@ pub fn train_two_axis_without_stop_gradient(
         dataset.sample(&mut rng, &mut data, n)?;
         fill_standard_normal(&mut rng, &mut noise);
         mlp.forward(&params, &noise, n, &mut cache, &mut samples)?;
-        two_axis_drift(&samples, &data, n, tau, &mut field)?;
+        drift(&samples, &data, n, tau, &mut field)?;
         if step % budget.every.max(1) == 0 || step == budget.steps {
             let (swd, mmd2) = evaluate(&params, dataset, seed, budget.eval)?;
             last = (swd, mmd2);
@@ -454,15 +436,7 @@ pub fn train_two_axis_without_stop_gradient(
         for (u, f) in cotangent.iter_mut().zip(&field) {
             *u = 2.0 * f / (2 * n) as f32;
         }
-        two_axis_vjp(
-            &CloudView::<2>::from_coordinate_major(&samples, n)?,
-            &CloudView::<2>::from_coordinate_major(&data, n)?,
-            Negatives::Queries,
-            &config,
-            &cotangent,
-            &mut vjp_scratch,
-            &mut gradient,
-        )?;
+        vjp(&samples, &data, &cotangent, &mut gradient)?;
         mlp.backward(&params, &cache, &gradient, n, &mut g, None, &mut scratch)?;
         adam.step(&mut state, &mut params, &g, &mut m, &mut v)?;
     }

@@ -167,14 +167,15 @@ pub struct Trainer<'a, const I: usize, const H: usize, const O: usize> {
     temperatures: [f32; MAX_TEMPERATURES],
 }
 
-/// The caller-owned buffers of a [`Trainer`].
-struct TrainerBuffers<'a> {
-    parameters: &'a mut [f32],
-    gradients: &'a mut [f32],
-    first_moment: &'a mut [f32],
-    second_moment: &'a mut [f32],
-    workspace: &'a mut [f32],
-}
+/// The caller-owned buffers of a [`Trainer`]: parameters, gradients, first and second moments,
+/// workspace.
+type TrainerBuffers<'a> = (
+    &'a mut [f32],
+    &'a mut [f32],
+    &'a mut [f32],
+    &'a mut [f32],
+    &'a mut [f32],
+);
 
 impl<'a, const I: usize, const H: usize, const O: usize> Trainer<'a, I, H, O> {
     /// The workspace layout, or `None` if a length overflows `usize`.
@@ -277,13 +278,13 @@ impl<'a, const I: usize, const H: usize, const O: usize> Trainer<'a, I, H, O> {
         second_moment: &'a mut [f32],
         workspace: &'a mut [f32],
     ) -> Result<Self, Error> {
-        let buffers = TrainerBuffers {
+        let buffers = (
             parameters,
             gradients,
             first_moment,
             second_moment,
             workspace,
-        };
+        );
         Self::build(config, data_batch, buffers, None)
     }
 
@@ -307,13 +308,13 @@ impl<'a, const I: usize, const H: usize, const O: usize> Trainer<'a, I, H, O> {
         workspace: &'a mut [f32],
         state: AdamState,
     ) -> Result<Self, Error> {
-        let buffers = TrainerBuffers {
+        let buffers = (
             parameters,
             gradients,
             first_moment,
             second_moment,
             workspace,
-        };
+        );
         Self::build(config, data_batch, buffers, Some(state))
     }
 
@@ -331,13 +332,7 @@ impl<'a, const I: usize, const H: usize, const O: usize> Trainer<'a, I, H, O> {
         buffers: TrainerBuffers<'a>,
         state: Option<AdamState>,
     ) -> Result<Self, Error> {
-        let TrainerBuffers {
-            parameters,
-            gradients,
-            first_moment,
-            second_moment,
-            workspace,
-        } = buffers;
+        let (parameters, gradients, first_moment, second_moment, workspace) = buffers;
         Self::validate(&config, data_batch)?;
         for (buffer, input) in [
             (&*parameters, "parameters"),
