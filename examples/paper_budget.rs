@@ -218,6 +218,16 @@ fn run(r: &Run) -> Result<(), Failure> {
         &mut workspace,
         state,
     )?;
+    if trainer.steps() >= r.steps {
+        let log = std::fs::read_to_string(&log_path)?;
+        println!(
+            "{}: finished at step {}; last evaluation {}",
+            r.dir.display(),
+            trainer.steps(),
+            log.lines().last().unwrap_or("(none)")
+        );
+        return Ok(());
+    }
     let started = Instant::now();
     let start_seconds = seconds;
     let mut data = vec![0.0; 2 * n];

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Every paper-budget run of experiments 4 and 6 (examples/README.md), resumable: each run
+# continues from its checkpoint, finished runs only print their last line. Stops cleanly after
+# MINUTES of wall time in all (default: no limit), so it can be spread over several sittings.
+#
+#   examples/paper_budget.sh [RUNS_DIR] [MINUTES]       # RUNS_DIR default: runs
+set -euo pipefail
+cd "$(dirname "$0")/.."
+runs="${1:-runs}"
+minutes="${2:-}"
+cargo build --release --features std --example paper_budget
+start=$SECONDS
+for seed in 0 1 2; do
+    for spec in laplace:checkerboard gaussian:checkerboard laplace:swiss_roll gaussian:swiss_roll \
+                laplace:two_moons gaussian:two_moons laplace:ring_of_gaussians \
+                gaussian:ring_of_gaussians sinkhorn:checkerboard; do
+        field="${spec%%:*}"
+        dataset="${spec##*:}"
+        limit=()
+        if [[ -n "$minutes" ]]; then
+            left=$(( minutes - (SECONDS - start) / 60 ))
+            (( left > 0 )) || { echo "time budget spent"; exit 0; }
+            limit=(--minutes "$left")
+        fi
+        target/release/examples/paper_budget --field "$field" --dataset "$dataset" --seed "$seed" \
+            --dir "$runs/$field-$dataset-$seed" "${limit[@]}"
+    done
+done
