@@ -259,94 +259,7 @@ pub fn grouped_drift_loss(
     field: &mut [f32],
     group_losses: Option<&mut [f32]>,
 ) -> Result<GroupedDriftReport, Error> {
-    grouped_drift_loss_on(
-        Exec::current(),
-        shape,
-        generated,
-        unconditional,
-        positives,
-        config,
-        workspace,
-        field,
-        group_losses,
-    )
-}
-
-/// The inputs of one call, validated.
-struct Problem<'a> {
-    shape: GroupShape,
-    generated: &'a [f32],
-    unconditional: &'a [f32],
-    positives: &'a [f32],
-    config: &'a GroupedDriftConfig<'a>,
-    form: DistanceForm,
-}
-
-impl<'a> Problem<'a> {
-    /// The queries and targets of group `b`.
-    fn rows(&self, b: usize) -> (Rows<'a>, Rows<'a>) {
-        let s = self.shape.channels;
-        let part = |data: &'a [f32], count: usize| {
-            let len = count * s;
-            data.get(b * len..(b + 1) * len).unwrap_or(&[])
-        };
-        let generated = part(self.generated, self.shape.generated);
-        let targets = Rows::new(
-            [
-                generated,
-                part(self.unconditional, self.shape.unconditional),
-                part(self.positives, self.shape.positives),
-            ],
-            s,
-        );
-        (Rows::single(generated, s), targets)
-    }
-
-    /// The column weights of group `b` (`[generated ; unconditional ; positives]`).
-    fn weights(&self, b: usize, out: &mut [f32]) {
-        let shape = &self.shape;
-        let (cg, cu, cp) = (shape.generated, shape.unconditional, shape.positives);
-        let (generated, rest) = out.split_at_mut(cg.min(out.len()));
-        let (unc, pos) = rest.split_at_mut(cu.min(rest.len()));
-        fill_weights(generated, self.config.generated_weights, b, cg);
-        match (self.config.unconditional_weights, self.config.guidance) {
-            (Some(w), _) => fill_weights(unc, Some(w), b, cu),
-            (None, Some(alpha)) => {
-                let a = alpha.get(b).copied().unwrap_or(1.0);
-                #[allow(clippy::cast_precision_loss)]
-                let w = (a - 1.0) * (cg as f32 - 1.0) / cu.max(1) as f32;
-                unc.fill(w);
-            }
-            (None, None) => unc.fill(1.0),
-        }
-        fill_weights(pos, self.config.positive_weights, b, cp);
-    }
-}
-
-fn fill_weights(out: &mut [f32], weights: Option<&[f32]>, b: usize, count: usize) {
-    match weights.and_then(|w| w.get(b * count..(b + 1) * count)) {
-        Some(w) => {
-            for (o, v) in out.iter_mut().zip(w) {
-                *o = *v;
-            }
-        }
-        None => out.fill(1.0),
-    }
-}
-
-/// [`grouped_drift_loss`] with the groups run by `exec`.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn grouped_drift_loss_on(
-    exec: Exec,
-    shape: &GroupShape,
-    generated: &[f32],
-    unconditional: &[f32],
-    positives: &[f32],
-    config: &GroupedDriftConfig<'_>,
-    workspace: &mut [f32],
-    field: &mut [f32],
-    group_losses: Option<&mut [f32]>,
-) -> Result<GroupedDriftReport, Error> {
+    let exec = Exec::current();
     let layout = validate(
         shape,
         generated,
@@ -523,6 +436,68 @@ pub(crate) fn grouped_drift_loss_on(
         return Err(Error::OutOfRange { input: "weights" });
     }
     Ok(report)
+}
+
+/// The inputs of one call, validated.
+struct Problem<'a> {
+    shape: GroupShape,
+    generated: &'a [f32],
+    unconditional: &'a [f32],
+    positives: &'a [f32],
+    config: &'a GroupedDriftConfig<'a>,
+    form: DistanceForm,
+}
+
+impl<'a> Problem<'a> {
+    /// The queries and targets of group `b`.
+    fn rows(&self, b: usize) -> (Rows<'a>, Rows<'a>) {
+        let s = self.shape.channels;
+        let part = |data: &'a [f32], count: usize| {
+            let len = count * s;
+            data.get(b * len..(b + 1) * len).unwrap_or(&[])
+        };
+        let generated = part(self.generated, self.shape.generated);
+        let targets = Rows::new(
+            [
+                generated,
+                part(self.unconditional, self.shape.unconditional),
+                part(self.positives, self.shape.positives),
+            ],
+            s,
+        );
+        (Rows::single(generated, s), targets)
+    }
+
+    /// The column weights of group `b` (`[generated ; unconditional ; positives]`).
+    fn weights(&self, b: usize, out: &mut [f32]) {
+        let shape = &self.shape;
+        let (cg, cu, cp) = (shape.generated, shape.unconditional, shape.positives);
+        let (generated, rest) = out.split_at_mut(cg.min(out.len()));
+        let (unc, pos) = rest.split_at_mut(cu.min(rest.len()));
+        fill_weights(generated, self.config.generated_weights, b, cg);
+        match (self.config.unconditional_weights, self.config.guidance) {
+            (Some(w), _) => fill_weights(unc, Some(w), b, cu),
+            (None, Some(alpha)) => {
+                let a = alpha.get(b).copied().unwrap_or(1.0);
+                #[allow(clippy::cast_precision_loss)]
+                let w = (a - 1.0) * (cg as f32 - 1.0) / cu.max(1) as f32;
+                unc.fill(w);
+            }
+            (None, None) => unc.fill(1.0),
+        }
+        fill_weights(pos, self.config.positive_weights, b, cp);
+    }
+}
+
+fn fill_weights(out: &mut [f32], weights: Option<&[f32]>, b: usize, count: usize) {
+    match weights.and_then(|w| w.get(b * count..(b + 1) * count)) {
+        Some(w) => {
+            for (o, v) in out.iter_mut().zip(w) {
+                *o = *v;
+            }
+        }
+        None => out.fill(1.0),
+    }
 }
 
 /// Checks every input of a call; returns the workspace layout.

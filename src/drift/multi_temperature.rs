@@ -4,7 +4,7 @@
 use crate::cloud::CloudView;
 #[cfg(feature = "dense")]
 use crate::drift::grouped::{
-    GroupShape, GroupedDriftConfig, grouped_drift_loss_on, grouped_drift_workspace_len,
+    GroupShape, GroupedDriftConfig, grouped_drift_loss, grouped_drift_workspace_len,
 };
 use crate::drift::{Evaluation, Negatives, validate_clouds};
 use crate::engine::affinity::TwoAxisProblem;
@@ -110,7 +110,6 @@ pub fn multi_temperature_dense_scratch_len(
 /// distance once and kept for every temperature. One problem is one group, so it runs on one
 /// thread.
 fn dense_multi_temperature<const D: usize>(
-    exec: Exec,
     form: DistanceForm,
     queries: &CloudView<'_, D>,
     positives: &CloudView<'_, D>,
@@ -141,8 +140,7 @@ fn dense_multi_temperature<const D: usize>(
         positive_weights: config.positive_weights,
         distances: form.method(),
     };
-    let report = grouped_drift_loss_on(
-        exec,
+    let report = grouped_drift_loss(
         &shape,
         generated,
         &[],
@@ -248,7 +246,7 @@ pub fn multi_temperature_drift<const D: usize>(
         multi_temperature_dense_scratch_len(n, p, D, config.temperatures.len()),
         scratch.len(),
     )? {
-        return dense_multi_temperature(exec, form, queries, positives, config, scratch, out);
+        return dense_multi_temperature(form, queries, positives, config, scratch, out);
     }
     let scratch = take_scratch(scratch, multi_temperature_scratch_len(n, p, D))?;
 
