@@ -250,26 +250,8 @@ pub fn multi_temperature_drift<const D: usize>(
     }
     let scratch = take_scratch(scratch, multi_temperature_scratch_len(n, p, D))?;
 
-    let diameter2 = squared_diameter(&[queries, positives]);
-    check_range(diameter2, 0.0, "temperatures")?;
-    let distance_scale = distance_scale(exec, queries, positives, config);
-    if !distance_scale.is_finite() {
-        return Err(Error::OutOfRange { input: "weights" });
-    }
+    let (distance_scale, input_scale) = checked_scales(exec, queries, positives, config)?;
     let clamped_scale = distance_scale.max(1.0e-3);
-    let smallest = config
-        .temperatures
-        .iter()
-        .fold(f32::INFINITY, |m, &r| m.min(r));
-    let largest_normalised =
-        libm::sqrt(diameter2) / f64::from(clamped_scale) + f64::from(config.self_mask_distance);
-    check_range(
-        diameter2,
-        largest_normalised / f64::from(smallest),
-        "temperatures",
-    )?;
-    #[allow(clippy::cast_precision_loss)]
-    let input_scale = (distance_scale / libm::sqrtf(D as f32)).max(1.0e-3);
     let (lse, force) = scratch.split_at_mut((2 * n + p).min(scratch.len()));
     let force = force.get_mut(..n * D).unwrap_or(&mut []);
     out.fill(0.0);
@@ -451,4 +433,40 @@ pub(crate) fn distance_scale<const D: usize>(
     #[allow(clippy::cast_precision_loss, clippy::cast_possible_truncation)]
     let scale = (total / (queries.len() as f64 * weight_total)) as f32;
     scale
+}
+
+/// The global distance scale and `s_in = max(scale/√D, 1e-3)` of a streaming evaluation, after
+/// checking that every normalised distance over the smallest temperature stays in range (shared
+/// with the vector-Jacobian product).
+///
+/// # Errors
+/// [`Error::OutOfRange`] (`"temperatures"`) for clouds too far apart for the temperatures,
+/// (`"weights"`) for a non-finite scale.
+pub(crate) fn checked_scales<const D: usize>(
+    exec: Exec,
+    queries: &CloudView<'_, D>,
+    positives: &CloudView<'_, D>,
+    config: &MultiTemperatureConfig<'_>,
+) -> Result<(f32, f32), Error> {
+    let diameter2 = squared_diameter(&[queries, positives]);
+    check_range(diameter2, 0.0, "temperatures")?;
+    let scale = distance_scale(exec, queries, positives, config);
+    if !scale.is_finite() {
+        return Err(Error::OutOfRange { input: "weights" });
+    }
+    let clamped_scale = scale.max(1.0e-3);
+    let smallest = config
+        .temperatures
+        .iter()
+        .fold(f32::INFINITY, |m, &r| m.min(r));
+    let largest_normalised =
+        libm::sqrt(diameter2) / f64::from(clamped_scale) + f64::from(config.self_mask_distance);
+    check_range(
+        diameter2,
+        largest_normalised / f64::from(smallest),
+        "temperatures",
+    )?;
+    #[allow(clippy::cast_precision_loss)]
+    let input_scale = (scale / libm::sqrtf(D as f32)).max(1.0e-3);
+    Ok((scale, input_scale))
 }

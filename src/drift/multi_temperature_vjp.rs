@@ -33,7 +33,7 @@
 //! formula.
 
 use crate::cloud::CloudView;
-use crate::drift::multi_temperature::{MultiTemperatureConfig, distance_scale, validate_config};
+use crate::drift::multi_temperature::{MultiTemperatureConfig, checked_scales, validate_config};
 use crate::drift::two_axis_vjp::{add, add_two_axis_vjp, validate_cotangent, vjp_statistics_len};
 use crate::drift::vjp::lanes_of;
 use crate::drift::{Negatives, validate_clouds};
@@ -41,8 +41,7 @@ use crate::engine::affinity::TwoAxisProblem;
 use crate::engine::chunks::Exec;
 use crate::engine::simd::{F32s, LANES, sqrt};
 use crate::engine::{
-    Block, LaplaceShape, LogitRule, PairMask, Partners, check_range, mean_square, squared_diameter,
-    sweep, take_scratch,
+    Block, LaplaceShape, LogitRule, PairMask, Partners, mean_square, sweep, take_scratch,
 };
 use crate::error::Error;
 
@@ -124,27 +123,10 @@ pub fn multi_temperature_vjp<const D: usize>(
     validate_config(config, n, p)?;
     validate_cotangent(cotangent, out.len())?;
     let scratch = take_scratch(scratch, multi_temperature_vjp_scratch_len(n, p, D))?;
-    let diameter2 = squared_diameter(&[queries, positives]);
-    check_range(diameter2, 0.0, "temperatures")?;
-    let scale = distance_scale(Exec::current(), queries, positives, config);
-    if !scale.is_finite() {
-        return Err(Error::OutOfRange { input: "weights" });
-    }
+    let (scale, input_scale) = checked_scales(Exec::current(), queries, positives, config)?;
     let clamped_scale = scale.max(1.0e-3);
-    let smallest = config
-        .temperatures
-        .iter()
-        .fold(f32::INFINITY, |m, &r| m.min(r));
-    let largest_normalised =
-        libm::sqrt(diameter2) / f64::from(clamped_scale) + f64::from(config.self_mask_distance);
-    check_range(
-        diameter2,
-        largest_normalised / f64::from(smallest),
-        "temperatures",
-    )?;
     #[allow(clippy::cast_precision_loss)]
     let sqrt_dim = libm::sqrtf(D as f32);
-    let input_scale = (scale / sqrt_dim).max(1.0e-3);
 
     let (lse, rest) = scratch.split_at_mut((2 * n + p).min(scratch.len()));
     let (force, rest) = rest.split_at_mut((n * D).min(rest.len()));
