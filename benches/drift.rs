@@ -6,7 +6,8 @@
 //! cargo bench --bench drift
 //! RUSTFLAGS="-C target-cpu=x86-64-v3" cargo bench --bench drift
 //! ```
-//! The reference path is dense and allocates an `N × (P+Q)` matrix; it is benched up to N = 1024.
+//! The group `drift/registry` runs every operator of the registry (`DriftField::CATALOGUE`)
+//! through the trainer's entry point. The reference path is dense and allocates an `N × (P+Q)` matrix; it is benched up to N = 1024.
 
 #[path = "../tests/reference/mod.rs"]
 mod reference;
@@ -16,9 +17,9 @@ use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use drifting::{
-    CloudView, Kernel, MeanShiftConfig, MultiTemperatureConfig, Negatives, TwoAxisConfig,
-    mean_shift_drift, multi_temperature_drift, multi_temperature_scratch_len, two_axis_scratch_len,
-    two_axis_softmax_drift,
+    CloudView, DriftField, Kernel, MeanShiftConfig, MultiTemperatureConfig, Negatives,
+    TwoAxisConfig, mean_shift_drift, multi_temperature_drift, multi_temperature_scratch_len,
+    two_axis_scratch_len, two_axis_softmax_drift,
 };
 use rand_core::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
@@ -161,7 +162,41 @@ fn bench_dim<const D: usize>(c: &mut Criterion) {
     }
 }
 
+/// Every operator of the registry ([`DriftField::CATALOGUE`]) through the trainer's entry point
+/// [`DriftField::evaluate`], one temperature, N = P = 1024 in 2D: the per-step cost of each field
+/// a training run can regress onto (`drift/registry/<operator>`).
+fn registry(c: &mut Criterion) {
+    const N: usize = 1024;
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(5);
+    let (x, y) = (cloud(&mut rng, N, 2), cloud(&mut rng, N, 2));
+    let (qx, qy) = (
+        CloudView::<2>::from_coordinate_major(&x, N).expect("valid"),
+        CloudView::<2>::from_coordinate_major(&y, N).expect("valid"),
+    );
+    let mut group = c.benchmark_group("drift/registry");
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(2))
+        .throughput(Throughput::Elements((N * 2 * N) as u64));
+    for (k, field) in DriftField::CATALOGUE.iter().enumerate() {
+        let mut scratch = vec![0.0; field.workspace_len(N, N, 2)];
+        let mut out = vec![0.0; N * 2];
+        // The catalogue's index and the operator (the index tells the kernel families apart).
+        let id = format!("{k}-{}", field.name().replace(' ', "_"));
+        group.bench_function(BenchmarkId::new(id, N), |b| {
+            b.iter(|| {
+                field
+                    .evaluate(&[0.1], &mut rng, &qx, &qy, &mut scratch, &mut out)
+                    .expect("valid field");
+                black_box(&out);
+            });
+        });
+    }
+    group.finish();
+}
+
 fn drift(c: &mut Criterion) {
+    registry(c);
     bench_dim::<2>(c);
     bench_dim::<16>(c);
     bench_dim::<64>(c);

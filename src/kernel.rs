@@ -2,6 +2,10 @@
 
 use crate::error::Error;
 
+/// `ln` of the smallest normal `f32` (`1.18e-38`): a kernel affinity `exp(l)` with a logit below
+/// this is subnormal or flushed to zero by the crate's `exp`.
+pub(crate) const UNDERFLOW_LOGIT: f32 = -87.336_55;
+
 /// A radial kernel `k(x, y) = exp(l(x, y))`, always handled through its logit `l`.
 ///
 /// | kernel | `k(x, y)` | logit |
@@ -71,6 +75,16 @@ impl Kernel {
             Ok(())
         } else {
             Err(Error::InvalidParameter { input: name })
+        }
+    }
+
+    /// The distance beyond which the kernel underflows `f32` (logit below [`UNDERFLOW_LOGIT`]):
+    /// `87.3·τ` (Laplace) or `√(2·87.3)·σ` (Gaussian).
+    pub(crate) fn reach(&self) -> f32 {
+        let limit = -UNDERFLOW_LOGIT;
+        match *self {
+            Self::Laplace { temperature } => limit * temperature,
+            Self::Gaussian { bandwidth } => libm::sqrtf(2.0 * limit) * bandwidth,
         }
     }
 

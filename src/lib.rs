@@ -131,7 +131,11 @@ pub type SlicedFlowConfig = SlicedWassersteinDriftConfig;
 pub const fn sliced_flow_scratch_len(n: usize, p: usize) -> usize {
     sliced_wasserstein_drift_scratch_len(n, p)
 }
+pub use drift::field::OperatorVisitor;
 pub use drift::multi_temperature_vjp::{multi_temperature_vjp, multi_temperature_vjp_scratch_len};
+pub use drift::operator::{
+    DriftOperator, DriftOutcome, DriftShape, DriftWorkspace, TemperatureUse,
+};
 pub use drift::two_axis::{SelfMask, TwoAxisConfig, two_axis_scratch_len, two_axis_softmax_drift};
 #[cfg(feature = "dense")]
 pub use drift::two_axis_dense_scratch_len;

@@ -413,7 +413,7 @@ fn drift_field_evaluate_is_the_operators() {
     let queries = CloudView::<2>::from_coordinate_major(&x, n).unwrap();
     let positives = CloudView::<2>::from_coordinate_major(&y, p).unwrap();
     let run = |field: DriftField, t: f32, seed: u64| {
-        let mut scratch = vec![0.0; field.scratch_len(n, p, 2)];
+        let mut scratch = vec![0.0; field.workspace_len(n, p, 2)];
         let mut out = vec![0.0; 2 * n];
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
         let scale = field
@@ -476,7 +476,7 @@ fn drift_field_evaluate_is_the_operators() {
     );
 
     let field = DriftField::SlicedWasserstein { directions: 0 };
-    let mut scratch = vec![0.0; field.scratch_len(n, p, 2)];
+    let mut scratch = vec![0.0; field.workspace_len(n, p, 2)];
     let mut out = vec![0.0; 2 * n];
     assert_eq!(
         field.evaluate(

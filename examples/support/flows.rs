@@ -216,7 +216,7 @@ pub fn particle_flow(
     let (n, p) = (particles.len() / 2, data.len() / 2);
     let (field, temperature) = flow.field(h);
     let eta = flow.particle_step(h);
-    let mut scratch = vec![0.0; field.scratch_len(n, p, 2)];
+    let mut scratch = vec![0.0; field.workspace_len(n, p, 2)];
     let mut drift = vec![0.0; 2 * n];
     let positives = CloudView::<2>::from_coordinate_major(data, p)?;
     for _ in 0..steps {

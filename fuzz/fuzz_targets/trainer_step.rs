@@ -34,7 +34,7 @@ fuzz_target!(|data: &[u8]| {
         cloud::<2>(&mut u, 24),
         scale(&mut u),
         scale(&mut u),
-        u.int_in_range(0u8..=11),
+        u.int_in_range(0u8..=(DriftField::CATALOGUE.len() as u8 + 3)),
         u.int_in_range(1usize..=3),
         scale(&mut u),
         u.int_in_range(0u8..=3),
@@ -43,36 +43,29 @@ fuzz_target!(|data: &[u8]| {
     else {
         return;
     };
-    let field = match field_pick {
-        0 => DriftField::OFFICIAL_DEMO,
-        1 => DriftField::TwoAxis(KernelFamily::Gaussian, SelfMask::Exclude),
-        2 => DriftField::MeanShift(KernelFamily::Laplace),
-        3 => DriftField::MultiTemperature {
-            affinity_floor: 1e-6,
-            self_mask_distance: 100.0,
-        },
-        4 => DriftField::Sinkhorn(SinkhornConfig {
-            max_iterations: 3,
-            ..SinkhornConfig::default()
-        }),
-        5 => DriftField::SinkhornProxy(SinkhornConfig::default()),
-        6 => DriftField::MmdFlow(KernelFamily::Gaussian),
-        7 => DriftField::SlicedWasserstein { directions: 5 },
+    let catalogue = DriftField::CATALOGUE;
+    let pick = usize::from(field_pick);
+    let field = if let Some(&field) = catalogue.get(pick) {
+        // Every operator of the registry, the Sinkhorn solve capped at 3 iterations.
+        match field {
+            DriftField::Sinkhorn(config) => {
+                DriftField::Sinkhorn(SinkhornConfig { max_iterations: 3, ..config })
+            }
+            other => other,
+        }
+    } else {
         // The field's own parameters, fuzzed: Trainer::new must check them.
-        8 => DriftField::TwoAxis(KernelFamily::Laplace, SelfMask::AddDistance(parameter)),
-        9 => DriftField::MultiTemperature {
-            affinity_floor: parameter,
-            self_mask_distance: 100.0,
-        },
-        10 => DriftField::Sinkhorn(SinkhornConfig {
-            scaling: Some(parameter),
-            tolerance: parameter,
-            max_iterations: 3,
-            ..SinkhornConfig::default()
-        }),
-        _ => DriftField::SlicedWasserstein {
-            directions: if huge { usize::MAX } else { 0 },
-        },
+        match pick - catalogue.len() {
+            0 => DriftField::TwoAxis(KernelFamily::Laplace, SelfMask::AddDistance(parameter)),
+            1 => DriftField::MultiTemperature { affinity_floor: parameter, self_mask_distance: 100.0 },
+            2 => DriftField::Sinkhorn(SinkhornConfig {
+                scaling: Some(parameter),
+                tolerance: parameter,
+                max_iterations: 3,
+                ..SinkhornConfig::default()
+            }),
+            _ => DriftField::SlicedWasserstein { directions: if huge { usize::MAX } else { 0 } },
+        }
     };
     let annealing = [
         AnnealingSchedule::Exponential {

@@ -1,6 +1,7 @@
 //! The mean-shift drift `V(x) = η (μ_p(x) − μ_q(x))` (docs/mathematics.md §3).
 
 use crate::cloud::CloudView;
+use crate::drift::operator::{DriftOperator, DriftOutcome, DriftShape};
 use crate::drift::{Negatives, validate_clouds};
 use crate::engine::chunks::{Exec, for_each_chunk};
 use crate::engine::simd::F32s;
@@ -10,6 +11,7 @@ use crate::engine::{
 };
 use crate::error::Error;
 use crate::kernel::Kernel;
+use rand_core::Rng;
 
 /// Configuration of [`mean_shift_drift`].
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -123,4 +125,44 @@ fn run<const D: usize, S: Shape>(
             }
         }
     });
+}
+
+impl MeanShiftConfig {
+    /// Workspace values the operator needs: none (each mean streams with `O(D)` state per
+    /// block of queries). `const`, for the [`DriftOperator`] convention.
+    #[must_use]
+    pub const fn workspace_len(&self, _shape: &DriftShape) -> usize {
+        0
+    }
+}
+
+impl DriftOperator for MeanShiftConfig {
+    const NAME: &'static str = "mean shift";
+    const SEPARATE_NEGATIVES: bool = true;
+
+    fn workspace_len(&self, shape: &DriftShape) -> Option<usize> {
+        Some(Self::workspace_len(self, shape))
+    }
+
+    fn validate(&self) -> Result<(), Error> {
+        self.kernel.validate()?;
+        if self.step.is_finite() {
+            Ok(())
+        } else {
+            Err(Error::InvalidParameter { input: "step" })
+        }
+    }
+
+    fn run<const D: usize, R: Rng + ?Sized>(
+        &self,
+        queries: &CloudView<'_, D>,
+        positives: &CloudView<'_, D>,
+        negatives: Negatives<'_, D>,
+        _rng: &mut R,
+        _workspace: &mut [f32],
+        out: &mut [f32],
+    ) -> Result<DriftOutcome, Error> {
+        mean_shift_drift(queries, positives, negatives, self, out)?;
+        Ok(DriftOutcome::single(out))
+    }
 }

@@ -2,6 +2,7 @@
 //! §7; the third paper's MMD gradient flow, Arbel et al. 2019).
 
 use crate::cloud::CloudView;
+use crate::drift::operator::{DriftOperator, DriftOutcome, DriftShape};
 use crate::drift::{Negatives, validate_clouds};
 use crate::engine::chunks::{Exec, for_each_chunk};
 use crate::engine::simd::F32s;
@@ -11,6 +12,7 @@ use crate::engine::{
 };
 use crate::error::Error;
 use crate::kernel::Kernel;
+use rand_core::Rng;
 
 /// Configuration of [`mmd_flow_drift`].
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -147,4 +149,50 @@ fn gradient_sum<const D: usize, S: Shape>(
         tile.accumulate_displacements(tile.logits(), &block.coords, &mut acc);
     });
     acc
+}
+
+impl MmdFlowConfig {
+    /// Workspace values the operator needs: none (the kernel sums stream). `const`, for the
+    /// [`DriftOperator`] convention.
+    #[must_use]
+    pub const fn workspace_len(&self, _shape: &DriftShape) -> usize {
+        0
+    }
+}
+
+impl DriftOperator for MmdFlowConfig {
+    const NAME: &'static str = "MMD flow";
+    const SEPARATE_NEGATIVES: bool = true;
+
+    fn workspace_len(&self, shape: &DriftShape) -> Option<usize> {
+        Some(Self::workspace_len(self, shape))
+    }
+
+    fn validate(&self) -> Result<(), Error> {
+        self.kernel.validate()?;
+        if self.step.is_finite() {
+            Ok(())
+        } else {
+            Err(Error::InvalidParameter { input: "step" })
+        }
+    }
+
+    fn run<const D: usize, R: Rng + ?Sized>(
+        &self,
+        queries: &CloudView<'_, D>,
+        positives: &CloudView<'_, D>,
+        negatives: Negatives<'_, D>,
+        _rng: &mut R,
+        _workspace: &mut [f32],
+        out: &mut [f32],
+    ) -> Result<DriftOutcome, Error> {
+        mmd_flow_drift(queries, positives, negatives, self, out)?;
+        Ok(DriftOutcome::single(out))
+    }
+
+    /// Unnormalised kernel sums: a query beyond the kernel's reach of every data point feels no
+    /// pull.
+    fn reach(&self, _outcome: &DriftOutcome) -> Option<f32> {
+        Some(self.kernel.reach())
+    }
 }

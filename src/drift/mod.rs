@@ -9,12 +9,14 @@
 
 #[cfg(feature = "dense")]
 mod dense_two_axis;
+pub mod field;
 #[cfg(feature = "dense")]
 pub mod grouped;
 pub mod mean_shift;
 pub mod mmd_flow;
 pub mod multi_temperature;
 pub mod multi_temperature_vjp;
+pub mod operator;
 pub mod sliced_wasserstein_drift;
 pub mod two_axis;
 pub mod two_axis_vjp;

@@ -6,6 +6,9 @@ use crate::cloud::CloudView;
 use crate::drift::grouped::{
     GroupShape, GroupedDriftConfig, grouped_drift_loss, grouped_drift_workspace_len,
 };
+use crate::drift::operator::{
+    DriftOperator, DriftOutcome, DriftShape, queries_as_negatives, saturated,
+};
 use crate::drift::{Evaluation, Negatives, validate_clouds};
 use crate::engine::affinity::TwoAxisProblem;
 use crate::engine::chunks::{Exec, block_starts, fold_chunks};
@@ -17,6 +20,8 @@ use crate::engine::{
     sweep, take_scratch,
 };
 use crate::error::Error;
+use crate::kernel::UNDERFLOW_LOGIT;
+use rand_core::Rng;
 
 /// Most temperatures one call accepts.
 pub const MAX_TEMPERATURES: usize = 8;
@@ -469,4 +474,78 @@ pub(crate) fn checked_scales<const D: usize>(
     #[allow(clippy::cast_precision_loss)]
     let input_scale = (scale / libm::sqrtf(D as f32)).max(1.0e-3);
     Ok((scale, input_scale))
+}
+
+impl MultiTemperatureConfig<'_> {
+    /// Workspace values the streaming evaluation needs for `shape`: `2N + P` log-sum-exps and
+    /// one temperature's field (`N·D`); saturating at `usize::MAX`. `const`, for buffers in a
+    /// `static`. The dense evaluation ([`Evaluation::Dense`]) needs
+    /// `multi_temperature_dense_scratch_len` (feature `dense`), which
+    /// [`DriftOperator::workspace_len`] returns for it.
+    #[must_use]
+    pub const fn workspace_len(&self, shape: &DriftShape) -> usize {
+        saturated(shape.linear(2, 1, 0, 1))
+    }
+}
+
+impl DriftOperator for MultiTemperatureConfig<'_> {
+    const NAME: &'static str = "multi-temperature";
+    const SEPARATE_NEGATIVES: bool = false;
+
+    fn workspace_len(&self, shape: &DriftShape) -> Option<usize> {
+        match self.evaluation {
+            #[cfg(feature = "dense")]
+            Evaluation::Dense(_) => multi_temperature_dense_scratch_len(
+                shape.queries,
+                shape.positives,
+                shape.dim,
+                self.temperatures.len(),
+            ),
+            _ => shape.linear(2, 1, 0, 1),
+        }
+    }
+
+    fn validate(&self) -> Result<(), Error> {
+        validate_official(
+            self.temperatures,
+            self.affinity_floor,
+            self.self_mask_distance,
+        )?;
+        #[cfg(not(feature = "dense"))]
+        self.evaluation.check_streaming()?;
+        Ok(())
+    }
+
+    fn run<const D: usize, R: Rng + ?Sized>(
+        &self,
+        queries: &CloudView<'_, D>,
+        positives: &CloudView<'_, D>,
+        negatives: Negatives<'_, D>,
+        _rng: &mut R,
+        workspace: &mut [f32],
+        out: &mut [f32],
+    ) -> Result<DriftOutcome, Error> {
+        queries_as_negatives(negatives)?;
+        let report = multi_temperature_drift(queries, positives, self, workspace, out)?;
+        Ok(DriftOutcome {
+            coordinate_scale: report.input_scale,
+            distance_scale: report.distance_scale,
+            raw_rms2: report.raw_rms2,
+            temperature_count: report.temperature_count,
+        })
+    }
+
+    /// Without a floor the affinities underflow like a kernel on the normalised distance: a
+    /// query beyond `87.3·R·scale` (smallest `R`) of every data point feels no pull. With a
+    /// floor every pair keeps an affinity.
+    fn reach(&self, outcome: &DriftOutcome) -> Option<f32> {
+        if self.affinity_floor != 0.0 {
+            return None;
+        }
+        let smallest = self
+            .temperatures
+            .iter()
+            .fold(f32::INFINITY, |m, &t| m.min(t));
+        Some(-UNDERFLOW_LOGIT * smallest * outcome.distance_scale.max(1.0e-3))
+    }
 }

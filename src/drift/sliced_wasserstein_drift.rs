@@ -4,6 +4,10 @@
 use rand_core::Rng;
 
 use crate::cloud::CloudView;
+use crate::drift::Negatives;
+use crate::drift::operator::{
+    DriftOperator, DriftOutcome, DriftShape, queries_as_negatives, saturated,
+};
 use crate::engine::projection::{MAX_DIRECTIONS, project, random_direction};
 use crate::engine::take_scratch;
 use crate::engine::{check_range, squared_diameter};
@@ -185,4 +189,49 @@ pub fn sliced_wasserstein_drift<const D: usize, R: Rng + ?Sized>(
 #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
 fn index(v: f32) -> usize {
     v as usize
+}
+
+impl SlicedWassersteinDriftConfig {
+    /// Workspace values for `shape`: `2N + P` (as [`sliced_wasserstein_drift_scratch_len`]),
+    /// saturating at `usize::MAX`. `const`, for buffers in a `static`.
+    #[must_use]
+    pub const fn workspace_len(&self, shape: &DriftShape) -> usize {
+        saturated(shape.linear(2, 1, 0, 0))
+    }
+}
+
+impl DriftOperator for SlicedWassersteinDriftConfig {
+    const NAME: &'static str = "sliced-Wasserstein flow";
+    const SEPARATE_NEGATIVES: bool = false;
+
+    fn workspace_len(&self, shape: &DriftShape) -> Option<usize> {
+        shape.linear(2, 1, 0, 0)
+    }
+
+    fn validate(&self) -> Result<(), Error> {
+        if self.directions == 0 || self.directions > MAX_DIRECTIONS {
+            return Err(Error::InvalidParameter {
+                input: "directions",
+            });
+        }
+        if self.step.is_finite() {
+            Ok(())
+        } else {
+            Err(Error::InvalidParameter { input: "step" })
+        }
+    }
+
+    fn run<const D: usize, R: Rng + ?Sized>(
+        &self,
+        queries: &CloudView<'_, D>,
+        positives: &CloudView<'_, D>,
+        negatives: Negatives<'_, D>,
+        rng: &mut R,
+        workspace: &mut [f32],
+        out: &mut [f32],
+    ) -> Result<DriftOutcome, Error> {
+        queries_as_negatives(negatives)?;
+        sliced_wasserstein_drift(queries, positives, self, rng, workspace, out)?;
+        Ok(DriftOutcome::single(out))
+    }
 }

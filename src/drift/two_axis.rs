@@ -4,6 +4,7 @@
 use crate::cloud::CloudView;
 #[cfg(feature = "dense")]
 use crate::drift::dense_two_axis::{DenseTwoAxis, two_axis_dense_scratch_len};
+use crate::drift::operator::{DriftOperator, DriftOutcome, DriftShape, saturated};
 use crate::drift::{Evaluation, Negatives, validate_clouds};
 use crate::engine::affinity::TwoAxisProblem;
 use crate::engine::chunks::Exec;
@@ -12,6 +13,7 @@ use crate::engine::{
 };
 use crate::error::Error;
 use crate::kernel::Kernel;
+use rand_core::Rng;
 
 /// How the self-pair `(i, i)` is masked when the negatives are the queries.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -185,4 +187,67 @@ pub fn two_axis_softmax_drift<const D: usize>(
     };
     dispatch_shape!(is_laplace(&config.kernel), S => problem.drift::<S>(exec, &rule, scratch, out));
     Ok(())
+}
+
+impl TwoAxisConfig {
+    /// Workspace values for `shape`: the streaming sweep's `N + P + Q` log-sum-exps, or with
+    /// [`Evaluation::Dense`] the dense path's tile ([`two_axis_dense_scratch_len`](crate::two_axis_dense_scratch_len)); saturating at
+    /// `usize::MAX` (see [`TwoAxisConfig::checked_workspace_len`]). `const`, for buffers in a
+    /// `static`. [`Evaluation::Auto`] is sized for the streaming sweep (`O(N + P + Q)`): give it
+    /// a dense-sized buffer to let it take the dense path where that pays.
+    #[must_use]
+    pub const fn workspace_len(&self, shape: &DriftShape) -> usize {
+        saturated(self.checked_workspace_len(shape))
+    }
+
+    /// [`TwoAxisConfig::workspace_len`], or `None` if it overflows `usize`.
+    #[must_use]
+    pub const fn checked_workspace_len(&self, shape: &DriftShape) -> Option<usize> {
+        match self.evaluation {
+            #[cfg(feature = "dense")]
+            Evaluation::Dense(_) => crate::drift::two_axis_dense_scratch_len(
+                shape.queries,
+                shape.positives,
+                shape.negatives,
+                shape.dim,
+            ),
+            _ => shape.linear(1, 1, 1, 0),
+        }
+    }
+}
+
+impl DriftOperator for TwoAxisConfig {
+    const NAME: &'static str = "two-axis";
+    const SEPARATE_NEGATIVES: bool = true;
+
+    fn workspace_len(&self, shape: &DriftShape) -> Option<usize> {
+        self.checked_workspace_len(shape)
+    }
+
+    fn validate(&self) -> Result<(), Error> {
+        self.kernel.validate()?;
+        self.self_mask.validate()?;
+        #[cfg(not(feature = "dense"))]
+        self.evaluation.check_streaming()?;
+        Ok(())
+    }
+
+    fn run<const D: usize, R: Rng + ?Sized>(
+        &self,
+        queries: &CloudView<'_, D>,
+        positives: &CloudView<'_, D>,
+        negatives: Negatives<'_, D>,
+        _rng: &mut R,
+        workspace: &mut [f32],
+        out: &mut [f32],
+    ) -> Result<DriftOutcome, Error> {
+        two_axis_softmax_drift(queries, positives, negatives, self, workspace, out)?;
+        Ok(DriftOutcome::single(out))
+    }
+
+    /// The affinities are normalised over rows and columns together, not over the data alone:
+    /// a query beyond the kernel's reach of every data point feels no pull.
+    fn reach(&self, _outcome: &DriftOutcome) -> Option<f32> {
+        Some(self.kernel.reach())
+    }
 }

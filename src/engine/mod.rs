@@ -37,7 +37,6 @@ pub(crate) use range::{check_kernel_range, check_range, squared_diameter};
 #[cfg(feature = "dense")]
 pub(crate) use reduce::sum_of_squares;
 pub(crate) use reduce::{all_finite, mean_square};
-#[cfg(feature = "dense")]
 pub(crate) use scratch::take_buffer;
 pub(crate) use scratch::take_scratch;
 pub(crate) use shape::{

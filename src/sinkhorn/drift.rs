@@ -4,11 +4,14 @@ use super::softmin::cost_rule;
 use super::solver::{solve_pair, solve_self};
 use super::{SinkhornConfig, SinkhornReport, SinkhornWorkspace, Solves, WeightedCloud, prepare};
 use crate::cloud::CloudView;
+use crate::drift::Negatives;
+use crate::drift::operator::{DriftOperator, DriftOutcome, DriftShape, queries_as_negatives};
 use crate::engine::chunks::{Exec, for_each_chunk};
 use crate::engine::mean_displacement;
 use crate::engine::take_scratch;
 use crate::engine::{Block, GaussianShape, LogitRule, Partners, log_sum_exp};
 use crate::error::Error;
+use rand_core::Rng;
 
 /// Writes `scale · (T(x_i) − x_i)` (or `+=` when `accumulate`) for the plan whose row `i` is the
 /// softmax over `j` of `bias_j − C_ij/ε`: a weighted mean of displacements, the mean-shift loop
@@ -357,4 +360,95 @@ fn proxy_projection<const D: usize>(
         accumulate,
         out,
     );
+}
+
+impl SinkhornConfig {
+    /// Workspace values the Sinkhorn drift ([`sinkhorn_drift`]) needs for `shape`: the solver's
+    /// workspace for `N` queries and `P` positives ([`SinkhornWorkspace::required_len`]),
+    /// saturating at `usize::MAX`. `const`, for buffers in a `static`.
+    #[must_use]
+    pub const fn workspace_len(&self, shape: &DriftShape) -> usize {
+        SinkhornWorkspace::required_len(shape.queries, shape.positives)
+    }
+}
+
+/// The Sinkhorn drift `T_ab − T_aa` as a [`DriftOperator`]: [`sinkhorn_drift`] with uniform
+/// weights, the queries as `a` and the positives as `b`, its solver workspace built in the
+/// caller's buffer.
+impl DriftOperator for SinkhornConfig {
+    const NAME: &'static str = "Sinkhorn drift";
+    const SEPARATE_NEGATIVES: bool = false;
+
+    fn workspace_len(&self, shape: &DriftShape) -> Option<usize> {
+        SinkhornWorkspace::checked_required_len(shape.queries, shape.positives)
+    }
+
+    fn validate(&self) -> Result<(), Error> {
+        Self::validate(self)
+    }
+
+    fn run<const D: usize, R: Rng + ?Sized>(
+        &self,
+        queries: &CloudView<'_, D>,
+        positives: &CloudView<'_, D>,
+        negatives: Negatives<'_, D>,
+        _rng: &mut R,
+        workspace: &mut [f32],
+        out: &mut [f32],
+    ) -> Result<DriftOutcome, Error> {
+        queries_as_negatives(negatives)?;
+        let mut workspace = SinkhornWorkspace::new(workspace, queries.len(), positives.len())?;
+        let (x, y) = (
+            WeightedCloud::uniform(*queries),
+            WeightedCloud::uniform(*positives),
+        );
+        sinkhorn_drift(&x, &y, self, &mut workspace, out)?;
+        Ok(DriftOutcome::single(out))
+    }
+}
+
+/// The one-shot Sinkhorn proxy drift ([`sinkhorn_proxy_drift`], uniform weights) as a
+/// [`DriftOperator`]: only the regularisation and the cost of the configuration are used.
+#[derive(Clone, Copy, Debug, PartialEq, Default)]
+pub struct SinkhornProxy(pub SinkhornConfig);
+
+impl SinkhornProxy {
+    /// Workspace values for `shape`: `2N + P + 2·max(N, P)` (as
+    /// [`sinkhorn_proxy_scratch_len`]), saturating at `usize::MAX`. `const`, for buffers in a
+    /// `static`.
+    #[must_use]
+    pub const fn workspace_len(&self, shape: &DriftShape) -> usize {
+        sinkhorn_proxy_scratch_len(shape.queries, shape.positives)
+    }
+}
+
+impl DriftOperator for SinkhornProxy {
+    const NAME: &'static str = "Sinkhorn proxy";
+    const SEPARATE_NEGATIVES: bool = false;
+
+    fn workspace_len(&self, shape: &DriftShape) -> Option<usize> {
+        checked_sinkhorn_proxy_scratch_len(shape.queries, shape.positives)
+    }
+
+    fn validate(&self) -> Result<(), Error> {
+        self.0.validate()
+    }
+
+    fn run<const D: usize, R: Rng + ?Sized>(
+        &self,
+        queries: &CloudView<'_, D>,
+        positives: &CloudView<'_, D>,
+        negatives: Negatives<'_, D>,
+        _rng: &mut R,
+        workspace: &mut [f32],
+        out: &mut [f32],
+    ) -> Result<DriftOutcome, Error> {
+        queries_as_negatives(negatives)?;
+        let (x, y) = (
+            WeightedCloud::uniform(*queries),
+            WeightedCloud::uniform(*positives),
+        );
+        sinkhorn_proxy_drift(&x, &y, &self.0, workspace, out)?;
+        Ok(DriftOutcome::single(out))
+    }
 }

@@ -15,7 +15,7 @@ mod solver;
 
 pub use divergence::{SinkhornDivergence, entropic_transport, sinkhorn_divergence};
 pub use drift::{
-    barycentric_projection, checked_sinkhorn_proxy_scratch_len, sinkhorn_drift,
+    SinkhornProxy, barycentric_projection, checked_sinkhorn_proxy_scratch_len, sinkhorn_drift,
     sinkhorn_proxy_drift, sinkhorn_proxy_scratch_len,
 };
 pub use solver::{EpsilonSchedule, MAX_SCALING_STEPS, STALL_WINDOW, epsilon_schedule};

@@ -6,9 +6,8 @@
 //! update `θ` with Adam. Everything lives in caller-owned slices (no allocation), so the same
 //! trainer runs on a workstation and on a Cortex-M4F.
 
-mod field;
-
-pub use field::{DriftField, KernelFamily};
+use crate::drift::field;
+pub use crate::drift::field::{DriftField, KernelFamily};
 
 use crate::adam::{Adam, AdamState};
 use crate::cloud::CloudView;
@@ -189,7 +188,7 @@ impl<'a, const I: usize, const H: usize, const O: usize> Trainer<'a, I, H, O> {
             drift: per_sample(O)?,
             gradient: per_sample(O)?,
             backward: unsaturated(Mlp::<I, H, O>::backward_scratch_len(n))?,
-            field: config.field.checked_scratch_len(n, data_batch, O)?,
+            field: config.field.checked_workspace_len(n, data_batch, O)?,
         })
     }
 
