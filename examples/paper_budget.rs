@@ -300,8 +300,42 @@ fn run(r: &Run) -> Result<(), Failure> {
     }
 }
 
+/// The flags `main` reads, each followed by a value.
+const FLAGS: [&str; 9] = [
+    "--field",
+    "--dataset",
+    "--seed",
+    "--dir",
+    "--minutes",
+    "--steps",
+    "--batch",
+    "--eval-every",
+    "--checkpoint-every",
+];
+
+const USAGE: &str = "usage: paper_budget [--field laplace|gaussian|sinkhorn] \
+[--dataset checkerboard|swiss_roll|two_moons|ring_of_gaussians] [--seed S] [--dir DIR] \
+[--minutes M] [--steps 50000] [--batch 2048] [--eval-every 2500] [--checkpoint-every 500]
+Runs (or continues, from DIR/checkpoint.bin) one paper-budget training run; DIR defaults to
+runs/FIELD-DATASET-SEED. Every flag takes a value.";
+
 fn main() -> Result<(), Failure> {
     let args: Vec<String> = std::env::args().collect();
+    if args.iter().any(|a| a == "--help" || a == "-h") {
+        println!("{USAGE}");
+        return Ok(());
+    }
+    // Flags and values alternate; anything else is refused before a run directory is touched.
+    for pair in args.get(1..).unwrap_or_default().chunks(2) {
+        match pair {
+            [flag, _] if FLAGS.contains(&flag.as_str()) => {}
+            [flag] if FLAGS.contains(&flag.as_str()) => {
+                return Err(format!("{flag} needs a value\n{USAGE}").into());
+            }
+            [flag, ..] => return Err(format!("unexpected argument {flag}\n{USAGE}").into()),
+            [] => {}
+        }
+    }
     let value = |flag: &str| {
         args.iter()
             .position(|a| a == flag)

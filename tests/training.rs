@@ -8,7 +8,7 @@ use drifting::metrics::{
 };
 use drifting::{
     Activation, Adam, AnnealingSchedule, CloudView, Dataset, DriftField, Error, KernelFamily, Mlp,
-    SelfMask, Trainer, TrainerConfig,
+    SelfMask, TemperatureUse, Trainer, TrainerConfig,
 };
 use rand_core::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
@@ -81,30 +81,19 @@ fn swd(x: &[f32], y: &[f32], n: usize) -> f64 {
 #[test]
 fn same_seed_gives_identical_weights() {
     let temperatures = [0.05, 0.2];
-    for field in [
-        DriftField::OFFICIAL_DEMO,
-        DriftField::MeanShift(KernelFamily::Gaussian),
-        DriftField::MultiTemperature {
-            affinity_floor: 1e-6,
-            self_mask_distance: 100.0,
-        },
-        DriftField::Sinkhorn(drifting::SinkhornConfig {
-            max_iterations: 5,
-            ..Default::default()
-        }),
-        #[cfg(feature = "flow-fields")]
-        DriftField::SinkhornProxy(drifting::SinkhornConfig::default()),
-        #[cfg(feature = "flow-fields")]
-        DriftField::MmdFlow(KernelFamily::Gaussian),
-        #[cfg(feature = "flow-fields")]
-        DriftField::SlicedWasserstein { directions: 16 },
-    ] {
-        let single = match field {
-            DriftField::Sinkhorn(_) => true,
-            #[cfg(feature = "flow-fields")]
-            DriftField::SinkhornProxy(_) | DriftField::SlicedWasserstein { .. } => true,
-            _ => false,
+    // Every operator of the registry (the Sinkhorn solve capped at 5 iterations).
+    for &field in DriftField::CATALOGUE {
+        let field = match field {
+            DriftField::Sinkhorn(config) => DriftField::Sinkhorn(drifting::SinkhornConfig {
+                max_iterations: 5,
+                ..config
+            }),
+            other => other,
         };
+        let single = matches!(
+            field.temperature_use(),
+            TemperatureUse::First | TemperatureUse::Unused
+        );
         let config = TrainerConfig {
             field,
             temperatures: &temperatures[..if single { 1 } else { 2 }],
