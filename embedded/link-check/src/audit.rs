@@ -21,8 +21,8 @@ use drifting::metrics::{
 use drifting::sample::fill_standard_normal;
 use drifting::schedule::AnnealingSchedule;
 use drifting::{
-    Activation, Adam, AdamState, CloudView, Dataset, DriftField, Kernel, KernelFamily,
-    MeanShiftConfig, Mlp, MultiTemperatureConfig, Negatives, ParticleBuffer, SelfMask,
+    Activation, Adam, AdamState, CloudView, Dataset, DriftField, DriftShape, DriftWorkspace,
+    Kernel, MeanShiftConfig, Mlp, MultiTemperatureConfig, Negatives, ParticleBuffer, SelfMask,
     SinkhornConfig, SinkhornWorkspace, Trainer, TrainerConfig, TwoAxisConfig, WeightedCloud,
     barycentric_projection, entropic_transport, mean_shift_drift, multi_temperature_drift,
     multi_temperature_scratch_len, sinkhorn_divergence, sinkhorn_drift, sinkhorn_proxy_drift,
@@ -52,8 +52,8 @@ fn keep<T, E>(result: Result<T, E>) -> bool {
 /// form forced, and the grouped feature-space loss over one and several keys.
 fn dense_path(queries: &CloudView<'_, 2>, positives: &CloudView<'_, 2>, out: &mut [f32]) -> bool {
     use drifting::{
-        DistanceMethod, Evaluation, FeatureKey, GroupShape, GroupedDriftConfig,
-        feature_drift_loss, grouped_drift_loss,
+        DistanceMethod, Evaluation, FeatureKey, GroupShape, GroupedDriftConfig, feature_drift_loss,
+        grouped_drift_loss,
     };
     let mut ok = true;
     let mut scratch = [0.0_f32; 8192];
@@ -342,20 +342,9 @@ fn generator_and_training(rng: &mut Xoshiro128PlusPlus) -> bool {
         black_box(schedule.final_factor()) > 0.0 && black_box(schedule.factor(black_box(3))) > 0.0;
     ok &= keep(black_box(Dataset::two_moons()).validate());
     ok &= keep(black_box(Adam::new()).validate());
-    let fields = [
-        DriftField::MeanShift(KernelFamily::Gaussian),
-        DriftField::OFFICIAL_DEMO,
-        DriftField::MultiTemperature {
-            affinity_floor: 1e-6,
-            self_mask_distance: 100.0,
-        },
-        DriftField::Sinkhorn(SinkhornConfig::default()),
-        DriftField::SinkhornProxy(SinkhornConfig::default()),
-        DriftField::MmdFlow(KernelFamily::Laplace),
-        DriftField::SlicedWasserstein { directions: 4 },
-    ];
     let mut data = [0.0_f32; 2 * N];
-    for field in fields {
+    // Every operator of the registry.
+    for &field in DriftField::CATALOGUE {
         let config = TrainerConfig {
             field: black_box(field),
             temperatures: black_box(&[0.05_f32, 0.2][..]),
@@ -369,8 +358,8 @@ fn generator_and_training(rng: &mut Xoshiro128PlusPlus) -> bool {
             black_box(N),
         ))
         .is_some_and(|len| len == Trainer::<2, 8, 2>::workspace_len(&config, N));
-        ok &= black_box(field.checked_scratch_len(black_box(N), black_box(N), 2))
-            .is_some_and(|len| len == field.scratch_len(N, N, 2));
+        ok &= black_box(field.checked_workspace_len(black_box(N), black_box(N), 2))
+            .is_some_and(|len| len == field.workspace_len(N, N, 2));
         let (mut p, mut g, mut m, mut v) = (
             params,
             [0.0_f32; PARAMETERS],
@@ -402,6 +391,17 @@ fn generator_and_training(rng: &mut Xoshiro128PlusPlus) -> bool {
                 &mut out,
             ));
         }
+    }
+    // The typed workspace of one operator: checked once, then run.
+    let shape = DriftShape::training(N, N, 2);
+    let operator = TwoAxisConfig::new(Kernel::laplace(black_box(0.2)));
+    let mut buffer = [0.0_f32; 3 * N];
+    if let (Ok(mut workspace), Ok(batch)) = (
+        DriftWorkspace::new(operator, black_box(shape), black_box(&mut buffer[..])),
+        CloudView::<2>::from_coordinate_major(&data, N),
+    ) {
+        let mut out = [0.0_f32; 2 * N];
+        ok &= keep(workspace.run(&batch, &batch, Negatives::Queries, rng, &mut out));
     }
     ok
 }
