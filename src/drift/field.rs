@@ -98,7 +98,6 @@ impl DriftField {
     /// One field per operator of the registry (both kernel families where the operator has a
     /// kernel; the `flow-fields` variants when that feature is on): what the fuzz targets, the
     /// panic audit, the benches and the test template iterate over.
-    #[cfg(feature = "flow-fields")]
     pub const CATALOGUE: &'static [Self] = &[
         Self::MeanShift(KernelFamily::Laplace),
         Self::MeanShift(KernelFamily::Gaussian),
@@ -109,23 +108,14 @@ impl DriftField {
             self_mask_distance: 100.0,
         },
         Self::Sinkhorn(SinkhornConfig::new()),
+        #[cfg(feature = "flow-fields")]
         Self::SinkhornProxy(SinkhornConfig::new()),
+        #[cfg(feature = "flow-fields")]
         Self::MmdFlow(KernelFamily::Laplace),
+        #[cfg(feature = "flow-fields")]
         Self::MmdFlow(KernelFamily::Gaussian),
+        #[cfg(feature = "flow-fields")]
         Self::SlicedWasserstein { directions: 16 },
-    ];
-    /// One field per operator of the registry (without feature `flow-fields`).
-    #[cfg(not(feature = "flow-fields"))]
-    pub const CATALOGUE: &'static [Self] = &[
-        Self::MeanShift(KernelFamily::Laplace),
-        Self::MeanShift(KernelFamily::Gaussian),
-        Self::OFFICIAL_DEMO,
-        Self::TwoAxis(KernelFamily::Gaussian, SelfMask::Exclude),
-        Self::MultiTemperature {
-            affinity_floor: 1.0e-6,
-            self_mask_distance: 100.0,
-        },
-        Self::Sinkhorn(SinkhornConfig::new()),
     ];
 
     /// **The registry**: the field's operator as a function of the temperature (`temperatures`

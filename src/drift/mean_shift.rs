@@ -1,7 +1,7 @@
 //! The mean-shift drift `V(x) = η (μ_p(x) − μ_q(x))` (docs/mathematics.md §3).
 
 use crate::cloud::CloudView;
-use crate::drift::operator::{DriftOperator, DriftOutcome, DriftShape};
+use crate::drift::operator::{DriftOperator, DriftOutcome, DriftShape, validate_kernel_step};
 use crate::drift::{Negatives, validate_clouds};
 use crate::engine::chunks::{Exec, for_each_chunk};
 use crate::engine::simd::F32s;
@@ -145,12 +145,7 @@ impl DriftOperator for MeanShiftConfig {
     }
 
     fn validate(&self) -> Result<(), Error> {
-        self.kernel.validate()?;
-        if self.step.is_finite() {
-            Ok(())
-        } else {
-            Err(Error::InvalidParameter { input: "step" })
-        }
+        validate_kernel_step(&self.kernel, self.step)
     }
 
     fn run<const D: usize, R: Rng + ?Sized>(

@@ -2,7 +2,7 @@
 //! §7; the third paper's MMD gradient flow, Arbel et al. 2019).
 
 use crate::cloud::CloudView;
-use crate::drift::operator::{DriftOperator, DriftOutcome, DriftShape};
+use crate::drift::operator::{DriftOperator, DriftOutcome, DriftShape, validate_kernel_step};
 use crate::drift::{Negatives, validate_clouds};
 use crate::engine::chunks::{Exec, for_each_chunk};
 use crate::engine::simd::F32s;
@@ -169,12 +169,7 @@ impl DriftOperator for MmdFlowConfig {
     }
 
     fn validate(&self) -> Result<(), Error> {
-        self.kernel.validate()?;
-        if self.step.is_finite() {
-            Ok(())
-        } else {
-            Err(Error::InvalidParameter { input: "step" })
-        }
+        validate_kernel_step(&self.kernel, self.step)
     }
 
     fn run<const D: usize, R: Rng + ?Sized>(

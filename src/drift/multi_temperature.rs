@@ -172,10 +172,10 @@ fn dense_multi_temperature<const D: usize>(
 }
 
 /// Scratch length [`multi_temperature_drift`] needs: `2N + P` log-sum-exps and `N·D` for one
-/// temperature's field.
+/// temperature's field, saturating at `usize::MAX`.
 #[must_use]
 pub const fn multi_temperature_scratch_len(queries: usize, positives: usize, dim: usize) -> usize {
-    2 * queries + positives + queries * dim
+    saturated(DriftShape::training(queries, positives, dim).linear(2, 1, 0, 1))
 }
 
 /// The official multi-temperature drift `F`, in coordinates divided by `s_in`.

@@ -193,6 +193,21 @@ pub trait DriftOperator: Copy + Send + Sync {
     }
 }
 
+/// Checks a kernel and a finite step `η` (the kernel drifts' parameters).
+pub(crate) fn validate_kernel_step(kernel: &crate::kernel::Kernel, step: f32) -> Result<(), Error> {
+    kernel.validate()?;
+    validate_step(step)
+}
+
+/// Checks a finite step `η`.
+pub(crate) fn validate_step(step: f32) -> Result<(), Error> {
+    if step.is_finite() {
+        Ok(())
+    } else {
+        Err(Error::InvalidParameter { input: "step" })
+    }
+}
+
 /// Refuses a separate negative cloud for the operators that take the queries as negatives.
 pub(crate) fn queries_as_negatives<const D: usize>(
     negatives: Negatives<'_, D>,

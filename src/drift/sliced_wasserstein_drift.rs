@@ -6,7 +6,7 @@ use rand_core::Rng;
 use crate::cloud::CloudView;
 use crate::drift::Negatives;
 use crate::drift::operator::{
-    DriftOperator, DriftOutcome, DriftShape, queries_as_negatives, saturated,
+    DriftOperator, DriftOutcome, DriftShape, queries_as_negatives, saturated, validate_step,
 };
 use crate::engine::projection::{MAX_DIRECTIONS, project, random_direction};
 use crate::engine::take_scratch;
@@ -214,11 +214,7 @@ impl DriftOperator for SlicedWassersteinDriftConfig {
                 input: "directions",
             });
         }
-        if self.step.is_finite() {
-            Ok(())
-        } else {
-            Err(Error::InvalidParameter { input: "step" })
-        }
+        validate_step(self.step)
     }
 
     fn run<const D: usize, R: Rng + ?Sized>(

@@ -79,10 +79,11 @@ impl TwoAxisConfig {
     }
 }
 
-/// Scratch length (`f32` values) [`two_axis_softmax_drift`] needs: `N + P + Q`.
+/// Scratch length (`f32` values) [`two_axis_softmax_drift`] needs: `N + P + Q`, saturating at
+/// `usize::MAX` (no buffer is that long, so a saturated length never passes the check).
 #[must_use]
 pub const fn two_axis_scratch_len(queries: usize, positives: usize, negatives: usize) -> usize {
-    queries + positives + negatives
+    queries.saturating_add(positives).saturating_add(negatives)
 }
 
 /// The two-axis softmax drift of the method's Algorithm 2.

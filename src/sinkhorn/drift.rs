@@ -398,13 +398,21 @@ impl DriftOperator for SinkhornConfig {
     ) -> Result<DriftOutcome, Error> {
         queries_as_negatives(negatives)?;
         let mut workspace = SinkhornWorkspace::new(workspace, queries.len(), positives.len())?;
-        let (x, y) = (
-            WeightedCloud::uniform(*queries),
-            WeightedCloud::uniform(*positives),
-        );
+        let (x, y) = uniform_pair(queries, positives);
         sinkhorn_drift(&x, &y, self, &mut workspace, out)?;
         Ok(DriftOutcome::single(out))
     }
+}
+
+/// The queries and the positives with uniform weights: `a` and `b` of the Sinkhorn drifts.
+fn uniform_pair<'a, const D: usize>(
+    queries: &CloudView<'a, D>,
+    positives: &CloudView<'a, D>,
+) -> (WeightedCloud<'a, D>, WeightedCloud<'a, D>) {
+    (
+        WeightedCloud::uniform(*queries),
+        WeightedCloud::uniform(*positives),
+    )
 }
 
 /// The one-shot Sinkhorn proxy drift ([`sinkhorn_proxy_drift`], uniform weights) as a
@@ -444,10 +452,7 @@ impl DriftOperator for SinkhornProxy {
         out: &mut [f32],
     ) -> Result<DriftOutcome, Error> {
         queries_as_negatives(negatives)?;
-        let (x, y) = (
-            WeightedCloud::uniform(*queries),
-            WeightedCloud::uniform(*positives),
-        );
+        let (x, y) = uniform_pair(queries, positives);
         sinkhorn_proxy_drift(&x, &y, &self.0, workspace, out)?;
         Ok(DriftOutcome::single(out))
     }
