@@ -28,6 +28,7 @@
 //! `O(log k)` (Theorem 6.2).
 
 use crate::error::Error;
+use crate::kernel::Kernel;
 use crate::schedule::AnnealingSchedule;
 
 /// The kernel whose spectrum sets the decay rates.
@@ -60,6 +61,30 @@ pub enum Spectrum {
 }
 
 impl Spectrum {
+    /// The spectrum of `kernel` in `R^dim` (`f64` parameters: the rates are computed in `f64`).
+    ///
+    /// ```
+    /// use drifting::Kernel;
+    /// use drifting::spectral::Spectrum;
+    /// assert_eq!(Spectrum::of(Kernel::gaussian(0.5), 2), Spectrum::Gaussian { bandwidth: 0.5 });
+    /// assert_eq!(
+    ///     Spectrum::of(Kernel::laplace(0.25), 3),
+    ///     Spectrum::Laplace { temperature: 0.25, dim: 3 }
+    /// );
+    /// ```
+    #[must_use]
+    pub fn of(kernel: Kernel, dim: u32) -> Self {
+        match kernel {
+            Kernel::Gaussian { bandwidth } => Self::Gaussian {
+                bandwidth: f64::from(bandwidth),
+            },
+            Kernel::Laplace { temperature } => Self::Laplace {
+                temperature: f64::from(temperature),
+                dim,
+            },
+        }
+    }
+
     fn validate(&self) -> Result<(), Error> {
         let ok = match *self {
             Self::Gaussian { bandwidth } => bandwidth.is_finite() && bandwidth > 0.0,
