@@ -10,6 +10,8 @@
       python3 benches/baselines/torch_train.py --dataset checkerboard --seed 0 --out /tmp/torch_checker.f32
       cargo run --release --example score_samples -- --dataset checkerboard /tmp/torch_checker.f32
 
+  `benches/baselines/torch_seeds.sh` runs seeds 0-2 of both datasets on both sides (README table).
+
 * speed: `--time-steps K` times K training steps (after 3 warm-up steps) single-threaded and
   prints one JSON line {"impl": "torch", "op": "train_step", "median_s": ...}.
 
