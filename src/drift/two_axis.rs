@@ -192,9 +192,9 @@ pub fn two_axis_softmax_drift<const D: usize>(
 
 impl TwoAxisConfig {
     /// Workspace values for `shape`: the streaming sweep's `N + P + Q` log-sum-exps, or with
-    /// [`Evaluation::Dense`] the dense path's tile ([`two_axis_dense_scratch_len`](crate::two_axis_dense_scratch_len)); saturating at
-    /// `usize::MAX` (see [`TwoAxisConfig::checked_workspace_len`]). `const`, for buffers in a
-    /// `static`. [`Evaluation::Auto`] is sized for the streaming sweep (`O(N + P + Q)`): give it
+    /// [`Evaluation::Dense`] the dense path's tile (`two_axis_dense_scratch_len`, feature
+    /// `dense`); saturating at `usize::MAX` (see [`TwoAxisConfig::checked_workspace_len`]).
+    /// `const`, for buffers in a `static`. [`Evaluation::Auto`] is sized for the streaming sweep (`O(N + P + Q)`): give it
     /// a dense-sized buffer to let it take the dense path where that pays.
     #[must_use]
     pub const fn workspace_len(&self, shape: &DriftShape) -> usize {
