@@ -261,9 +261,14 @@ fn primitives(quick: bool) {
 }
 
 /// The official grouped loss at the official shape (what `torch_feature.py` times).
-fn time_feature(channels: usize, distances: drifting::DistanceMethod, quick: bool, threads: usize) {
+fn time_feature(
+    channels: usize,
+    (distances, normalisers): (drifting::DistanceMethod, drifting::NormaliserMethod),
+    quick: bool,
+    threads: usize,
+) {
     use drifting::{
-        GroupShape, GroupedDriftConfig, grouped_drift_loss, grouped_drift_workspace_len,
+        GroupShape, GroupedDriftConfig, grouped_drift_loss, grouped_drift_workspace_len_with,
     };
     let shape = GroupShape {
         groups: 64,
@@ -283,33 +288,44 @@ fn time_feature(channels: usize, distances: drifting::DistanceMethod, quick: boo
     let config = GroupedDriftConfig {
         guidance: Some(&alpha),
         distances,
+        normalisers,
         ..GroupedDriftConfig::official()
     };
-    let mut workspace =
-        vec![0.0; grouped_drift_workspace_len(&shape, config.temperatures.len()).expect("size")];
+    let len = grouped_drift_workspace_len_with(&shape, config.temperatures.len(), normalisers);
+    let mut workspace = vec![0.0; len.expect("size")];
     let mut field = vec![0.0; shape.generated_len()];
+    let mut report = None;
     let (median, reps) = median_seconds(
         || {
-            grouped_drift_loss(
-                &shape,
-                &generated,
-                &unconditional,
-                &positives,
-                &config,
-                &mut workspace,
-                &mut field,
-                None,
-            )
-            .unwrap();
+            report = Some(
+                grouped_drift_loss(
+                    &shape,
+                    &generated,
+                    &unconditional,
+                    &positives,
+                    &config,
+                    &mut workspace,
+                    &mut field,
+                    None,
+                )
+                .unwrap(),
+            );
         },
         quick,
     );
+    let report = report.expect("timed at least once");
     // Nominal flops: 2S per distance, 2S per pair and temperature for the drift sums.
     let pairs = (shape.groups * shape.generated * shape.targets()) as f64;
     let flops = pairs * 2.0 * channels as f64 * (1.0 + config.temperatures.len() as f64);
     println!(
-        "{{\"impl\":\"drifting\",\"op\":\"feature_drift_loss\",\"b\":64,\"cg\":64,\"cu\":16,\"cp\":64,\"s\":{channels},\"threads\":{threads},\"median_s\":{median:.6e},\"repeats\":{reps},\"gflops\":{:.1},\"distances\":\"{distances:?}\"}}",
-        flops / median / 1e9
+        "{{\"impl\":\"drifting\",\"op\":\"feature_drift_loss\",\"b\":64,\"cg\":64,\"cu\":16,\"cp\":64,\"s\":{channels},\"threads\":{threads},\"median_s\":{median:.6e},\"repeats\":{reps},\"gflops\":{:.1},\"distances\":\"{distances:?}\",\"normalisers\":\"{}\",\"gram_fallbacks\":{}}}",
+        flops / median / 1e9,
+        if report.gram_normalisers {
+            "Gram"
+        } else {
+            "Products"
+        },
+        report.gram_fallbacks
     );
 }
 
@@ -438,10 +454,18 @@ fn run(args: &[String], threads: usize) {
             Some("difference") => drifting::DistanceMethod::Difference,
             _ => drifting::DistanceMethod::Auto,
         };
+        let normalisers = match list(args, "--normalisers", "auto")
+            .first()
+            .map(String::as_str)
+        {
+            Some("products") => drifting::NormaliserMethod::Products,
+            Some("gram") => drifting::NormaliserMethod::Gram,
+            _ => drifting::NormaliserMethod::Auto,
+        };
         for channels in list(args, "--channels", "64,256,768") {
             time_feature(
                 channels.parse().expect("channels"),
-                distances,
+                (distances, normalisers),
                 quick,
                 threads,
             );

@@ -107,9 +107,10 @@ pub use cloud::{CloudView, ParticleBuffer};
 pub use datasets::Dataset;
 #[cfg(feature = "dense")]
 pub use drift::grouped::{
-    FeatureKey, FeatureLossReport, GroupShape, GroupedDriftConfig, GroupedDriftReport,
-    MAX_FEATURE_KEYS, NEAR_PAIR_RATIO, feature_drift_loss, feature_drift_workspace_len,
-    grouped_drift_loss, grouped_drift_workspace_len,
+    FeatureKey, FeatureLossReport, GRAM_SIGMAS, GRAM_TOLERANCE, GroupShape, GroupedDriftConfig,
+    GroupedDriftReport, MAX_FEATURE_KEYS, NEAR_PAIR_RATIO, feature_drift_loss,
+    feature_drift_workspace_len, grouped_drift_loss, grouped_drift_workspace_len,
+    grouped_drift_workspace_len_with,
 };
 pub use drift::mean_shift::{MeanShiftConfig, mean_shift_drift};
 pub use drift::mmd_flow::{MmdFlowConfig, mmd_flow_drift};
@@ -143,7 +144,7 @@ pub use drift::two_axis_vjp::{two_axis_vjp, two_axis_vjp_scratch_len};
 pub use drift::vjp::{mean_shift_vjp, mean_shift_vjp_scratch_len};
 pub use drift::{
     DENSE_FROM_DIMENSION, DENSE_FROM_DIMENSION_SMALL, DistanceMethod, EXPANDED_FROM_CHANNELS,
-    Evaluation, Negatives, SMALL_TILE,
+    Evaluation, Negatives, NormaliserMethod, SMALL_TILE,
 };
 pub use error::Error;
 pub use kernel::Kernel;

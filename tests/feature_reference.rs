@@ -17,8 +17,8 @@ mod feature_inputs;
 mod feature_values;
 
 use drifting::{
-    DistanceMethod, GroupShape, GroupedDriftConfig, GroupedDriftReport, grouped_drift_loss,
-    grouped_drift_workspace_len,
+    DistanceMethod, GroupShape, GroupedDriftConfig, GroupedDriftReport, NormaliserMethod,
+    grouped_drift_loss, grouped_drift_workspace_len_with,
 };
 use feature_inputs::{inputs, inputs_translated, weights};
 use feature_values::{FEATURE_CASES, FLOAT32_CHECKS, FeatureCase};
@@ -45,6 +45,7 @@ fn run(
     case: &FeatureCase,
     translate: Option<f32>,
     distances: DistanceMethod,
+    normalisers: NormaliserMethod,
 ) -> (Vec<f32>, Vec<f32>, GroupedDriftReport) {
     let (generated, unconditional, positives) = match translate {
         Some(t) => inputs_translated(case, t),
@@ -62,9 +63,11 @@ fn run(
         unconditional_weights: explicit.as_ref().map(|w| w.1.as_slice()),
         positive_weights: explicit.as_ref().map(|w| w.2.as_slice()),
         distances,
+        normalisers,
     };
     let shape = shape(case);
-    let mut workspace = vec![0.0; grouped_drift_workspace_len(&shape, temperatures.len()).unwrap()];
+    let len = grouped_drift_workspace_len_with(&shape, temperatures.len(), normalisers).unwrap();
+    let mut workspace = vec![0.0; len];
     let mut field = vec![0.0; shape.generated_len()];
     let mut losses = vec![0.0; case.groups];
     let report = grouped_drift_loss(
@@ -95,19 +98,35 @@ fn relative(a: f32, b: f64) -> f64 {
     (f64::from(a) - b).abs() / b.abs().max(1e-30)
 }
 
-/// Every case, both distance forms: the field within [`TOLERANCE`], the global scale and `s_in`
+/// The four paths: both distance forms, each with both normaliser methods.
+const PATHS: [(DistanceMethod, NormaliserMethod); 4] = [
+    (DistanceMethod::Expanded, NormaliserMethod::Products),
+    (DistanceMethod::Difference, NormaliserMethod::Products),
+    (DistanceMethod::Expanded, NormaliserMethod::Gram),
+    (DistanceMethod::Difference, NormaliserMethod::Gram),
+];
+
+/// Every case, every path: the field within [`TOLERANCE`], the global scale and `s_in`
 /// within `1e-5`, each raw `n_R`, the per-group losses and the loss within [`SCALAR_TOLERANCE`].
 #[test]
 fn grouped_loss_matches_pytorch_float64() {
     for case in FEATURE_CASES {
-        for distances in [DistanceMethod::Expanded, DistanceMethod::Difference] {
-            let (field, losses, report) = run(case, None, distances);
+        for (distances, normalisers) in PATHS {
+            let (field, losses, report) = run(case, None, distances, normalisers);
             let error = field_error(&field, case.field);
             println!(
-                "{} ({distances:?}): field {error:.2e} (torch f32 twin {:.1e}), recomputed pairs {}",
-                case.name, case.f32_direct_relative_error, report.recomputed_pairs
+                "{} ({distances:?}, {normalisers:?}): field {error:.2e} (torch f32 twin {:.1e}), \
+                 recomputed pairs {}, Gram fallbacks {}",
+                case.name,
+                case.f32_direct_relative_error,
+                report.recomputed_pairs,
+                report.gram_fallbacks
             );
-            let label = format!("{} ({distances:?})", case.name);
+            assert_eq!(
+                report.gram_normalisers,
+                normalisers == NormaliserMethod::Gram
+            );
+            let label = format!("{} ({distances:?}, {normalisers:?})", case.name);
             assert!(error < TOLERANCE, "{label}: field error {error:e}");
             assert!(
                 relative(report.distance_scale, case.scale) < 1e-5,
@@ -153,14 +172,15 @@ fn translated_features_give_the_untranslated_field() {
     for check in FLOAT32_CHECKS {
         let case = FEATURE_CASES.iter().find(|c| c.name == check.case).unwrap();
         assert!(check.official_f32_shifted_relative_error > 0.5);
-        for distances in [DistanceMethod::Expanded, DistanceMethod::Difference] {
+        for (distances, normalisers) in PATHS {
             // `translate = 0` regenerates the clouds at their stored offset: exactly the case's
             // inputs plus the shift.
-            let (shifted, _, report) = run(case, Some(0.0), distances);
+            let (shifted, _, report) = run(case, Some(0.0), distances, normalisers);
             let error = field_error(&shifted, case.field);
             println!(
-                "{} + {} ({distances:?}): field {error:.2e}, recomputed pairs {}",
-                case.name, check.shift, report.recomputed_pairs
+                "{} + {} ({distances:?}, {normalisers:?}): field {error:.2e}, recomputed pairs {}, \
+                 Gram fallbacks {}",
+                case.name, check.shift, report.recomputed_pairs, report.gram_fallbacks
             );
             assert!(
                 error < TOLERANCE,

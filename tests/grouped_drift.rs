@@ -7,8 +7,8 @@
 mod reference;
 
 use drifting::{
-    DistanceMethod, Error, GroupShape, GroupedDriftConfig, grouped_drift_loss,
-    grouped_drift_workspace_len,
+    DistanceMethod, Error, GroupShape, GroupedDriftConfig, NormaliserMethod, grouped_drift_loss,
+    grouped_drift_workspace_len, grouped_drift_workspace_len_with,
 };
 use rand_core::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
@@ -66,8 +66,9 @@ fn run(
     case: &Case,
     config: &GroupedDriftConfig<'_>,
 ) -> Result<(Vec<f32>, Vec<f32>, drifting::GroupedDriftReport), Error> {
-    let len = grouped_drift_workspace_len(&case.shape, config.temperatures.len()).unwrap();
-    let mut workspace = vec![0.0; len];
+    let temperatures = config.temperatures.len();
+    let len = grouped_drift_workspace_len_with(&case.shape, temperatures, config.normalisers);
+    let mut workspace = vec![0.0; len.unwrap()];
     let mut field = vec![0.0; case.shape.generated_len()];
     let mut losses = vec![0.0; case.shape.groups];
     let report = grouped_drift_loss(
@@ -121,8 +122,13 @@ fn reference_of(case: &Case, config: &GroupedDriftConfig<'_>) -> reference::Grou
     )
 }
 
-/// Largest error of the field relative to its RMS, and the scalar errors.
-fn compare(case: &Case, config: &GroupedDriftConfig<'_>, tolerance: f64, label: &str) {
+/// Largest error of the field relative to its RMS, and the scalar errors; returns the report.
+fn compare(
+    case: &Case,
+    config: &GroupedDriftConfig<'_>,
+    tolerance: f64,
+    label: &str,
+) -> drifting::GroupedDriftReport {
     let (field, losses, report) = run(case, config).unwrap();
     let want = reference_of(case, config);
     let rms = (want.field.iter().map(|v| v * v).sum::<f64>() / want.field.len() as f64).sqrt();
@@ -134,7 +140,8 @@ fn compare(case: &Case, config: &GroupedDriftConfig<'_>, tolerance: f64, label: 
         / rms;
     let rel = |a: f32, b: f64| (f64::from(a) - b).abs() / b.abs().max(1e-30);
     println!(
-        "{label}: field {worst:.2e} of its RMS, scale {:.1e}, n_R {:?}, loss {:.1e}, recomputed {}",
+        "{label}: field {worst:.2e} of its RMS, scale {:.1e}, n_R {:?}, loss {:.1e}, recomputed {}, \
+         Gram fallbacks {}",
         rel(report.distance_scale, want.scale),
         report
             .raw_rms2
@@ -143,7 +150,8 @@ fn compare(case: &Case, config: &GroupedDriftConfig<'_>, tolerance: f64, label: 
             .map(|(&a, &b)| format!("{:.1e}", rel(a, b)))
             .collect::<Vec<_>>(),
         rel(report.loss, want.loss),
-        report.recomputed_pairs
+        report.recomputed_pairs,
+        report.gram_fallbacks
     );
     assert!(worst < tolerance, "{label}: field error {worst:e} of RMS");
     assert!(
@@ -164,6 +172,7 @@ fn compare(case: &Case, config: &GroupedDriftConfig<'_>, tolerance: f64, label: 
             "{label}: group loss {a} vs {b}"
         );
     }
+    report
 }
 
 #[test]
@@ -179,18 +188,108 @@ fn grouped_loss_matches_the_f64_reference_with_both_distance_forms() {
         };
         let case = case(s as u64, shape);
         for distances in [DistanceMethod::Expanded, DistanceMethod::Difference] {
-            let config = GroupedDriftConfig {
-                guidance: Some(&alpha),
-                distances,
-                ..GroupedDriftConfig::official()
-            };
-            compare(
-                &case,
-                &config,
-                tolerance,
-                &format!("S = {s}, {distances:?}"),
-            );
+            for normalisers in [NormaliserMethod::Products, NormaliserMethod::Gram] {
+                let config = GroupedDriftConfig {
+                    guidance: Some(&alpha),
+                    distances,
+                    normalisers,
+                    ..GroupedDriftConfig::official()
+                };
+                let report = compare(
+                    &case,
+                    &config,
+                    tolerance,
+                    &format!("S = {s}, {distances:?}, {normalisers:?}"),
+                );
+                assert_eq!(
+                    report.gram_normalisers,
+                    normalisers == NormaliserMethod::Gram
+                );
+            }
         }
+    }
+}
+
+/// The Gram form of the normalisers where attraction and repulsion nearly cancel: one generated
+/// sample at the centre of positives placed in symmetric pairs `±v_k` (plus 2 % asymmetry), so
+/// that `F = Σ_j c_j y_j` is a few % of `(Σ_j c_j² n_j²)^½`. The probabilistic bound refuses
+/// the Gram value there (fallbacks reported) and the result still matches the `f64` reference;
+/// on groups in general position the Gram value is accepted (no fallback) and matches too. Also:
+/// `Auto` takes the Gram path at the official shape with `S = 768`, not at `S = 64`.
+#[test]
+fn gram_normalisers_fall_back_where_attraction_and_repulsion_cancel() {
+    let s = 300;
+    let shape = GroupShape {
+        groups: 2,
+        generated: 1,
+        unconditional: 0,
+        positives: 10,
+        channels: s,
+    };
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(8);
+    let scale = 1.0 / (s as f32).sqrt();
+    let mut noise = |amount: f32| amount * scale * normal(&mut rng);
+    let mut generated_points = Vec::new();
+    let mut pos = Vec::new();
+    for _ in 0..shape.groups {
+        generated_points.extend((0..s).map(|_| noise(2e-2)));
+        let pairs: Vec<Vec<f32>> = (0..5)
+            .map(|_| (0..s).map(|_| noise(1.0)).collect())
+            .collect();
+        for sign in [1.0_f32, -1.0] {
+            for v in &pairs {
+                pos.extend(v.iter().map(|&x| sign * x + noise(2e-2)));
+            }
+        }
+    }
+    let cancelling = Case {
+        shape,
+        generated_points,
+        unc: Vec::new(),
+        pos,
+    };
+    let config = GroupedDriftConfig {
+        normalisers: NormaliserMethod::Gram,
+        ..GroupedDriftConfig::official()
+    };
+    let report = compare(&cancelling, &config, 1e-4, "cancelling, Gram");
+    assert!(report.gram_normalisers);
+    assert!(report.gram_fallbacks > 0, "{report:?}");
+    let products = GroupedDriftConfig {
+        normalisers: NormaliserMethod::Products,
+        ..config
+    };
+    compare(&cancelling, &products, 1e-4, "cancelling, products");
+    let shape = GroupShape {
+        groups: 3,
+        generated: 12,
+        unconditional: 4,
+        positives: 12,
+        channels: s,
+    };
+    let config = GroupedDriftConfig {
+        normalisers: NormaliserMethod::Gram,
+        ..GroupedDriftConfig::official()
+    };
+    let general = case(9, shape);
+    let report = compare(&general, &config, 1e-4, "general position, Gram");
+    assert_eq!(report.gram_fallbacks, 0, "{report:?}");
+
+    for (channels, gram) in [(64, false), (768, true)] {
+        let official = GroupShape {
+            groups: 2,
+            generated: 64,
+            unconditional: 16,
+            positives: 64,
+            channels,
+        };
+        let case = case(channels as u64, official);
+        let config = GroupedDriftConfig::official();
+        let len = grouped_drift_workspace_len(&official, 3).unwrap();
+        let with = grouped_drift_workspace_len_with(&official, 3, NormaliserMethod::Auto).unwrap();
+        assert_eq!(len, with);
+        let (_, _, report) = run(&case, &config).unwrap();
+        assert_eq!(report.gram_normalisers, gram, "S = {channels}");
     }
 }
 
@@ -213,9 +312,14 @@ fn identical_points_give_a_zero_field() {
         unc: tile(shape.unconditional),
         pos: tile(shape.positives),
     };
-    for distances in [DistanceMethod::Expanded, DistanceMethod::Difference] {
+    for (distances, normalisers) in [
+        (DistanceMethod::Expanded, NormaliserMethod::Products),
+        (DistanceMethod::Difference, NormaliserMethod::Products),
+        (DistanceMethod::Expanded, NormaliserMethod::Gram),
+    ] {
         let config = GroupedDriftConfig {
             distances,
+            normalisers,
             ..GroupedDriftConfig::official()
         };
         let (field, losses, report) = run(&case, &config).unwrap();
@@ -328,6 +432,27 @@ fn bad_inputs_are_typed_errors() {
         call(&good, &config, len - 1, out),
         Err(Error::ScratchTooSmall { .. })
     ));
+    // Forcing the Gram normalisers where `Auto` would not take them needs their (larger)
+    // workspace: the `Auto` size is refused, naming the buffer and the size.
+    let gram = GroupedDriftConfig {
+        normalisers: NormaliserMethod::Gram,
+        ..config
+    };
+    let gram_len = grouped_drift_workspace_len_with(&shape, 3, NormaliserMethod::Gram).unwrap();
+    assert!(gram_len > len);
+    assert_eq!(
+        call(&good, &gram, len, out),
+        Err(Error::ScratchTooSmall {
+            input: "workspace",
+            required: gram_len,
+            provided: len,
+        })
+    );
+    assert!(call(&good, &gram, gram_len, out).is_ok());
+    assert_eq!(
+        grouped_drift_workspace_len_with(&huge, 3, NormaliserMethod::Gram),
+        None
+    );
     // Values.
     for (family, name) in [(0, "generated"), (1, "unconditional"), (2, "positives")] {
         for bad_value in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {

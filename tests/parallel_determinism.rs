@@ -10,9 +10,9 @@
 use drifting::sample::fill_standard_normal;
 use drifting::{
     CloudView, DistanceMethod, Evaluation, GroupShape, GroupedDriftConfig, Kernel, MeanShiftConfig,
-    MultiTemperatureConfig, Negatives, SelfMask, SinkhornConfig, SinkhornWorkspace, TemperatureUse,
-    TwoAxisConfig, UpdateRule, WeightedCloud, grouped_drift_loss, grouped_drift_workspace_len,
-    two_axis_dense_scratch_len,
+    MultiTemperatureConfig, Negatives, NormaliserMethod, SelfMask, SinkhornConfig,
+    SinkhornWorkspace, TemperatureUse, TwoAxisConfig, UpdateRule, WeightedCloud,
+    grouped_drift_loss, grouped_drift_workspace_len_with, two_axis_dense_scratch_len,
 };
 use rand_core::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
@@ -542,37 +542,44 @@ fn grouped_loss_is_deterministic() {
         values(6, shape.positives),
     );
     let alpha: Vec<f32> = (0..shape.groups).map(|b| 1.0 + b as f32 * 0.25).collect();
-    let config = GroupedDriftConfig {
-        guidance: Some(&alpha),
-        ..GroupedDriftConfig::official()
-    };
-    let run = || {
-        let mut workspace = vec![0.0; grouped_drift_workspace_len(&shape, 3).unwrap()];
-        let mut field = vec![0.0; shape.generated_len()];
-        let mut losses = vec![0.0; shape.groups];
-        let report = grouped_drift_loss(
-            &shape,
-            &g,
-            &u,
-            &p,
-            &config,
-            &mut workspace,
-            &mut field,
-            Some(&mut losses),
-        )
-        .unwrap();
-        let mut out = bits(&field);
-        out.extend(bits(&losses));
-        out.extend(bits(&report.raw_rms2));
-        out.push(report.loss.to_bits());
-        out
-    };
-    let one = rayon::ThreadPoolBuilder::new()
-        .num_threads(1)
-        .build()
-        .unwrap();
-    let reference = one.install(run);
-    assert_deterministic("grouped loss", reference, run);
+    // Both ways of computing the normalisers (the Gram path keeps coefficient tiles and runs a
+    // third pass over the groups; a few of its groups may fall back to the products).
+    for normalisers in [NormaliserMethod::Products, NormaliserMethod::Gram] {
+        let config = GroupedDriftConfig {
+            guidance: Some(&alpha),
+            normalisers,
+            ..GroupedDriftConfig::official()
+        };
+        let run = || {
+            let len = grouped_drift_workspace_len_with(&shape, 3, normalisers).unwrap();
+            let mut workspace = vec![0.0; len];
+            let mut field = vec![0.0; shape.generated_len()];
+            let mut losses = vec![0.0; shape.groups];
+            let report = grouped_drift_loss(
+                &shape,
+                &g,
+                &u,
+                &p,
+                &config,
+                &mut workspace,
+                &mut field,
+                Some(&mut losses),
+            )
+            .unwrap();
+            let mut out = bits(&field);
+            out.extend(bits(&losses));
+            out.extend(bits(&report.raw_rms2));
+            out.push(report.loss.to_bits());
+            out.push(report.gram_fallbacks as u32);
+            out
+        };
+        let one = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .unwrap();
+        let reference = one.install(run);
+        assert_deterministic("grouped loss", reference, run);
+    }
 }
 
 /// The vector-Jacobian products of the two-axis and multi-temperature drifts (their log-sum-exp

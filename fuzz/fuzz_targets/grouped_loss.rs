@@ -1,11 +1,12 @@
 //! The official grouped feature-space loss (runtime channel count, unconditional negatives,
-//! guidance, weights, both distance forms): typed errors for bad shapes, lengths, weights,
+//! guidance, weights, both distance forms, both ways of computing the normalisers): typed errors for bad shapes, lengths, weights,
 //! guidance scales, temperatures and non-finite values; finite field and report for valid input.
 #![no_main]
 
 use arbitrary::Unstructured;
 use drifting::{
-    DistanceMethod, GroupShape, GroupedDriftConfig, grouped_drift_loss, grouped_drift_workspace_len,
+    DistanceMethod, GroupShape, GroupedDriftConfig, NormaliserMethod, grouped_drift_loss,
+    grouped_drift_workspace_len_with,
 };
 use drifting_fuzz::{Expect, check_contract, coordinate, scale};
 use libfuzzer_sys::fuzz_target;
@@ -54,6 +55,9 @@ fuzz_target!(|data: &[u8]| {
     ) else {
         return;
     };
+    let Ok(normaliser_pick) = u.int_in_range(0u8..=2) else {
+        return;
+    };
     let floor = [1e-6, 0.0, -1e-6, f32::NAN, 0.5][usize::from(floor_pick)];
     let alpha_value = [1.5_f32, 1.0, 4.0, 0.5, f32::NAN, 1e12][usize::from(alpha_pick)];
     let alpha = vec![alpha_value; shape.groups];
@@ -70,6 +74,11 @@ fuzz_target!(|data: &[u8]| {
             DistanceMethod::Expanded,
             DistanceMethod::Difference,
         ][usize::from(method_pick)],
+        normalisers: [
+            NormaliserMethod::Auto,
+            NormaliserMethod::Products,
+            NormaliserMethod::Gram,
+        ][usize::from(normaliser_pick)],
         ..GroupedDriftConfig::official()
     };
 
@@ -110,7 +119,12 @@ fuzz_target!(|data: &[u8]| {
     } else {
         Expect::Either
     };
-    let len = grouped_drift_workspace_len(&shape, temperatures.len().max(1)).unwrap_or(0);
+    let len = grouped_drift_workspace_len_with(
+        &shape,
+        temperatures.len().max(1),
+        config.normalisers,
+    )
+    .unwrap_or(0);
     let mut workspace = vec![0.0; if short { len.saturating_sub(1) } else { len }];
     let mut field = vec![0.0; shape.groups * shape.generated * shape.channels];
     let mut losses = vec![0.0; shape.groups];

@@ -3,20 +3,22 @@
 //! negatives for classifier-free guidance, and a feature dimension known only at run time
 //! (Deng et al. 2026, the official `drift_loss`; `docs/mathematics.md` §5).
 
-use crate::drift::DistanceMethod;
 use crate::drift::multi_temperature::{MAX_TEMPERATURES, validate_official, validate_weights};
+use crate::drift::{DistanceMethod, NormaliserMethod};
 use crate::engine::chunks::{Exec, map_blocks};
 use crate::engine::dense::{
     Affinities, DistanceForm, Rows, channel_pack_len, coefficient_row, column_log_sum_exp,
-    drift_sums, mean_row, pack_channels, pack_queries, pack_targets, query_pack_len,
-    row_log_sum_exp, squared_distances, target_pack_len,
+    distance_epilogue, distance_products, drift_sums, mean_row, pack_channels, pack_queries,
+    pack_targets, query_pack_len, row_log_sum_exp, squared_distances, target_pack_len,
 };
-use crate::engine::gemm::{MR, panels};
+use crate::engine::gemm::{Dot, MR, pack_row_panels, panels, product};
+use crate::engine::gram::{gram_len, gram_products, norm_sum, norm_sum_len, store_gram};
 use crate::engine::simd::{F32s, LANES, sqrt};
 use crate::engine::{LOGIT_LIMIT, MAX_SQUARED_DISTANCE, all_finite, sum_of_squares, take_buffer};
 use crate::error::Error;
 
 pub use crate::engine::dense::NEAR_PAIR_RATIO;
+pub use crate::engine::gram::{GRAM_SIGMAS, GRAM_TOLERANCE};
 
 /// The shape of one feature key's batch: `groups` independent problems, each with `generated`
 /// generated samples (the queries, also negatives), `unconditional` extra negatives and
@@ -83,6 +85,9 @@ pub struct GroupedDriftConfig<'a> {
     pub positive_weights: Option<&'a [f32]>,
     /// How squared distances are computed (default [`DistanceMethod::Auto`]).
     pub distances: DistanceMethod,
+    /// How the per-temperature normalisers `n_R` are computed (default
+    /// [`NormaliserMethod::Auto`]).
+    pub normalisers: NormaliserMethod,
 }
 
 impl GroupedDriftConfig<'static> {
@@ -99,6 +104,7 @@ impl GroupedDriftConfig<'static> {
             unconditional_weights: None,
             positive_weights: None,
             distances: DistanceMethod::Auto,
+            normalisers: NormaliserMethod::Auto,
         }
     }
 }
@@ -122,6 +128,11 @@ pub struct GroupedDriftReport {
     /// Pairs whose expanded squared distance was recomputed in the difference form (near pairs
     /// and self-pairs; 0 with [`DistanceMethod::Difference`]).
     pub recomputed_pairs: usize,
+    /// Whether the normalisers went through the Gram matrix ([`NormaliserMethod`]).
+    pub gram_normalisers: bool,
+    /// Groups × temperatures whose Gram-form `Σ ‖F_R‖²` was not certified within
+    /// [`GRAM_TOLERANCE`] and was recomputed with the product (nearly converged groups).
+    pub gram_fallbacks: usize,
 }
 
 /// The lengths of the pieces of a grouped workspace (totals over the groups, and per group).
@@ -135,24 +146,37 @@ struct Layout {
     group_forces: usize,
     group_field: usize,
     channels: usize,
+    /// The Gram path: each group's force region holds its Gram matrix ([`gram_len`]) and every
+    /// temperature's coefficient tile instead of every temperature's field but the first.
+    gram: bool,
 }
 
 impl Layout {
-    fn new(shape: &GroupShape, temperatures: usize) -> Option<Self> {
+    fn new(shape: &GroupShape, temperatures: usize, gram: bool) -> Option<Self> {
         let (cg, s, t) = (shape.generated, shape.channels, shape.targets());
         let b = shape.groups;
         let group_field = cg.checked_mul(s)?;
-        // The first temperature's field goes to the output itself.
-        let group_forces = group_field.checked_mul(temperatures.saturating_sub(1))?;
+        let group_forces = if gram {
+            let coefficients = cg.checked_mul(t)?.checked_mul(temperatures)?;
+            coefficients.checked_add(gram_len(t))?
+        } else {
+            // The first temperature's field goes to the output itself.
+            group_field.checked_mul(temperatures.saturating_sub(1))?
+        };
+        // `gram_len` saturates: refuse a size it could not represent.
+        if group_forces == usize::MAX {
+            return None;
+        }
         Some(Self {
             distances: b.checked_mul(cg)?.checked_mul(t)?,
             centres: b.checked_mul(s)?,
             forces: b.checked_mul(group_forces)?,
-            problem: problem_len(cg, t, s)?,
+            problem: problem_len(cg, t, s, gram)?,
             group_distances: cg.checked_mul(t)?,
             group_forces,
             group_field,
             channels: s,
+            gram,
         })
     }
 
@@ -164,18 +188,78 @@ impl Layout {
     }
 }
 
-/// Per-problem scratch: column weights, then the larger of the distance stage (packed targets
-/// and queries) and the drift stage (row and column log-sum-exps, coefficients and their sums,
-/// the packed coefficient panels and target channels).
-fn problem_len(cg: usize, t: usize, s: usize) -> Option<usize> {
-    let distance_stage = target_pack_len(t, s).checked_add(query_pack_len(cg, s))?;
-    let drift_stage = cg
-        .checked_mul(t)?
-        .checked_add(cg.checked_mul(2)?)?
-        .checked_add(t)?
-        .checked_add(channel_pack_len(t, s))?
-        .checked_add(panels(cg).checked_mul(t)?.checked_mul(MR)?)?;
-    t.checked_add(distance_stage.max(drift_stage))
+/// Per-problem scratch: column weights, then the largest of the distance stage (packed targets
+/// and queries; on the Gram path every target as a query and the `T × T` Gram matrix), the drift
+/// stage (row and column log-sum-exps, coefficients and their sums, the packed coefficient
+/// panels and target channels; on the Gram path the products `C·G` instead of the coefficients)
+/// and, on the Gram path, the field stage (the combined coefficients, their panels, the target
+/// channels).
+fn problem_len(cg: usize, t: usize, s: usize, gram: bool) -> Option<usize> {
+    let packing = |queries: usize| target_pack_len(t, s).checked_add(query_pack_len(queries, s));
+    let panels_len = panels(cg).checked_mul(t)?.checked_mul(MR)?;
+    let logsumexps = cg.checked_mul(2)?.checked_add(t)?;
+    let channels = channel_pack_len(t, s);
+    let stages = if gram {
+        let distance_stage = packing(t)?.checked_add(t.checked_mul(t)?)?;
+        let drift_stage = logsumexps
+            .checked_add(norm_sum_len(cg, t))?
+            .checked_add(channels)?;
+        let field_stage = cg
+            .checked_mul(t)?
+            .checked_add(panels_len)?
+            .checked_add(channels)?;
+        distance_stage.max(drift_stage).max(field_stage)
+    } else {
+        let distance_stage = packing(cg)?;
+        let drift_stage = cg
+            .checked_mul(t)?
+            .checked_add(logsumexps)?
+            .checked_add(channels)?
+            .checked_add(panels_len)?;
+        distance_stage.max(drift_stage)
+    };
+    // `*_len` helpers saturate: refuse a size they could not represent.
+    if stages == usize::MAX {
+        return None;
+    }
+    t.checked_add(stages)
+}
+
+/// Whether the Gram path needs fewer multiply-adds per group than the products:
+/// `T²·S/2 + R·Cg·T² + Cg·T·S` (the Gram matrix, `C_R G` per temperature, the one field
+/// product) against `(1 + R)·Cg·T·S` (the distance product and one field product per
+/// temperature), below 85 % of them. Official shape, `R = 3`: from `S ≈ 340` on.
+fn gram_pays(shape: &GroupShape, temperatures: usize) -> bool {
+    let (cg, t, s) = (shape.generated, shape.targets(), shape.channels);
+    let gram = (t.saturating_mul(t) / 2)
+        .saturating_mul(s)
+        .saturating_add(
+            temperatures
+                .saturating_mul(cg)
+                .saturating_mul(t)
+                .saturating_mul(t),
+        )
+        .saturating_add(cg.saturating_mul(t).saturating_mul(s));
+    let products = (1 + temperatures)
+        .saturating_mul(cg)
+        .saturating_mul(t)
+        .saturating_mul(s);
+    // Measured (x86-64-v3, one thread, official shape): the Gram path's time is about its
+    // share of multiply-adds plus 0.1 (packing `G`, the coefficient tiles), so it is taken
+    // below 85 %: at `S = 256` (95 %) 18.5 vs 17.5 ms, at `S = 768` (67 %) 40.4 vs 55.0 ms.
+    gram.saturating_mul(20) < products.saturating_mul(17)
+}
+
+/// Whether a call takes the Gram path.
+fn uses_gram(shape: &GroupShape, config: &GroupedDriftConfig<'_>) -> bool {
+    match config.normalisers {
+        NormaliserMethod::Products => false,
+        NormaliserMethod::Gram => true,
+        NormaliserMethod::Auto => {
+            config.distances.form(shape.channels) == DistanceForm::Expanded
+                && gram_pays(shape, config.temperatures.len())
+        }
+    }
 }
 
 /// Workspace values [`grouped_drift_loss`] needs for `shape` and `temperatures` temperatures:
@@ -183,9 +267,33 @@ fn problem_len(cg: usize, t: usize, s: usize) -> Option<usize> {
 /// field but the first's, which goes to the output (`(temperatures − 1)·B·Cg·S`), and one
 /// problem's packing space (`O((Cg + T)·S + Cg·T)`);
 /// `None` if that overflows `usize`.
+///
+/// This covers [`NormaliserMethod::Auto`] and [`NormaliserMethod::Products`] with any distance
+/// method; forcing [`NormaliserMethod::Gram`] needs [`grouped_drift_workspace_len_with`].
 #[must_use]
 pub fn grouped_drift_workspace_len(shape: &GroupShape, temperatures: usize) -> Option<usize> {
-    Layout::new(shape, temperatures)?.total()
+    let products = Layout::new(shape, temperatures, false)?.total()?;
+    if shape.channels >= crate::drift::EXPANDED_FROM_CHANNELS && gram_pays(shape, temperatures) {
+        Some(products.max(Layout::new(shape, temperatures, true)?.total()?))
+    } else {
+        Some(products)
+    }
+}
+
+/// Workspace values [`grouped_drift_loss`] needs for `shape`, `temperatures` temperatures and the
+/// normaliser method `normalisers` (with the Gram path: every group's Gram matrix `T²` and
+/// coefficient tiles `R·Cg·T` instead of the `(R − 1)·Cg·S` values of the extra fields).
+#[must_use]
+pub fn grouped_drift_workspace_len_with(
+    shape: &GroupShape,
+    temperatures: usize,
+    normalisers: NormaliserMethod,
+) -> Option<usize> {
+    match normalisers {
+        NormaliserMethod::Auto => grouped_drift_workspace_len(shape, temperatures),
+        NormaliserMethod::Products => Layout::new(shape, temperatures, false)?.total(),
+        NormaliserMethod::Gram => Layout::new(shape, temperatures, true)?.total(),
+    }
 }
 
 /// The official grouped drift loss of one feature key, and its field.
@@ -278,6 +386,7 @@ pub fn grouped_drift_loss(
         positives,
         config,
         form: config.distances.form(shape.channels),
+        gram: layout.gram,
     };
     let (distances, rest) = workspace.split_at_mut(layout.distances.min(workspace.len()));
     let (centres, rest) = rest.split_at_mut(layout.centres.min(rest.len()));
@@ -358,6 +467,8 @@ pub fn grouped_drift_loss(
         loss: 0.0,
         gradient_factor: 0.0,
         recomputed_pairs: totals.recomputed,
+        gram_normalisers: problem.gram,
+        gram_fallbacks: 0,
     };
     let mut square_sums = [0.0_f64; MAX_TEMPERATURES];
     for_each_group(
@@ -366,10 +477,11 @@ pub fn grouped_drift_loss(
         [&mut *distances, &mut *centres, &mut *forces, &mut *field],
         scratch,
         |g, regions, scratch| drift_stage(&problem, g, regions, scratch, clamped_scale),
-        |partial| {
+        |(partial, fallbacks)| {
             for (total, p) in square_sums.iter_mut().zip(partial) {
                 *total += p;
             }
+            report.gram_fallbacks += fallbacks;
         },
     );
     // F_R = Y_R/s_in: n_R = mean(Y_R²)/s_in², and F_R/sqrt(max(n_R, 1e-8)) is Y_R times the
@@ -399,7 +511,10 @@ pub fn grouped_drift_loss(
         &layout,
         [&mut *distances, &mut *centres, &mut *forces, &mut *field],
         scratch,
-        |_, regions, _| {
+        |g, regions, scratch| {
+            if problem.gram {
+                return gram_field(&problem, g, regions, scratch, &factors);
+            }
             let group = regions.field.len();
             let [first, rest @ ..] = factors;
             for v in regions.field.iter_mut() {
@@ -446,6 +561,8 @@ struct Problem<'a> {
     positives: &'a [f32],
     config: &'a GroupedDriftConfig<'a>,
     form: DistanceForm,
+    /// The Gram path ([`NormaliserMethod::Gram`]).
+    gram: bool,
 }
 
 impl<'a> Problem<'a> {
@@ -594,7 +711,8 @@ fn validate(
             return Err(Error::InvalidParameter { input: "guidance" });
         }
     }
-    let layout = Layout::new(shape, config.temperatures.len()).ok_or(too_large)?;
+    let layout =
+        Layout::new(shape, config.temperatures.len(), uses_gram(shape, config)).ok_or(too_large)?;
     // The weights may not all be zero (the distance scale divides by their sum).
     #[allow(clippy::cast_precision_loss)]
     let total = |w: Option<&[f32]>, count: usize| {
@@ -648,7 +766,8 @@ impl DistanceTotals {
 }
 
 /// Stage 1 for group `g`: centre, distances `sqrt(max(d², 1e-8))` into the group's tile, and the
-/// group's weighted distance sum.
+/// group's weighted distance sum; on the Gram path also the Gram matrix of the centred targets
+/// into the group's force region (the distances' dot products are its first `Cg` rows).
 fn distance_stage(
     problem: &Problem<'_>,
     g: usize,
@@ -661,20 +780,63 @@ fn distance_stage(
     let (weights, rest) = scratch.split_at_mut(t.min(scratch.len()));
     problem.weights(g, weights);
     let s = problem.shape.channels;
-    let (target_buffer, query_buffer) = rest.split_at_mut(target_pack_len(t, s).min(rest.len()));
+    let (target_buffer, rest) = rest.split_at_mut(target_pack_len(t, s).min(rest.len()));
     let packed_targets = pack_targets(&targets, regions.centre, problem.form, target_buffer);
-    let packed_queries = pack_queries(&queries, regions.centre, problem.form, query_buffer);
-    let recomputed = squared_distances(
-        problem.form,
-        &packed_queries,
-        &queries,
-        0,
-        cg,
-        &packed_targets,
-        &targets,
-        regions.distances,
-        t,
-    );
+    let recomputed = if problem.gram {
+        // Every target as a query row: the generated samples are the first `Cg` targets, so
+        // the first `Cg` rows of the Gram matrix are the distances' dot products.
+        let (row_buffer, square) = rest.split_at_mut(query_pack_len(t, s).min(rest.len()));
+        let packed_rows = pack_queries(&targets, regions.centre, problem.form, row_buffer);
+        let square = square.get_mut(..t * t).unwrap_or(&mut []);
+        gram_products(&packed_rows, &packed_targets, square);
+        store_gram(square, t, regions.force);
+        match problem.form {
+            DistanceForm::Expanded => {
+                for (d, g) in regions
+                    .distances
+                    .chunks_exact_mut(t.max(1))
+                    .zip(square.chunks_exact(t.max(1)))
+                    .take(cg)
+                {
+                    d.copy_from_slice(g);
+                }
+            }
+            DistanceForm::Difference => distance_products(
+                problem.form,
+                &packed_rows,
+                0,
+                cg,
+                &packed_targets,
+                regions.distances,
+                t,
+                None,
+            ),
+        }
+        distance_epilogue(
+            problem.form,
+            &packed_rows,
+            &targets,
+            0,
+            cg,
+            &packed_targets,
+            &targets,
+            regions.distances,
+            t,
+        )
+    } else {
+        let packed_queries = pack_queries(&queries, regions.centre, problem.form, rest);
+        squared_distances(
+            problem.form,
+            &packed_queries,
+            &queries,
+            0,
+            cg,
+            &packed_targets,
+            &targets,
+            regions.distances,
+            t,
+        )
+    };
     // Distances `sqrt(max(d², 1e-8))` in place; `Σ_j d_ij w_j` per row (eight lanes, then `f64`
     // across rows) and the largest distance. An overflowed squared distance (inf − inf = NaN in
     // the expanded form) is recorded as infinite, which the range check then refuses.
@@ -736,17 +898,65 @@ fn add_scaled(out: &mut [f32], values: &[f32], factor: f32) {
     }
 }
 
-/// Stage 2 for group `g`: for every temperature, the row and column log-sum-exps of the logits
-/// `−d̃/R`, the drift coefficients, and their product with the targets (packed once), `Y_R`
-/// (data units) into the group's `field` region (the first temperature) and `force` regions (the
-/// others); returns `Σ Y_R²` per temperature.
+/// The drift coefficients of one temperature (logit scale `logit_scale`) from the group's
+/// distance tile: the row and column log-sum-exps of the logits, then `coefficients` (`Cg × T`)
+/// and their row sums. `rows` (`Cg`) and `half_columns` (`T`) are scratch.
+#[allow(clippy::too_many_arguments)]
+fn coefficients_of(
+    problem: &Problem<'_>,
+    tile: &[f32],
+    weights: &[f32],
+    logit_scale: f32,
+    rows: &mut [f32],
+    half_columns: &mut [f32],
+    coefficients: &mut [f32],
+    row_sums: &mut [f32],
+) {
+    let shape = &problem.shape;
+    let (cg, t) = (shape.generated, shape.targets());
+    for (i, r) in rows.iter_mut().enumerate() {
+        *r = row_log_sum_exp(tile.get(i * t..(i + 1) * t).unwrap_or(&[]), logit_scale);
+    }
+    // The coefficient buffer (written below) holds the column sums meanwhile.
+    let column_sums = coefficients.get_mut(..t).unwrap_or(&mut []);
+    column_log_sum_exp(tile, cg, t, logit_scale, half_columns, column_sums);
+    for c in half_columns.iter_mut() {
+        *c *= -0.5;
+    }
+    let rule = Affinities {
+        scale: logit_scale,
+        floor_logit: (problem.config.affinity_floor > 0.0)
+            .then(|| 0.5 * libm::logf(problem.config.affinity_floor)),
+        weights: Some(weights),
+        negative_columns: shape.generated + shape.unconditional,
+    };
+    for (c, v) in coefficients.iter_mut().zip(tile) {
+        *c = *v;
+    }
+    for ((sum, r), row) in row_sums
+        .iter_mut()
+        .zip(rows.iter())
+        .zip(coefficients.chunks_mut(t.max(1)))
+    {
+        *sum = coefficient_row(row, -0.5 * r, half_columns, &rule);
+    }
+}
+
+/// Stage 2 for group `g`: for every temperature, the drift coefficients ([`coefficients_of`])
+/// and `Σ Y_R²` (data units). Products path: `Y_R`, the coefficients' product with the targets
+/// (packed once), into the group's `field` region (the first temperature) and `force` regions
+/// (the others). Gram path ([`gram_drift_stage`]): the coefficients are kept instead. Returns
+/// `Σ Y_R²` per temperature and the number of Gram fallbacks.
 fn drift_stage(
     problem: &Problem<'_>,
     g: usize,
     regions: Regions<'_>,
     scratch: &mut [f32],
     clamped_scale: f32,
-) -> [f64; MAX_TEMPERATURES] {
+) -> ([f64; MAX_TEMPERATURES], usize) {
+    if problem.gram {
+        return gram_drift_stage(problem, g, regions, scratch, clamped_scale);
+    }
     let shape = &problem.shape;
     let (cg, t) = (shape.generated, shape.targets());
     let (queries, targets) = problem.rows(g);
@@ -760,8 +970,6 @@ fn drift_stage(
         rest.split_at_mut(channel_pack_len(t, shape.channels).min(rest.len()));
     let channels = pack_channels(&targets, regions.centre, channel_buffer);
     let tile = &*regions.distances;
-    let floor_logit = (problem.config.affinity_floor > 0.0)
-        .then(|| 0.5 * libm::logf(problem.config.affinity_floor));
     let mut square_sums = [0.0_f64; MAX_TEMPERATURES];
     let group = regions.field.len().max(1);
     // The first temperature's field goes to the output, the others to the force buffers.
@@ -774,31 +982,16 @@ fn drift_stage(
         .zip(square_sums.iter_mut())
     {
         let logit_scale = -1.0 / (r * clamped_scale);
-        for (i, r) in rows.iter_mut().enumerate() {
-            *r = row_log_sum_exp(tile.get(i * t..(i + 1) * t).unwrap_or(&[]), logit_scale);
-        }
-        // The coefficient buffer (written below) holds the column sums meanwhile.
-        let column_sums = coefficients.get_mut(..t).unwrap_or(&mut []);
-        column_log_sum_exp(tile, cg, t, logit_scale, half_columns, column_sums);
-        for c in half_columns.iter_mut() {
-            *c *= -0.5;
-        }
-        let rule = Affinities {
-            scale: logit_scale,
-            floor_logit,
-            weights: Some(weights),
-            negative_columns: shape.generated + shape.unconditional,
-        };
-        for (c, v) in coefficients.iter_mut().zip(tile) {
-            *c = *v;
-        }
-        for ((sum, r), row) in row_sums
-            .iter_mut()
-            .zip(rows.iter())
-            .zip(coefficients.chunks_mut(t.max(1)))
-        {
-            *sum = coefficient_row(row, -0.5 * r, half_columns, &rule);
-        }
+        coefficients_of(
+            problem,
+            tile,
+            weights,
+            logit_scale,
+            rows,
+            half_columns,
+            coefficients,
+            row_sums,
+        );
         drift_sums(
             &queries,
             0,
@@ -813,7 +1006,119 @@ fn drift_stage(
         );
         *square_sum = sum_of_squares(force);
     }
-    square_sums
+    (square_sums, 0)
+}
+
+/// Stage 2 on the Gram path: every temperature's coefficients `C_R` (the displacement term
+/// folded into each generated sample's own column, so `Y_R = C_R·(targets − centre)`) into the
+/// group's force region after its Gram matrix, and `Σ Y_R² = Σ_i c_i G c_iᵀ`, certified within
+/// [`GRAM_TOLERANCE`] or recomputed with the product (into the group's `field` region, which
+/// stage 3 overwrites).
+fn gram_drift_stage(
+    problem: &Problem<'_>,
+    g: usize,
+    regions: Regions<'_>,
+    scratch: &mut [f32],
+    clamped_scale: f32,
+) -> ([f64; MAX_TEMPERATURES], usize) {
+    let shape = &problem.shape;
+    let (cg, t, s) = (shape.generated, shape.targets(), shape.channels);
+    let (_, targets) = problem.rows(g);
+    let (weights, rest) = scratch.split_at_mut(t.min(scratch.len()));
+    problem.weights(g, weights);
+    let (rows, rest) = rest.split_at_mut(cg.min(rest.len()));
+    let (half_columns, rest) = rest.split_at_mut(t.min(rest.len()));
+    let (row_sums, rest) = rest.split_at_mut(cg.min(rest.len()));
+    let (norm_scratch, mut channel_buffer) = rest.split_at_mut(norm_sum_len(cg, t).min(rest.len()));
+    let (gram, tiles_of_coefficients) = regions
+        .force
+        .split_at_mut(gram_len(t).min(regions.force.len()));
+    let tile = &*regions.distances;
+    let mut square_sums = [0.0_f64; MAX_TEMPERATURES];
+    let mut fallbacks = 0;
+    let mut channels = None;
+    for ((&r, coefficients), square_sum) in problem
+        .config
+        .temperatures
+        .iter()
+        .zip(tiles_of_coefficients.chunks_exact_mut((cg * t).max(1)))
+        .zip(square_sums.iter_mut())
+    {
+        let logit_scale = -1.0 / (r * clamped_scale);
+        coefficients_of(
+            problem,
+            tile,
+            weights,
+            logit_scale,
+            rows,
+            half_columns,
+            coefficients,
+            row_sums,
+        );
+        for (i, &sum) in row_sums.iter().enumerate() {
+            if let Some(c) = coefficients.get_mut(i * t + i) {
+                *c -= sum;
+            }
+        }
+        let norms = norm_sum(coefficients, cg, t, s, gram, norm_scratch);
+        *square_sum = if norms.certified() {
+            norms.value
+        } else {
+            // Not certified (nearly cancelling attraction and repulsion): the product itself,
+            // with the coefficient panels `norm_sum` left in its scratch.
+            fallbacks += 1;
+            if channels.is_none() {
+                let buffer = core::mem::take(&mut channel_buffer);
+                channels = Some(pack_channels(&targets, regions.centre, buffer));
+            }
+            let packed = channels.as_ref().map_or(&[][..], |c| c.tiles());
+            let panels_len = panels(cg) * t * MR;
+            let a = norm_scratch
+                .get(..panels_len)
+                .unwrap_or(&[])
+                .as_chunks::<MR>()
+                .0;
+            product::<Dot>(cg, s, t, a, packed, regions.field, s);
+            sum_of_squares(regions.field)
+        };
+    }
+    (square_sums, fallbacks)
+}
+
+/// Stage 3 on the Gram path for group `g`: the field `F = (Σ_R factor_R C_R)·(targets − centre)`
+/// into the group's `field` region (one product); returns `Σ F²`.
+fn gram_field(
+    problem: &Problem<'_>,
+    g: usize,
+    regions: Regions<'_>,
+    scratch: &mut [f32],
+    factors: &[f32; MAX_TEMPERATURES],
+) -> f64 {
+    let shape = &problem.shape;
+    let (cg, t, s) = (shape.generated, shape.targets(), shape.channels);
+    let (_, targets) = problem.rows(g);
+    let (combined, rest) = scratch.split_at_mut((cg * t).min(scratch.len()));
+    let (panel_buffer, channel_buffer) = rest.split_at_mut((panels(cg) * t * MR).min(rest.len()));
+    let tiles_of_coefficients = regions.force.get(gram_len(t)..).unwrap_or(&[]);
+    combined.fill(0.0);
+    for (coefficients, &factor) in tiles_of_coefficients
+        .chunks_exact((cg * t).max(1))
+        .zip(factors)
+        .take(problem.config.temperatures.len())
+    {
+        add_scaled(combined, coefficients, factor);
+    }
+    let packed = panel_buffer.as_chunks_mut::<MR>().0;
+    pack_row_panels(
+        cg,
+        t,
+        |i| combined.get(i * t..(i + 1) * t).unwrap_or(&[]),
+        None,
+        packed,
+    );
+    let channels = pack_channels(&targets, regions.centre, channel_buffer);
+    product::<Dot>(cg, s, t, packed, channels.tiles(), regions.field, s);
+    sum_of_squares(regions.field)
 }
 
 /// Runs `body` on every group with its regions of the four buffers (`[distances, centres,

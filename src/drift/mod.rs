@@ -44,6 +44,28 @@ pub enum DistanceMethod {
     Difference,
 }
 
+/// How the multi-temperature feature loss computes its per-temperature normalisers
+/// `n_R = mean ‖F_R‖²` (global over the groups, so needed before any field is combined).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum NormaliserMethod {
+    /// The Gram form where it needs under 85 % of the products' multiply-adds (many channels
+    /// per target: from about `S ≥ 2.4·T` for three temperatures) and the distances are
+    /// expanded; the products otherwise.
+    #[default]
+    Auto,
+    /// One product of every temperature's coefficient tile with the targets (`Cg·T·S`
+    /// multiply-adds per group and temperature); the per-temperature fields are kept and
+    /// combined.
+    Products,
+    /// `‖F_i‖² = c_i G c_iᵀ` through the Gram matrix `G` of the targets (`Cg·T²` per group and
+    /// temperature, plus `T²·S/2` once for `G`), each group and temperature accepted when a
+    /// probabilistic rounding-error bound (`GRAM_SIGMAS` standard deviations) is within
+    /// `GRAM_TOLERANCE`, else recomputed with the product; the field is
+    /// then one product of `Σ_R C_R/√n_R` with the targets. Needs the workspace of
+    /// `grouped_drift_workspace_len_with`.
+    Gram,
+}
+
 /// From this many channels on, [`DistanceMethod::Auto`] uses the expanded (GEMM) form.
 ///
 /// Measured (`cargo bench --bench side_by_side`, x86-64-v3, one thread): the register-blocked

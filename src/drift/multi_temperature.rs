@@ -144,6 +144,7 @@ fn dense_multi_temperature<const D: usize>(
         unconditional_weights: None,
         positive_weights: config.positive_weights,
         distances: form.method(),
+        normalisers: crate::drift::NormaliserMethod::Auto,
     };
     let report = grouped_drift_loss(
         &shape,

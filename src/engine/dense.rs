@@ -189,6 +189,23 @@ pub(crate) struct PackedPoints<'a, const W: usize> {
     dim: usize,
 }
 
+impl<const W: usize> PackedPoints<'_, W> {
+    /// The packed values.
+    pub(crate) fn values(&self) -> &[[f32; W]] {
+        self.values
+    }
+
+    /// Number of points.
+    pub(crate) fn count(&self) -> usize {
+        self.count
+    }
+
+    /// Values per point.
+    pub(crate) fn dim(&self) -> usize {
+        self.dim
+    }
+}
+
 /// The queries packed as `MR`-row panels (the `A` operand).
 pub(crate) type PackedQueries<'a> = PackedPoints<'a, MR>;
 /// The targets packed as transposed tiles of `TILE` points (the `B` operand).
@@ -698,6 +715,13 @@ pub(crate) fn coefficient_row(
 pub(crate) struct PackedChannels<'a> {
     tiles: &'a [[f32; TILE]],
     count: usize,
+}
+
+impl PackedChannels<'_> {
+    /// The tiles (the `B` operand of a product over the targets).
+    pub(crate) fn tiles(&self) -> &[[f32; TILE]] {
+        self.tiles
+    }
 }
 
 /// Values of [`pack_channels`]' buffer.

@@ -10,6 +10,7 @@
 //! | `sweep` | the direct tiled pair loop (`Σ_d (x_d − y_d)²` per pair), row log-sum-exps, softmax-weighted mean displacements |
 //! | `gemm` | the one micro-kernel (`MR × NR` vectors of `f32x8` accumulators: products or squared differences), its packing and blocked driver |
 //! | `dense` | high-dimensional problems: every distance once (expanded form, cancellation-safe, or difference form), kept in a tile for the row and column log-sum-exps, affinities and every temperature; drift sums as one product |
+//! | `gram` | the Gram matrix of a problem's centred targets and the squared norms `c G cᵀ` of drift sums from it, with a certified error bound |
 //! | `affinity` | the streaming two-axis pass: row and column log-sum-exps, doubly normalised affinities, the drift sums |
 //! | `chunks` | the fixed partition of a lane cloud into chunks, serial or on rayon, bit-identical |
 //! | `projection` | random directions on the sphere and the projections `θ·(x − c)` of the sliced distances and flows |
@@ -23,6 +24,8 @@ pub(crate) mod chunks;
 #[cfg(feature = "dense")]
 pub(crate) mod dense;
 pub(crate) mod gemm;
+#[cfg(feature = "dense")]
+pub(crate) mod gram;
 pub(crate) mod projection;
 pub(crate) mod range;
 pub(crate) mod reduce;
