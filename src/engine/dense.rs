@@ -787,3 +787,41 @@ pub(crate) fn drift_sums(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use super::mirror_lower;
+    use std::vec::Vec;
+
+    /// The mirror fills exactly the strict lower triangle of the leading block from the upper
+    /// one, for sizes around the 8-lane blocks and the 64-row squares, and nothing else.
+    #[test]
+    fn mirror_lower_copies_the_upper_triangle_and_nothing_else() {
+        for (rows, columns, ld) in [
+            (1, 1, 1),
+            (7, 9, 12),
+            (8, 8, 8),
+            (70, 70, 75),
+            (130, 200, 205),
+        ] {
+            let mut tile: Vec<f32> = (0..rows * ld).map(|k| k as f32).collect();
+            let original = tile.clone();
+            mirror_lower(&mut tile, ld, rows, columns);
+            for i in 0..rows {
+                for j in 0..ld {
+                    let want = if j < i && j < columns {
+                        original[j * ld + i]
+                    } else {
+                        original[i * ld + j]
+                    };
+                    assert_eq!(
+                        tile[i * ld + j],
+                        want,
+                        "{rows}×{columns}, ld {ld}: ({i}, {j})"
+                    );
+                }
+            }
+        }
+    }
+}
