@@ -130,7 +130,7 @@ pub struct GroupedDriftReport {
     pub recomputed_pairs: usize,
     /// Whether the normalisers went through the Gram matrix ([`NormaliserMethod`]).
     pub gram_normalisers: bool,
-    /// Groups × temperatures whose Gram-form `Σ ‖F_R‖²` was not certified within
+    /// Groups × temperatures whose Gram-form `Σ ‖F_R‖²` had a rounding-error bound above
     /// [`GRAM_TOLERANCE`] and was recomputed with the product (nearly converged groups).
     pub gram_fallbacks: usize,
 }
@@ -898,55 +898,85 @@ fn add_scaled(out: &mut [f32], values: &[f32], factor: f32) {
     }
 }
 
-/// The drift coefficients of one temperature (logit scale `logit_scale`) from the group's
-/// distance tile: the row and column log-sum-exps of the logits, then `coefficients` (`Cg × T`)
-/// and their row sums. `rows` (`Cg`) and `half_columns` (`T`) are scratch.
-#[allow(clippy::too_many_arguments)]
-fn coefficients_of(
-    problem: &Problem<'_>,
-    tile: &[f32],
-    weights: &[f32],
-    logit_scale: f32,
-    rows: &mut [f32],
-    half_columns: &mut [f32],
-    coefficients: &mut [f32],
-    row_sums: &mut [f32],
-) {
-    let shape = &problem.shape;
-    let (cg, t) = (shape.generated, shape.targets());
-    for (i, r) in rows.iter_mut().enumerate() {
-        *r = row_log_sum_exp(tile.get(i * t..(i + 1) * t).unwrap_or(&[]), logit_scale);
+/// Stage 2's per-group scratch: the group's column weights (`T`), and per temperature the row
+/// log-sum-exps (`Cg`), the halved negated column log-sum-exps (`T`) and the coefficients' row
+/// sums (`Cg`).
+struct CoefficientScratch<'s> {
+    weights: &'s mut [f32],
+    rows: &'s mut [f32],
+    half_columns: &'s mut [f32],
+    row_sums: &'s mut [f32],
+}
+
+impl<'s> CoefficientScratch<'s> {
+    /// Takes the scratch of group `g` from the front of `scratch` (weights filled in); returns
+    /// it and the rest.
+    fn take(problem: &Problem<'_>, g: usize, scratch: &'s mut [f32]) -> (Self, &'s mut [f32]) {
+        let (cg, t) = (problem.shape.generated, problem.shape.targets());
+        let (weights, rest) = scratch.split_at_mut(t.min(scratch.len()));
+        problem.weights(g, weights);
+        let (rows, rest) = rest.split_at_mut(cg.min(rest.len()));
+        let (half_columns, rest) = rest.split_at_mut(t.min(rest.len()));
+        let (row_sums, rest) = rest.split_at_mut(cg.min(rest.len()));
+        let parts = Self {
+            weights,
+            rows,
+            half_columns,
+            row_sums,
+        };
+        (parts, rest)
     }
-    // The coefficient buffer (written below) holds the column sums meanwhile.
-    let column_sums = coefficients.get_mut(..t).unwrap_or(&mut []);
-    column_log_sum_exp(tile, cg, t, logit_scale, half_columns, column_sums);
-    for c in half_columns.iter_mut() {
-        *c *= -0.5;
-    }
-    let rule = Affinities {
-        scale: logit_scale,
-        floor_logit: (problem.config.affinity_floor > 0.0)
-            .then(|| 0.5 * libm::logf(problem.config.affinity_floor)),
-        weights: Some(weights),
-        negative_columns: shape.generated + shape.unconditional,
-    };
-    for (c, v) in coefficients.iter_mut().zip(tile) {
-        *c = *v;
-    }
-    for ((sum, r), row) in row_sums
-        .iter_mut()
-        .zip(rows.iter())
-        .zip(coefficients.chunks_mut(t.max(1)))
-    {
-        *sum = coefficient_row(row, -0.5 * r, half_columns, &rule);
+
+    /// The drift coefficients of temperature `r` from the group's distance tile: the row and
+    /// column log-sum-exps of the logits `−d̃/R`, then `coefficients` (`Cg × T`) and their row
+    /// sums (in `self.row_sums`).
+    fn fill(
+        &mut self,
+        problem: &Problem<'_>,
+        tile: &[f32],
+        r: f32,
+        clamped_scale: f32,
+        coefficients: &mut [f32],
+    ) {
+        let shape = &problem.shape;
+        let (cg, t) = (shape.generated, shape.targets());
+        let logit_scale = -1.0 / (r * clamped_scale);
+        for (i, r) in self.rows.iter_mut().enumerate() {
+            *r = row_log_sum_exp(tile.get(i * t..(i + 1) * t).unwrap_or(&[]), logit_scale);
+        }
+        // The coefficient buffer (written below) holds the column sums meanwhile.
+        let column_sums = coefficients.get_mut(..t).unwrap_or(&mut []);
+        column_log_sum_exp(tile, cg, t, logit_scale, self.half_columns, column_sums);
+        for c in self.half_columns.iter_mut() {
+            *c *= -0.5;
+        }
+        let rule = Affinities {
+            scale: logit_scale,
+            floor_logit: (problem.config.affinity_floor > 0.0)
+                .then(|| 0.5 * libm::logf(problem.config.affinity_floor)),
+            weights: Some(self.weights),
+            negative_columns: shape.generated + shape.unconditional,
+        };
+        for (c, v) in coefficients.iter_mut().zip(tile) {
+            *c = *v;
+        }
+        for ((sum, r), row) in self
+            .row_sums
+            .iter_mut()
+            .zip(self.rows.iter())
+            .zip(coefficients.chunks_mut(t.max(1)))
+        {
+            *sum = coefficient_row(row, -0.5 * r, self.half_columns, &rule);
+        }
     }
 }
 
-/// Stage 2 for group `g`: for every temperature, the drift coefficients ([`coefficients_of`])
-/// and `Σ Y_R²` (data units). Products path: `Y_R`, the coefficients' product with the targets
-/// (packed once), into the group's `field` region (the first temperature) and `force` regions
-/// (the others). Gram path ([`gram_drift_stage`]): the coefficients are kept instead. Returns
-/// `Σ Y_R²` per temperature and the number of Gram fallbacks.
+/// Stage 2 for group `g`: for every temperature, the drift coefficients
+/// ([`CoefficientScratch::fill`]) and `Σ Y_R²` (data units). Products path: `Y_R`, the
+/// coefficients' product with the targets (packed once), into the group's `field` region (the
+/// first temperature) and `force` regions (the others). Gram path ([`gram_drift_stage`]): the
+/// coefficients are kept instead. Returns `Σ Y_R²` per temperature and the number of Gram
+/// fallbacks.
 fn drift_stage(
     problem: &Problem<'_>,
     g: usize,
@@ -960,45 +990,25 @@ fn drift_stage(
     let shape = &problem.shape;
     let (cg, t) = (shape.generated, shape.targets());
     let (queries, targets) = problem.rows(g);
-    let (weights, rest) = scratch.split_at_mut(t.min(scratch.len()));
-    problem.weights(g, weights);
-    let (rows, rest) = rest.split_at_mut(cg.min(rest.len()));
-    let (half_columns, rest) = rest.split_at_mut(t.min(rest.len()));
+    let (mut parts, rest) = CoefficientScratch::take(problem, g, scratch);
     let (coefficients, rest) = rest.split_at_mut((cg * t).min(rest.len()));
-    let (row_sums, rest) = rest.split_at_mut(cg.min(rest.len()));
     let (channel_buffer, panel_buffer) =
         rest.split_at_mut(channel_pack_len(t, shape.channels).min(rest.len()));
     let channels = pack_channels(&targets, regions.centre, channel_buffer);
-    let tile = &*regions.distances;
     let mut square_sums = [0.0_f64; MAX_TEMPERATURES];
     let group = regions.field.len().max(1);
     // The first temperature's field goes to the output, the others to the force buffers.
     let destinations = core::iter::once(&mut *regions.field).chain(regions.force.chunks_mut(group));
-    for ((&r, force), square_sum) in problem
-        .config
-        .temperatures
-        .iter()
-        .zip(destinations)
-        .zip(square_sums.iter_mut())
-    {
-        let logit_scale = -1.0 / (r * clamped_scale);
-        coefficients_of(
-            problem,
-            tile,
-            weights,
-            logit_scale,
-            rows,
-            half_columns,
-            coefficients,
-            row_sums,
-        );
+    let temperatures = problem.config.temperatures.iter().zip(destinations);
+    for ((&r, force), square_sum) in temperatures.zip(square_sums.iter_mut()) {
+        parts.fill(problem, regions.distances, r, clamped_scale, coefficients);
         drift_sums(
             &queries,
             0,
             cg,
             coefficients,
             t,
-            row_sums,
+            parts.row_sums,
             &channels,
             regions.centre,
             panel_buffer,
@@ -1011,9 +1021,9 @@ fn drift_stage(
 
 /// Stage 2 on the Gram path: every temperature's coefficients `C_R` (the displacement term
 /// folded into each generated sample's own column, so `Y_R = C_R·(targets − centre)`) into the
-/// group's force region after its Gram matrix, and `Σ Y_R² = Σ_i c_i G c_iᵀ`, certified within
-/// [`GRAM_TOLERANCE`] or recomputed with the product (into the group's `field` region, which
-/// stage 3 overwrites).
+/// group's force region after its Gram matrix, and `Σ Y_R² = Σ_i c_i G c_iᵀ`, kept when its
+/// rounding-error bound is within [`GRAM_TOLERANCE`], else recomputed with the product (into
+/// the group's `field` region, which stage 3 overwrites).
 fn gram_drift_stage(
     problem: &Problem<'_>,
     g: usize,
@@ -1024,47 +1034,28 @@ fn gram_drift_stage(
     let shape = &problem.shape;
     let (cg, t, s) = (shape.generated, shape.targets(), shape.channels);
     let (_, targets) = problem.rows(g);
-    let (weights, rest) = scratch.split_at_mut(t.min(scratch.len()));
-    problem.weights(g, weights);
-    let (rows, rest) = rest.split_at_mut(cg.min(rest.len()));
-    let (half_columns, rest) = rest.split_at_mut(t.min(rest.len()));
-    let (row_sums, rest) = rest.split_at_mut(cg.min(rest.len()));
+    let (mut parts, rest) = CoefficientScratch::take(problem, g, scratch);
     let (norm_scratch, mut channel_buffer) = rest.split_at_mut(norm_sum_len(cg, t).min(rest.len()));
-    let (gram, tiles_of_coefficients) = regions
+    let (gram, stored) = regions
         .force
         .split_at_mut(gram_len(t).min(regions.force.len()));
-    let tile = &*regions.distances;
     let mut square_sums = [0.0_f64; MAX_TEMPERATURES];
     let mut fallbacks = 0;
     let mut channels = None;
-    for ((&r, coefficients), square_sum) in problem
-        .config
-        .temperatures
-        .iter()
-        .zip(tiles_of_coefficients.chunks_exact_mut((cg * t).max(1)))
-        .zip(square_sums.iter_mut())
-    {
-        let logit_scale = -1.0 / (r * clamped_scale);
-        coefficients_of(
-            problem,
-            tile,
-            weights,
-            logit_scale,
-            rows,
-            half_columns,
-            coefficients,
-            row_sums,
-        );
-        for (i, &sum) in row_sums.iter().enumerate() {
+    let temperatures = problem.config.temperatures.iter();
+    let tiles_of_coefficients = temperatures.zip(stored.chunks_exact_mut((cg * t).max(1)));
+    for ((&r, coefficients), square_sum) in tiles_of_coefficients.zip(square_sums.iter_mut()) {
+        parts.fill(problem, regions.distances, r, clamped_scale, coefficients);
+        for (i, &sum) in parts.row_sums.iter().enumerate() {
             if let Some(c) = coefficients.get_mut(i * t + i) {
                 *c -= sum;
             }
         }
         let norms = norm_sum(coefficients, cg, t, s, gram, norm_scratch);
-        *square_sum = if norms.certified() {
+        *square_sum = if norms.accepted() {
             norms.value
         } else {
-            // Not certified (nearly cancelling attraction and repulsion): the product itself,
+            // Not accepted (nearly cancelling attraction and repulsion): the product itself,
             // with the coefficient panels `norm_sum` left in its scratch.
             fallbacks += 1;
             if channels.is_none() {

@@ -789,6 +789,7 @@ pub(crate) fn drift_sums(
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing)]
 mod tests {
     extern crate std;
     use super::mirror_lower;

@@ -1,5 +1,5 @@
 //! The Gram matrix of a problem's centred targets, and the squared norms of drift sums computed
-//! from it with a certified rounding-error bound.
+//! from it with a probabilistic rounding-error bound that decides whether a value is kept.
 //!
 //! A drift sum with coefficients that sum to zero, `F_i = Σ_j c_ij y_j` (the displacement term
 //! `−(Σ_j c_ij) x_i` folded into the coefficient of the query's own column), has the squared norm
@@ -31,7 +31,7 @@
 //! σ_i ≤ (√S' + 2√T + 1)·u·s_i,   s_i = Σ_j c_ij² n_j²,
 //! ```
 //!
-//! and the crate certifies `Σ_i q_i` when `λ·Σ_i σ_i ≤ GRAM_TOLERANCE·Σ_i q_i` with `λ =`
+//! and the crate accepts `Σ_i q_i` when `λ·Σ_i σ_i ≤ GRAM_TOLERANCE·Σ_i q_i` with `λ =`
 //! [`GRAM_SIGMAS`] (a `λ`-sigma bound; the probability that a sum of independent bounded errors
 //! passes it is below `2·exp(−λ²/2)`, about `4e-22`). The test is relative to `s_i`, not to
 //! `‖F_i‖²`: when attraction and repulsion nearly cancel (`‖F_i‖² ≪ s_i`, a nearly converged
@@ -45,7 +45,7 @@ use crate::engine::gemm::{
 };
 use crate::engine::simd::{F32s, LANES};
 
-/// The largest certified relative error of `Σ_i ‖F_i‖²` from the Gram matrix that callers accept
+/// The largest relative error bound of `Σ_i ‖F_i‖²` from the Gram matrix that callers accept
 /// (a relative error `δ` of a normaliser `n_R` changes the normalised field `F_R/√n_R` by `δ/2`):
 /// above it they recompute the sum from the direct product.
 pub const GRAM_TOLERANCE: f64 = 2.0e-4;
@@ -116,9 +116,9 @@ pub(crate) struct NormSum {
 }
 
 impl NormSum {
-    /// Whether the value is certified within [`GRAM_TOLERANCE`] (relative); a zero or negative
-    /// value never is.
-    pub(crate) fn certified(&self) -> bool {
+    /// Whether the value's bound is within [`GRAM_TOLERANCE`] of it (relative); a zero or
+    /// negative value never is.
+    pub(crate) fn accepted(&self) -> bool {
         self.value > 0.0 && self.bound <= GRAM_TOLERANCE * self.value
     }
 }
