@@ -275,6 +275,21 @@ fn gram_normalisers_fall_back_where_attraction_and_repulsion_cancel() {
     let report = compare(&general, &config, 1e-4, "general position, Gram");
     assert_eq!(report.gram_fallbacks, 0, "{report:?}");
 
+    // A tiny group with the expanded distances forced: the Gram path pays even at 9 channels,
+    // and the `Auto` workspace size covers it (found by the fuzz target `grouped_loss`).
+    let tiny = GroupShape {
+        groups: 2,
+        generated: 1,
+        unconditional: 0,
+        positives: 1,
+        channels: 9,
+    };
+    let expanded = GroupedDriftConfig {
+        distances: DistanceMethod::Expanded,
+        ..GroupedDriftConfig::official()
+    };
+    let (_, _, report) = run(&case(3, tiny), &expanded).unwrap();
+    assert!(report.gram_normalisers);
     for (channels, gram) in [(64, false), (768, true)] {
         let official = GroupShape {
             groups: 2,

@@ -25,21 +25,42 @@ struct Through<'a> {
 impl OperatorVisitor<'_> for Through<'_> {
     type Output = ();
     fn visit<O: DriftOperator, F: Fn(f32) -> O>(self, _: TemperatureUse, operator_at: F) {
-        let (qx, qy) = (CloudView::from_points(self.x), CloudView::from_points(self.y));
-        let negatives = if self.separate { Negatives::Cloud(qy) } else { Negatives::Queries };
+        let (qx, qy) = (
+            CloudView::from_points(self.x),
+            CloudView::from_points(self.y),
+        );
+        let negatives = if self.separate {
+            Negatives::Cloud(qy)
+        } else {
+            Negatives::Queries
+        };
         let operator = operator_at(self.t);
         let shape = DriftShape::of(&qx, &qy, negatives);
         let Some(len) = operator.workspace_len(&shape) else {
             return;
         };
-        let mut buffer = vec![0.0; if self.short { len.saturating_sub(1) } else { len }];
+        let mut buffer = vec![
+            0.0;
+            if self.short {
+                len.saturating_sub(1)
+            } else {
+                len
+            }
+        ];
         let Ok(mut workspace) = DriftWorkspace::new(operator, shape, &mut buffer) else {
             return;
         };
         let mut out = vec![0.0; self.x.len() * 2];
         let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(1);
-        if workspace.run(&qx, &qy, negatives, &mut rng, &mut out).is_ok() {
-            assert!(out.iter().all(|v| v.is_finite()), "{}: non-finite field", O::NAME);
+        if workspace
+            .run(&qx, &qy, negatives, &mut rng, &mut out)
+            .is_ok()
+        {
+            assert!(
+                out.iter().all(|v| v.is_finite()),
+                "{}: non-finite field",
+                O::NAME
+            );
         }
     }
 }
@@ -60,9 +81,10 @@ fuzz_target!(|data: &[u8]| {
     };
     let field = match DriftField::CATALOGUE[pick] {
         // Hostile clouds need not converge: cap the solve.
-        DriftField::Sinkhorn(config) => {
-            DriftField::Sinkhorn(SinkhornConfig { max_iterations: 5, ..config })
-        }
+        DriftField::Sinkhorn(config) => DriftField::Sinkhorn(SinkhornConfig {
+            max_iterations: 5,
+            ..config
+        }),
         other => other,
     };
     let temperatures = [t0, t1, t0 * t1];
@@ -73,9 +95,24 @@ fuzz_target!(|data: &[u8]| {
         let mut scratch = vec![0.0; if short { len.saturating_sub(1) } else { len }];
         let mut out = vec![0.0; x.len() * 2];
         let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(0);
-        if field.evaluate(temperatures, &mut rng, &qx, &qy, &mut scratch, &mut out).is_ok() {
-            assert!(out.iter().all(|v| v.is_finite()), "{field:?}: non-finite field");
+        if field
+            .evaluate(temperatures, &mut rng, &qx, &qy, &mut scratch, &mut out)
+            .is_ok()
+        {
+            assert!(
+                out.iter().all(|v| v.is_finite()),
+                "{field:?}: non-finite field"
+            );
         }
     }
-    field.visit(temperatures, Through { t: t0, x: &x, y: &y, separate, short });
+    field.visit(
+        temperatures,
+        Through {
+            t: t0,
+            x: &x,
+            y: &y,
+            separate,
+            short,
+        },
+    );
 });

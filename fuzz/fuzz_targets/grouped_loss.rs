@@ -119,13 +119,20 @@ fuzz_target!(|data: &[u8]| {
     } else {
         Expect::Either
     };
-    let len = grouped_drift_workspace_len_with(
-        &shape,
-        temperatures.len().max(1),
-        config.normalisers,
-    )
-    .unwrap_or(0);
-    let mut workspace = vec![0.0; if short { len.saturating_sub(1) } else { len }];
+    let size = |normalisers| {
+        grouped_drift_workspace_len_with(&shape, temperatures.len().max(1), normalisers)
+            .unwrap_or(0)
+    };
+    let len = size(config.normalisers);
+    // Too short for whichever path the call takes (the `Auto` size covers both paths).
+    let short_len = match config.normalisers {
+        NormaliserMethod::Auto => {
+            size(NormaliserMethod::Products).min(size(NormaliserMethod::Gram))
+        }
+        method => size(method),
+    }
+    .saturating_sub(1);
+    let mut workspace = vec![0.0; if short { short_len } else { len }];
     let mut field = vec![0.0; shape.groups * shape.generated * shape.channels];
     let mut losses = vec![0.0; shape.groups];
     let result = grouped_drift_loss(

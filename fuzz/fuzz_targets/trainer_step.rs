@@ -48,23 +48,29 @@ fuzz_target!(|data: &[u8]| {
     let field = if let Some(&field) = catalogue.get(pick) {
         // Every operator of the registry, the Sinkhorn solve capped at 3 iterations.
         match field {
-            DriftField::Sinkhorn(config) => {
-                DriftField::Sinkhorn(SinkhornConfig { max_iterations: 3, ..config })
-            }
+            DriftField::Sinkhorn(config) => DriftField::Sinkhorn(SinkhornConfig {
+                max_iterations: 3,
+                ..config
+            }),
             other => other,
         }
     } else {
         // The field's own parameters, fuzzed: Trainer::new must check them.
         match pick - catalogue.len() {
             0 => DriftField::TwoAxis(KernelFamily::Laplace, SelfMask::AddDistance(parameter)),
-            1 => DriftField::MultiTemperature { affinity_floor: parameter, self_mask_distance: 100.0 },
+            1 => DriftField::MultiTemperature {
+                affinity_floor: parameter,
+                self_mask_distance: 100.0,
+            },
             2 => DriftField::Sinkhorn(SinkhornConfig {
                 scaling: Some(parameter),
                 tolerance: parameter,
                 max_iterations: 3,
                 ..SinkhornConfig::default()
             }),
-            _ => DriftField::SlicedWasserstein { directions: if huge { usize::MAX } else { 0 } },
+            _ => DriftField::SlicedWasserstein {
+                directions: if huge { usize::MAX } else { 0 },
+            },
         }
     };
     let annealing = [

@@ -37,7 +37,11 @@ fuzz_target!(|data: &[u8]| {
         SelfMask::AddDistance(-1.0),
         SelfMask::AddDistance(f32::NAN),
     ][usize::from(mask)];
-    let config = TwoAxisConfig { kernel, self_mask, evaluation: drifting::Evaluation::Auto };
+    let config = TwoAxisConfig {
+        kernel,
+        self_mask,
+        evaluation: drifting::Evaluation::Auto,
+    };
     let q = if separate { y.len() } else { x.len() };
     let required = two_axis_scratch_len(x.len(), y.len(), q);
     let mut scratch = vec![

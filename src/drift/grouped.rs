@@ -273,7 +273,9 @@ fn uses_gram(shape: &GroupShape, config: &GroupedDriftConfig<'_>) -> bool {
 #[must_use]
 pub fn grouped_drift_workspace_len(shape: &GroupShape, temperatures: usize) -> Option<usize> {
     let products = Layout::new(shape, temperatures, false)?.total()?;
-    if shape.channels >= crate::drift::EXPANDED_FROM_CHANNELS && gram_pays(shape, temperatures) {
+    // `Auto` takes the Gram path where it pays and the distances are expanded, which a forced
+    // `DistanceMethod::Expanded` makes them at any channel count.
+    if gram_pays(shape, temperatures) {
         Some(products.max(Layout::new(shape, temperatures, true)?.total()?))
     } else {
         Some(products)
