@@ -119,7 +119,7 @@ pub const fn trainer_workspace_len<const H: usize>(setup: &Setup) -> usize {
     8 * n
         + Net::<H>::cache_len(n)
         + Net::<H>::backward_scratch_len(n)
-        + setup.field.scratch_len(n, n, 2)
+        + setup.field.workspace_len(n, n, 2)
 }
 
 /// Floats of the evaluation's workspace: the forward cache and noise and output of one batch,
