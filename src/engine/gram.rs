@@ -208,3 +208,141 @@ fn gram_error_factor(dim: usize, t: usize) -> f64 {
     let depth = (dim.min(KC) + dim.div_ceil(KC.max(1))) as f64;
     GRAM_SIGMAS * (libm::sqrt(depth) + 2.0 * libm::sqrt(t as f64) + 1.0) * u * (1.0 + 1.0e-3)
 }
+
+#[cfg(test)]
+#[allow(clippy::indexing_slicing, clippy::cast_precision_loss)]
+mod tests {
+    extern crate std;
+    use super::{gram_len, gram_products, norm_sum, norm_sum_len, store_gram};
+    use crate::engine::dense::{
+        DistanceForm, Rows, mean_row, pack_queries, pack_targets, query_pack_len, target_pack_len,
+    };
+    use std::vec;
+    use std::vec::Vec;
+
+    /// A small deterministic generator (xorshift), uniform in `[−1, 1)`.
+    struct Noise(u64);
+    impl Noise {
+        fn next(&mut self) -> f32 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            ((self.0 >> 40) as f32 / 16_777_216.0) * 2.0 - 1.0
+        }
+    }
+
+    /// `Σ_i c_i G c_iᵀ` and its bound, and the exact `Σ_i ‖Σ_j c_ij ỹ_j‖²` in `f64` of the same
+    /// coefficients and the same rounded, centred targets `ỹ`.
+    fn measure(
+        targets: &[f32],
+        t: usize,
+        dim: usize,
+        coefficients: &[f32],
+        rows: usize,
+    ) -> (f64, f64, f64) {
+        let view = Rows::single(targets, dim);
+        let mut centre = vec![0.0_f32; dim];
+        mean_row(&view, &mut centre);
+        let mut target_buffer = vec![0.0_f32; target_pack_len(t, dim)];
+        let mut row_buffer = vec![0.0_f32; query_pack_len(t, dim)];
+        let packed_targets =
+            pack_targets(&view, &centre, DistanceForm::Expanded, &mut target_buffer);
+        let packed_rows = pack_queries(&view, &centre, DistanceForm::Expanded, &mut row_buffer);
+        let mut square = vec![0.0_f32; t * t];
+        gram_products(&packed_rows, &packed_targets, &mut square);
+        let mut gram = vec![0.0_f32; gram_len(t)];
+        store_gram(&square, t, &mut gram);
+        let mut scratch = vec![0.0_f32; norm_sum_len(rows, t)];
+        let sum = norm_sum(coefficients, rows, t, dim, &gram, &mut scratch);
+        let centred: Vec<f64> = targets
+            .chunks_exact(dim)
+            .flat_map(|y| y.iter().zip(&centre).map(|(&v, &c)| f64::from(v - c)))
+            .collect();
+        let mut exact = 0.0;
+        for c in coefficients.chunks_exact(t).take(rows) {
+            for d in 0..dim {
+                let f: f64 = (0..t).map(|j| f64::from(c[j]) * centred[j * dim + d]).sum();
+                exact += f * f;
+            }
+        }
+        (sum.value, sum.bound, exact)
+    }
+
+    /// Coefficient rows that sum to zero (the displacement folded into the own column), with
+    /// weights spread over the targets (general position) or concentrated on mirrored pairs.
+    fn coefficients(noise: &mut Noise, rows: usize, t: usize) -> Vec<f32> {
+        let mut c = vec![0.0_f32; rows * t];
+        for i in 0..rows {
+            let row = &mut c[i * t..(i + 1) * t];
+            for v in row.iter_mut() {
+                *v = (noise.next() + 1.0) * 0.5;
+            }
+            let sum: f32 = row.iter().sum();
+            row[i] -= sum;
+        }
+        c
+    }
+
+    /// The measured error of `Σ_i c_i G c_iᵀ` stays under the stated bound on targets in
+    /// general position and on nearly cancelling ones (where the bound refuses the value), for
+    /// channel counts across the micro-kernel's `KC` blocks.
+    #[test]
+    fn the_error_of_the_gram_form_stays_under_its_bound() {
+        let mut noise = Noise(0x9E37_79B9_7F4A_7C15);
+        for (rows, t, dim) in [(5, 9, 3), (16, 40, 64), (12, 30, 300), (8, 20, 700)] {
+            // General position: targets spread in every channel.
+            let targets: Vec<f32> = (0..t * dim).map(|_| noise.next() + 3.0).collect();
+            let c = coefficients(&mut noise, rows, t);
+            let (value, bound, exact) = measure(&targets, t, dim, &c, rows);
+            let error = (value - exact).abs();
+            std::println!(
+                "{rows}×{t}, S = {dim}: error {:.1e}, bound {:.1e} (of the exact value)",
+                error / exact,
+                bound / exact
+            );
+            assert!(
+                error <= bound,
+                "{rows}×{t}, S = {dim}: error {error:e} > bound {bound:e}"
+            );
+            assert!(
+                bound <= 1e-4 * exact,
+                "{rows}×{t}, S = {dim}: bound {bound:e} of {exact:e}"
+            );
+
+            // Nearly cancelling: targets in mirrored pairs ±v around the centre (+1e-3 noise)
+            // and coefficients equal on each pair, so that Σ_j c_ij ỹ_j nearly vanishes.
+            let half = t / 2;
+            let mut mirrored = vec![0.0_f32; t * dim];
+            for j in 0..half {
+                for d in 0..dim {
+                    let v = noise.next();
+                    mirrored[j * dim + d] = v + 1e-3 * noise.next();
+                    mirrored[(j + half) * dim + d] = -v + 1e-3 * noise.next();
+                }
+            }
+            let mut paired = vec![0.0_f32; rows * t];
+            for i in 0..rows {
+                for j in 0..half {
+                    let w = (noise.next() + 1.0) * 0.5;
+                    paired[i * t + j] = w;
+                    paired[i * t + j + half] = w;
+                }
+            }
+            let (value, bound, exact) = measure(&mirrored, t, dim, &paired, rows);
+            let error = (value - exact).abs();
+            std::println!(
+                "cancelling {rows}×{t}, S = {dim}: error {:.1e}, bound {:.1e} (of the exact value)",
+                error / exact,
+                bound / exact
+            );
+            assert!(
+                error <= bound,
+                "cancelling {rows}×{t}, S = {dim}: error {error:e} > bound {bound:e}"
+            );
+            assert!(
+                bound > super::GRAM_TOLERANCE * value,
+                "cancelling {rows}×{t}, S = {dim}: bound {bound:e} accepted for {value:e}"
+            );
+        }
+    }
+}
