@@ -2,6 +2,7 @@
 # Every paper-budget run of experiments 4 and 6 (examples/README.md), resumable: each run
 # continues from its checkpoint, finished runs only print their last line. Stops cleanly after
 # MINUTES of wall time in all (default: no limit), so it can be spread over several sittings.
+# The log.csv of every finished run is copied to examples/paper_budget_runs/RUN/ (to commit).
 #
 #   examples/paper_budget.sh [RUNS_DIR] [MINUTES]       # RUNS_DIR default: runs
 set -euo pipefail
@@ -29,7 +30,13 @@ for seed in 0 1 2; do
             (( left > 0 )) || { echo "time budget spent"; exit 0; }
             limit=(--minutes "$left")
         fi
+        name="$field-$dataset-$seed"
         "$CARGO_TARGET_DIR/release/examples/paper_budget" --field "$field" --dataset "$dataset" --seed "$seed" \
-            --dir "$runs/$field-$dataset-$seed" "${limit[@]}"
+            --dir "$runs/$name" "${limit[@]}"
+        # A finished run's log goes into the repository (its checkpoint stays in RUNS_DIR).
+        if tail -n 1 "$runs/$name/log.csv" 2>/dev/null | grep -q '^50000,'; then
+            mkdir -p "examples/paper_budget_runs/$name"
+            cp "$runs/$name/log.csv" "examples/paper_budget_runs/$name/log.csv"
+        fi
     done
 done
