@@ -11,7 +11,7 @@ use crate::engine::dense::{
     distance_epilogue, distance_products, drift_sums, mean_row, pack_channels, pack_queries,
     pack_targets, query_pack_len, row_log_sum_exp, squared_distances, target_pack_len,
 };
-use crate::engine::gemm::{Dot, MR, pack_row_panels, panels, product};
+use crate::engine::gemm::{MR, panels};
 use crate::engine::gram::{gram_len, gram_products, norm_sum, norm_sum_len, store_gram};
 use crate::engine::simd::{F32s, LANES, sqrt};
 use crate::engine::{LOGIT_LIMIT, MAX_SQUARED_DISTANCE, all_finite, sum_of_squares, take_buffer};
@@ -1035,7 +1035,7 @@ fn gram_drift_stage(
 ) -> ([f64; MAX_TEMPERATURES], usize) {
     let shape = &problem.shape;
     let (cg, t, s) = (shape.generated, shape.targets(), shape.channels);
-    let (_, targets) = problem.rows(g);
+    let (queries, targets) = problem.rows(g);
     let (mut parts, rest) = CoefficientScratch::take(problem, g, scratch);
     let (norm_scratch, mut channel_buffer) = rest.split_at_mut(norm_sum_len(cg, t).min(rest.len()));
     let (gram, stored) = regions
@@ -1057,21 +1057,30 @@ fn gram_drift_stage(
         *square_sum = if norms.accepted() {
             norms.value
         } else {
-            // Not accepted (nearly cancelling attraction and repulsion): the product itself,
-            // with the coefficient panels `norm_sum` left in its scratch.
+            // Not accepted (nearly cancelling attraction and repulsion): the product itself
+            // (the displacement is in the coefficients: no row sums), `norm_sum`'s scratch
+            // reused for the coefficient panels.
             fallbacks += 1;
             if channels.is_none() {
                 let buffer = core::mem::take(&mut channel_buffer);
                 channels = Some(pack_channels(&targets, regions.centre, buffer));
             }
-            let packed = channels.as_ref().map_or(&[][..], |c| c.tiles());
-            let panels_len = panels(cg) * t * MR;
-            let a = norm_scratch
-                .get(..panels_len)
-                .unwrap_or(&[])
-                .as_chunks::<MR>()
-                .0;
-            product::<Dot>(cg, s, t, a, packed, regions.field, s);
+            if let Some(packed) = &channels {
+                drift_sums(
+                    &queries,
+                    0,
+                    cg,
+                    coefficients,
+                    t,
+                    &[],
+                    packed,
+                    regions.centre,
+                    norm_scratch
+                        .get_mut(..panels(cg) * t * MR)
+                        .unwrap_or(&mut []),
+                    regions.field,
+                );
+            }
             sum_of_squares(regions.field)
         };
     }
@@ -1088,8 +1097,8 @@ fn gram_field(
     factors: &[f32; MAX_TEMPERATURES],
 ) -> f64 {
     let shape = &problem.shape;
-    let (cg, t, s) = (shape.generated, shape.targets(), shape.channels);
-    let (_, targets) = problem.rows(g);
+    let (cg, t) = (shape.generated, shape.targets());
+    let (queries, targets) = problem.rows(g);
     let (combined, rest) = scratch.split_at_mut((cg * t).min(scratch.len()));
     let (panel_buffer, channel_buffer) = rest.split_at_mut((panels(cg) * t * MR).min(rest.len()));
     let tiles_of_coefficients = regions.force.get(gram_len(t)..).unwrap_or(&[]);
@@ -1101,16 +1110,19 @@ fn gram_field(
     {
         add_scaled(combined, coefficients, factor);
     }
-    let packed = panel_buffer.as_chunks_mut::<MR>().0;
-    pack_row_panels(
-        cg,
-        t,
-        |i| combined.get(i * t..(i + 1) * t).unwrap_or(&[]),
-        None,
-        packed,
-    );
     let channels = pack_channels(&targets, regions.centre, channel_buffer);
-    product::<Dot>(cg, s, t, packed, channels.tiles(), regions.field, s);
+    drift_sums(
+        &queries,
+        0,
+        cg,
+        combined,
+        t,
+        &[],
+        &channels,
+        regions.centre,
+        panel_buffer,
+        regions.field,
+    );
     sum_of_squares(regions.field)
 }
 

@@ -717,13 +717,6 @@ pub(crate) struct PackedChannels<'a> {
     count: usize,
 }
 
-impl PackedChannels<'_> {
-    /// The tiles (the `B` operand of a product over the targets).
-    pub(crate) fn tiles(&self) -> &[[f32; TILE]] {
-        self.tiles
-    }
-}
-
 /// Values of [`pack_channels`]' buffer.
 /// Saturates at `usize::MAX`.
 pub(crate) const fn channel_pack_len(targets: usize, dim: usize) -> usize {
@@ -754,7 +747,9 @@ pub(crate) fn pack_channels<'b>(
 /// `F_i = Σ_j c_ij (y_j − c) − (Σ_j c_ij)(x_i − c)` for the query rows `first..first + count`
 /// (centre `c`), from the coefficient rows (`coefficients[(i − first)·ld_c + j]`) and their sums:
 /// one product of the coefficient tile with the targets. Writes `F` row-major (`out[(i − first)·
-/// dim ..]`). `buffer` holds `panels(count)·T·MR` values.
+/// dim ..]`). `buffer` holds `panels(count)·T·MR` values. With `row_sums` empty the displacement
+/// term is left out: `F_i = Σ_j c_ij (y_j − c)`, for coefficients that already hold it in the
+/// query's own column (the queries among the targets).
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn drift_sums(
     queries: &Rows<'_>,

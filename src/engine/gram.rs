@@ -134,9 +134,7 @@ pub(crate) const fn norm_sum_len(rows: usize, t: usize) -> usize {
 
 /// `Σ_i c_i G c_iᵀ` over the `rows` rows of `coefficients` (`t` values each, contiguous) with the
 /// stored Gram matrix `gram` ([`store_gram`]) of targets with `dim` channels, and its bound.
-/// `scratch` holds [`norm_sum_len`] values; on return its first `panels(rows)·t·MR` values are
-/// the coefficient rows packed as `MR`-row panels (the `A` operand of a product with the
-/// targets, for a caller that falls back to it).
+/// `scratch` holds [`norm_sum_len`] values.
 pub(crate) fn norm_sum(
     coefficients: &[f32],
     rows: usize,
@@ -232,8 +230,10 @@ mod tests {
     }
 
     /// `Σ_i c_i G c_iᵀ` and its bound, and the exact `Σ_i ‖Σ_j c_ij ỹ_j‖²` in `f64` of the same
-    /// coefficients and the same rounded, centred targets `ỹ`.
+    /// coefficients and the same rounded, centred targets `ỹ`; prints the relative error and
+    /// bound and asserts that the error is within the bound.
     fn measure(
+        label: &str,
         targets: &[f32],
         t: usize,
         dim: usize,
@@ -265,6 +265,17 @@ mod tests {
                 exact += f * f;
             }
         }
+        let error = (sum.value - exact).abs();
+        std::println!(
+            "{label}: error {:.1e}, bound {:.1e} (of the exact value)",
+            error / exact,
+            sum.bound / exact
+        );
+        assert!(
+            error <= sum.bound,
+            "{label}: error {error:e} > bound {:e}",
+            sum.bound
+        );
         (sum.value, sum.bound, exact)
     }
 
@@ -293,20 +304,11 @@ mod tests {
             // General position: targets spread in every channel.
             let targets: Vec<f32> = (0..t * dim).map(|_| noise.next() + 3.0).collect();
             let c = coefficients(&mut noise, rows, t);
-            let (value, bound, exact) = measure(&targets, t, dim, &c, rows);
-            let error = (value - exact).abs();
-            std::println!(
-                "{rows}×{t}, S = {dim}: error {:.1e}, bound {:.1e} (of the exact value)",
-                error / exact,
-                bound / exact
-            );
-            assert!(
-                error <= bound,
-                "{rows}×{t}, S = {dim}: error {error:e} > bound {bound:e}"
-            );
+            let label = std::format!("{rows}×{t}, S = {dim}");
+            let (_, bound, exact) = measure(&label, &targets, t, dim, &c, rows);
             assert!(
                 bound <= 1e-4 * exact,
-                "{rows}×{t}, S = {dim}: bound {bound:e} of {exact:e}"
+                "{label}: bound {bound:e} of {exact:e}"
             );
 
             // Nearly cancelling: targets in mirrored pairs ±v around the centre (+1e-3 noise)
@@ -328,20 +330,11 @@ mod tests {
                     paired[i * t + j + half] = w;
                 }
             }
-            let (value, bound, exact) = measure(&mirrored, t, dim, &paired, rows);
-            let error = (value - exact).abs();
-            std::println!(
-                "cancelling {rows}×{t}, S = {dim}: error {:.1e}, bound {:.1e} (of the exact value)",
-                error / exact,
-                bound / exact
-            );
-            assert!(
-                error <= bound,
-                "cancelling {rows}×{t}, S = {dim}: error {error:e} > bound {bound:e}"
-            );
+            let label = std::format!("cancelling {rows}×{t}, S = {dim}");
+            let (value, bound, _) = measure(&label, &mirrored, t, dim, &paired, rows);
             assert!(
                 bound > super::GRAM_TOLERANCE * value,
-                "cancelling {rows}×{t}, S = {dim}: bound {bound:e} accepted for {value:e}"
+                "{label}: bound {bound:e} accepted for {value:e}"
             );
         }
     }
