@@ -22,7 +22,7 @@
 //! at 0 by construction.
 
 use crate::engine::gemm::{
-    Dot, MR, SquaredDifference, Symmetric, TILE, pack_column_tiles, pack_row_panels,
+    Dot, MR, PACK, SquaredDifference, Symmetric, pack_column_tiles, pack_row_panels,
     pack_transposed_tiles, panels, product, product_above, tiles,
 };
 use crate::engine::simd::{EXCLUDED_LOGIT, F32s, LANES, exp};
@@ -166,7 +166,7 @@ fn centred_square_norms(rows: &Rows<'_>, centre: &[f32], out: &mut [f32]) {
 pub(crate) const fn target_pack_len(targets: usize, dim: usize) -> usize {
     tiles(targets)
         .saturating_mul(dim)
-        .saturating_mul(TILE)
+        .saturating_mul(PACK)
         .saturating_add(targets)
 }
 
@@ -180,7 +180,7 @@ pub(crate) const fn query_pack_len(queries: usize, dim: usize) -> usize {
 }
 
 /// Points packed for the distance products: centred, grouped `W` to an entry (`MR`-row panels
-/// of the queries, `TILE`-point transposed tiles of the targets), with their centred squared
+/// of the queries, `PACK`-point transposed tiles of the targets), with their centred squared
 /// norms (expanded form only).
 pub(crate) struct PackedPoints<'a, const W: usize> {
     values: &'a [[f32; W]],
@@ -208,8 +208,8 @@ impl<const W: usize> PackedPoints<'_, W> {
 
 /// The queries packed as `MR`-row panels (the `A` operand).
 pub(crate) type PackedQueries<'a> = PackedPoints<'a, MR>;
-/// The targets packed as transposed tiles of `TILE` points (the `B` operand).
-pub(crate) type PackedTargets<'a> = PackedPoints<'a, TILE>;
+/// The targets packed as transposed tiles of `PACK` points (the `B` operand).
+pub(crate) type PackedTargets<'a> = PackedPoints<'a, PACK>;
 
 /// Packs `rows` (centred on `centre`) into the first `entries` `W`-wide entries of `buffer` with
 /// `pack`, then their centred norms after them.
@@ -259,7 +259,7 @@ pub(crate) fn pack_targets<'b>(
     buffer: &'b mut [f32],
 ) -> PackedTargets<'b> {
     let (count, dim) = (targets.len(), centre.len());
-    let pack = |out: &mut [[f32; TILE]]| {
+    let pack = |out: &mut [[f32; PACK]]| {
         pack_transposed_tiles(count, dim, |j| targets.row(j), Some(centre), out);
     };
     pack_points(targets, centre, form, tiles(count) * dim, pack, buffer)
@@ -711,26 +711,26 @@ pub(crate) fn coefficient_row(
     sum_lanes(total.to_array()) + tail_total
 }
 
-/// The targets packed for the drift sums: centred, in tiles of `TILE` channels.
+/// The targets packed for the drift sums: centred, in tiles of `PACK` channels.
 pub(crate) struct PackedChannels<'a> {
-    tiles: &'a [[f32; TILE]],
+    tiles: &'a [[f32; PACK]],
     count: usize,
 }
 
 /// Values of [`pack_channels`]' buffer.
 /// Saturates at `usize::MAX`.
 pub(crate) const fn channel_pack_len(targets: usize, dim: usize) -> usize {
-    tiles(dim).saturating_mul(targets).saturating_mul(TILE)
+    tiles(dim).saturating_mul(targets).saturating_mul(PACK)
 }
 
-/// Packs the centred targets in tiles of `TILE` channels (the `B` operand of [`drift_sums`]).
+/// Packs the centred targets in tiles of `PACK` channels (the `B` operand of [`drift_sums`]).
 pub(crate) fn pack_channels<'b>(
     targets: &Rows<'_>,
     centre: &[f32],
     buffer: &'b mut [f32],
 ) -> PackedChannels<'b> {
     let count = targets.len();
-    let packed = buffer.as_chunks_mut::<TILE>().0;
+    let packed = buffer.as_chunks_mut::<PACK>().0;
     pack_column_tiles(
         count,
         centre.len(),

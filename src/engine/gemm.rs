@@ -75,6 +75,13 @@ pub(crate) fn store(row: &mut [f32; TILE], values: &[F32s; NR]) {
 /// What the micro-kernel accumulates per `k`: `c += f(a, b)` with `a` the broadcast value of `A`
 /// and `b` a vector of `B`.
 pub(crate) trait Update {
+    /// Whether the step is [`SquaredDifference`]'s `(b − a)²` (else [`Dot`]'s `a·b`): what the
+    /// run-time dispatched kernels (`engine/dispatch.rs`) compute.
+    #[cfg_attr(
+        not(all(feature = "dense", target_arch = "x86_64", not(target_os = "none"))),
+        allow(dead_code)
+    )]
+    const DIFFERENCE: bool;
     /// One accumulation step.
     #[cfg_attr(target_feature = "avx512f", allow(dead_code))]
     fn update(a: F32s, b: F32s, c: F32s) -> F32s;
@@ -92,6 +99,7 @@ pub(crate) struct Dot;
 pub(crate) struct SquaredDifference;
 
 impl Update for Dot {
+    const DIFFERENCE: bool = false;
     #[inline(always)]
     fn update(a: F32s, b: F32s, c: F32s) -> F32s {
         a.mul_add(b, c)
@@ -105,6 +113,7 @@ impl Update for Dot {
 
 #[cfg(feature = "dense")]
 impl Update for SquaredDifference {
+    const DIFFERENCE: bool = true;
     #[inline(always)]
     fn update(a: F32s, b: F32s, c: F32s) -> F32s {
         let d = b - a;
@@ -118,21 +127,25 @@ impl Update for SquaredDifference {
     }
 }
 
-/// The micro-kernel: `acc[m][n] = Σ_k U(a[k][m], b[k][n])` over `k < min(a.len(), b.len())`, on
-/// the first `N ≤ NR` vectors of each `B` row (fewer for the last, partial group of columns of a
-/// product), returned in an `NR`-wide micro-tile (zero past `N`).
+/// The micro-kernel: `acc[m][n] = Σ_k U(a[k][m], b[k][first + n])` over
+/// `k < min(a.len(), b.len())`, on the first `N ≤ NR` vectors of each `B` row from column `first`
+/// (fewer for the last, partial group of columns of a product; `B` rows are `W ≥ TILE` wide: the
+/// MLP's tiles, or the dense products' wider ones), returned in an `NR`-wide micro-tile (zero past
+/// `N`).
 ///
 /// Cost per `k`: `N` vector loads, `MR` broadcasts, `MR·N` updates (fused multiply-adds).
 #[cfg(not(target_feature = "avx512f"))]
 #[inline(always)]
-pub(crate) fn narrow_kernel<const N: usize, U: Update>(
+pub(crate) fn narrow_kernel<const N: usize, U: Update, const W: usize>(
     a: &[[f32; MR]],
-    b: &[[f32; TILE]],
+    b: &[[f32; W]],
+    first: usize,
 ) -> Accumulators {
     let mut acc = [[F32s::splat(0.0); N]; MR];
     for (ak, bk) in a.iter().zip(b) {
         let mut bv = [F32s::splat(0.0); N];
-        for (v, chunk) in bv.iter_mut().zip(bk.as_chunks::<LANES>().0) {
+        let row = bk.get(first..).unwrap_or(&[]);
+        for (v, chunk) in bv.iter_mut().zip(row.as_chunks::<LANES>().0) {
             *v = F32s::new(*chunk);
         }
         for (row, &w) in acc.iter_mut().zip(ak) {
@@ -157,9 +170,10 @@ pub(crate) fn narrow_kernel<const N: usize, U: Update>(
 /// (its updates in `k` order) is the 8-lane kernel's.
 #[cfg(target_feature = "avx512f")]
 #[inline(always)]
-pub(crate) fn narrow_kernel<const N: usize, U: Update>(
+pub(crate) fn narrow_kernel<const N: usize, U: Update, const W: usize>(
     a: &[[f32; MR]],
-    b: &[[f32; TILE]],
+    b: &[[f32; W]],
+    first: usize,
 ) -> Accumulators {
     use wide::f32x16;
     const WIDE: usize = NR / 2;
@@ -167,7 +181,8 @@ pub(crate) fn narrow_kernel<const N: usize, U: Update>(
     let mut acc = [[f32x16::splat(0.0); WIDE]; MR];
     for (ak, bk) in a.iter().zip(b) {
         let mut bv = [f32x16::splat(0.0); WIDE];
-        for (v, chunk) in bv.iter_mut().zip(bk.as_chunks::<16>().0).take(vectors) {
+        let row = bk.get(first..).unwrap_or(&[]);
+        for (v, chunk) in bv.iter_mut().zip(row.as_chunks::<16>().0).take(vectors) {
             *v = f32x16::new(*chunk);
         }
         for (row, &w) in acc.iter_mut().zip(ak) {
@@ -203,23 +218,24 @@ pub(crate) fn kernel_for_columns(
     a: &[[f32; MR]],
     b: &[[f32; TILE]],
 ) -> Accumulators {
-    kernel_for_columns_with::<Dot>(columns, a, b)
+    kernel_for_columns_with::<Dot, TILE>(columns, a, b, 0)
 }
 
-/// [`kernel_for_columns`] with the accumulation `U`.
+/// [`kernel_for_columns`] with the accumulation `U`, on `B` rows `W` wide from column `first`.
 #[inline(always)]
-pub(crate) fn kernel_for_columns_with<U: Update>(
+pub(crate) fn kernel_for_columns_with<U: Update, const W: usize>(
     columns: usize,
     a: &[[f32; MR]],
-    b: &[[f32; TILE]],
+    b: &[[f32; W]],
+    first: usize,
 ) -> Accumulators {
     match columns.div_ceil(LANES) {
-        1 if NR > 1 => narrow_kernel::<1, U>(a, b),
-        2 if NR > 2 => narrow_kernel::<2, U>(a, b),
-        3 if NR > 3 => narrow_kernel::<3, U>(a, b),
-        4 if NR > 4 => narrow_kernel::<4, U>(a, b),
-        5 if NR > 5 => narrow_kernel::<5, U>(a, b),
-        _ => narrow_kernel::<NR, U>(a, b),
+        1 if NR > 1 => narrow_kernel::<1, U, W>(a, b, first),
+        2 if NR > 2 => narrow_kernel::<2, U, W>(a, b, first),
+        3 if NR > 3 => narrow_kernel::<3, U, W>(a, b, first),
+        4 if NR > 4 => narrow_kernel::<4, U, W>(a, b, first),
+        5 if NR > 5 => narrow_kernel::<5, U, W>(a, b, first),
+        _ => narrow_kernel::<NR, U, W>(a, b, first),
     }
 }
 
@@ -499,11 +515,21 @@ fn transpose_full(rows: &[[f32; TILE]; TILE], out: &mut [[f32; TILE]]) {
     }
 }
 
+#[cfg(all(feature = "dense", target_arch = "x86_64"))]
+/// Columns of one packed `B` tile of [`product`] (the dense engine's products; the MLP keeps
+/// [`TILE`]): 48 on x86-64 whatever the build, so that the kernel chosen at run time
+/// (`engine/dispatch.rs`: three 16-lane vectors per row with AVX-512, two passes of three 8-lane
+/// ones with AVX2) and the compile-time fallback (passes of `TILE`) share one packed layout.
+pub(crate) const PACK: usize = 48;
+#[cfg(all(feature = "dense", not(target_arch = "x86_64")))]
+/// Columns of one packed `B` tile of [`product`]: [`TILE`] (the kernel is the compile-time one).
+pub(crate) const PACK: usize = TILE;
+
 #[cfg(feature = "dense")]
-/// Depth of one block of the reduction dimension in [`product`]: a `KC × TILE` slice of a packed
-/// `B` tile (24 KB: 256 × 24 with AVX, 128 × 48 with AVX-512) stays in L1 while every `A` panel of
-/// the row block passes over it.
-pub(crate) const KC: usize = 6144 / TILE;
+/// Depth of one block of the reduction dimension in [`product`]: a `KC × PACK` slice of a packed
+/// `B` tile (24 KB: 128 × 48 on x86-64) stays in L1 while every `A` panel of the row block passes
+/// over it.
+pub(crate) const KC: usize = 6144 / PACK;
 
 #[cfg(feature = "dense")]
 /// Panels of `A` per row block in [`product`]: `MC_PANELS · MR × KC` packed values (128 KB) stay
@@ -511,9 +537,9 @@ pub(crate) const KC: usize = 6144 / TILE;
 pub(crate) const MC_PANELS: usize = 32;
 
 #[cfg(feature = "dense")]
-/// Number of `TILE`-column tiles covering `columns` columns.
+/// Number of `PACK`-column tiles covering `columns` columns.
 pub(crate) const fn tiles(columns: usize) -> usize {
-    columns.div_ceil(TILE)
+    columns.div_ceil(PACK)
 }
 
 #[cfg(feature = "dense")]
@@ -613,8 +639,8 @@ pub(crate) fn pack_row_panels<'r>(
 }
 
 #[cfg(feature = "dense")]
-/// Packs `rows` rows of length `depth`, each minus `centre`, *transposed* into tiles of `TILE`
-/// rows: tile `q` holds, for each `k < depth`, `row(q·TILE + t)[k] − centre[k]` for `t < TILE`
+/// Packs `rows` rows of length `depth`, each minus `centre`, *transposed* into tiles of `PACK`
+/// rows: tile `q` holds, for each `k < depth`, `row(q·PACK + t)[k] − centre[k]` for `t < PACK`
 /// (zero past the last row), so that the rows become the lanes. `packed` holds
 /// `tiles(rows)·depth` entries. With rows as points, this is the `B` operand of [`product`] for
 /// the point-to-point products and distances. Blocks of 8 rows × 8 values are transposed in
@@ -624,11 +650,11 @@ pub(crate) fn pack_transposed_tiles<'r>(
     depth: usize,
     row: impl Fn(usize) -> &'r [f32],
     centre: Option<&[f32]>,
-    packed: &mut [[f32; TILE]],
+    packed: &mut [[f32; PACK]],
 ) {
     for (q, tile) in packed.chunks_exact_mut(depth.max(1)).enumerate() {
-        for block in 0..NR {
-            let sources = eight_rows(rows, q * TILE + block * LANES, &row);
+        for block in 0..PACK / LANES {
+            let sources = eight_rows(rows, q * PACK + block * LANES, &row);
             for (k0, entries) in (0..depth).step_by(LANES).zip(tile.chunks_mut(LANES)) {
                 let columns = transposed_block(&sources, k0, centre);
                 for (entry, v) in entries.iter_mut().zip(columns) {
@@ -642,26 +668,26 @@ pub(crate) fn pack_transposed_tiles<'r>(
 }
 
 #[cfg(feature = "dense")]
-/// Packs `rows` rows of length `width`, each minus `centre`, as tiles of `TILE` columns: tile
-/// `q` holds, for each row `k < rows`, `row(k)[q·TILE + v] − centre[q·TILE + v]` for
-/// `v < TILE` (zero past the last column). `packed` holds `tiles(width)·rows` entries. This is
+/// Packs `rows` rows of length `width`, each minus `centre`, as tiles of `PACK` columns: tile
+/// `q` holds, for each row `k < rows`, `row(k)[q·PACK + v] − centre[q·PACK + v]` for
+/// `v < PACK` (zero past the last column). `packed` holds `tiles(width)·rows` entries. This is
 /// the `B` operand of [`product`] when the reduction runs over the rows (e.g. `Σ_j c_ij y_j`).
 pub(crate) fn pack_column_tiles<'r>(
     rows: usize,
     width: usize,
     row: impl Fn(usize) -> &'r [f32],
     centre: Option<&[f32]>,
-    packed: &mut [[f32; TILE]],
+    packed: &mut [[f32; PACK]],
 ) {
     let tile_count = tiles(width);
     // Row by row (contiguous reads); the full tiles with whole vectors, the last one through
     // `load_centred`.
-    let full = width / TILE;
-    let zero = [0.0_f32; TILE];
+    let full = width / PACK;
+    let zero = [0.0_f32; PACK];
     for k in 0..rows {
         let source = row(k).get(..width).unwrap_or(&[]);
-        let (chunks, _) = source.as_chunks::<TILE>();
-        let shifts = centre.map(|c| c.as_chunks::<TILE>().0);
+        let (chunks, _) = source.as_chunks::<PACK>();
+        let shifts = centre.map(|c| c.as_chunks::<PACK>().0);
         for q in 0..tile_count {
             let Some(entry) = packed.get_mut(q * rows + k) else {
                 continue;
@@ -676,7 +702,7 @@ pub(crate) fn pack_column_tiles<'r>(
                 }
                 _ => {
                     for (v, lanes) in entry.as_chunks_mut::<LANES>().0.iter_mut().enumerate() {
-                        *lanes = load_centred(source, q * TILE + v * LANES, centre).to_array();
+                        *lanes = load_centred(source, q * PACK + v * LANES, centre).to_array();
                     }
                 }
             }
@@ -701,7 +727,7 @@ pub(crate) fn product<U: Update>(
     columns: usize,
     depth: usize,
     a: &[[f32; MR]],
-    b: &[[f32; TILE]],
+    b: &[[f32; PACK]],
     c: &mut [f32],
     ldc: usize,
 ) {
@@ -728,7 +754,7 @@ pub(crate) fn product_above<U: Update>(
     columns: usize,
     depth: usize,
     a: &[[f32; MR]],
-    b: &[[f32; TILE]],
+    b: &[[f32; PACK]],
     c: &mut [f32],
     ldc: usize,
     symmetric: Option<Symmetric>,
@@ -742,34 +768,50 @@ pub(crate) fn product_above<U: Update>(
         }
         return;
     }
+    #[cfg(all(target_arch = "x86_64", not(target_os = "none")))]
+    if crate::engine::dispatch::product_above::<U>(rows, columns, depth, a, b, c, ldc, symmetric) {
+        return;
+    }
     for k0 in (0..depth).step_by(KC) {
         let k1 = (k0 + KC).min(depth);
         for p0 in (0..panel_count).step_by(MC_PANELS) {
             let p1 = (p0 + MC_PANELS).min(panel_count);
             for q in 0..tile_count {
-                let width = (columns - q * TILE).min(TILE);
                 let b_block = b.get(q * depth + k0..q * depth + k1).unwrap_or(&[]);
-                let tile_end = (q + 1) * TILE;
                 for p in p0..p1 {
-                    if let Some(sym) = symmetric
-                        && tile_end <= sym.columns
-                        && tile_end <= sym.first_row + p * MR
-                    {
+                    if skipped_below(symmetric, q, p) {
                         continue;
                     }
                     let a_block = a.get(p * depth + k0..p * depth + k1).unwrap_or(&[]);
-                    // Full tiles call the kernel directly, so that its accumulators stay in
-                    // registers; only the last, narrower tile goes through the width dispatch.
-                    let acc = if width == TILE {
-                        narrow_kernel::<NR, U>(a_block, b_block)
-                    } else {
-                        kernel_for_columns_with::<U>(width, a_block, b_block)
-                    };
-                    store_micro_tile(c, ldc, p * MR, rows, q * TILE, width, &acc, k0 > 0);
+                    // Passes of `TILE` columns over the `PACK`-wide tile. Full passes call the
+                    // kernel directly, so that its accumulators stay in registers; only the last,
+                    // narrower one goes through the width dispatch.
+                    for first in (0..PACK).step_by(TILE) {
+                        let width = (columns - q * PACK).saturating_sub(first).min(TILE);
+                        if width == 0 {
+                            break;
+                        }
+                        let acc = if width == TILE {
+                            narrow_kernel::<NR, U, PACK>(a_block, b_block, first)
+                        } else {
+                            kernel_for_columns_with::<U, PACK>(width, a_block, b_block, first)
+                        };
+                        let column = q * PACK + first;
+                        store_micro_tile(c, ldc, p * MR, rows, column, width, &acc, k0 > 0);
+                    }
                 }
             }
         }
     }
+}
+
+#[cfg(feature = "dense")]
+/// Whether the micro-tile of panel `p` and tile `q` lies wholly below the diagonal of the
+/// symmetric block (all its columns before all its rows, within the block's columns).
+#[inline(always)]
+pub(crate) fn skipped_below(symmetric: Option<Symmetric>, q: usize, p: usize) -> bool {
+    let tile_end = (q + 1) * PACK;
+    symmetric.is_some_and(|sym| tile_end <= sym.columns && tile_end <= sym.first_row + p * MR)
 }
 
 #[cfg(feature = "dense")]

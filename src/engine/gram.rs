@@ -40,7 +40,7 @@
 
 use crate::engine::dense::{PackedQueries, PackedTargets, mirror_lower};
 use crate::engine::gemm::{
-    Dot, KC, MR, Symmetric, TILE, pack_column_tiles, pack_row_panels, panels, product,
+    Dot, KC, MR, PACK, Symmetric, pack_column_tiles, pack_row_panels, panels, product,
     product_above, tiles,
 };
 use crate::engine::simd::{F32s, LANES};
@@ -55,11 +55,11 @@ pub const GRAM_TOLERANCE: f64 = 2.0e-4;
 pub const GRAM_SIGMAS: f64 = 10.0;
 
 /// Values of a stored Gram matrix of `targets` targets ([`store_gram`]): its columns in tiles of
-/// `TILE` (the `B` operand of `C·G`) and the norms `√G_jj`.
+/// `PACK` (the `B` operand of `C·G`) and the norms `√G_jj`.
 /// Saturates at `usize::MAX`.
 pub(crate) const fn gram_len(targets: usize) -> usize {
     tiles(targets)
-        .saturating_mul(TILE)
+        .saturating_mul(PACK)
         .saturating_mul(targets)
         .saturating_add(targets)
 }
@@ -93,13 +93,13 @@ pub(crate) fn gram_products(
 /// Stores the `T × T` Gram matrix `square` into `out` ([`gram_len`] values): column tiles, then
 /// the norms `√max(G_jj, 0)`.
 pub(crate) fn store_gram(square: &[f32], t: usize, out: &mut [f32]) {
-    let (packed, norms) = out.split_at_mut((tiles(t) * TILE * t).min(out.len()));
+    let (packed, norms) = out.split_at_mut((tiles(t) * PACK * t).min(out.len()));
     pack_column_tiles(
         t,
         t,
         |k| square.get(k * t..(k + 1) * t).unwrap_or(&[]),
         None,
-        packed.as_chunks_mut::<TILE>().0,
+        packed.as_chunks_mut::<PACK>().0,
     );
     for (j, n) in norms.iter_mut().enumerate().take(t) {
         *n = libm::sqrtf(square.get(j * t + j).copied().unwrap_or(0.0).max(0.0));
@@ -143,7 +143,7 @@ pub(crate) fn norm_sum(
     gram: &[f32],
     scratch: &mut [f32],
 ) -> NormSum {
-    let (packed_gram, norms) = gram.split_at((tiles(t) * TILE * t).min(gram.len()));
+    let (packed_gram, norms) = gram.split_at((tiles(t) * PACK * t).min(gram.len()));
     let (panel_buffer, products) = scratch.split_at_mut((panels(rows) * t * MR).min(scratch.len()));
     let packed = panel_buffer.as_chunks_mut::<MR>().0;
     pack_row_panels(
@@ -159,7 +159,7 @@ pub(crate) fn norm_sum(
         t,
         t,
         packed,
-        packed_gram.as_chunks::<TILE>().0,
+        packed_gram.as_chunks::<PACK>().0,
         products,
         t,
     );

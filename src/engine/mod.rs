@@ -9,6 +9,7 @@
 //! | `shape` | Laplace and Gaussian logits of a squared distance, self-pair masks |
 //! | `sweep` | the direct tiled pair loop (`Σ_d (x_d − y_d)²` per pair), row log-sum-exps, softmax-weighted mean displacements |
 //! | `gemm` | the one micro-kernel (`MR × NR` vectors of `f32x8` accumulators: products or squared differences), its packing and blocked driver |
+//! | `dispatch` | hosted x86-64: the dense products' micro-kernel chosen at run time (AVX-512, AVX2 + FMA), same bits on every CPU with FMA |
 //! | `dense` | high-dimensional problems: every distance once (expanded form, cancellation-safe, or difference form), kept in a tile for the row and column log-sum-exps, affinities and every temperature; drift sums as one product |
 //! | `gram` | the Gram matrix of a problem's centred targets and the squared norms `c G cᵀ` of drift sums from it, with a certified error bound |
 //! | `affinity` | the streaming two-axis pass: row and column log-sum-exps, doubly normalised affinities, the drift sums |
@@ -23,6 +24,8 @@ pub(crate) mod affinity;
 pub(crate) mod chunks;
 #[cfg(feature = "dense")]
 pub(crate) mod dense;
+#[cfg(all(feature = "dense", target_arch = "x86_64", not(target_os = "none")))]
+pub(crate) mod dispatch;
 pub(crate) mod gemm;
 #[cfg(feature = "dense")]
 pub(crate) mod gram;
