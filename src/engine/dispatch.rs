@@ -10,7 +10,7 @@
 //!
 //! | CPU | kernel | per `k` and packed tile of `PACK = 48` columns |
 //! | --- | --- | --- |
-//! | AVX-512F | `MR × 3` accumulators of 16 lanes | 3 loads, 4 broadcasts, 12 FMAs |
+//! | AVX-512F | `2·MR × 3` accumulators of 16 lanes (two panels of `A`) | 3 loads, 8 broadcasts, 24 FMAs |
 //! | AVX2 + FMA | `MR × 3` of 8 lanes, two passes | 6 loads, 8 broadcasts, 24 FMAs |
 //! | neither | the compile-time `wide` kernel (`gemm.rs`) | — |
 //!
@@ -99,13 +99,26 @@ impl<U: Update> WithSimd for Product<'_, U> {
                 for q in 0..tile_count {
                     let width = (columns - q * PACK).min(PACK);
                     let b_block = b.get(q * depth + k0..q * depth + k1).unwrap_or(&[]);
-                    for p in p0..p1 {
+                    let a_block = |p: usize| a.get(p * depth + k0..p * depth + k1).unwrap_or(&[]);
+                    let mut p = p0;
+                    while p < p1 {
                         if skipped_below(symmetric, q, p) {
+                            p += 1;
                             continue;
                         }
-                        let a_block = a.get(p * depth + k0..p * depth + k1).unwrap_or(&[]);
-                        let acc = kernel::<S, U>(simd, a_block, b_block);
-                        store(c, ldc, p * MR, rows, q * PACK, width, &acc, k0 > 0);
+                        // With 32 registers, two panels at once (8 rows × 3 vectors): half
+                        // the loads of `B` per multiply-add.
+                        if S::F32_LANES >= 16 && p + 1 < p1 {
+                            let [low, high] =
+                                kernel::<S, U, 2>(simd, [a_block(p), a_block(p + 1)], b_block);
+                            store(c, ldc, p * MR, rows, q * PACK, width, &low, k0 > 0);
+                            store(c, ldc, (p + 1) * MR, rows, q * PACK, width, &high, k0 > 0);
+                            p += 2;
+                        } else {
+                            let [acc] = kernel::<S, U, 1>(simd, [a_block(p)], b_block);
+                            store(c, ldc, p * MR, rows, q * PACK, width, &acc, k0 > 0);
+                            p += 1;
+                        }
                     }
                 }
             }
@@ -115,33 +128,46 @@ impl<U: Update> WithSimd for Product<'_, U> {
 
 /// `acc[m][n] = Σ_k U(a[k][m], b[k][n])` over `k < min(a.len(), b.len())` for all `PACK`
 /// columns (a packed tile's padding columns are zero), in passes of `VECTORS` vectors of `S`.
+/// `P` panels of `A` at once (`P·MR × VECTORS` accumulators).
 #[inline(always)]
-fn kernel<S: Simd, U: Update>(simd: S, a: &[[f32; MR]], b: &[[f32; PACK]]) -> [[f32; PACK]; MR] {
+fn kernel<S: Simd, U: Update, const P: usize>(
+    simd: S,
+    a: [&[[f32; MR]]; P],
+    b: &[[f32; PACK]],
+) -> [[[f32; PACK]; MR]; P] {
     let lanes = S::F32_LANES;
     let zero = simd.splat_f32s(0.0);
-    let mut out = [[0.0_f32; PACK]; MR];
+    let depth = a.iter().fold(b.len(), |d, panel| d.min(panel.len()));
+    let mut out = [[[0.0_f32; PACK]; MR]; P];
     for first in (0..PACK).step_by(VECTORS * lanes) {
-        let mut acc = [[zero; VECTORS]; MR];
-        for (ak, bk) in a.iter().zip(b) {
+        let mut acc = [[[zero; VECTORS]; MR]; P];
+        for (k, bk) in b.iter().enumerate().take(depth) {
             let bv: [S::f32s; VECTORS] =
                 core::array::from_fn(|v| load::<S>(bk, first + v * lanes, zero));
-            for (row, &w) in acc.iter_mut().zip(ak) {
-                let w = simd.splat_f32s(w);
-                for (c, &x) in row.iter_mut().zip(&bv) {
-                    *c = if U::DIFFERENCE {
-                        let d = simd.sub_f32s(x, w);
-                        simd.mul_add_e_f32s(d, d, *c)
-                    } else {
-                        simd.mul_add_e_f32s(w, x, *c)
-                    };
+            for (panel_acc, panel) in acc.iter_mut().zip(a) {
+                let Some(ak) = panel.get(k) else {
+                    continue;
+                };
+                for (row, &w) in panel_acc.iter_mut().zip(ak) {
+                    let w = simd.splat_f32s(w);
+                    for (c, &x) in row.iter_mut().zip(&bv) {
+                        *c = if U::DIFFERENCE {
+                            let d = simd.sub_f32s(x, w);
+                            simd.mul_add_e_f32s(d, d, *c)
+                        } else {
+                            simd.mul_add_e_f32s(w, x, *c)
+                        };
+                    }
                 }
             }
         }
-        for (o, row) in out.iter_mut().zip(&acc) {
-            for (v, x) in row.iter().enumerate() {
-                let start = first + v * lanes;
-                if let Some(slot) = o.get_mut(start..start + lanes) {
-                    slot.copy_from_slice(bytemuck::cast_slice(core::slice::from_ref(x)));
+        for (panel_out, panel_acc) in out.iter_mut().zip(&acc) {
+            for (o, row) in panel_out.iter_mut().zip(panel_acc) {
+                for (v, x) in row.iter().enumerate() {
+                    let start = first + v * lanes;
+                    if let Some(slot) = o.get_mut(start..start + lanes) {
+                        slot.copy_from_slice(bytemuck::cast_slice(core::slice::from_ref(x)));
+                    }
                 }
             }
         }
