@@ -99,6 +99,7 @@ pub mod sample;
 pub mod schedule;
 pub mod score;
 pub mod sinkhorn;
+pub mod spatial;
 pub mod spectral;
 pub mod train;
 
