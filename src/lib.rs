@@ -121,6 +121,10 @@ pub use drift::multi_temperature::{
     MAX_TEMPERATURES, MultiTemperatureConfig, MultiTemperatureReport, OFFICIAL_TEMPERATURES,
     multi_temperature_drift, multi_temperature_scratch_len,
 };
+pub use drift::pruned_mean_shift::{
+    PRUNE_TILE, PruneReport, PrunedMeanShiftConfig, PrunedWorkspace, pruned_mean_shift_drift,
+    pruned_mean_shift_workspace_len,
+};
 pub use drift::sliced_wasserstein_drift::{
     SlicedWassersteinDriftConfig, sliced_wasserstein_drift, sliced_wasserstein_drift_scratch_len,
 };

@@ -17,6 +17,7 @@ pub mod mmd_flow;
 pub mod multi_temperature;
 pub mod multi_temperature_vjp;
 pub mod operator;
+pub mod pruned_mean_shift;
 pub mod sliced_wasserstein_drift;
 pub mod two_axis;
 pub mod two_axis_vjp;
