@@ -624,3 +624,44 @@ fn drift_vjps_are_deterministic() {
     assert!(serial.iter().any(|&b| b != 0));
     assert_deterministic("drift VJPs", serial, run);
 }
+
+#[test]
+fn pruned_mean_shift_is_bitwise_serial_at_every_thread_count() {
+    use drifting::spatial::BoundingBox;
+    use drifting::{
+        PrunedMeanShiftConfig, PrunedWorkspace, pruned_mean_shift_drift,
+        pruned_mean_shift_workspace_len,
+    };
+    let queries = points(&cloud(41, 3000, 4.0, 0.0));
+    let positives = points(&cloud(42, 2500, 4.0, 0.5));
+    let config = PrunedMeanShiftConfig {
+        mean_shift: MeanShiftConfig::new(Kernel::laplace(0.05)),
+        tolerance: 1e-6,
+    };
+    let run = || {
+        let (keys, pts, boxes) =
+            pruned_mean_shift_workspace_len(queries.len(), positives.len(), 0).unwrap();
+        let empty = BoundingBox {
+            min: [0.0; 2],
+            max: [0.0; 2],
+            count: 0,
+        };
+        let mut out = vec![0.0_f32; 2 * queries.len()];
+        let report = pruned_mean_shift_drift(
+            &CloudView::from_points(&queries),
+            &CloudView::from_points(&positives),
+            Negatives::Queries,
+            &config,
+            PrunedWorkspace {
+                keys: &mut vec![0_u64; keys],
+                points: &mut vec![[0.0_f32; 2]; pts],
+                boxes: &mut vec![empty; boxes],
+            },
+            &mut out,
+        )
+        .unwrap();
+        assert!(report.evaluated < report.pairs);
+        bits(&out)
+    };
+    assert_deterministic("pruned mean shift", run(), run);
+}

@@ -8,10 +8,14 @@
 //!
 //! 1. **Near tiles first, exactly**: every target tile with `u_J ≥ max_J u_J − 1`, giving each
 //!    query a partial normaliser `Ŝ_i = Σ_j e^{l_ij}`; `L = min_i ln Ŝ_i` over the query tile.
-//! 2. **The rest, in tile order**: tile `J` (`c_J` points) is skipped when
-//!    `c_J e^{u_J} < (ε/T) e^{L}` (`T` target tiles, `ε` the tolerance), else summed exactly.
+//! 2. **The far tiles within budget are skipped**: the other tiles' bounds `c_J e^{u_J}` (`c_J`
+//!    points) are summed into buckets of `u_J` (0.5 wide); from the farthest bucket on, whole
+//!    buckets are given to skipping as long as their sum stays within `ε e^{L}` (`ε` the
+//!    tolerance). Every tile of those buckets is skipped, every other one summed exactly, in tile
+//!    order.
 //!
-//! **Certified error.** The skipped mass of query `i` is `S_skip < T·(ε/T)·e^{L} ≤ ε·Ŝ_i ≤ ε·S_i`,
+//! **Certified error.** The skipped mass of query `i` is `S_skip ≤ Σ_skipped c_J e^{u_J} ≤
+//! ε e^{L} ≤ ε·Ŝ_i ≤ ε·S_i`,
 //! so every normaliser is within relative `ε` of the exact one, and each kernel-weighted mean
 //! `μ = Σ_j k_ij y_j / S_i` moves by at most `(S_skip/Ŝ_i)(R_i + ‖μ̂ − x_i‖)` with `R_i` the largest
 //! distance from `x_i` to a skipped target (box bound). [`PruneReport::bound`] is the largest such
@@ -19,11 +23,13 @@
 //! dense drift in `tests/pruned.rs`. The summed tiles are exact up to `f32` rounding, like the
 //! dense operator.
 //!
-//! Serial; the cost is `O(N·M/TILE²)` box tests plus the pairs of the tiles not skipped.
+//! The cost is `O(N·M/TILE²)` box tests plus the pairs of the tiles not skipped. With feature
+//! `std`, query tiles run on the rayon pool (the same bits whatever the number of threads).
 
 use crate::cloud::CloudView;
 use crate::drift::mean_shift::MeanShiftConfig;
 use crate::drift::{Negatives, validate_clouds};
+use crate::engine::chunks::Exec;
 use crate::engine::simd::{EXCLUDED_LOGIT, F32s, LANES, exp};
 use crate::engine::{LogitRule, PairMask, Shape, check_kernel_range, dispatch_shape, is_laplace};
 use crate::error::Error;
@@ -31,6 +37,13 @@ use crate::spatial::{BoundingBox, MortonOrder};
 
 /// Points per tile of the pruned sweep.
 pub const PRUNE_TILE: usize = 64;
+
+/// Buckets of the skipping budget (logit bounds below the near tiles', `BUCKET_WIDTH` apart; the
+/// last one holds everything farther).
+const BUCKETS: usize = 128;
+
+/// Width of one budget bucket in logit units (a factor `e^{0.5}` of kernel value).
+const BUCKET_WIDTH: f64 = 0.5;
 
 /// Configuration of [`pruned_mean_shift_drift`].
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -221,6 +234,15 @@ struct Sweep<'s, 'w, const D: usize> {
     step: f32,
 }
 
+/// The field of one query tile, point-major in Morton order, and its share of the report.
+struct TileResult<const D: usize> {
+    field: [[f32; D]; PRUNE_TILE],
+    count: usize,
+    pairs: u64,
+    evaluated: u64,
+    bound: f64,
+}
+
 /// The streaming kernel sums of one query: running maximum logit, normaliser and displacement
 /// sum (relative to the running maximum).
 #[derive(Clone, Copy)]
@@ -247,6 +269,9 @@ impl<const D: usize> Sums<D> {
 }
 
 impl<const D: usize> Sweep<'_, '_, D> {
+    /// Every query tile (serially, or with feature `std` on the rayon pool: each tile is
+    /// independent, so the bits do not depend on the number of threads), scattered into `out`
+    /// in the caller's order.
     fn run<S: Shape>(&self, out: &mut [f32]) -> PruneReport {
         let n = self.queries.points.len();
         let mut report = PruneReport {
@@ -254,69 +279,109 @@ impl<const D: usize> Sweep<'_, '_, D> {
             evaluated: 0,
             bound: 0.0,
         };
-        for (b, query_box) in self.queries.boxes.iter().enumerate() {
-            let first = b * PRUNE_TILE;
-            let tile = self
-                .queries
-                .points
-                .get(first..(first + PRUNE_TILE).min(n))
-                .unwrap_or(&[]);
-            let mut toward = [[Sums::<D>::EMPTY; PRUNE_TILE]; 2];
-            let mut bounds = [[(0.0_f64, 0.0_f64); PRUNE_TILE]; 2];
-            for (side, (targets, masked)) in
-                [(self.positives, false), (self.negatives, self.mask_self)]
-                    .into_iter()
-                    .enumerate()
-            {
-                let (Some(sums), Some(bound)) = (toward.get_mut(side), bounds.get_mut(side)) else {
-                    continue;
-                };
-                let (pairs, evaluated) =
-                    self.tile_sums::<S>(first, tile, query_box, targets, masked, sums, bound);
-                report.pairs += pairs;
-                report.evaluated += evaluated;
-            }
-            let [toward_p, toward_q] = &toward;
-            for k in 0..tile.len() {
-                let (Some(sp), Some(sq)) = (toward_p.get(k), toward_q.get(k)) else {
-                    continue;
-                };
-                let mean = |s: &Sums<D>, d: usize| -> f32 {
-                    if s.total > 0.0 {
-                        s.displacement.get(d).copied().unwrap_or(0.0) / s.total
-                    } else {
-                        0.0
-                    }
-                };
+        let mut scatter = |b: usize, tile: &TileResult<D>| {
+            report.pairs += tile.pairs;
+            report.evaluated += tile.evaluated;
+            report.bound = report.bound.max(tile.bound);
+            for (k, v) in tile.field.iter().enumerate().take(tile.count) {
                 let i = self
                     .order
-                    .get(first + k)
+                    .get(b * PRUNE_TILE + k)
                     .map_or(usize::MAX, |&key| (key & 0xFFFF_FFFF) as usize);
-                // Per mean: (S_skip/Ŝ)·(R + ‖μ̂ − x‖).
-                let mut error = 0.0_f64;
-                for (side, s) in [sp, sq].into_iter().enumerate() {
-                    let (ratio, reach) = bounds
-                        .get(side)
-                        .and_then(|b| b.get(k))
-                        .copied()
-                        .unwrap_or((0.0, 0.0));
-                    let norm = libm::sqrt(
-                        (0..D)
-                            .map(|d| f64::from(mean(s, d)) * f64::from(mean(s, d)))
-                            .sum::<f64>(),
-                    );
-                    error += ratio * (reach + norm);
-                }
-                report.bound = report.bound.max(f64::from(self.step.abs()) * error);
-                for d in 0..D {
-                    let v = self.step * (mean(sp, d) - mean(sq, d));
+                for (d, &value) in v.iter().enumerate() {
                     if let Some(slot) = out.get_mut(d * n + i) {
-                        *slot = v;
+                        *slot = value;
                     }
+                }
+            }
+        };
+        match Exec::current() {
+            Exec::Serial => {
+                for b in 0..self.queries.boxes.len() {
+                    scatter(b, &self.query_tile::<S>(b));
+                }
+            }
+            #[cfg(feature = "std")]
+            Exec::Rayon => {
+                use rayon::prelude::*;
+                let tiles: std::vec::Vec<TileResult<D>> = (0..self.queries.boxes.len())
+                    .into_par_iter()
+                    .map(|b| self.query_tile::<S>(b))
+                    .collect();
+                for (b, tile) in tiles.iter().enumerate() {
+                    scatter(b, tile);
                 }
             }
         }
         report
+    }
+
+    /// The field of query tile `b` (in Morton order) and its share of the report.
+    fn query_tile<S: Shape>(&self, b: usize) -> TileResult<D> {
+        let n = self.queries.points.len();
+        let first = b * PRUNE_TILE;
+        let tile = self
+            .queries
+            .points
+            .get(first..(first + PRUNE_TILE).min(n))
+            .unwrap_or(&[]);
+        let mut result = TileResult {
+            field: [[0.0; D]; PRUNE_TILE],
+            count: tile.len(),
+            pairs: 0,
+            evaluated: 0,
+            bound: 0.0,
+        };
+        let Some(query_box) = self.queries.boxes.get(b) else {
+            return result;
+        };
+        let mut toward = [[Sums::<D>::EMPTY; PRUNE_TILE]; 2];
+        let mut bounds = [[(0.0_f64, 0.0_f64); PRUNE_TILE]; 2];
+        for (side, (targets, masked)) in [(self.positives, false), (self.negatives, self.mask_self)]
+            .into_iter()
+            .enumerate()
+        {
+            let (Some(sums), Some(bound)) = (toward.get_mut(side), bounds.get_mut(side)) else {
+                continue;
+            };
+            let (pairs, evaluated) =
+                self.tile_sums::<S>(first, tile, query_box, targets, masked, sums, bound);
+            result.pairs += pairs;
+            result.evaluated += evaluated;
+        }
+        let [toward_p, toward_q] = &toward;
+        let mean = |s: &Sums<D>, d: usize| -> f32 {
+            if s.total > 0.0 {
+                s.displacement.get(d).copied().unwrap_or(0.0) / s.total
+            } else {
+                0.0
+            }
+        };
+        for (k, v) in result.field.iter_mut().enumerate().take(tile.len()) {
+            let (Some(sp), Some(sq)) = (toward_p.get(k), toward_q.get(k)) else {
+                continue;
+            };
+            // Per mean: (S_skip/Ŝ)·(R + ‖μ̂ − x‖).
+            let mut error = 0.0_f64;
+            for (side, s) in [sp, sq].into_iter().enumerate() {
+                let (ratio, reach) = bounds
+                    .get(side)
+                    .and_then(|b| b.get(k))
+                    .copied()
+                    .unwrap_or((0.0, 0.0));
+                let norm = libm::sqrt(
+                    (0..D)
+                        .map(|d| f64::from(mean(s, d)) * f64::from(mean(s, d)))
+                        .sum::<f64>(),
+                );
+                error += ratio * (reach + norm);
+            }
+            result.bound = result.bound.max(f64::from(self.step.abs()) * error);
+            for (d, slot) in v.iter_mut().enumerate() {
+                *slot = self.step * (mean(sp, d) - mean(sq, d));
+            }
+        }
+        result
     }
 
     /// The kernel sums of the query tile (`tile`, sorted positions `first..`) over one target
@@ -335,7 +400,6 @@ impl<const D: usize> Sweep<'_, '_, D> {
     ) -> (u64, u64) {
         let inverse = F32s::splat(self.inverse);
         let logit_bound = |lower: f32| S::logit(F32s::splat(lower), inverse).to_array()[0];
-        let tiles = targets.boxes.len();
         let count = |j: usize| {
             targets
                 .points
@@ -361,12 +425,50 @@ impl<const D: usize> Sweep<'_, '_, D> {
             .take(tile.len())
             .map(Sums::log_total)
             .fold(f32::INFINITY, f32::min);
+        let tolerance = f64::from(self.tolerance);
+        // The logit bound of tile `j`, widened by its own f32 rounding (relative 1e-6, far
+        // above it), and its share `c_J e^{u_J − L}` of the budget.
+        let widened = |u: f32| f64::from(u) + 1e-6 * (1.0 + f64::from(u).abs());
         #[allow(clippy::cast_precision_loss)]
-        let threshold = libm::log(f64::from(self.tolerance)) - libm::log(tiles.max(1) as f64)
-            + f64::from(log_min);
-        // Phase 2: the rest, skipped when their bound allows. `skipped` accumulates
-        // Σ c_J e^{u_J − L} (relative to the smallest partial normaliser), `reach` the largest
-        // distance bound to a skipped target.
+        let share =
+            |j: usize, u: f64| libm::exp(libm::log(count(j) as f64) + u - f64::from(log_min));
+        // Phase 2a: the budget by buckets of logit bound (`BUCKET_WIDTH` wide below the near
+        // tiles' `u_max − 1`, the last one open): the farthest buckets are given to skipping,
+        // as long as their summed shares stay within ε.
+        let bucket = |u: f64| -> usize {
+            let depth = (f64::from(u_max) - 1.0 - u) / BUCKET_WIDTH;
+            if depth >= BUCKETS as f64 - 1.0 {
+                BUCKETS - 1
+            } else if depth > 0.0 {
+                // 0 < depth < BUCKETS − 1: the truncation is in range.
+                #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+                let k = depth as usize;
+                k
+            } else {
+                0
+            }
+        };
+        let mut mass = [0.0_f64; BUCKETS];
+        for (j, b) in targets.boxes.iter().enumerate() {
+            let u = logit_bound(query_box.squared_distance_bounds(b).0);
+            if u < u_max - 1.0
+                && let Some(m) = mass.get_mut(bucket(widened(u)))
+            {
+                *m += share(j, widened(u));
+            }
+        }
+        let mut cut = BUCKETS;
+        let mut budget = 0.0_f64;
+        for (k, &m) in mass.iter().enumerate().rev() {
+            if budget + m > tolerance {
+                break;
+            }
+            budget += m;
+            cut = k;
+        }
+        // Phase 2b: the rest in tile order, skipped when in a bucket given to skipping.
+        // `skipped` sums their shares (≤ ε), `reach` is the largest distance bound to a skipped
+        // target.
         let (mut skipped, mut reach) = (0.0_f64, 0.0_f64);
         for (j, b) in targets.boxes.iter().enumerate() {
             let (lower, upper) = query_box.squared_distance_bounds(b);
@@ -374,10 +476,9 @@ impl<const D: usize> Sweep<'_, '_, D> {
             if u >= u_max - 1.0 {
                 continue;
             }
-            #[allow(clippy::cast_precision_loss)]
-            let weight = libm::log(count(j) as f64) + f64::from(u);
-            if log_min.is_finite() && weight < threshold {
-                skipped += libm::exp(weight - f64::from(log_min));
+            let u = widened(u);
+            if log_min.is_finite() && bucket(u) >= cut {
+                skipped += share(j, u);
                 reach = reach.max(libm::sqrt(f64::from(upper)));
             } else {
                 evaluated += self.exact::<S>(first, tile, targets, j, masked, sums);
@@ -396,7 +497,9 @@ impl<const D: usize> Sweep<'_, '_, D> {
     }
 
     /// Adds the exact contributions of target tile `j` to every query of `tile`; returns the
-    /// number of pairs.
+    /// number of pairs. Eight queries at a time in the lanes: the tile's logits first (one
+    /// vector per target), one rescale of the running sums per lane, then one `exp` per pair.
+    #[allow(clippy::too_many_lines)]
     fn exact<S: Shape>(
         &self,
         first: usize,
@@ -412,47 +515,81 @@ impl<const D: usize> Sweep<'_, '_, D> {
             .get(start..(start + PRUNE_TILE).min(targets.points.len()))
             .unwrap_or(&[]);
         let inverse = F32s::splat(self.inverse);
-        for (k, (x, s)) in tile.iter().zip(sums.iter_mut()).enumerate() {
-            let own = first + k;
-            for (c, chunk) in members.chunks(LANES).enumerate() {
-                let offset = start + c * LANES;
-                let sq = F32s::new(core::array::from_fn(|l| {
-                    chunk.get(l).map_or(0.0, |y| {
-                        x.iter()
-                            .zip(y)
-                            .map(|(&a, &b)| (b - a) * (b - a))
-                            .sum::<f32>()
-                    })
-                }));
-                let logits = S::logit(sq, inverse).to_array();
-                let logits: [f32; LANES] = core::array::from_fn(|l| {
-                    let valid = l < chunk.len() && !(masked && offset + l == own);
-                    if valid {
-                        logits.get(l).copied().unwrap_or(EXCLUDED_LOGIT)
-                    } else {
-                        EXCLUDED_LOGIT
-                    }
-                });
-                let block_max = logits.iter().copied().fold(EXCLUDED_LOGIT, f32::max);
-                if block_max <= EXCLUDED_LOGIT {
-                    continue;
+        let excluded = F32s::splat(EXCLUDED_LOGIT);
+        let lane_index = F32s::new(core::array::from_fn(|l| {
+            #[allow(clippy::cast_precision_loss)]
+            let v = l as f32;
+            v
+        }));
+        for (v, (queries, lane_sums)) in tile.chunks(LANES).zip(sums.chunks_mut(LANES)).enumerate()
+        {
+            let valid = queries.len();
+            // Coordinates of the eight queries (the first one repeated in unused lanes).
+            let fill = queries.first().copied().unwrap_or([0.0; D]);
+            let x: [F32s; D] = core::array::from_fn(|d| {
+                F32s::new(core::array::from_fn(|l| {
+                    queries
+                        .get(l)
+                        .unwrap_or(&fill)
+                        .get(d)
+                        .copied()
+                        .unwrap_or(0.0)
+                }))
+            });
+            // The query's own position among the targets (self-mask), as a lane index.
+            let own_first = first + v * LANES;
+            let mut logits = [excluded; PRUNE_TILE];
+            let mut block_max = excluded;
+            for ((t, y), logit) in members.iter().enumerate().zip(logits.iter_mut()) {
+                let mut sq = F32s::splat(0.0);
+                for (&xd, &yd) in x.iter().zip(y) {
+                    let diff = F32s::splat(yd) - xd;
+                    sq = diff.mul_add(diff, sq);
                 }
-                if block_max > s.max {
-                    let rescale = exp(F32s::splat(s.max - block_max)).to_array()[0];
-                    s.total *= rescale;
-                    for v in &mut s.displacement {
-                        *v *= rescale;
-                    }
-                    s.max = block_max;
+                let mut l = S::logit(sq, inverse);
+                let position = start + t;
+                if masked && position >= own_first && position < own_first + LANES {
+                    #[allow(clippy::cast_precision_loss)]
+                    let own = F32s::splat((position - own_first) as f32);
+                    l = lane_index.simd_eq(own).select(excluded, l);
                 }
-                let weights = exp(F32s::new(logits) - F32s::splat(s.max)).to_array();
-                for (l, (&w, y)) in weights.iter().zip(chunk).enumerate() {
-                    if logits.get(l).is_some_and(|&v| v > EXCLUDED_LOGIT) {
-                        s.total += w;
-                        for ((v, &a), &b) in s.displacement.iter_mut().zip(x).zip(y) {
-                            *v += w * (b - a);
-                        }
-                    }
+                *logit = l;
+                block_max = block_max.fast_max(l);
+            }
+            let old_max = F32s::new(core::array::from_fn(|l| {
+                lane_sums.get(l).map_or(EXCLUDED_LOGIT, |s| s.max)
+            }));
+            let new_max = old_max.fast_max(block_max);
+            let factor = exp(old_max - new_max);
+            let mut total = F32s::new(core::array::from_fn(|l| {
+                lane_sums.get(l).map_or(0.0, |s| s.total)
+            })) * factor;
+            let mut displacement: [F32s; D] = core::array::from_fn(|d| {
+                F32s::new(core::array::from_fn(|l| {
+                    lane_sums
+                        .get(l)
+                        .and_then(|s| s.displacement.get(d))
+                        .copied()
+                        .unwrap_or(0.0)
+                })) * factor
+            });
+            for (&l, y) in logits.iter().zip(members) {
+                // Excluded pairs (and lanes whose pairs are all excluded so far) weigh 0.
+                let w = l
+                    .simd_gt(excluded)
+                    .select(exp(l - new_max), F32s::splat(0.0));
+                total += w;
+                for ((acc, &xd), &yd) in displacement.iter_mut().zip(&x).zip(y) {
+                    *acc = w.mul_add(F32s::splat(yd) - xd, *acc);
+                }
+            }
+            let (new_max, total) = (new_max.to_array(), total.to_array());
+            let displacement = displacement.map(F32s::to_array);
+            for (l, s) in lane_sums.iter_mut().enumerate().take(valid) {
+                s.max = new_max.get(l).copied().unwrap_or(EXCLUDED_LOGIT);
+                s.total = total.get(l).copied().unwrap_or(0.0);
+                for (slot, lanes) in s.displacement.iter_mut().zip(&displacement) {
+                    *slot = lanes.get(l).copied().unwrap_or(0.0);
                 }
             }
         }
