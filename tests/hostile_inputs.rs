@@ -127,6 +127,45 @@ fn kernel_drifts_give_typed_errors_or_finite_fields() {
                         |()| floats(&out),
                     );
                     let mut out = vec![0.0; 2 * n];
+                    for tolerance in [1e-6, 0.5] {
+                        let config = drifting::PrunedMeanShiftConfig {
+                            mean_shift: MeanShiftConfig::new(kernel),
+                            tolerance,
+                        };
+                        let (keys, pts, boxes) =
+                            drifting::pruned_mean_shift_workspace_len(n, p.len(), 0).unwrap();
+                        let empty = drifting::spatial::BoundingBox {
+                            min: [0.0; 2],
+                            max: [0.0; 2],
+                            count: 0,
+                        };
+                        let (mut keys, mut pts, mut boxes) = (
+                            vec![0_u64; keys],
+                            vec![[0.0_f32; 2]; pts],
+                            vec![empty; boxes],
+                        );
+                        contract!(
+                            &format!("pruned_mean_shift_drift {what} ε = {tolerance}"),
+                            || drifting::pruned_mean_shift_drift(
+                                &qv,
+                                &pv,
+                                Negatives::Queries,
+                                &config,
+                                drifting::PrunedWorkspace {
+                                    keys: &mut keys,
+                                    points: &mut pts,
+                                    boxes: &mut boxes,
+                                },
+                                &mut out,
+                            ),
+                            |r| {
+                                let mut v = floats(&out);
+                                v.push(r.bound);
+                                v
+                            },
+                        );
+                    }
+                    let mut out = vec![0.0; 2 * n];
                     let config = MmdFlowConfig::new(kernel);
                     contract!(
                         &format!("mmd_flow_drift {what}"),
