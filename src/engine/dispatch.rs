@@ -15,12 +15,12 @@
 //! | neither | the compile-time `wide` kernel (`gemm.rs`) | — |
 //!
 //! **Same bits on every CPU with FMA.** Each entry is `Σ_k` of fused multiply-adds in `k` order
-//! within blocks of [`KC`], the blocks added in order: the AVX-512 and AVX2 kernels (and an
+//! within blocks of [`KC`](crate::engine::gemm::KC), the blocks added in order: the AVX-512 and AVX2 kernels (and an
 //! `x86-64-v3` or `-v4` build's compile-time kernel) give identical results
 //! (`tests::kernels_agree_bit_for_bit`). The fallback without FMA rounds each product.
 
 use crate::engine::gemm::{
-    KC, MC_PANELS, MR, PACK, Symmetric, Update, panels, skipped_below, tiles,
+    MR, PACK, Symmetric, Update, blocked_order, panels, skipped_below, tiles,
 };
 use pulp::{Simd, WithSimd};
 
@@ -76,8 +76,7 @@ struct Product<'a, U> {
 impl<U: Update> WithSimd for Product<'_, U> {
     type Output = ();
 
-    /// The loops of `gemm::product_above` (blocks of `KC` along the reduction, of `MC_PANELS`
-    /// panels, every tile, every panel), compiled for `S`.
+    /// `gemm::blocked_order` over the panels and tiles, compiled for `S`.
     #[inline(always)]
     fn with_simd<S: Simd>(self, simd: S) {
         let Self {
@@ -92,42 +91,34 @@ impl<U: Update> WithSimd for Product<'_, U> {
             ..
         } = self;
         let (panel_count, tile_count) = (panels(rows), tiles(columns));
-        for k0 in (0..depth).step_by(KC) {
-            let k1 = (k0 + KC).min(depth);
-            for p0 in (0..panel_count).step_by(MC_PANELS) {
-                let p1 = (p0 + MC_PANELS).min(panel_count);
-                for q in 0..tile_count {
-                    let width = (columns - q * PACK).min(PACK);
-                    let b_block = b.get(q * depth + k0..q * depth + k1).unwrap_or(&[]);
-                    let a_block = |p: usize| a.get(p * depth + k0..p * depth + k1).unwrap_or(&[]);
-                    let mut p = p0;
-                    while p < p1 {
-                        if skipped_below(symmetric, q, p) {
-                            p += 1;
-                            continue;
-                        }
-                        // With 32 registers, two panels at once (8 rows × 3 vectors): half
-                        // the loads of `B` per multiply-add.
-                        if S::F32_LANES >= 16 && p + 1 < p1 {
-                            let [low, high] =
-                                kernel::<S, U, 2>(simd, [a_block(p), a_block(p + 1)], b_block);
-                            store(c, ldc, p * MR, rows, q * PACK, width, &low, k0 > 0);
-                            store(c, ldc, (p + 1) * MR, rows, q * PACK, width, &high, k0 > 0);
-                            p += 2;
-                        } else {
-                            let [acc] = kernel::<S, U, 1>(simd, [a_block(p)], b_block);
-                            store(c, ldc, p * MR, rows, q * PACK, width, &acc, k0 > 0);
-                            p += 1;
-                        }
-                    }
+        blocked_order(depth, panel_count, tile_count, |(k0, k1), panels, q| {
+            let width = (columns - q * PACK).min(PACK);
+            let b_block = b.get(q * depth + k0..q * depth + k1).unwrap_or(&[]);
+            let a_block = |p: usize| a.get(p * depth + k0..p * depth + k1).unwrap_or(&[]);
+            let mut p = panels.start;
+            while p < panels.end {
+                if skipped_below(symmetric, q, p) {
+                    p += 1;
+                    continue;
+                }
+                // With 32 registers, two panels at once (8 rows × 3 vectors): half the loads
+                // of `B` per multiply-add.
+                if S::F32_LANES >= 16 && p + 1 < panels.end {
+                    let [low, high] =
+                        kernel::<S, U, 2>(simd, [a_block(p), a_block(p + 1)], b_block);
+                    store(c, ldc, p * MR, rows, q * PACK, width, &low, k0 > 0);
+                    store(c, ldc, (p + 1) * MR, rows, q * PACK, width, &high, k0 > 0);
+                    p += 2;
+                } else {
+                    let [acc] = kernel::<S, U, 1>(simd, [a_block(p)], b_block);
+                    store(c, ldc, p * MR, rows, q * PACK, width, &acc, k0 > 0);
+                    p += 1;
                 }
             }
-        }
+        });
     }
 }
 
-/// `acc[m][n] = Σ_k U(a[k][m], b[k][n])` over `k < min(a.len(), b.len())` for all `PACK`
-/// columns (a packed tile's padding columns are zero), in passes of `VECTORS` vectors of `S`.
 /// `P` panels of `A` at once (`P·MR × VECTORS` accumulators).
 #[inline(always)]
 fn kernel<S: Simd, U: Update, const P: usize>(

@@ -772,34 +772,50 @@ pub(crate) fn product_above<U: Update>(
     if crate::engine::dispatch::product_above::<U>(rows, columns, depth, a, b, c, ldc, symmetric) {
         return;
     }
+    blocked_order(depth, panel_count, tile_count, |(k0, k1), panels, q| {
+        let b_block = b.get(q * depth + k0..q * depth + k1).unwrap_or(&[]);
+        for p in panels {
+            if skipped_below(symmetric, q, p) {
+                continue;
+            }
+            let a_block = a.get(p * depth + k0..p * depth + k1).unwrap_or(&[]);
+            // Passes of `TILE` columns over the `PACK`-wide tile. Full passes call the kernel
+            // directly, so that its accumulators stay in registers; only the last, narrower one
+            // goes through the width dispatch.
+            for first in (0..PACK).step_by(TILE) {
+                let width = (columns - q * PACK).saturating_sub(first).min(TILE);
+                if width == 0 {
+                    break;
+                }
+                let acc = if width == TILE {
+                    narrow_kernel::<NR, U, PACK>(a_block, b_block, first)
+                } else {
+                    kernel_for_columns_with::<U, PACK>(width, a_block, b_block, first)
+                };
+                let column = q * PACK + first;
+                store_micro_tile(c, ldc, p * MR, rows, column, width, &acc, k0 > 0);
+            }
+        }
+    });
+}
+
+#[cfg(feature = "dense")]
+/// The loop order of [`product`] (and of the run-time kernels, `engine/dispatch.rs`): blocks
+/// `(k0, k1)` of [`KC`] along the reduction (partial sums added into `c` in this order, which
+/// fixes the bits), blocks of [`MC_PANELS`] panels of `A`, every tile `q` of `B`.
+#[inline(always)]
+pub(crate) fn blocked_order(
+    depth: usize,
+    panel_count: usize,
+    tile_count: usize,
+    mut block: impl FnMut((usize, usize), core::ops::Range<usize>, usize),
+) {
     for k0 in (0..depth).step_by(KC) {
         let k1 = (k0 + KC).min(depth);
         for p0 in (0..panel_count).step_by(MC_PANELS) {
             let p1 = (p0 + MC_PANELS).min(panel_count);
             for q in 0..tile_count {
-                let b_block = b.get(q * depth + k0..q * depth + k1).unwrap_or(&[]);
-                for p in p0..p1 {
-                    if skipped_below(symmetric, q, p) {
-                        continue;
-                    }
-                    let a_block = a.get(p * depth + k0..p * depth + k1).unwrap_or(&[]);
-                    // Passes of `TILE` columns over the `PACK`-wide tile. Full passes call the
-                    // kernel directly, so that its accumulators stay in registers; only the last,
-                    // narrower one goes through the width dispatch.
-                    for first in (0..PACK).step_by(TILE) {
-                        let width = (columns - q * PACK).saturating_sub(first).min(TILE);
-                        if width == 0 {
-                            break;
-                        }
-                        let acc = if width == TILE {
-                            narrow_kernel::<NR, U, PACK>(a_block, b_block, first)
-                        } else {
-                            kernel_for_columns_with::<U, PACK>(width, a_block, b_block, first)
-                        };
-                        let column = q * PACK + first;
-                        store_micro_tile(c, ldc, p * MR, rows, column, width, &acc, k0 > 0);
-                    }
-                }
+                block((k0, k1), p0..p1, q);
             }
         }
     }
