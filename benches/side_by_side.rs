@@ -258,6 +258,33 @@ fn primitives(quick: bool) {
         "{{\"impl\":\"drifting\",\"op\":\"fma\",\"flops_per_second\":{:.4e},\"repeats\":{reps}}}",
         (fma_rounds * 12 * 8 * 2) as f64 / fma_s
     );
+    // The 16-lane peak, which the dense products' run-time AVX-512 kernel can reach: measured in
+    // a build with AVX-512 enabled (`RUSTFLAGS="-C target-cpu=x86-64-v4"`), twenty-four
+    // accumulators (the run-time kernel's register block).
+    #[cfg(target_feature = "avx512f")]
+    {
+        use wide::f32x16;
+        let (fma16_s, reps) = median_seconds(
+            || {
+                let mut acc = [f32x16::splat(0.0); 24];
+                let (a, b) = (
+                    std::hint::black_box(f32x16::splat(0.999_9)),
+                    std::hint::black_box(f32x16::splat(1e-7)),
+                );
+                for _ in 0..fma_rounds / 2 {
+                    for c in &mut acc {
+                        *c = c.mul_add(a, b);
+                    }
+                }
+                std::hint::black_box(acc);
+            },
+            quick,
+        );
+        println!(
+            "{{\"impl\":\"drifting\",\"op\":\"fma16\",\"flops_per_second\":{:.4e},\"repeats\":{reps}}}",
+            ((fma_rounds / 2) * 24 * 16 * 2) as f64 / fma16_s
+        );
+    }
 }
 
 /// The official grouped loss at the official shape (what `torch_feature.py` times).
