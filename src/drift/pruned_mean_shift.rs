@@ -30,8 +30,11 @@ use crate::cloud::CloudView;
 use crate::drift::mean_shift::MeanShiftConfig;
 use crate::drift::{Negatives, validate_clouds};
 use crate::engine::chunks::Exec;
-use crate::engine::simd::{EXCLUDED_LOGIT, F32s, LANES, exp};
-use crate::engine::{LogitRule, PairMask, Shape, check_kernel_range, dispatch_shape, is_laplace};
+use crate::engine::simd::{F32s, LANES};
+use crate::engine::{
+    Block, DisplacementSums, LogitRule, PairMask, Partners, Shape, check_kernel_range,
+    dispatch_shape, is_laplace, sweep,
+};
 use crate::error::Error;
 use crate::spatial::{BoundingBox, MortonOrder};
 
@@ -214,7 +217,7 @@ pub fn pruned_mean_shift_drift<const D: usize>(
         positives: &sorted_p,
         negatives: sorted_neg.as_ref().unwrap_or(&sorted_q),
         mask_self: is_self && ms.exclude_self,
-        inverse: rule.inverse_scale,
+        rule,
         tolerance: config.tolerance,
         step: ms.step,
     };
@@ -229,9 +232,23 @@ struct Sweep<'s, 'w, const D: usize> {
     positives: &'s Sorted<'w, D>,
     negatives: &'s Sorted<'w, D>,
     mask_self: bool,
-    inverse: f32,
+    rule: LogitRule,
     tolerance: f32,
     step: f32,
+}
+
+/// Lane blocks per query tile.
+const BLOCKS: usize = PRUNE_TILE / LANES;
+
+/// What pruning one query tile against one target cloud did: the pairs of the dense sweep and
+/// those evaluated, `L` (the smallest partial log-normaliser after the near tiles), the skipped
+/// tiles' summed shares `Σ c_J e^{u_J − L}` (≤ ε) and the largest distance bound to them.
+struct Pruned {
+    pairs: u64,
+    evaluated: u64,
+    log_min: f32,
+    skipped: f64,
+    reach: f64,
 }
 
 /// The field of one query tile, point-major in Morton order, and its share of the report.
@@ -241,31 +258,6 @@ struct TileResult<const D: usize> {
     pairs: u64,
     evaluated: u64,
     bound: f64,
-}
-
-/// The streaming kernel sums of one query: running maximum logit, normaliser and displacement
-/// sum (relative to the running maximum).
-#[derive(Clone, Copy)]
-struct Sums<const D: usize> {
-    max: f32,
-    total: f32,
-    displacement: [f32; D],
-}
-
-impl<const D: usize> Sums<D> {
-    const EMPTY: Self = Self {
-        max: EXCLUDED_LOGIT,
-        total: 0.0,
-        displacement: [0.0; D],
-    };
-
-    fn log_total(&self) -> f32 {
-        if self.total > 0.0 {
-            self.max + libm::logf(self.total)
-        } else {
-            f32::NEG_INFINITY
-        }
-    }
 }
 
 impl<const D: usize> Sweep<'_, '_, D> {
@@ -335,106 +327,110 @@ impl<const D: usize> Sweep<'_, '_, D> {
         let Some(query_box) = self.queries.boxes.get(b) else {
             return result;
         };
-        let mut toward = [[Sums::<D>::EMPTY; PRUNE_TILE]; 2];
+        // The tile's queries as lane blocks (positions relative to the tile's first point).
+        let view = CloudView::from_points(tile);
+        let blocks: [Block<D>; BLOCKS] =
+            core::array::from_fn(|v| Block::gather(&view, (v * LANES).min(tile.len().max(1) - 1)));
+        let blocks = blocks.get(..tile.len().div_ceil(LANES)).unwrap_or(&[]);
+        // Per side: the means `μ̂ − x`, and per query `(S_skip/Ŝ, R)`.
+        let mut means = [[[0.0_f32; D]; PRUNE_TILE]; 2];
         let mut bounds = [[(0.0_f64, 0.0_f64); PRUNE_TILE]; 2];
         for (side, (targets, masked)) in [(self.positives, false), (self.negatives, self.mask_self)]
             .into_iter()
             .enumerate()
         {
-            let (Some(sums), Some(bound)) = (toward.get_mut(side), bounds.get_mut(side)) else {
+            let (Some(side_means), Some(side_bounds)) = (means.get_mut(side), bounds.get_mut(side))
+            else {
                 continue;
             };
-            let (pairs, evaluated) =
-                self.tile_sums::<S>(first, tile, query_box, targets, masked, sums, bound);
-            result.pairs += pairs;
-            result.evaluated += evaluated;
-        }
-        let [toward_p, toward_q] = &toward;
-        let mean = |s: &Sums<D>, d: usize| -> f32 {
-            if s.total > 0.0 {
-                s.displacement.get(d).copied().unwrap_or(0.0) / s.total
-            } else {
-                0.0
+            let mut sums = [DisplacementSums::<D>::new(); BLOCKS];
+            let pruned = self.tile_sums::<S>(b, blocks, query_box, targets, masked, &mut sums);
+            result.pairs += pruned.pairs;
+            result.evaluated += pruned.evaluated;
+            for (v, (block, sums)) in blocks.iter().zip(&sums).enumerate() {
+                let (mean, log_total) = (sums.mean().map(F32s::to_array), sums.lse.value());
+                for l in 0..block.valid {
+                    let k = v * LANES + l;
+                    if let Some(slot) = side_means.get_mut(k) {
+                        *slot = core::array::from_fn(|d| {
+                            mean.get(d).and_then(|m| m.get(l)).copied().unwrap_or(0.0)
+                        });
+                    }
+                    // S_skip ≤ skipped·e^{L}, so S_skip/Ŝ_i ≤ skipped·e^{L − ln Ŝ_i} (≤ ε).
+                    if let (Some(slot), Some(&lt)) = (side_bounds.get_mut(k), log_total.get(l))
+                        && pruned.skipped > 0.0
+                    {
+                        let ratio =
+                            pruned.skipped * libm::exp(f64::from(pruned.log_min) - f64::from(lt));
+                        *slot = (ratio, pruned.reach);
+                    }
+                }
             }
-        };
+        }
+        let [toward_p, toward_q] = &means;
         for (k, v) in result.field.iter_mut().enumerate().take(tile.len()) {
-            let (Some(sp), Some(sq)) = (toward_p.get(k), toward_q.get(k)) else {
+            let (Some(mp), Some(mq)) = (toward_p.get(k), toward_q.get(k)) else {
                 continue;
             };
             // Per mean: (S_skip/Ŝ)·(R + ‖μ̂ − x‖).
             let mut error = 0.0_f64;
-            for (side, s) in [sp, sq].into_iter().enumerate() {
+            for (side, m) in [mp, mq].into_iter().enumerate() {
                 let (ratio, reach) = bounds
                     .get(side)
                     .and_then(|b| b.get(k))
                     .copied()
                     .unwrap_or((0.0, 0.0));
-                let norm = libm::sqrt(
-                    (0..D)
-                        .map(|d| f64::from(mean(s, d)) * f64::from(mean(s, d)))
-                        .sum::<f64>(),
-                );
+                let norm = libm::sqrt(m.iter().map(|&c| f64::from(c) * f64::from(c)).sum::<f64>());
                 error += ratio * (reach + norm);
             }
             result.bound = result.bound.max(f64::from(self.step.abs()) * error);
-            for (d, slot) in v.iter_mut().enumerate() {
-                *slot = self.step * (mean(sp, d) - mean(sq, d));
+            for ((slot, &p), &q) in v.iter_mut().zip(mp).zip(mq) {
+                *slot = self.step * (p - q);
             }
         }
         result
     }
 
-    /// The kernel sums of the query tile (`tile`, sorted positions `first..`) over one target
-    /// cloud, pruned; per query in `bounds` the certified ratio `S_skip/Ŝ_i` and the largest
-    /// distance `R` to a skipped target. Returns (dense pairs, evaluated pairs).
-    #[allow(clippy::too_many_arguments)]
+    /// The kernel sums of query tile `b` (its lane `blocks`) over one target cloud, pruned.
     fn tile_sums<S: Shape>(
         &self,
-        first: usize,
-        tile: &[[f32; D]],
+        b: usize,
+        blocks: &[Block<D>],
         query_box: &BoundingBox<D>,
         targets: &Sorted<'_, D>,
         masked: bool,
-        sums: &mut [Sums<D>; PRUNE_TILE],
-        bounds: &mut [(f64, f64); PRUNE_TILE],
-    ) -> (u64, u64) {
-        let inverse = F32s::splat(self.inverse);
+        sums: &mut [DisplacementSums<D>; BLOCKS],
+    ) -> Pruned {
+        let inverse = F32s::splat(self.rule.inverse_scale);
         let logit_bound = |lower: f32| S::logit(F32s::splat(lower), inverse).to_array()[0];
-        let count = |j: usize| {
-            targets
-                .points
-                .len()
-                .saturating_sub(j * PRUNE_TILE)
-                .min(PRUNE_TILE)
+        // The logit bound of a tile widened by its own f32 rounding (relative 1e-6, far above
+        // it).
+        let widened = |u: f32| f64::from(u) + 1e-6 * (1.0 + f64::from(u).abs());
+        #[allow(clippy::cast_precision_loss)]
+        let log_count = |j: usize| {
+            libm::log(
+                targets
+                    .points
+                    .len()
+                    .saturating_sub(j * PRUNE_TILE)
+                    .min(PRUNE_TILE) as f64,
+            )
         };
         let u_max = targets
             .boxes
             .iter()
-            .map(|b| logit_bound(query_box.squared_distance_bounds(b).0))
+            .map(|t| logit_bound(query_box.squared_distance_bounds(t).0))
             .fold(f32::NEG_INFINITY, f32::max);
-        let pairs = tile.len() as u64 * targets.points.len() as u64;
-        let mut evaluated = 0_u64;
-        // Phase 1: the near tiles.
-        for (j, b) in targets.boxes.iter().enumerate() {
-            if logit_bound(query_box.squared_distance_bounds(b).0) >= u_max - 1.0 {
-                evaluated += self.exact::<S>(first, tile, targets, j, masked, sums);
-            }
-        }
-        let log_min = sums
-            .iter()
-            .take(tile.len())
-            .map(Sums::log_total)
-            .fold(f32::INFINITY, f32::min);
-        let tolerance = f64::from(self.tolerance);
-        // The logit bound of tile `j`, widened by its own f32 rounding (relative 1e-6, far
-        // above it), and its share `c_J e^{u_J − L}` of the budget.
-        let widened = |u: f32| f64::from(u) + 1e-6 * (1.0 + f64::from(u).abs());
-        #[allow(clippy::cast_precision_loss)]
-        let share =
-            |j: usize, u: f64| libm::exp(libm::log(count(j) as f64) + u - f64::from(log_min));
-        // Phase 2a: the budget by buckets of logit bound (`BUCKET_WIDTH` wide below the near
-        // tiles' `u_max − 1`, the last one open): the farthest buckets are given to skipping,
-        // as long as their summed shares stay within ε.
+        let queries: usize = blocks.iter().map(|block| block.valid).sum();
+        let mut out = Pruned {
+            pairs: queries as u64 * targets.points.len() as u64,
+            evaluated: 0,
+            log_min: f32::INFINITY,
+            skipped: 0.0,
+            reach: 0.0,
+        };
+        // Buckets of the far tiles' logit bounds, `BUCKET_WIDTH` wide below the near tiles'
+        // `u_max − 1` (the last one open).
         let bucket = |u: f64| -> usize {
             let depth = (f64::from(u_max) - 1.0 - u) / BUCKET_WIDTH;
             if depth >= BUCKETS as f64 - 1.0 {
@@ -448,17 +444,33 @@ impl<const D: usize> Sweep<'_, '_, D> {
                 0
             }
         };
+        // Phase 1: the near tiles, exactly; `L` the smallest partial log-normaliser.
+        for (j, t) in targets.boxes.iter().enumerate() {
+            if logit_bound(query_box.squared_distance_bounds(t).0) >= u_max - 1.0 {
+                out.evaluated += self.exact::<S>(b, blocks, targets, j, masked, sums);
+            }
+        }
+        for (block, sums) in blocks.iter().zip(sums.iter()) {
+            for &lt in sums.lse.value().iter().take(block.valid) {
+                out.log_min = out.log_min.min(lt);
+            }
+        }
+        let log_min = f64::from(out.log_min);
+        // The share `c_J e^{u_J − L}` of far tile `j` (logit bound `u`, widened).
+        let share = |j: usize, u: f64| libm::exp(log_count(j) + u - log_min);
+        // The far tiles' shares summed per bucket; whole buckets, farthest first, are given to
+        // skipping while their sum stays within ε.
         let mut mass = [0.0_f64; BUCKETS];
-        for (j, b) in targets.boxes.iter().enumerate() {
-            let u = logit_bound(query_box.squared_distance_bounds(b).0);
+        for (j, t) in targets.boxes.iter().enumerate() {
+            let u = logit_bound(query_box.squared_distance_bounds(t).0);
             if u < u_max - 1.0
                 && let Some(m) = mass.get_mut(bucket(widened(u)))
             {
                 *m += share(j, widened(u));
             }
         }
-        let mut cut = BUCKETS;
-        let mut budget = 0.0_f64;
+        let tolerance = f64::from(self.tolerance);
+        let (mut cut, mut budget) = (BUCKETS, 0.0_f64);
         for (k, &m) in mass.iter().enumerate().rev() {
             if budget + m > tolerance {
                 break;
@@ -466,133 +478,51 @@ impl<const D: usize> Sweep<'_, '_, D> {
             budget += m;
             cut = k;
         }
-        // Phase 2b: the rest in tile order, skipped when in a bucket given to skipping.
-        // `skipped` sums their shares (≤ ε), `reach` is the largest distance bound to a skipped
-        // target.
-        let (mut skipped, mut reach) = (0.0_f64, 0.0_f64);
-        for (j, b) in targets.boxes.iter().enumerate() {
-            let (lower, upper) = query_box.squared_distance_bounds(b);
+        // Phase 2: the far tiles in tile order, skipped when in a bucket given to skipping
+        // (`skipped` sums their shares, ≤ ε; `reach` is the largest distance
+        // bound to a skipped target), else summed exactly.
+        for (j, t) in targets.boxes.iter().enumerate() {
+            let (lower, upper) = query_box.squared_distance_bounds(t);
             let u = logit_bound(lower);
             if u >= u_max - 1.0 {
                 continue;
             }
             let u = widened(u);
             if log_min.is_finite() && bucket(u) >= cut {
-                skipped += share(j, u);
-                reach = reach.max(libm::sqrt(f64::from(upper)));
+                out.skipped += share(j, u);
+                out.reach = out.reach.max(libm::sqrt(f64::from(upper)));
             } else {
-                evaluated += self.exact::<S>(first, tile, targets, j, masked, sums);
+                out.evaluated += self.exact::<S>(b, blocks, targets, j, masked, sums);
             }
         }
-        // Per query: S_skip ≤ skipped·e^{L}, so S_skip/Ŝ_i ≤ skipped·e^{L − ln Ŝ_i} (< ε).
-        for (slot, s) in bounds.iter_mut().zip(sums.iter()).take(tile.len()) {
-            let ratio = if skipped > 0.0 {
-                skipped * libm::exp(f64::from(log_min) - f64::from(s.log_total()))
-            } else {
-                0.0
-            };
-            *slot = (ratio, reach);
-        }
-        (pairs, evaluated)
+        out
     }
 
-    /// Adds the exact contributions of target tile `j` to every query of `tile`; returns the
-    /// number of pairs. Eight queries at a time in the lanes: the tile's logits first (one
-    /// vector per target), one rescale of the running sums per lane, then one `exp` per pair.
-    #[allow(clippy::too_many_lines)]
+    /// Folds target tile `j` exactly into the sums of every lane block of query tile `b`
+    /// through the engine's sweep (the self-pairs are masked there: the queries of tile `b`
+    /// are the negatives of tile `b` when `masked`); returns the number of pairs.
     fn exact<S: Shape>(
         &self,
-        first: usize,
-        tile: &[[f32; D]],
+        b: usize,
+        blocks: &[Block<D>],
         targets: &Sorted<'_, D>,
         j: usize,
         masked: bool,
-        sums: &mut [Sums<D>; PRUNE_TILE],
+        sums: &mut [DisplacementSums<D>; BLOCKS],
     ) -> u64 {
         let start = j * PRUNE_TILE;
         let members = targets
             .points
             .get(start..(start + PRUNE_TILE).min(targets.points.len()))
             .unwrap_or(&[]);
-        let inverse = F32s::splat(self.inverse);
-        let excluded = F32s::splat(EXCLUDED_LOGIT);
-        let lane_index = F32s::new(core::array::from_fn(|l| {
-            #[allow(clippy::cast_precision_loss)]
-            let v = l as f32;
-            v
-        }));
-        for (v, (queries, lane_sums)) in tile.chunks(LANES).zip(sums.chunks_mut(LANES)).enumerate()
-        {
-            let valid = queries.len();
-            // Coordinates of the eight queries (the first one repeated in unused lanes).
-            let fill = queries.first().copied().unwrap_or([0.0; D]);
-            let x: [F32s; D] = core::array::from_fn(|d| {
-                F32s::new(core::array::from_fn(|l| {
-                    queries
-                        .get(l)
-                        .unwrap_or(&fill)
-                        .get(d)
-                        .copied()
-                        .unwrap_or(0.0)
-                }))
+        let partners = Partners::new(CloudView::from_points(members), masked && j == b);
+        let mut queries = 0_u64;
+        for (block, sums) in blocks.iter().zip(sums.iter_mut()) {
+            sweep::<D, S>(block, &partners, &self.rule, |tile| {
+                sums.absorb(tile, &block.coords);
             });
-            // The query's own position among the targets (self-mask), as a lane index.
-            let own_first = first + v * LANES;
-            let mut logits = [excluded; PRUNE_TILE];
-            let mut block_max = excluded;
-            for ((t, y), logit) in members.iter().enumerate().zip(logits.iter_mut()) {
-                let mut sq = F32s::splat(0.0);
-                for (&xd, &yd) in x.iter().zip(y) {
-                    let diff = F32s::splat(yd) - xd;
-                    sq = diff.mul_add(diff, sq);
-                }
-                let mut l = S::logit(sq, inverse);
-                let position = start + t;
-                if masked && position >= own_first && position < own_first + LANES {
-                    #[allow(clippy::cast_precision_loss)]
-                    let own = F32s::splat((position - own_first) as f32);
-                    l = lane_index.simd_eq(own).select(excluded, l);
-                }
-                *logit = l;
-                block_max = block_max.fast_max(l);
-            }
-            let old_max = F32s::new(core::array::from_fn(|l| {
-                lane_sums.get(l).map_or(EXCLUDED_LOGIT, |s| s.max)
-            }));
-            let new_max = old_max.fast_max(block_max);
-            let factor = exp(old_max - new_max);
-            let mut total = F32s::new(core::array::from_fn(|l| {
-                lane_sums.get(l).map_or(0.0, |s| s.total)
-            })) * factor;
-            let mut displacement: [F32s; D] = core::array::from_fn(|d| {
-                F32s::new(core::array::from_fn(|l| {
-                    lane_sums
-                        .get(l)
-                        .and_then(|s| s.displacement.get(d))
-                        .copied()
-                        .unwrap_or(0.0)
-                })) * factor
-            });
-            for (&l, y) in logits.iter().zip(members) {
-                // Excluded pairs (and lanes whose pairs are all excluded so far) weigh 0.
-                let w = l
-                    .simd_gt(excluded)
-                    .select(exp(l - new_max), F32s::splat(0.0));
-                total += w;
-                for ((acc, &xd), &yd) in displacement.iter_mut().zip(&x).zip(y) {
-                    *acc = w.mul_add(F32s::splat(yd) - xd, *acc);
-                }
-            }
-            let (new_max, total) = (new_max.to_array(), total.to_array());
-            let displacement = displacement.map(F32s::to_array);
-            for (l, s) in lane_sums.iter_mut().enumerate().take(valid) {
-                s.max = new_max.get(l).copied().unwrap_or(EXCLUDED_LOGIT);
-                s.total = total.get(l).copied().unwrap_or(0.0);
-                for (slot, lanes) in s.displacement.iter_mut().zip(&displacement) {
-                    *slot = lanes.get(l).copied().unwrap_or(0.0);
-                }
-            }
+            queries += block.valid as u64;
         }
-        tile.len() as u64 * members.len() as u64
+        queries * members.len() as u64
     }
 }

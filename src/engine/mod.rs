@@ -49,5 +49,6 @@ pub(crate) use shape::{
     GaussianShape, LaplaceShape, LogitRule, PairMask, Shape, dispatch_shape, is_laplace,
 };
 pub(crate) use sweep::{
-    Block, Partners, TILE, log_sum_exp, mean_displacement, mean_displacement_and_normaliser, sweep,
+    Block, DisplacementSums, Partners, TILE, log_sum_exp, mean_displacement,
+    mean_displacement_and_normaliser, sweep,
 };

@@ -285,15 +285,46 @@ pub(crate) fn mean_displacement_and_normaliser<const D: usize, S: Shape>(
     partners: &Partners<'_, D>,
     rule: &LogitRule,
 ) -> ([F32s; D], OnlineLogSumExp) {
-    let mut lse = OnlineLogSumExp::new();
-    let mut acc = [F32s::splat(0.0); D];
+    let mut sums = DisplacementSums::new();
     sweep::<D, S>(block, partners, rule, |tile| {
+        sums.absorb(tile, &block.coords)
+    });
+    (sums.mean(), sums.lse)
+}
+
+/// The running state of a softmax-weighted mean displacement of a block's lanes: the online
+/// log-sum-exp of the logits and `Σ_j e^{l_j − m}(y_j − x)`, fed a tile at a time (by one sweep,
+/// or by several over parts of a partner cloud).
+#[derive(Clone, Copy)]
+pub(crate) struct DisplacementSums<const D: usize> {
+    pub(crate) lse: OnlineLogSumExp,
+    pub(crate) acc: [F32s; D],
+}
+
+impl<const D: usize> DisplacementSums<D> {
+    /// Nothing absorbed.
+    #[inline(always)]
+    pub(crate) fn new() -> Self {
+        Self {
+            lse: OnlineLogSumExp::new(),
+            acc: [F32s::splat(0.0); D],
+        }
+    }
+
+    /// Folds one tile in (its logits become weights); `x` are the lanes' coordinates.
+    #[inline(always)]
+    pub(crate) fn absorb(&mut self, tile: &mut Tile<D>, x: &[F32s; D]) {
         let tile_max = tile.max;
-        let rescale = lse.absorb(tile.logits_mut(), tile_max);
-        for a in &mut acc {
+        let rescale = self.lse.absorb(tile.logits_mut(), tile_max);
+        for a in &mut self.acc {
             *a *= rescale;
         }
-        tile.accumulate_displacements(tile.logits(), &block.coords, &mut acc);
-    });
-    (acc.map(|a| a / lse.sum), lse)
+        tile.accumulate_displacements(tile.logits(), x, &mut self.acc);
+    }
+
+    /// `μ − x` per lane.
+    #[inline(always)]
+    pub(crate) fn mean(&self) -> [F32s; D] {
+        self.acc.map(|a| a / self.lse.sum)
+    }
 }
