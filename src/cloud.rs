@@ -255,8 +255,13 @@ impl<'a, const D: usize> CloudView<'a, D> {
                         for (l, row) in rows.iter().enumerate().take(points) {
                             let start = (j0 + l) * D + d0;
                             if let Some(dst) = buffer.get_mut(start..start + coords) {
-                                for (o, v) in dst.iter_mut().zip(row.to_array()) {
-                                    *o = v;
+                                match dst.first_chunk_mut::<LANES>() {
+                                    Some(whole) => *whole = row.to_array(),
+                                    None => {
+                                        for (o, v) in dst.iter_mut().zip(row.to_array()) {
+                                            *o = v;
+                                        }
+                                    }
                                 }
                             }
                         }

@@ -150,8 +150,13 @@ fn mean_shift_matches_f64_reference() {
 }
 
 fn two_axis_case<const D: usize>(seed: u64, evaluation: Evaluation) -> f64 {
+    two_axis_case_sizes::<D>(seed, evaluation, &SIZES)
+}
+
+/// [`two_axis_case`] over the given numbers of queries.
+fn two_axis_case_sizes<const D: usize>(seed: u64, evaluation: Evaluation, sizes: &[usize]) -> f64 {
     let mut worst = 0.0_f64;
-    for (k, &n) in SIZES.iter().enumerate() {
+    for (k, &n) in sizes.iter().enumerate() {
         for &t in &TEMPERATURES {
             let s = scale_for(t);
             let x = cloud::<D>(seed + k as u64, n, s, 0.0);
@@ -257,7 +262,7 @@ fn two_axis_matches_f64_reference() {
 
 fn multi_temperature_case<const D: usize>(seed: u64, evaluation: Evaluation) -> f64 {
     let mut worst = 0.0_f64;
-    for (k, &n) in [2_usize, 7, 9, 33].iter().enumerate() {
+    for (k, &n) in [2_usize, 7, 9, 33, 300].iter().enumerate() {
         let x = cloud::<D>(seed + k as u64, n, 0.5, 0.0);
         let p = cloud::<D>(seed + 50 + k as u64, n + 4, 0.5, 0.2);
         let pos_w: Vec<f32> = (0..n + 4).map(|j| 0.5 + (j % 3) as f32).collect();
@@ -460,5 +465,95 @@ fn multi_temperature_matches_pytorch_port_of_official_code() {
             8 => torch_multi::<8>(case),
             other => panic!("no case for D = {other}"),
         }
+    }
+}
+
+/// More queries than one row chunk (256): the dense path's column log-sum-exps merge the chunks'
+/// partials (a bug once dropped every chunk but the first, which the sizes above never reached).
+/// Same tolerance as [`two_axis_matches_f64_reference`].
+#[test]
+fn two_axis_matches_f64_reference_across_row_chunks() {
+    for evaluation in evaluations() {
+        let errors = [
+            two_axis_case_sizes::<3>(41, evaluation, &[257, 600]),
+            two_axis_case_sizes::<64>(42, evaluation, &[300]),
+        ];
+        println!("{evaluation:?}: {errors:?}");
+        assert!(
+            errors[0] < tolerance(3) && errors[1] < tolerance(64),
+            "{evaluation:?}: relative errors (D = 3, 64): {errors:?}"
+        );
+    }
+}
+
+/// The points transposed into coordinate-major slices.
+#[cfg(feature = "dense")]
+fn coordinate_major<const D: usize>(points: &[[f32; D]]) -> Vec<f32> {
+    (0..D)
+        .flat_map(|d| points.iter().map(move |p| p[d]))
+        .collect()
+}
+
+/// The dense two-axis drift gives the same bits whether the clouds are point-major or
+/// coordinate-major (the latter goes through the 8 × 8 block transposes on the way in and out),
+/// for dimensions and sizes that leave ragged blocks on both axes.
+#[cfg(feature = "dense")]
+#[test]
+fn dense_two_axis_same_bits_in_both_layouts() {
+    fn check<const D: usize>(n: usize) {
+        let x = cloud::<D>(31, n, 0.3, 0.0);
+        let p = cloud::<D>(32, n + 3, 0.3, 0.1);
+        let q = cloud::<D>(33, n + 5, 0.3, -0.1);
+        let (xc, pc, qc) = (
+            coordinate_major(&x),
+            coordinate_major(&p),
+            coordinate_major(&q),
+        );
+        let len = drifting::two_axis_dense_scratch_len(n, n + 3, n + 5, D).unwrap();
+        let mut scratch = vec![0.0; len];
+        let config = TwoAxisConfig {
+            evaluation: Evaluation::Dense(DistanceMethod::Auto),
+            ..TwoAxisConfig::new(Kernel::laplace(0.5))
+        };
+        let views = [
+            (
+                CloudView::from_points(&x),
+                CloudView::from_points(&p),
+                CloudView::from_points(&q),
+            ),
+            (
+                CloudView::from_coordinate_major(&xc, n).unwrap(),
+                CloudView::from_coordinate_major(&pc, n + 3).unwrap(),
+                CloudView::from_coordinate_major(&qc, n + 5).unwrap(),
+            ),
+        ];
+        let mut results = Vec::new();
+        for (xv, pv, qv) in &views {
+            for negatives in [Negatives::Queries, Negatives::Cloud(*qv)] {
+                let mut out = vec![f32::NAN; n * D];
+                two_axis_softmax_drift(xv, pv, negatives, &config, &mut scratch, &mut out).unwrap();
+                let bad = out.iter().position(|v| !v.is_finite());
+                assert!(
+                    bad.is_none(),
+                    "D = {D}, n = {n}: {bad:?} {:?}",
+                    bad.map(|k| out[k])
+                );
+                results.push(out);
+            }
+        }
+        assert!(
+            results[0]
+                .iter()
+                .zip(&results[2])
+                .chain(results[1].iter().zip(&results[3]))
+                .all(|(a, b)| a.to_bits() == b.to_bits()),
+            "D = {D}, n = {n}: the layouts differ"
+        );
+    }
+    for n in [5, 37, 257, 600] {
+        check::<3>(n);
+        check::<13>(n);
+        check::<64>(n);
+        check::<200>(n);
     }
 }

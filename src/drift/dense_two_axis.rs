@@ -4,6 +4,7 @@
 //! fixed blocks (serial, or on the rayon pool with the same bits).
 
 use crate::cloud::CloudView;
+use crate::engine::chunks::Share::{PerBlock, PerRow};
 use crate::engine::chunks::{CHUNK, Exec, for_each_block, for_each_chunk};
 use crate::engine::dense::{
     Affinities, DistanceForm, Rows, absorb_columns, channel_pack_len, coefficient_row,
@@ -230,7 +231,7 @@ impl<const D: usize> DenseTwoAxis<'_, D> {
                 exec,
                 n,
                 CHUNK,
-                [(&mut *tile, t)],
+                [(&mut *tile, PerRow(t))],
                 task,
                 0,
                 |first, count, [tile_rows], _| {
@@ -265,7 +266,11 @@ impl<const D: usize> DenseTwoAxis<'_, D> {
             exec,
             n,
             CHUNK,
-            [(tile, t), (rows, 1), (column_partials, 2 * t)],
+            [
+                (tile, PerRow(t)),
+                (rows, PerRow(1)),
+                (column_partials, PerBlock(2 * t)),
+            ],
             task,
             0,
             |first, count, [tile_rows, lse, partial], _| {
@@ -322,7 +327,7 @@ impl<const D: usize> DenseTwoAxis<'_, D> {
                 exec,
                 t,
                 CHUNK,
-                [(half_columns, 1), (row_sums, 0)],
+                [(half_columns, PerRow(1)), (row_sums, PerRow(0))],
                 task,
                 0,
                 |first, count, [columns, _], _| {
@@ -360,7 +365,7 @@ impl<const D: usize> DenseTwoAxis<'_, D> {
             exec,
             n,
             CHUNK,
-            [(tile, t), (field, D), (row_sums, 1)],
+            [(tile, PerRow(t)), (field, PerRow(D)), (row_sums, PerRow(1))],
             task,
             layout.task,
             |first, count, [tile_rows, field_rows, sums], scratch| {
@@ -398,15 +403,6 @@ impl<const D: usize> DenseTwoAxis<'_, D> {
 
         // Coordinate-major output.
         let field = &*field;
-        for_each_chunk::<D>(exec, n, out, |chunk| {
-            for start in chunk.block_starts() {
-                for d in 0..D {
-                    let v = F32s::new(core::array::from_fn(|k| {
-                        field.get((start + k) * D + d).copied().unwrap_or(0.0)
-                    }));
-                    chunk.write(d, start, (n - start).min(LANES), v);
-                }
-            }
-        });
+        for_each_chunk::<D>(exec, n, out, |chunk| chunk.write_token_major(field));
     }
 }

@@ -5,6 +5,7 @@
 
 use crate::drift::multi_temperature::{MAX_TEMPERATURES, validate_official, validate_weights};
 use crate::drift::{DistanceMethod, NormaliserMethod};
+use crate::engine::chunks::Share::PerRow;
 use crate::engine::chunks::{Exec, map_blocks};
 use crate::engine::dense::{
     Affinities, DistanceForm, Rows, channel_pack_len, coefficient_row, column_log_sum_exp,
@@ -1144,10 +1145,10 @@ fn for_each_group<T: Send>(
         groups,
         1,
         [
-            (distances, layout.group_distances),
-            (centres, layout.channels),
-            (forces, layout.group_forces),
-            (field, layout.group_field),
+            (distances, PerRow(layout.group_distances)),
+            (centres, PerRow(layout.channels)),
+            (forces, PerRow(layout.group_forces)),
+            (field, PerRow(layout.group_field)),
         ],
         scratch,
         layout.problem,

@@ -149,6 +149,53 @@ pub(crate) fn block_starts(start: usize, end: usize) -> impl Iterator<Item = usi
     (start..end).step_by(LANES)
 }
 
+#[cfg(feature = "dense")]
+impl<const W: usize> Rows<'_, W> {
+    /// Writes this chunk's rows from token-major values (`W` per row: row `i`, column `c` at
+    /// `values[i·W + c]`), transposed in `8 × 8` blocks in registers: contiguous loads of eight
+    /// rows, contiguous stores of eight values per column.
+    pub(crate) fn write_token_major(&mut self, values: &[f32]) {
+        let len = self.columns.first().map_or(0, |c| c.len());
+        for base in (0..len).step_by(LANES) {
+            let valid = (len - base).min(LANES);
+            let first = self.start + base;
+            for c0 in (0..W).step_by(LANES) {
+                let block: [F32s; LANES] = core::array::from_fn(|k| {
+                    let row = if k < valid {
+                        values.get((first + k) * W + c0..(first + k + 1) * W)
+                    } else {
+                        None
+                    };
+                    match row.unwrap_or(&[]) {
+                        full if full.len() >= LANES => {
+                            F32s::new(full.first_chunk::<LANES>().copied().unwrap_or_default())
+                        }
+                        short => F32s::new(core::array::from_fn(|l| {
+                            short.get(l).copied().unwrap_or(0.0)
+                        })),
+                    }
+                });
+                for (l, v) in F32s::transpose(block).iter().enumerate().take(W - c0) {
+                    if let Some(dst) = self
+                        .columns
+                        .get_mut(c0 + l)
+                        .and_then(|c| c.get_mut(base..base + valid))
+                    {
+                        match dst.first_chunk_mut::<LANES>() {
+                            Some(whole) => *whole = v.to_array(),
+                            None => {
+                                for (o, x) in dst.iter_mut().zip(v.to_array()) {
+                                    *o = x;
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 impl<const W: usize> Rows<'_, W> {
     /// The block starts of this chunk.
     pub(crate) fn block_starts(&self) -> impl Iterator<Item = usize> + use<W> {
@@ -157,10 +204,31 @@ impl<const W: usize> Rows<'_, W> {
     }
 }
 
+/// How a buffer handed to [`map_blocks`] is shared among the blocks.
+#[cfg(feature = "dense")]
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Share {
+    /// Row-major, this many values per row: a block gets its own rows.
+    PerRow(usize),
+    /// This many values per block, whatever its number of rows (per-block partials).
+    PerBlock(usize),
+}
+
+#[cfg(feature = "dense")]
+impl Share {
+    /// Values of a block of `count` rows.
+    const fn len(self, count: usize) -> usize {
+        match self {
+            Self::PerRow(width) => count.saturating_mul(width),
+            Self::PerBlock(len) => len,
+        }
+    }
+}
+
 /// Runs `body(first, count, rows, scratch)` on consecutive blocks of `block` rows of a problem of
-/// `rows` rows (the last block shorter), handing it the block's rows of each of the `K` row-major
-/// buffers (`buffers[k].1` values per row) and a scratch of `scratch_len` values, and hands the
-/// blocks' results to `combine` **in block order**.
+/// `rows` rows (the last block shorter), handing it its part of each of the `K` buffers (its rows
+/// of a [`Share::PerRow`] buffer, its own slice of a [`Share::PerBlock`] one) and a scratch of
+/// `scratch_len` values, and hands the blocks' results to `combine` **in block order**.
 ///
 /// Serially the blocks run in order with `scratch`; on the current rayon pool the blocks are cut
 /// into one contiguous run per thread, the first using `scratch` and each other one scratch
@@ -173,7 +241,7 @@ pub(crate) fn map_blocks<const K: usize, T: Send>(
     exec: Exec,
     rows: usize,
     block: usize,
-    buffers: [(&mut [f32], usize); K],
+    buffers: [(&mut [f32], Share); K],
     scratch: &mut [f32],
     scratch_len: usize,
     body: impl Fn(usize, usize, [&mut [f32]; K], &mut [f32]) -> T + Send + Sync,
@@ -184,11 +252,11 @@ pub(crate) fn map_blocks<const K: usize, T: Send>(
     let mut next = move |start: usize| {
         let count = (rows - start).min(block);
         let parts = core::array::from_fn::<&mut [f32], K, _>(|k| {
-            let (buffer, per_row) = match remaining.get_mut(k) {
+            let (buffer, share) = match remaining.get_mut(k) {
                 Some(slot) => (core::mem::take(&mut slot.0), slot.1),
-                None => (&mut [][..], 0),
+                None => (&mut [][..], Share::PerBlock(0)),
             };
-            let (head, tail) = buffer.split_at_mut((count * per_row).min(buffer.len()));
+            let (head, tail) = buffer.split_at_mut(share.len(count).min(buffer.len()));
             if let Some(slot) = remaining.get_mut(k) {
                 slot.0 = tail;
             }
@@ -248,7 +316,7 @@ pub(crate) fn for_each_block<const K: usize>(
     exec: Exec,
     rows: usize,
     block: usize,
-    buffers: [(&mut [f32], usize); K],
+    buffers: [(&mut [f32], Share); K],
     scratch: &mut [f32],
     scratch_len: usize,
     body: impl Fn(usize, usize, [&mut [f32]; K], &mut [f32]) + Send + Sync,
@@ -263,4 +331,42 @@ pub(crate) fn for_each_block<const K: usize>(
         body,
         |()| {},
     );
+}
+
+#[cfg(all(test, feature = "dense"))]
+#[allow(clippy::indexing_slicing, clippy::cast_precision_loss)]
+mod tests {
+    extern crate std;
+    use super::{Exec, for_each_chunk};
+    use std::vec::Vec;
+
+    /// `write_token_major` puts value `(i, c)` at `out[c·n + i]` for every row and column, with
+    /// ragged edges in both directions (rows past a chunk, columns past a block of 8) and more
+    /// than one chunk.
+    #[test]
+    fn token_major_rows_land_in_their_columns() {
+        fn check<const W: usize>(n: usize) {
+            let values: Vec<f32> = (0..n * W).map(|k| k as f32).collect();
+            let mut out = std::vec![f32::NAN; n * W];
+            for_each_chunk::<W>(Exec::Serial, n, &mut out, |rows| {
+                rows.write_token_major(&values);
+            });
+            for i in 0..n {
+                for c in 0..W {
+                    assert_eq!(
+                        out[c * n + i],
+                        values[i * W + c],
+                        "W = {W}, n = {n}: ({i}, {c})"
+                    );
+                }
+            }
+        }
+        for n in [1, 7, 8, 9, 300, 517] {
+            check::<1>(n);
+            check::<3>(n);
+            check::<8>(n);
+            check::<13>(n);
+            check::<64>(n);
+        }
+    }
 }
