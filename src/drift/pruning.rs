@@ -439,7 +439,7 @@ pub(crate) fn pruned_sums<S: Shape, K: Sink<D>, const D: usize>(
     let logit_bound = |lower: f32| S::logit(F32s::splat(lower), inverse).to_array()[0];
     // Every target tile `(f, j)` with its logit bound `u` (the largest bias of the tile added,
     // widened by the f32 rounding of both, relative 1e-6, far above it) and the upper bound of
-    // its squared distances.
+    // its squared distances (square roots taken once, of the largest).
     let bound = |family: &Family<'_, '_, D>, j: usize, target: &BoundingBox<D>| {
         let (lower, upper) = lanes.bounds.squared_distance_bounds(target);
         let logit = f64::from(logit_bound(lower));
@@ -447,7 +447,7 @@ pub(crate) fn pruned_sums<S: Shape, K: Sink<D>, const D: usize>(
             -0.5 * f64::from(c.tile_min.get(j).copied().unwrap_or(f32::NEG_INFINITY))
         });
         let u = logit + bias + 1e-6 * (1.0 + logit.abs() + bias.abs());
-        (u, libm::sqrt(f64::from(upper)))
+        (u, upper)
     };
     let tiles = || {
         families.iter().flat_map(|family| {
@@ -487,11 +487,13 @@ pub(crate) fn pruned_sums<S: Shape, K: Sink<D>, const D: usize>(
             0
         }
     };
+    // The largest squared distance bounds to a skipped target and to any target.
+    let (mut reach, mut extent) = (0.0_f32, 0.0_f32);
     // Phase 1: the near tiles, exactly; `L` the smallest partial log-normaliser.
     for (family, j, target) in tiles() {
-        let (u, reach) = bound(family, j, target);
+        let (u, upper) = bound(family, j, target);
         if u >= near {
-            out.extent = out.extent.max(reach);
+            extent = extent.max(upper);
             out.evaluated += exact::<S, K, D>(lanes, family, j, rule, sums);
         }
     }
@@ -529,18 +531,20 @@ pub(crate) fn pruned_sums<S: Shape, K: Sink<D>, const D: usize>(
     // Phase 2: the far tiles in tile order, skipped when in a bucket given to skipping
     // (`skipped` sums their shares, ≤ ε), else summed exactly.
     for (family, j, target) in tiles() {
-        let (u, reach) = bound(family, j, target);
+        let (u, upper) = bound(family, j, target);
         if u >= near {
             continue;
         }
-        out.extent = out.extent.max(reach);
+        extent = extent.max(upper);
         if log_min.is_finite() && bucket(u) >= cut {
             out.skipped += share(family, j, u);
-            out.reach = out.reach.max(reach);
+            reach = reach.max(upper);
         } else {
             out.evaluated += exact::<S, K, D>(lanes, family, j, rule, sums);
         }
     }
+    out.reach = libm::sqrt(f64::from(reach));
+    out.extent = libm::sqrt(f64::from(extent));
     out
 }
 
