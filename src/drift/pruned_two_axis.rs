@@ -45,7 +45,7 @@
 //! `tests/pruned_two_axis.rs`.
 //!
 //! The cost is `O((N + P + Q)²/T²)` box tests per pass plus the pairs of the tiles not skipped
-//! (`T` = [`PRUNE_TILE`](crate::PRUNE_TILE)). With feature `std`, the tiles of every pass run on
+//! (`T` = [`PRUNE_TILE`]). With feature `std`, the tiles of every pass run on
 //! the rayon pool (each tile independent: the same bits whatever the number of threads).
 
 use crate::cloud::CloudView;
@@ -89,7 +89,7 @@ pub struct PrunedTwoAxisWorkspace<'a, const D: usize> {
 /// Buffer lengths of [`PrunedTwoAxisWorkspace`] for `n` queries, `p` positives and `q`
 /// negatives (`q = 0` when the negatives are the queries): `(keys, points, boxes, normalisers)`
 /// with `normalisers = 2n + p + q' + ⌈p/T⌉ + ⌈q'/T⌉` (`q' = n` when the negatives are the
-/// queries, `T` = [`PRUNE_TILE`](crate::PRUNE_TILE)); `None` on overflow.
+/// queries, `T` = [`PRUNE_TILE`]); `None` on overflow.
 #[must_use]
 pub const fn pruned_two_axis_workspace_len(
     n: usize,
