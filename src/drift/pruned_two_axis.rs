@@ -128,25 +128,32 @@ pub const fn pruned_two_axis_workspace_len(
 /// use drifting::spatial::BoundingBox;
 /// use drifting::{CloudView, Kernel, Negatives, PrunedTwoAxisConfig, PrunedTwoAxisWorkspace};
 /// use drifting::{PrunedWorkspace, TwoAxisConfig, pruned_two_axis_drift};
-/// use drifting::pruned_two_axis_workspace_len;
-/// let generated: Vec<[f32; 2]> = (0..300).map(|i| [(i % 20) as f32 * 0.4, (i / 20) as f32 * 0.4]).collect();
-/// let data: Vec<[f32; 2]> = generated.iter().map(|&[u, v]| [u + 0.1, v - 0.05]).collect();
+/// use drifting::{pruned_two_axis_workspace_len, two_axis_scratch_len, two_axis_softmax_drift};
+/// const N: usize = 2000; // a 50 × 40 grid of spacing 0.16, and the data shifted by a little
+/// let generated: Vec<[f32; 2]> =
+///     (0..N).map(|i| [(i % 50) as f32 * 0.16, (i / 50) as f32 * 0.16]).collect();
+/// let data: Vec<[f32; 2]> = generated.iter().map(|&[u, v]| [u + 0.03, v - 0.02]).collect();
 /// let (x, y) = (CloudView::from_points(&generated), CloudView::from_points(&data));
-/// let (keys, points, boxes, values) = pruned_two_axis_workspace_len(300, 300, 0).unwrap();
+/// let two_axis = TwoAxisConfig::new(Kernel::laplace(0.05));
+/// let config = PrunedTwoAxisConfig { two_axis, tolerance: 1e-6 };
+/// let (keys, points, boxes, values) = pruned_two_axis_workspace_len(N, N, 0).unwrap();
 /// let empty = BoundingBox { min: [0.0; 2], max: [0.0; 2], count: 0 };
 /// let (mut keys, mut points) = (vec![0_u64; keys], vec![[0.0_f32; 2]; points]);
 /// let (mut boxes, mut values) = (vec![empty; boxes], vec![0.0_f32; values]);
-/// let config = PrunedTwoAxisConfig {
-///     two_axis: TwoAxisConfig::new(Kernel::laplace(0.05)),
-///     tolerance: 1e-6,
-/// };
-/// let mut field = vec![0.0_f32; 2 * 300];
 /// let workspace = PrunedTwoAxisWorkspace {
 ///     spatial: PrunedWorkspace { keys: &mut keys, points: &mut points, boxes: &mut boxes },
 ///     normalisers: &mut values,
 /// };
+/// let mut field = vec![0.0_f32; 2 * N];
 /// let report = pruned_two_axis_drift(&x, &y, Negatives::Queries, &config, workspace, &mut field)?;
-/// assert!(report.evaluated < report.pairs && report.bound < 1e-3);
+/// assert!(report.evaluated < report.pairs / 2);
+///
+/// // The dense drift agrees to the certified bound (plus f32 rounding).
+/// let mut scratch = vec![0.0_f32; two_axis_scratch_len(N, N, N)];
+/// let mut dense = vec![0.0_f32; 2 * N];
+/// two_axis_softmax_drift(&x, &y, Negatives::Queries, &two_axis, &mut scratch, &mut dense)?;
+/// let bound = report.bound as f32 + 1e-5;
+/// assert!(field.iter().zip(&dense).all(|(p, d)| (p - d).abs() <= bound));
 /// # Ok::<(), drifting::Error>(())
 /// ```
 pub fn pruned_two_axis_drift<const D: usize>(
