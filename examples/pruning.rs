@@ -1,17 +1,23 @@
-//! Dense against pruned mean-shift drift on a uniform 2D cloud (issue 17): wall time (median of
+//! Dense against pruned drift on a uniform 2D cloud (issue 17): wall time (median of
 //! `--repeats` runs each), the fraction of pairs the pruned sweep evaluated, its certified bound and
-//! the largest measured difference. With `--features std` both run on the rayon pool
-//! (`RAYON_NUM_THREADS`); `--dense 0` skips the dense drift (its time and the difference).
+//! the largest measured difference. `--op mean_shift` (the default) compares
+//! `pruned_mean_shift_drift` with `mean_shift_drift`, `--op two_axis` compares
+//! `pruned_two_axis_drift` with `two_axis_softmax_drift` (negatives: the queries). With
+//! `--features std` both run on the rayon pool (`RAYON_NUM_THREADS`); `--dense 0` skips the dense
+//! drift (its time and the difference).
 //!
 //! ```sh
 //! RUSTFLAGS="-C target-cpu=x86-64-v3" cargo run --release --example pruning -- --size 65536
+//! RUSTFLAGS="-C target-cpu=x86-64-v3" cargo run --release --example pruning -- --op two_axis
 //! ```
 #![allow(clippy::unwrap_used, clippy::cast_precision_loss)]
 
 use drifting::spatial::BoundingBox;
 use drifting::{
-    CloudView, Kernel, MeanShiftConfig, Negatives, PrunedMeanShiftConfig, PrunedWorkspace,
-    mean_shift_drift, pruned_mean_shift_drift, pruned_mean_shift_workspace_len,
+    CloudView, Kernel, MeanShiftConfig, Negatives, PruneReport, PrunedMeanShiftConfig,
+    PrunedTwoAxisConfig, PrunedTwoAxisWorkspace, PrunedWorkspace, TwoAxisConfig, mean_shift_drift,
+    pruned_mean_shift_drift, pruned_mean_shift_workspace_len, pruned_two_axis_drift,
+    pruned_two_axis_workspace_len, two_axis_scratch_len, two_axis_softmax_drift,
 };
 use rand_core::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
@@ -23,6 +29,26 @@ fn argument(name: &str, default: f64) -> f64 {
         .position(|a| a == name)
         .and_then(|k| args.get(k + 1))
         .map_or(default, |v| v.parse().unwrap())
+}
+
+fn text_argument(name: &str, default: &str) -> String {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|k| args.get(k + 1))
+        .map_or(default.to_owned(), Clone::clone)
+}
+
+/// Runs `call` `repeats` times; returns the median wall time in seconds and the last result.
+fn timed<T>(repeats: usize, mut call: impl FnMut() -> T) -> (f64, Option<T>) {
+    let mut times = Vec::new();
+    let mut last = None;
+    for _ in 0..repeats {
+        let start = Instant::now();
+        last = Some(call());
+        times.push(start.elapsed().as_secs_f64());
+    }
+    (if times.is_empty() { 0.0 } else { median(times) }, last)
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -46,20 +72,14 @@ fn main() {
             .collect()
     };
     let (queries, positives) = (cloud(), cloud());
-    let mean_shift = MeanShiftConfig::new(Kernel::laplace(tau));
+    let op = text_argument("--op", "mean_shift");
+    let run_dense = argument("--dense", 1.0) != 0.0;
     let (qv, pv) = (
         CloudView::from_points(&queries),
         CloudView::from_points(&positives),
     );
-    let mut dense = vec![0.0_f32; 2 * n];
-    let mut dense_times = Vec::new();
-    let run_dense = argument("--dense", 1.0) != 0.0;
-    for _ in 0..if run_dense { repeats } else { 0 } {
-        let start = Instant::now();
-        mean_shift_drift(&qv, &pv, Negatives::Queries, &mean_shift, &mut dense).unwrap();
-        dense_times.push(start.elapsed().as_secs_f64());
-    }
-    let (keys, points, boxes) = pruned_mean_shift_workspace_len(n, n, 0).unwrap();
+    let kernel = Kernel::laplace(tau);
+    let (keys, points, boxes, values) = pruned_two_axis_workspace_len(n, n, 0).unwrap();
     let mut keys = vec![0_u64; keys];
     let mut points = vec![[0.0_f32; 2]; points];
     let empty = BoundingBox {
@@ -68,32 +88,86 @@ fn main() {
         count: 0,
     };
     let mut boxes = vec![empty; boxes];
-    let config = PrunedMeanShiftConfig {
-        mean_shift,
-        tolerance,
-    };
+    let mut values = vec![0.0_f32; values];
+    let mut dense = vec![0.0_f32; 2 * n];
     let mut pruned = vec![0.0_f32; 2 * n];
-    let mut pruned_times = Vec::new();
-    let mut report = None;
-    for _ in 0..repeats {
-        let start = Instant::now();
-        report = Some(
-            pruned_mean_shift_drift(
-                &qv,
-                &pv,
-                Negatives::Queries,
-                &config,
-                PrunedWorkspace {
-                    keys: &mut keys,
-                    points: &mut points,
-                    boxes: &mut boxes,
-                },
-                &mut pruned,
-            )
-            .unwrap(),
-        );
-        pruned_times.push(start.elapsed().as_secs_f64());
-    }
+    let dense_repeats = if run_dense { repeats } else { 0 };
+    let ((dense_time, _), (pruned_time, report)): ((f64, Option<()>), (f64, Option<PruneReport>)) =
+        match op.as_str() {
+            "mean_shift" => {
+                let mean_shift = MeanShiftConfig::new(kernel);
+                let dense_run = timed(dense_repeats, || {
+                    mean_shift_drift(&qv, &pv, Negatives::Queries, &mean_shift, &mut dense)
+                        .unwrap();
+                });
+                // The mean shift's workspace is the two-axis one's spatial part.
+                assert_eq!(
+                    pruned_mean_shift_workspace_len(n, n, 0),
+                    Some((keys.len(), points.len(), boxes.len()))
+                );
+                let config = PrunedMeanShiftConfig {
+                    mean_shift,
+                    tolerance,
+                };
+                let pruned_run = timed(repeats, || {
+                    let workspace = PrunedWorkspace {
+                        keys: &mut keys,
+                        points: &mut points,
+                        boxes: &mut boxes,
+                    };
+                    pruned_mean_shift_drift(
+                        &qv,
+                        &pv,
+                        Negatives::Queries,
+                        &config,
+                        workspace,
+                        &mut pruned,
+                    )
+                    .unwrap()
+                });
+                (dense_run, pruned_run)
+            }
+            "two_axis" => {
+                let two_axis = TwoAxisConfig::new(kernel);
+                let mut scratch = vec![0.0_f32; two_axis_scratch_len(n, n, n)];
+                let dense_run = timed(dense_repeats, || {
+                    two_axis_softmax_drift(
+                        &qv,
+                        &pv,
+                        Negatives::Queries,
+                        &two_axis,
+                        &mut scratch,
+                        &mut dense,
+                    )
+                    .unwrap();
+                });
+                let config = PrunedTwoAxisConfig {
+                    two_axis,
+                    tolerance,
+                };
+                let pruned_run = timed(repeats, || {
+                    let workspace = PrunedTwoAxisWorkspace {
+                        spatial: PrunedWorkspace {
+                            keys: &mut keys,
+                            points: &mut points,
+                            boxes: &mut boxes,
+                        },
+                        normalisers: &mut values,
+                    };
+                    pruned_two_axis_drift(
+                        &qv,
+                        &pv,
+                        Negatives::Queries,
+                        &config,
+                        workspace,
+                        &mut pruned,
+                    )
+                    .unwrap()
+                });
+                (dense_run, pruned_run)
+            }
+            other => panic!("--op {other}: expected mean_shift or two_axis"),
+        };
     let report = report.unwrap();
     let difference = (0..n)
         .map(|i| {
@@ -102,19 +176,17 @@ fn main() {
             .sqrt()
         })
         .fold(0.0_f64, f64::max);
-    let p = median(pruned_times);
     println!(
-        "N = P = {n}, 2D uniform on [-4, 4]², Laplace τ = {tau}, ε = {tolerance:e}:\n  pruned {:.1} ms ({:.2} % of the pairs evaluated), certified bound {:.2e}",
-        p * 1e3,
+        "{op}, N = P = {n}, 2D uniform on [-4, 4]², Laplace τ = {tau}, ε = {tolerance:e}:\n  pruned {:.1} ms ({:.2} % of the pairs evaluated), certified bound {:.2e}",
+        pruned_time * 1e3,
         100.0 * report.evaluated as f64 / report.pairs as f64,
         report.bound
     );
     if run_dense {
-        let d = median(dense_times);
         println!(
             "  dense  {:.1} ms: pruned {:.1}× faster, largest difference {difference:.2e}",
-            d * 1e3,
-            d / p
+            dense_time * 1e3,
+            dense_time / pruned_time
         );
     }
 }

@@ -125,6 +125,10 @@ pub use drift::pruned_mean_shift::{
     PRUNE_TILE, PruneReport, PrunedMeanShiftConfig, PrunedWorkspace, pruned_mean_shift_drift,
     pruned_mean_shift_workspace_len,
 };
+pub use drift::pruned_two_axis::{
+    PrunedTwoAxisConfig, PrunedTwoAxisWorkspace, pruned_two_axis_drift,
+    pruned_two_axis_workspace_len,
+};
 pub use drift::sliced_wasserstein_drift::{
     SlicedWassersteinDriftConfig, sliced_wasserstein_drift, sliced_wasserstein_drift_scratch_len,
 };

@@ -165,6 +165,57 @@ fn kernel_drifts_give_typed_errors_or_finite_fields() {
                             },
                         );
                     }
+                    for (tolerance, separate) in [(1e-6, false), (0.5, true)] {
+                        let config = drifting::PrunedTwoAxisConfig {
+                            two_axis: TwoAxisConfig::new(kernel),
+                            tolerance,
+                        };
+                        let q = if separate { p.len() } else { 0 };
+                        let (keys, pts, boxes, values) =
+                            drifting::pruned_two_axis_workspace_len(n, p.len(), q).unwrap();
+                        let empty = drifting::spatial::BoundingBox {
+                            min: [0.0; 2],
+                            max: [0.0; 2],
+                            count: 0,
+                        };
+                        let (mut keys, mut pts, mut boxes, mut values) = (
+                            vec![0_u64; keys],
+                            vec![[0.0_f32; 2]; pts],
+                            vec![empty; boxes],
+                            vec![0.0_f32; values],
+                        );
+                        let negatives = if separate {
+                            Negatives::Cloud(pv)
+                        } else {
+                            Negatives::Queries
+                        };
+                        let mut out = vec![0.0; 2 * n];
+                        contract!(
+                            &format!(
+                                "pruned_two_axis_drift {what} ε = {tolerance} separate {separate}"
+                            ),
+                            || drifting::pruned_two_axis_drift(
+                                &qv,
+                                &pv,
+                                negatives,
+                                &config,
+                                drifting::PrunedTwoAxisWorkspace {
+                                    spatial: drifting::PrunedWorkspace {
+                                        keys: &mut keys,
+                                        points: &mut pts,
+                                        boxes: &mut boxes,
+                                    },
+                                    normalisers: &mut values,
+                                },
+                                &mut out,
+                            ),
+                            |r| {
+                                let mut v = floats(&out);
+                                v.push(r.bound);
+                                v
+                            },
+                        );
+                    }
                     let mut out = vec![0.0; 2 * n];
                     let config = MmdFlowConfig::new(kernel);
                     contract!(

@@ -665,3 +665,62 @@ fn pruned_mean_shift_is_bitwise_serial_at_every_thread_count() {
     };
     assert_deterministic("pruned mean shift", run(), run);
 }
+
+#[test]
+fn pruned_two_axis_is_bitwise_serial_at_every_thread_count() {
+    use drifting::spatial::BoundingBox;
+    use drifting::{
+        PruneReport, PrunedTwoAxisConfig, PrunedTwoAxisWorkspace, PrunedWorkspace,
+        pruned_two_axis_drift, pruned_two_axis_workspace_len,
+    };
+    let queries = points(&cloud(43, 3000, 4.0, 0.0));
+    let positives = points(&cloud(44, 2500, 4.0, 0.5));
+    let negatives = points(&cloud(45, 2100, 3.0, -0.5));
+    let run = || {
+        let mut all = Vec::new();
+        for (kernel, separate) in [
+            (Kernel::laplace(0.05), false),
+            (Kernel::gaussian(0.1), true),
+        ] {
+            let config = PrunedTwoAxisConfig {
+                two_axis: TwoAxisConfig::new(kernel),
+                tolerance: 1e-6,
+            };
+            let q = if separate { negatives.len() } else { 0 };
+            let (keys, pts, boxes, values) =
+                pruned_two_axis_workspace_len(queries.len(), positives.len(), q).unwrap();
+            let empty = BoundingBox {
+                min: [0.0; 2],
+                max: [0.0; 2],
+                count: 0,
+            };
+            let mut out = vec![0.0_f32; 2 * queries.len()];
+            let report: PruneReport = pruned_two_axis_drift(
+                &CloudView::from_points(&queries),
+                &CloudView::from_points(&positives),
+                if separate {
+                    Negatives::Cloud(CloudView::from_points(&negatives))
+                } else {
+                    Negatives::Queries
+                },
+                &config,
+                PrunedTwoAxisWorkspace {
+                    spatial: PrunedWorkspace {
+                        keys: &mut vec![0_u64; keys],
+                        points: &mut vec![[0.0_f32; 2]; pts],
+                        boxes: &mut vec![empty; boxes],
+                    },
+                    normalisers: &mut vec![0.0_f32; values],
+                },
+                &mut out,
+            )
+            .unwrap();
+            assert!(report.evaluated < report.pairs);
+            all.extend(bits(&out));
+            all.push(report.bound.to_bits() as u32);
+            all.push((report.bound.to_bits() >> 32) as u32);
+        }
+        all
+    };
+    assert_deterministic("pruned two-axis drift", run(), run);
+}

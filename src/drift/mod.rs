@@ -18,6 +18,8 @@ pub mod multi_temperature;
 pub mod multi_temperature_vjp;
 pub mod operator;
 pub mod pruned_mean_shift;
+pub mod pruned_two_axis;
+mod pruning;
 pub mod sliced_wasserstein_drift;
 pub mod two_axis;
 pub mod two_axis_vjp;

@@ -153,7 +153,7 @@ impl<const D: usize> TwoAxisProblem<'_, D> {
 }
 
 /// `ln(e^a + e^b)` without overflow.
-fn log_add_exp(a: f32, b: f32) -> f32 {
+pub(crate) fn log_add_exp(a: f32, b: f32) -> f32 {
     let (hi, lo) = if a >= b { (a, b) } else { (b, a) };
     hi + libm::log1pf(libm::expf(lo - hi))
 }

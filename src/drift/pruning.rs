@@ -1,0 +1,662 @@
+//! The machinery of certified tile pruning, shared by the pruned drifts
+//! (`pruned_mean_shift.rs`, `pruned_two_axis.rs`).
+//!
+//! Every cloud is put in Morton order (`spatial.rs`) in the caller's workspace and cut into tiles
+//! of [`PRUNE_TILE`] points with bounding boxes. A *lane tile* (one tile of the cloud whose
+//! points get a value: queries for rows, targets for columns) is summed against one or more
+//! *families* of target tiles: for each target tile `J` the box-to-box lower bound of the squared
+//! distance gives an upper bound `u_J` of every logit between the two tiles (plus, when the
+//! family carries per-target biases `−c_j/2`, the largest bias of the tile). Then
+//! ([`pruned_sums`]):
+//!
+//! 1. **Near tiles first, exactly**: every target tile with `u_J ≥ max_J u_J − 1`, giving each
+//!    lane a partial normaliser `Ŝ_i = Σ_j e^{l_ij}`; `L = min_i ln Ŝ_i` over the lane tile.
+//! 2. **The far tiles within budget are skipped**: the other tiles' bounds `c_J e^{u_J}` (`c_J`
+//!    points) are summed into buckets of `u_J` (0.5 wide); from the farthest bucket on, whole
+//!    buckets are given to skipping as long as their sum stays within `ε e^{L}` (`ε` the
+//!    tolerance). Every tile of those buckets is skipped, every other one summed exactly, in tile
+//!    order.
+//!
+//! So the skipped mass of lane `i` is at most `ρ_i·Ŝ_i` with `ρ_i = Σ_skipped c_J e^{u_J − ln Ŝ_i}
+//! ≤ ε` ([`Pruned::ratio`]), and every skipped target is at most [`Pruned::reach`] from it. The
+//! tiles summed exactly go through the engine's `sweep` and online log-sum-exp, like the dense
+//! operators.
+
+use crate::cloud::CloudView;
+use crate::engine::chunks::Exec;
+use crate::engine::simd::{F32s, LANES, OnlineLogSumExp};
+use crate::engine::sweep::Tile;
+use crate::engine::{Block, DisplacementSums, LogitRule, Partners, Shape, sweep};
+use crate::error::Error;
+use crate::spatial::{BoundingBox, MortonOrder};
+
+/// Points per tile of the pruned sweep.
+pub const PRUNE_TILE: usize = 64;
+
+/// Buckets of the skipping budget (logit bounds below the near tiles', `BUCKET_WIDTH` apart; the
+/// last one holds everything farther).
+const BUCKETS: usize = 128;
+
+/// Width of one budget bucket in logit units (a factor `e^{0.5}` of kernel value).
+const BUCKET_WIDTH: f64 = 0.5;
+
+/// Lane blocks per tile.
+pub(crate) const BLOCKS: usize = PRUNE_TILE / LANES;
+
+/// What a pruned evaluation did and the error bound it certifies.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct PruneReport {
+    /// Pairs of the dense evaluation (the mean shift: `N·(P + Q)`; the two-axis drift: those of
+    /// its row, column and affinity passes).
+    pub pairs: u64,
+    /// Pairs actually evaluated.
+    pub evaluated: u64,
+    /// The largest certified bound of `‖V̂(x_i) − V(x_i)‖` over the queries (0 when nothing was
+    /// skipped), besides `f32` rounding.
+    pub bound: f64,
+}
+
+impl PruneReport {
+    /// Nothing evaluated yet.
+    pub(crate) const EMPTY: Self = Self {
+        pairs: 0,
+        evaluated: 0,
+        bound: 0.0,
+    };
+}
+
+/// Caller-owned buffers of the spatial order of a pruned drift: the workspace of
+/// [`pruned_mean_shift_drift`](crate::pruned_mean_shift_drift) (lengths from
+/// [`pruned_mean_shift_workspace_len`](crate::pruned_mean_shift_workspace_len)) and part of
+/// [`PrunedTwoAxisWorkspace`](crate::PrunedTwoAxisWorkspace).
+#[derive(Debug)]
+pub struct PrunedWorkspace<'a, const D: usize> {
+    /// Morton keys of every cloud.
+    pub keys: &'a mut [u64],
+    /// The points of every cloud in Morton order.
+    pub points: &'a mut [[f32; D]],
+    /// The tile boxes of every cloud.
+    pub boxes: &'a mut [BoundingBox<D>],
+}
+
+/// `(keys, points, boxes)` lengths of a [`PrunedWorkspace`] for `n` queries, `p` positives and
+/// `q` negatives (`q = 0` when the negatives are the queries); `None` on overflow.
+pub(crate) const fn spatial_workspace_len(
+    n: usize,
+    p: usize,
+    q: usize,
+) -> Option<(usize, usize, usize)> {
+    let Some(points) = n.checked_add(p) else {
+        return None;
+    };
+    let Some(points) = points.checked_add(q) else {
+        return None;
+    };
+    let boxes = n.div_ceil(PRUNE_TILE) + p.div_ceil(PRUNE_TILE) + q.div_ceil(PRUNE_TILE);
+    Some((points, points, boxes))
+}
+
+/// Checks a tolerance is in `(0, 1)`.
+///
+/// # Errors
+/// [`Error::InvalidParameter`] (`"tolerance"`) otherwise (NaN included).
+pub(crate) fn check_tolerance(tolerance: f32) -> Result<(), Error> {
+    if tolerance > 0.0 && tolerance < 1.0 {
+        Ok(())
+    } else {
+        Err(Error::InvalidParameter { input: "tolerance" })
+    }
+}
+
+/// Checks every buffer of `buffers` (`(name, expected, found)`) has its expected length.
+///
+/// # Errors
+/// [`Error::ShapeMismatch`] naming the first buffer that does not.
+pub(crate) fn check_lengths(buffers: &[(&'static str, usize, usize)]) -> Result<(), Error> {
+    for &(input, expected, found) in buffers {
+        if expected != found {
+            return Err(Error::ShapeMismatch {
+                input,
+                expected,
+                found,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Checks the buffers of `workspace` for `n` queries, `p` positives and `q` separate negatives.
+///
+/// # Errors
+/// [`Error::InvalidParameter`] (`"workspace"`) when the lengths overflow;
+/// [`Error::ShapeMismatch`] for a buffer of the wrong length.
+pub(crate) fn check_workspace<const D: usize>(
+    workspace: &PrunedWorkspace<'_, D>,
+    n: usize,
+    p: usize,
+    q: usize,
+) -> Result<(), Error> {
+    let Some((keys, points, boxes)) = spatial_workspace_len(n, p, q) else {
+        return Err(Error::InvalidParameter { input: "workspace" });
+    };
+    check_lengths(&[
+        ("keys", keys, workspace.keys.len()),
+        ("points", points, workspace.points.len()),
+        ("boxes", boxes, workspace.boxes.len()),
+    ])
+}
+
+/// One cloud in Morton order: its points and its tiles' boxes.
+pub(crate) struct Sorted<'w, const D: usize> {
+    pub(crate) points: &'w [[f32; D]],
+    pub(crate) boxes: &'w [BoundingBox<D>],
+}
+
+impl<const D: usize> Sorted<'_, D> {
+    /// Number of tiles.
+    pub(crate) fn tiles(&self) -> usize {
+        self.boxes.len()
+    }
+
+    /// The points of tile `j` (empty past the end).
+    pub(crate) fn tile(&self, j: usize) -> &[[f32; D]] {
+        let start = j * PRUNE_TILE;
+        self.points
+            .get(start..(start + PRUNE_TILE).min(self.points.len()))
+            .unwrap_or(&[])
+    }
+}
+
+/// The clouds of a pruned drift in Morton order, and the queries' order (`(key << 32) | index`
+/// per sorted position).
+pub(crate) struct SortedClouds<'w, const D: usize> {
+    pub(crate) queries: Sorted<'w, D>,
+    pub(crate) order: &'w [u64],
+    pub(crate) positives: Sorted<'w, D>,
+    /// `None` when the negatives are the queries.
+    pub(crate) negatives: Option<Sorted<'w, D>>,
+}
+
+impl<'w, const D: usize> SortedClouds<'w, D> {
+    /// Sorts the clouds into `workspace` (lengths checked by [`check_workspace`]).
+    ///
+    /// # Errors
+    /// Those of [`MortonOrder::sort`]; [`Error::NonFinite`] (`"points"`) for a tile without a
+    /// finite box (never, for validated clouds).
+    pub(crate) fn sort(
+        queries: &CloudView<'_, D>,
+        positives: &CloudView<'_, D>,
+        negatives: Option<&CloudView<'_, D>>,
+        workspace: PrunedWorkspace<'w, D>,
+    ) -> Result<Self, Error> {
+        let (queries, order, keys, points, boxes) =
+            sort_cloud(queries, workspace.keys, workspace.points, workspace.boxes)?;
+        let (positives, _, keys, points, boxes) = sort_cloud(positives, keys, points, boxes)?;
+        let negatives = match negatives {
+            Some(cloud) => Some(sort_cloud(cloud, keys, points, boxes)?.0),
+            None => None,
+        };
+        Ok(Self {
+            queries,
+            order,
+            positives,
+            negatives,
+        })
+    }
+
+    /// The negatives: their own cloud, or the queries.
+    pub(crate) fn negatives(&self) -> &Sorted<'w, D> {
+        self.negatives.as_ref().unwrap_or(&self.queries)
+    }
+}
+
+/// Sorts `cloud` into the front of the three buffers and returns the sorted cloud, its order
+/// (original index per sorted position) and the rest of the buffers.
+#[allow(clippy::type_complexity)]
+fn sort_cloud<'w, const D: usize>(
+    cloud: &CloudView<'_, D>,
+    keys: &'w mut [u64],
+    points: &'w mut [[f32; D]],
+    boxes: &'w mut [BoundingBox<D>],
+) -> Result<
+    (
+        Sorted<'w, D>,
+        &'w [u64],
+        &'w mut [u64],
+        &'w mut [[f32; D]],
+        &'w mut [BoundingBox<D>],
+    ),
+    Error,
+> {
+    let n = cloud.len();
+    let tiles = n.div_ceil(PRUNE_TILE);
+    let (key_slot, keys_rest) = keys.split_at_mut(n.min(keys.len()));
+    let (point_slot, points_rest) = points.split_at_mut(n.min(points.len()));
+    let (box_slot, boxes_rest) = boxes.split_at_mut(tiles.min(boxes.len()));
+    // Original order first (the sort reads it), then gathered into Morton order.
+    for (slot, p) in point_slot.iter_mut().zip(cloud.points()) {
+        *slot = p;
+    }
+    let order = MortonOrder::sort(point_slot, key_slot)?;
+    // Gathered in Morton order (the original points are re-read from the view).
+    for (slot, i) in point_slot.iter_mut().zip(order.indices()) {
+        if let Some(p) = cloud.point(i) {
+            *slot = p;
+        }
+    }
+    let key_slot = &*key_slot;
+    for (slot, members) in box_slot.iter_mut().zip(point_slot.chunks(PRUNE_TILE)) {
+        *slot = BoundingBox::of(members.iter()).ok_or(Error::NonFinite { input: "points" })?;
+    }
+    Ok((
+        Sorted {
+            points: point_slot,
+            boxes: box_slot,
+        },
+        key_slot,
+        keys_rest,
+        points_rest,
+        boxes_rest,
+    ))
+}
+
+/// One tile of a sorted cloud as lane blocks (positions relative to the tile's first point).
+pub(crate) struct LaneTile<'a, const D: usize> {
+    /// The tile's index in its cloud.
+    pub(crate) index: usize,
+    /// Its points.
+    pub(crate) points: &'a [[f32; D]],
+    /// Its box.
+    pub(crate) bounds: &'a BoundingBox<D>,
+    blocks: [Block<D>; BLOCKS],
+}
+
+impl<'a, const D: usize> LaneTile<'a, D> {
+    /// Tile `index` of `cloud` (`None` past the end).
+    pub(crate) fn new(cloud: &Sorted<'a, D>, index: usize) -> Option<Self> {
+        let bounds = cloud.boxes.get(index)?;
+        let start = index * PRUNE_TILE;
+        let points = cloud
+            .points
+            .get(start..(start + PRUNE_TILE).min(cloud.points.len()))?;
+        let view = CloudView::from_points(points);
+        let last = points.len().max(1) - 1;
+        let blocks = core::array::from_fn(|v| Block::gather(&view, (v * LANES).min(last)));
+        Some(Self {
+            index,
+            points,
+            bounds,
+            blocks,
+        })
+    }
+
+    /// The lane blocks holding the tile's points.
+    pub(crate) fn blocks(&self) -> &[Block<D>] {
+        self.blocks
+            .get(..self.points.len().div_ceil(LANES))
+            .unwrap_or(&[])
+    }
+}
+
+/// A running per-lane reduction a pruned sweep feeds tile by tile: an online log-sum-exp alone
+/// (normalisers) or with the weighted displacements (softmax means).
+pub(crate) trait Sink<const D: usize>: Copy {
+    /// Folds one tile of logits in (`x`: the lanes' coordinates).
+    fn absorb_tile(&mut self, tile: &mut Tile<D>, x: &[F32s; D]);
+    /// The running log-sum-exp.
+    fn normaliser(&self) -> &OnlineLogSumExp;
+}
+
+impl<const D: usize> Sink<D> for OnlineLogSumExp {
+    #[inline(always)]
+    fn absorb_tile(&mut self, tile: &mut Tile<D>, _: &[F32s; D]) {
+        self.absorb_sum(tile.logits(), tile.max);
+    }
+    #[inline(always)]
+    fn normaliser(&self) -> &OnlineLogSumExp {
+        self
+    }
+}
+
+impl<const D: usize> Sink<D> for DisplacementSums<D> {
+    #[inline(always)]
+    fn absorb_tile(&mut self, tile: &mut Tile<D>, x: &[F32s; D]) {
+        self.absorb(tile, x);
+    }
+    #[inline(always)]
+    fn normaliser(&self) -> &OnlineLogSumExp {
+        &self.lse
+    }
+}
+
+/// Per-target log-normalisers entering the logits as `l_ij − c_j/2` (the two-axis affinity
+/// pass): the values in the family's sorted order and their minimum per tile.
+#[derive(Clone, Copy)]
+pub(crate) struct HalfColumn<'a> {
+    pub(crate) values: &'a [f32],
+    pub(crate) tile_min: &'a [f32],
+}
+
+/// One family of target tiles of a pruned sweep.
+#[derive(Clone, Copy)]
+pub(crate) struct Family<'s, 'w, const D: usize> {
+    pub(crate) cloud: &'s Sorted<'w, D>,
+    /// The family is the lane cloud itself: the self-pairs of the tile with the lane tile's
+    /// index are masked (by the logit rule's mask).
+    pub(crate) masked: bool,
+    /// `−c_j/2` added to every logit.
+    pub(crate) half_column: Option<HalfColumn<'s>>,
+}
+
+impl<'s, 'w, const D: usize> Family<'s, 'w, D> {
+    /// A family without biases.
+    pub(crate) fn plain(cloud: &'s Sorted<'w, D>, masked: bool) -> Self {
+        Self {
+            cloud,
+            masked,
+            half_column: None,
+        }
+    }
+}
+
+/// What pruning one lane tile against its target families did: the pairs of the dense sweep and
+/// those evaluated, `L` (the smallest partial log-normaliser after the near tiles), the skipped
+/// tiles' summed shares `Σ c_J e^{u_J − L}` (≤ ε), the largest distance bound to a skipped
+/// target and to any target.
+pub(crate) struct Pruned {
+    pub(crate) pairs: u64,
+    pub(crate) evaluated: u64,
+    log_min: f32,
+    skipped: f64,
+    /// The largest distance from a lane to a skipped target (box bound).
+    pub(crate) reach: f64,
+    /// The largest distance from a lane to any target of the families (box bound).
+    pub(crate) extent: f64,
+}
+
+impl Pruned {
+    /// `ρ_i ≥ S_skip/Ŝ_i` (≤ ε) for a lane whose partial log-normaliser is `log_total`:
+    /// `S_skip ≤ skipped·e^{L}`, so `S_skip/Ŝ_i ≤ skipped·e^{L − ln Ŝ_i}`.
+    pub(crate) fn ratio(&self, log_total: f32) -> f64 {
+        if self.skipped > 0.0 {
+            self.skipped * libm::exp(f64::from(self.log_min) - f64::from(log_total))
+        } else {
+            0.0
+        }
+    }
+}
+
+/// Per lane of a tile: the partial log-normaliser `ln Ŝ_i`, `ρ_i` ([`Pruned::ratio`]) and the
+/// softmax mean `μ̂ − x` (zero for normaliser-only sinks).
+#[derive(Clone, Copy)]
+pub(crate) struct LaneSums<const D: usize> {
+    pub(crate) log_total: f32,
+    pub(crate) ratio: f64,
+    pub(crate) mean: [f32; D],
+}
+
+/// [`LaneSums`] of every lane of `lanes` from the sinks of a pruned sweep (`means` gives the
+/// mean of a sink's lanes, coordinate-major).
+pub(crate) fn lane_sums<K: Sink<D>, const D: usize>(
+    lanes: &LaneTile<'_, D>,
+    sums: &[K; BLOCKS],
+    pruned: &Pruned,
+    means: impl Fn(&K) -> [[f32; LANES]; D],
+) -> [LaneSums<D>; PRUNE_TILE] {
+    let mut out = [LaneSums {
+        log_total: 0.0,
+        ratio: 0.0,
+        mean: [0.0; D],
+    }; PRUNE_TILE];
+    for (v, (block, sink)) in lanes.blocks().iter().zip(sums).enumerate() {
+        let (mean, log_total) = (means(sink), sink.normaliser().value());
+        for (l, &lt) in log_total.iter().enumerate().take(block.valid) {
+            if let Some(slot) = out.get_mut(v * LANES + l) {
+                *slot = LaneSums {
+                    log_total: lt,
+                    ratio: pruned.ratio(lt),
+                    mean: core::array::from_fn(|d| {
+                        mean.get(d).and_then(|m| m.get(l)).copied().unwrap_or(0.0)
+                    }),
+                };
+            }
+        }
+    }
+    out
+}
+
+/// Sums the lanes of `lanes` against every tile of `families`, pruned (module documentation):
+/// near tiles and the far tiles outside the skipping budget `tolerance` go through the engine's
+/// sweep into `sums`; the others are skipped and accounted for in the returned [`Pruned`].
+pub(crate) fn pruned_sums<S: Shape, K: Sink<D>, const D: usize>(
+    lanes: &LaneTile<'_, D>,
+    families: &[Family<'_, '_, D>],
+    rule: &LogitRule,
+    tolerance: f32,
+    sums: &mut [K; BLOCKS],
+) -> Pruned {
+    let inverse = F32s::splat(rule.inverse_scale);
+    let logit_bound = |lower: f32| S::logit(F32s::splat(lower), inverse).to_array()[0];
+    // Every target tile `(f, j)` with its logit bound `u` (the largest bias of the tile added,
+    // widened by the f32 rounding of both, relative 1e-6, far above it) and the upper bound of
+    // its squared distances (square roots taken once, of the largest).
+    let bound = |family: &Family<'_, '_, D>, j: usize, target: &BoundingBox<D>| {
+        let (lower, upper) = lanes.bounds.squared_distance_bounds(target);
+        let logit = f64::from(logit_bound(lower));
+        let bias = family.half_column.map_or(0.0, |c| {
+            -0.5 * f64::from(c.tile_min.get(j).copied().unwrap_or(f32::NEG_INFINITY))
+        });
+        let u = logit + bias + 1e-6 * (1.0 + logit.abs() + bias.abs());
+        (u, upper)
+    };
+    let tiles = || {
+        families.iter().flat_map(|family| {
+            family
+                .cloud
+                .boxes
+                .iter()
+                .enumerate()
+                .map(move |(j, target)| (family, j, target))
+        })
+    };
+    let u_max = tiles()
+        .map(|(family, j, target)| bound(family, j, target).0)
+        .fold(f64::NEG_INFINITY, f64::max);
+    let near = u_max - 1.0;
+    let targets: usize = families.iter().map(|f| f.cloud.points.len()).sum();
+    let mut out = Pruned {
+        pairs: lanes.points.len() as u64 * targets as u64,
+        evaluated: 0,
+        log_min: f32::INFINITY,
+        skipped: 0.0,
+        reach: 0.0,
+        extent: 0.0,
+    };
+    // Buckets of the far tiles' logit bounds, `BUCKET_WIDTH` wide below the near tiles' (the
+    // last one open).
+    let bucket = |u: f64| -> usize {
+        let depth = (near - u) / BUCKET_WIDTH;
+        if depth >= BUCKETS as f64 - 1.0 {
+            BUCKETS - 1
+        } else if depth > 0.0 {
+            // 0 < depth < BUCKETS − 1: the truncation is in range.
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+            let k = depth as usize;
+            k
+        } else {
+            0
+        }
+    };
+    // The largest squared distance bounds to a skipped target and to any target.
+    let (mut reach, mut extent) = (0.0_f32, 0.0_f32);
+    // Phase 1: the near tiles, exactly; `L` the smallest partial log-normaliser.
+    for (family, j, target) in tiles() {
+        let (u, upper) = bound(family, j, target);
+        if u >= near {
+            extent = extent.max(upper);
+            out.evaluated += exact::<S, K, D>(lanes, family, j, rule, sums);
+        }
+    }
+    for (block, sink) in lanes.blocks().iter().zip(sums.iter()) {
+        for &lt in sink.normaliser().value().iter().take(block.valid) {
+            out.log_min = out.log_min.min(lt);
+        }
+    }
+    let log_min = f64::from(out.log_min);
+    // The share `c_J e^{u_J − L}` of far tile `j` of a family (logit bound `u`).
+    #[allow(clippy::cast_precision_loss)]
+    let share = |family: &Family<'_, '_, D>, j: usize, u: f64| {
+        libm::exp(libm::log(family.cloud.tile(j).len() as f64) + u - log_min)
+    };
+    // The far tiles' shares summed per bucket; whole buckets, farthest first, are given to
+    // skipping while their sum stays within ε.
+    let mut mass = [0.0_f64; BUCKETS];
+    for (family, j, target) in tiles() {
+        let u = bound(family, j, target).0;
+        if u < near
+            && let Some(m) = mass.get_mut(bucket(u))
+        {
+            *m += share(family, j, u);
+        }
+    }
+    let tolerance = f64::from(tolerance);
+    let (mut cut, mut budget) = (BUCKETS, 0.0_f64);
+    for (k, &m) in mass.iter().enumerate().rev() {
+        if budget + m > tolerance {
+            break;
+        }
+        budget += m;
+        cut = k;
+    }
+    // Phase 2: the far tiles in tile order, skipped when in a bucket given to skipping
+    // (`skipped` sums their shares, ≤ ε), else summed exactly.
+    for (family, j, target) in tiles() {
+        let (u, upper) = bound(family, j, target);
+        if u >= near {
+            continue;
+        }
+        extent = extent.max(upper);
+        if log_min.is_finite() && bucket(u) >= cut {
+            out.skipped += share(family, j, u);
+            reach = reach.max(upper);
+        } else {
+            out.evaluated += exact::<S, K, D>(lanes, family, j, rule, sums);
+        }
+    }
+    out.reach = libm::sqrt(f64::from(reach));
+    out.extent = libm::sqrt(f64::from(extent));
+    out
+}
+
+/// Folds target tile `j` of `family` exactly into the sinks of every lane block through the
+/// engine's sweep (the self-pairs are masked there: the lanes of tile `j` are the targets of tile
+/// `j` when the family is masked); returns the number of pairs.
+fn exact<S: Shape, K: Sink<D>, const D: usize>(
+    lanes: &LaneTile<'_, D>,
+    family: &Family<'_, '_, D>,
+    j: usize,
+    rule: &LogitRule,
+    sums: &mut [K; BLOCKS],
+) -> u64 {
+    let members = family.cloud.tile(j);
+    let mut partners = Partners::new(
+        CloudView::from_points(members),
+        family.masked && j == lanes.index,
+    );
+    if let Some(column) = family.half_column {
+        let start = j * PRUNE_TILE;
+        let values = column
+            .values
+            .get(start..start + members.len())
+            .unwrap_or(&[]);
+        partners = partners.with_bias(values, -0.5);
+    }
+    for (block, sink) in lanes.blocks().iter().zip(sums.iter_mut()) {
+        sweep::<D, S>(block, &partners, rule, |tile| {
+            sink.absorb_tile(tile, &block.coords);
+        });
+    }
+    lanes.points.len() as u64 * members.len() as u64
+}
+
+/// `consume(b, map(b))` for every tile `b < tiles`, in tile order: serially, or with feature
+/// `std` `map` on the rayon pool (each tile independent, so the bits do not depend on the number
+/// of threads) and `consume` afterwards.
+pub(crate) fn map_tiles<T: Send>(
+    exec: Exec,
+    tiles: usize,
+    map: impl Fn(usize) -> T + Send + Sync,
+    mut consume: impl FnMut(usize, T),
+) {
+    match exec {
+        Exec::Serial => {
+            for b in 0..tiles {
+                consume(b, map(b));
+            }
+        }
+        #[cfg(feature = "std")]
+        Exec::Rayon => {
+            use rayon::prelude::*;
+            let results: std::vec::Vec<T> = (0..tiles).into_par_iter().map(map).collect();
+            for (b, result) in results.into_iter().enumerate() {
+                consume(b, result);
+            }
+        }
+    }
+}
+
+/// The field of one query tile, point-major in Morton order, and its share of the report.
+pub(crate) struct TileField<const D: usize> {
+    pub(crate) field: [[f32; D]; PRUNE_TILE],
+    pub(crate) pairs: u64,
+    pub(crate) evaluated: u64,
+    pub(crate) bound: f64,
+}
+
+impl<const D: usize> TileField<D> {
+    /// A zero field.
+    pub(crate) fn new() -> Self {
+        Self {
+            field: [[0.0; D]; PRUNE_TILE],
+            pairs: 0,
+            evaluated: 0,
+            bound: 0.0,
+        }
+    }
+}
+
+/// Every query tile's field (`tile_field`, through [`map_tiles`]) scattered into `out`
+/// (coordinate-major, the caller's order); the report sums the tiles' counts onto `report`.
+pub(crate) fn scatter_query_tiles<const D: usize>(
+    exec: Exec,
+    clouds: &SortedClouds<'_, D>,
+    tile_field: impl Fn(usize) -> TileField<D> + Send + Sync,
+    mut report: PruneReport,
+    out: &mut [f32],
+) -> PruneReport {
+    let n = clouds.queries.points.len();
+    let scatter = |b: usize, tile: TileField<D>| {
+        report.pairs += tile.pairs;
+        report.evaluated += tile.evaluated;
+        report.bound = report.bound.max(tile.bound);
+        let count = clouds.queries.tile(b).len();
+        for (k, v) in tile.field.iter().enumerate().take(count) {
+            let i = clouds
+                .order
+                .get(b * PRUNE_TILE + k)
+                .map_or(usize::MAX, |&key| (key & 0xFFFF_FFFF) as usize);
+            for (d, &value) in v.iter().enumerate() {
+                if let Some(slot) = out.get_mut(d * n + i) {
+                    *slot = value;
+                }
+            }
+        }
+    };
+    map_tiles(exec, clouds.queries.tiles(), tile_field, scatter);
+    report
+}
+
+/// `‖v‖` in `f64`.
+pub(crate) fn norm<const D: usize>(v: &[f32; D]) -> f64 {
+    libm::sqrt(v.iter().map(|&c| f64::from(c) * f64::from(c)).sum::<f64>())
+}
