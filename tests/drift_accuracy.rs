@@ -67,8 +67,13 @@ const SIZES: [usize; 5] = [1, 7, 8, 9, 33];
 const TEMPERATURES: [f32; 3] = [0.02, 0.1, 1.0];
 
 fn mean_shift_case<const D: usize>(seed: u64) -> f64 {
+    mean_shift_case_sizes::<D>(seed, &SIZES)
+}
+
+/// [`mean_shift_case`] over the given numbers of queries.
+fn mean_shift_case_sizes<const D: usize>(seed: u64, sizes: &[usize]) -> f64 {
     let mut worst = 0.0_f64;
-    for (k, &n) in SIZES.iter().enumerate() {
+    for (k, &n) in sizes.iter().enumerate() {
         for &t in &TEMPERATURES {
             let s = scale_for(t);
             let x = cloud::<D>(seed + k as u64, n, s, 0.0);
@@ -468,11 +473,19 @@ fn multi_temperature_matches_pytorch_port_of_official_code() {
     }
 }
 
-/// More queries than one row chunk (256): the dense path's column log-sum-exps merge the chunks'
-/// partials (a bug once dropped every chunk but the first, which the sizes above never reached).
-/// Same tolerance as [`two_axis_matches_f64_reference`].
+/// More queries than one row chunk (256), for every operator whose rows are cut into chunks: the
+/// dense two-axis path's column log-sum-exps merge the chunks' partials (a bug once dropped every
+/// chunk but the first, which the sizes above never reached). Same tolerances as the tests above.
 #[test]
-fn two_axis_matches_f64_reference_across_row_chunks() {
+fn drifts_match_f64_reference_across_row_chunks() {
+    let errors = [
+        mean_shift_case_sizes::<2>(43, &[257, 600]),
+        mean_shift_case_sizes::<64>(44, &[300]),
+    ];
+    assert!(
+        errors[0] < tolerance(2) && errors[1] < tolerance(64),
+        "mean shift: relative errors (D = 2, 64): {errors:?}"
+    );
     for evaluation in evaluations() {
         let errors = [
             two_axis_case_sizes::<3>(41, evaluation, &[257, 600]),
