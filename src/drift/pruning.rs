@@ -11,13 +11,14 @@
 //!
 //! 1. **Near tiles first, exactly**: every target tile with `u_J ≥ max_J u_J − 1`, giving each
 //!    lane a partial normaliser `Ŝ_i = Σ_j e^{l_ij}`; `L = min_i ln Ŝ_i` over the lane tile.
-//! 2. **The far tiles within budget are skipped**: the other tiles' bounds `c_J e^{u_J}` (`c_J`
-//!    points) are summed into buckets of `u_J` (0.5 wide); from the farthest bucket on, whole
-//!    buckets are given to skipping as long as their sum stays within `ε e^{L}` (`ε` the
-//!    tolerance). Every tile of those buckets is skipped, every other one summed exactly, in tile
+//! 2. **The far tiles within budget are skipped**: the other tiles' points are counted in buckets
+//!    of `u_J` (1/8 wide); a bucket of `C_b` points whose bounds are at most `t_b` (its upper
+//!    edge) weighs `C_b e^{t_b} ≥ Σ_{J ∈ b} c_J e^{u_J}` (`c_J` points per tile); from the
+//!    farthest bucket on, whole buckets are given to skipping as long as their weights stay
+//!    within `ε e^{L}` (`ε` the tolerance). One `exp` per bucket, none per tile pair. Every tile of those buckets is skipped, every other one summed exactly, in tile
 //!    order.
 //!
-//! So the skipped mass of lane `i` is at most `ρ_i·Ŝ_i` with `ρ_i = Σ_skipped c_J e^{u_J − ln Ŝ_i}
+//! So the skipped mass of lane `i` is at most `ρ_i·Ŝ_i` with `ρ_i = Σ_{skipped b} C_b e^{t_b − ln Ŝ_i}
 //! ≤ ε` ([`Pruned::ratio`]), and every skipped target is at most [`Pruned::reach`] from it. The
 //! tiles summed exactly go through the engine's `sweep` and online log-sum-exp, like the dense
 //! operators.
@@ -33,12 +34,13 @@ use crate::spatial::{BoundingBox, MortonOrder};
 /// Points per tile of the pruned sweep.
 pub const PRUNE_TILE: usize = 64;
 
-/// Buckets of the skipping budget (logit bounds below the near tiles', `BUCKET_WIDTH` apart; the
-/// last one holds everything farther).
-const BUCKETS: usize = 128;
+/// Buckets of the skipping budget (logit bounds below the near tiles', `BUCKET_WIDTH` apart, 64
+/// logit units in all; the last one holds everything farther).
+const BUCKETS: usize = 512;
 
-/// Width of one budget bucket in logit units (a factor `e^{0.5}` of kernel value).
-const BUCKET_WIDTH: f64 = 0.5;
+/// Width of one budget bucket in logit units: a tile's share is overestimated by at most
+/// `e^{1/8} ≈ 1.13` when its bucket's upper edge stands for its own bound.
+const BUCKET_WIDTH: f64 = 0.125;
 
 /// Lane blocks per tile.
 pub(crate) const BLOCKS: usize = PRUNE_TILE / LANES;
@@ -361,7 +363,8 @@ impl<'s, 'w, const D: usize> Family<'s, 'w, D> {
 
 /// What pruning one lane tile against its target families did: the pairs of the dense sweep and
 /// those evaluated, `L` (the smallest partial log-normaliser after the near tiles), the skipped
-/// tiles' summed shares `Σ c_J e^{u_J − L}` (≤ ε), the largest distance bound to a skipped
+/// buckets' summed weights `Σ C_b e^{t_b − L} ≥ Σ_skipped c_J e^{u_J − L}` (≤ ε), the largest
+/// distance bound to a skipped
 /// target and to any target.
 pub(crate) struct Pruned {
     pub(crate) pairs: u64,
@@ -489,12 +492,17 @@ pub(crate) fn pruned_sums<S: Shape, K: Sink<D>, const D: usize>(
     };
     // The largest squared distance bounds to a skipped target and to any target.
     let (mut reach, mut extent) = (0.0_f32, 0.0_f32);
-    // Phase 1: the near tiles, exactly; `L` the smallest partial log-normaliser.
+    // Phase 1: the near tiles, exactly, and the far tiles' points counted per bucket; `L` the
+    // smallest partial log-normaliser.
+    #[allow(clippy::cast_precision_loss)]
+    let mut counts = [0.0_f64; BUCKETS];
     for (family, j, target) in tiles() {
         let (u, upper) = bound(family, j, target);
         if u >= near {
             extent = extent.max(upper);
             out.evaluated += exact::<S, K, D>(lanes, family, j, rule, sums);
+        } else if let Some(c) = counts.get_mut(bucket(u)) {
+            *c += family.cloud.tile(j).len() as f64;
         }
     }
     for (block, sink) in lanes.blocks().iter().zip(sums.iter()) {
@@ -503,41 +511,41 @@ pub(crate) fn pruned_sums<S: Shape, K: Sink<D>, const D: usize>(
         }
     }
     let log_min = f64::from(out.log_min);
-    // The share `c_J e^{u_J − L}` of far tile `j` of a family (logit bound `u`).
+    // Bucket `b` holds bounds `u ≤ t_b = near − b·BUCKET_WIDTH` (`bucket` truncates the depth
+    // below `near`), so its weight relative to `e^{L}` is at most `C_b e^{t_b − L}`; whole
+    // buckets, farthest first, are given to skipping while the weights stay within ε.
     #[allow(clippy::cast_precision_loss)]
-    let share = |family: &Family<'_, '_, D>, j: usize, u: f64| {
-        libm::exp(libm::log(family.cloud.tile(j).len() as f64) + u - log_min)
-    };
-    // The far tiles' shares summed per bucket; whole buckets, farthest first, are given to
-    // skipping while their sum stays within ε.
-    let mut mass = [0.0_f64; BUCKETS];
-    for (family, j, target) in tiles() {
-        let u = bound(family, j, target).0;
-        if u < near
-            && let Some(m) = mass.get_mut(bucket(u))
-        {
-            *m += share(family, j, u);
+    let weight = |b: usize, count: f64| {
+        if count > 0.0 {
+            // (The edge widened by 1e-9 relative for the rounding of `bucket`'s division.)
+            let top = near - b as f64 * BUCKET_WIDTH;
+            count * libm::exp(top + 1e-9 * (1.0 + top.abs()) - log_min)
+        } else {
+            0.0
         }
-    }
+    };
     let tolerance = f64::from(tolerance);
     let (mut cut, mut budget) = (BUCKETS, 0.0_f64);
-    for (k, &m) in mass.iter().enumerate().rev() {
-        if budget + m > tolerance {
-            break;
+    if log_min.is_finite() {
+        for (b, &count) in counts.iter().enumerate().rev() {
+            let w = weight(b, count);
+            if budget + w > tolerance {
+                break;
+            }
+            budget += w;
+            cut = b;
         }
-        budget += m;
-        cut = k;
     }
-    // Phase 2: the far tiles in tile order, skipped when in a bucket given to skipping
-    // (`skipped` sums their shares, ≤ ε), else summed exactly.
+    out.skipped = budget;
+    // Phase 2: the far tiles in tile order, skipped when in a bucket given to skipping (their
+    // weights sum to `skipped` ≤ ε), else summed exactly.
     for (family, j, target) in tiles() {
         let (u, upper) = bound(family, j, target);
         if u >= near {
             continue;
         }
         extent = extent.max(upper);
-        if log_min.is_finite() && bucket(u) >= cut {
-            out.skipped += share(family, j, u);
+        if bucket(u) >= cut {
             reach = reach.max(upper);
         } else {
             out.evaluated += exact::<S, K, D>(lanes, family, j, rule, sums);
