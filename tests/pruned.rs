@@ -14,12 +14,12 @@ use drifting::{
     CloudView, Error, Kernel, MeanShiftConfig, Negatives, PruneReport, PrunedMeanShiftConfig,
     PrunedWorkspace, mean_shift_drift, pruned_mean_shift_drift, pruned_mean_shift_workspace_len,
 };
-use rand_core::{Rng, SeedableRng};
+use rand_core::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
+use support::clouds::{KINDS, cloud, uniform};
 
-fn uniform(rng: &mut Xoshiro256PlusPlus) -> f32 {
-    (rng.next_u32() >> 8) as f32 / (1_u32 << 24) as f32
-}
+#[path = "support/mod.rs"]
+mod support;
 
 /// (name, queries, positives): uniform fill of `[−4, 4]^D`, four tight clusters, a unit cloud
 /// with far outliers, heavy duplicates.
@@ -27,29 +27,10 @@ fn uniform(rng: &mut Xoshiro256PlusPlus) -> f32 {
 fn clouds<const D: usize>(seed: u64) -> Vec<(&'static str, Vec<[f32; D]>, Vec<[f32; D]>)> {
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
     let n = 1500;
-    let mut make = |kind: usize| -> Vec<[f32; D]> {
-        (0..n)
-            .map(|i| match kind {
-                0 => core::array::from_fn(|_| uniform(&mut rng) * 8.0 - 4.0),
-                1 => {
-                    let centre = (i % 4) as f32 * 3.0;
-                    core::array::from_fn(|_| centre + (uniform(&mut rng) - 0.5) * 0.2)
-                }
-                2 => {
-                    let scale = if i % 300 == 0 { 1e3 } else { 1.0 };
-                    core::array::from_fn(|_| (uniform(&mut rng) - 0.5) * scale)
-                }
-                _ => core::array::from_fn(|d| ((i % 5) as f32) * 0.5 + d as f32),
-            })
-            .collect()
-    };
     let mut out = Vec::new();
-    for (kind, name) in ["uniform", "clusters", "outliers", "duplicates"]
-        .iter()
-        .enumerate()
-    {
-        let queries = make(kind);
-        let positives = make(kind);
+    for (kind, name) in KINDS.iter().enumerate() {
+        let queries = cloud(&mut rng, kind, n);
+        let positives = cloud(&mut rng, kind, n);
         out.push((*name, queries, positives));
     }
     out

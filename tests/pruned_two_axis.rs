@@ -27,13 +27,13 @@ use drifting::{
 };
 use rand_core::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
+use support::clouds::{KINDS, cloud, uniform};
+
+#[path = "support/mod.rs"]
+mod support;
 
 /// The rounding slack per unit of the absolute sum (module documentation).
 const ABSOLUTE_SLACK: f64 = 1e-5;
-
-fn uniform(rng: &mut Xoshiro256PlusPlus) -> f32 {
-    (rng.next_u32() >> 8) as f32 / (1_u32 << 24) as f32
-}
 
 /// (name, queries, positives, negatives): uniform fill of `[−4, 4]^D`, four tight clusters, a
 /// unit cloud with far outliers, heavy duplicates.
@@ -42,30 +42,11 @@ fn clouds<const D: usize>(
     n: usize,
 ) -> Vec<(&'static str, Vec<[f32; D]>, Vec<[f32; D]>, Vec<[f32; D]>)> {
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
-    let mut make = |kind: usize, count: usize| -> Vec<[f32; D]> {
-        (0..count)
-            .map(|i| match kind {
-                0 => core::array::from_fn(|_| uniform(&mut rng) * 8.0 - 4.0),
-                1 => {
-                    let centre = (i % 4) as f32 * 3.0;
-                    core::array::from_fn(|_| centre + (uniform(&mut rng) - 0.5) * 0.2)
-                }
-                2 => {
-                    let scale = if i % 300 == 0 { 1e3 } else { 1.0 };
-                    core::array::from_fn(|_| (uniform(&mut rng) - 0.5) * scale)
-                }
-                _ => core::array::from_fn(|d| ((i % 5) as f32) * 0.5 + d as f32),
-            })
-            .collect()
-    };
     let mut out = Vec::new();
-    for (kind, name) in ["uniform", "clusters", "outliers", "duplicates"]
-        .iter()
-        .enumerate()
-    {
-        let queries = make(kind, n);
-        let positives = make(kind, n + 37);
-        let negatives = make(kind, n - 91);
+    for (kind, name) in KINDS.iter().enumerate() {
+        let queries = cloud(&mut rng, kind, n);
+        let positives = cloud(&mut rng, kind, n + 37);
+        let negatives = cloud(&mut rng, kind, n - 91);
         out.push((*name, queries, positives, negatives));
     }
     out
