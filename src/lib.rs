@@ -165,6 +165,10 @@ pub use sinkhorn::{
     WeightedCloud, barycentric_projection, entropic_transport, sinkhorn_divergence, sinkhorn_drift,
     sinkhorn_proxy_drift,
 };
+pub use sinkhorn::{
+    PrunedSinkhornConfig, PrunedSinkhornWorkspace, pruned_sinkhorn_divergence,
+    pruned_sinkhorn_workspace_len,
+};
 pub use train::{DriftField, KernelFamily, StepReport, Trainer, TrainerConfig};
 
 /// The crate's SIMD `exp` (8 lanes), exposed for the benches' throughput bound; not a stable API.
