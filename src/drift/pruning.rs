@@ -49,12 +49,15 @@ pub(crate) const BLOCKS: usize = PRUNE_TILE / LANES;
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct PruneReport {
     /// Pairs of the dense evaluation (the mean shift: `N·(P + Q)`; the two-axis drift: those of
-    /// its row, column and affinity passes).
+    /// its row, column and affinity passes; a Sinkhorn solve: those of all its softmins).
     pub pairs: u64,
     /// Pairs actually evaluated.
     pub evaluated: u64,
     /// The largest certified bound of `‖V̂(x_i) − V(x_i)‖` over the queries (0 when nothing was
-    /// skipped), besides `f32` rounding.
+    /// skipped), besides `f32` rounding. For one solve of
+    /// [`pruned_sinkhorn_divergence`](crate::pruned_sinkhorn_divergence): the sum over its
+    /// softmins of their largest certified error `ε ln(1 + ρ_i)`, which bounds how far its
+    /// potentials are from the exact solve's after the same iterations.
     pub bound: f64,
 }
 

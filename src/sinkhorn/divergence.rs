@@ -1,6 +1,6 @@
 //! The entropic transport cost `OT_ε` and the debiased Sinkhorn divergence `S_ε`.
 
-use super::softmin::{Side, Softmins, Streaming};
+use super::softmin::{Side, Softmins};
 use super::solver::{PairState, solve_pair, solve_self};
 use super::{SinkhornConfig, SinkhornReport, SinkhornWorkspace, Solves, WeightedCloud, prepare};
 use crate::engine::chunks::Exec;
@@ -53,14 +53,7 @@ pub fn entropic_transport<const D: usize>(
 ) -> Result<(f32, SinkhornReport), Error> {
     let exec = Exec::current();
     prepare(x, y, config, workspace, Solves::Pair)?;
-    let (mut state, _, _, bias) = workspace.parts().into_pair();
-    let mut softmins = Streaming {
-        exec,
-        x: x.points,
-        y: y.points,
-        cost: config.cost,
-        bias,
-    };
+    let (mut state, _, _, mut softmins) = workspace.parts().into_streaming(exec, x, y, config);
     let report = solve_pair(&mut softmins, x, y, config, &mut state);
     let value = weighted_sum(x, state.f) + weighted_sum(y, state.g);
     #[allow(clippy::cast_possible_truncation)]
@@ -122,14 +115,8 @@ pub fn sinkhorn_divergence<const D: usize>(
 ) -> Result<SinkhornDivergence, Error> {
     let exec = Exec::current();
     prepare(x, y, config, workspace, Solves::All)?;
-    let (mut state, f_aa, g_bb, bias) = workspace.parts().into_pair();
-    let mut softmins = Streaming {
-        exec,
-        x: x.points,
-        y: y.points,
-        cost: config.cost,
-        bias,
-    };
+    let (mut state, f_aa, g_bb, mut softmins) =
+        workspace.parts().into_streaming(exec, x, y, config);
     Ok(solve_divergence(
         &mut softmins,
         x,

@@ -1,6 +1,6 @@
 //! Barycentric projections, the Sinkhorn drift `T_ab − T_aa`, and the one-shot Sinkhorn proxy.
 
-use super::softmin::{Side, Streaming, cost_rule};
+use super::softmin::{Side, cost_rule};
 use super::solver::{solve_pair, solve_self};
 use super::{SinkhornConfig, SinkhornReport, SinkhornWorkspace, Solves, WeightedCloud, prepare};
 use crate::cloud::CloudView;
@@ -118,14 +118,7 @@ pub fn barycentric_projection<const D: usize>(
     let exec = Exec::current();
     check_out(out, x.len().saturating_mul(D))?;
     prepare(x, y, config, workspace, Solves::Pair)?;
-    let (mut state, _, _, bias) = workspace.parts().into_pair();
-    let mut softmins = Streaming {
-        exec,
-        x: x.points,
-        y: y.points,
-        cost: config.cost,
-        bias,
-    };
+    let (mut state, _, _, mut softmins) = workspace.parts().into_streaming(exec, x, y, config);
     let report = solve_pair(&mut softmins, x, y, config, &mut state);
     let eps = config.epsilon();
     let rule = cost_rule(eps, config.cost);
@@ -197,14 +190,7 @@ pub fn sinkhorn_drift<const D: usize>(
     let exec = Exec::current();
     check_out(out, x.len().saturating_mul(D))?;
     prepare(x, y, config, workspace, Solves::PairAndFirst)?;
-    let (mut state, f_aa, _, bias) = workspace.parts().into_pair();
-    let mut softmins = Streaming {
-        exec,
-        x: x.points,
-        y: y.points,
-        cost: config.cost,
-        bias,
-    };
+    let (mut state, f_aa, _, mut softmins) = workspace.parts().into_streaming(exec, x, y, config);
     let report_ab = solve_pair(&mut softmins, x, y, config, &mut state);
     let report_aa = solve_self(
         &mut softmins,

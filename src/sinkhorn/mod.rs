@@ -26,8 +26,10 @@ pub use pruned::{
 pub use solver::{EpsilonSchedule, MAX_SCALING_STEPS, STALL_WINDOW, epsilon_schedule};
 
 use crate::cloud::CloudView;
+use crate::engine::chunks::Exec;
 use crate::engine::simd::EXCLUDED_LOGIT;
 use crate::error::Error;
+use softmin::Streaming;
 use solver::PairState;
 
 /// The ground cost.
@@ -536,6 +538,31 @@ impl<'a> SinkhornWorkspace<'a> {
 }
 
 impl<'w> Parts<'w> {
+    /// [`Self::into_pair`] with the bias scratch in the dense softmins of `x` and `y`.
+    #[allow(clippy::type_complexity)]
+    pub(crate) fn into_streaming<'c, const D: usize>(
+        self,
+        exec: Exec,
+        x: &WeightedCloud<'c, D>,
+        y: &WeightedCloud<'c, D>,
+        config: &SinkhornConfig,
+    ) -> (
+        PairState<'w>,
+        &'w mut [f32],
+        &'w mut [f32],
+        Streaming<'c, 'w, D>,
+    ) {
+        let (state, f_aa, g_bb, bias) = self.into_pair();
+        let softmins = Streaming {
+            exec,
+            x: x.points,
+            y: y.points,
+            cost: config.cost,
+            bias,
+        };
+        (state, f_aa, g_bb, softmins)
+    }
+
     /// The buffers of the `(a, b)` solve, the self potentials `f_aa`, `g_bb`, and the softmins'
     /// bias scratch (`n + m` values).
     #[allow(clippy::type_complexity)]
