@@ -28,40 +28,10 @@ use drifting::{
 };
 use rand_core::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
-use std::time::Instant;
 
-fn argument(name: &str, default: f64) -> f64 {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|k| args.get(k + 1))
-        .map_or(default, |v| v.parse().unwrap())
-}
-
-fn text_argument(name: &str, default: &str) -> String {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|k| args.get(k + 1))
-        .map_or(default.to_owned(), Clone::clone)
-}
-
-/// Runs `call` `repeats` times; returns the median wall time in seconds and the last result.
-fn timed<T>(repeats: usize, mut call: impl FnMut() -> T) -> (f64, Option<T>) {
-    let mut times = Vec::new();
-    let mut last = None;
-    for _ in 0..repeats {
-        let start = Instant::now();
-        last = Some(call());
-        times.push(start.elapsed().as_secs_f64());
-    }
-    (if times.is_empty() { 0.0 } else { median(times) }, last)
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
+#[path = "support/cli.rs"]
+mod cli;
+use cli::{argument, text_argument, timed};
 
 /// A cloud of `n` points drawn by `point`.
 fn cloud<const D: usize>(n: usize, mut point: impl FnMut() -> [f32; D]) -> Vec<[f32; D]> {

@@ -17,7 +17,9 @@
 //! * [`stop_gradient_loss`]: the loss and its gradient `−2V/(N·D)` for the generator.
 //! * [`sinkhorn`]: log-domain Sinkhorn (§6): [`entropic_transport`], the debiased
 //!   [`sinkhorn_divergence`], [`barycentric_projection`], the [`sinkhorn_drift`] `T_ab − T_aa` and
-//!   the one-shot [`sinkhorn_proxy_drift`], all streaming with `O(N + M)` memory.
+//!   the one-shot [`sinkhorn_proxy_drift`], all streaming with `O(N + M)` memory; and
+//!   [`pruned_sinkhorn_divergence`], the divergence with certified tile pruning of its softmins
+//!   for large 2D/3D clouds.
 //! * [`sample`]: uniform and standard normal noise from any `rand_core` generator, no `std`.
 //!
 //! ## Quick start, without a heap
@@ -164,6 +166,10 @@ pub use sinkhorn::{
     GroundCost, SinkhornConfig, SinkhornDivergence, SinkhornReport, SinkhornWorkspace, UpdateRule,
     WeightedCloud, barycentric_projection, entropic_transport, sinkhorn_divergence, sinkhorn_drift,
     sinkhorn_proxy_drift,
+};
+pub use sinkhorn::{
+    PrunedSinkhornConfig, PrunedSinkhornWorkspace, pruned_sinkhorn_divergence,
+    pruned_sinkhorn_workspace_len,
 };
 pub use train::{DriftField, KernelFamily, StepReport, Trainer, TrainerConfig};
 

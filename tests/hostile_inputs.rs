@@ -19,14 +19,16 @@ use drifting::schedule::AnnealingSchedule;
 use drifting::sinkhorn::{checked_sinkhorn_proxy_scratch_len, sinkhorn_proxy_scratch_len};
 use drifting::{
     Activation, Adam, AdamState, CloudView, Dataset, DriftField, Error, GroundCost, Kernel,
-    KernelFamily, MeanShiftConfig, Mlp, MmdFlowConfig, MultiTemperatureConfig, Negatives, SelfMask,
-    SinkhornConfig, SinkhornWorkspace, SlicedWassersteinDriftConfig, Trainer, TrainerConfig,
-    TwoAxisConfig, UpdateRule, WeightedCloud, barycentric_projection, entropic_transport,
-    mean_shift_drift, mean_shift_vjp, mean_shift_vjp_scratch_len, mmd_flow_drift,
-    multi_temperature_drift, multi_temperature_scratch_len, multi_temperature_vjp,
-    multi_temperature_vjp_scratch_len, sinkhorn_divergence, sinkhorn_drift, sinkhorn_proxy_drift,
-    sliced_wasserstein_drift, sliced_wasserstein_drift_scratch_len, stop_gradient_loss,
-    two_axis_scratch_len, two_axis_softmax_drift, two_axis_vjp, two_axis_vjp_scratch_len,
+    KernelFamily, MeanShiftConfig, Mlp, MmdFlowConfig, MultiTemperatureConfig, Negatives,
+    PrunedSinkhornConfig, PrunedSinkhornWorkspace, SelfMask, SinkhornConfig, SinkhornWorkspace,
+    SlicedWassersteinDriftConfig, Trainer, TrainerConfig, TwoAxisConfig, UpdateRule, WeightedCloud,
+    barycentric_projection, entropic_transport, mean_shift_drift, mean_shift_vjp,
+    mean_shift_vjp_scratch_len, mmd_flow_drift, multi_temperature_drift,
+    multi_temperature_scratch_len, multi_temperature_vjp, multi_temperature_vjp_scratch_len,
+    pruned_sinkhorn_divergence, pruned_sinkhorn_workspace_len, sinkhorn_divergence, sinkhorn_drift,
+    sinkhorn_proxy_drift, sliced_wasserstein_drift, sliced_wasserstein_drift_scratch_len,
+    stop_gradient_loss, two_axis_scratch_len, two_axis_softmax_drift, two_axis_vjp,
+    two_axis_vjp_scratch_len,
 };
 use rand_core::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
@@ -349,6 +351,49 @@ fn kernel_drifts_give_typed_errors_or_finite_fields() {
     }
 }
 
+/// The pruned Sinkhorn divergence with fresh buffers sized for `a` and `b` (lengths that
+/// overflow are refused before any buffer is made); returns its potentials as well.
+fn pruned(
+    a: &WeightedCloud<'_, 2>,
+    b: &WeightedCloud<'_, 2>,
+    sinkhorn: &SinkhornConfig,
+    tolerance: f32,
+) -> Result<
+    (
+        drifting::SinkhornDivergence,
+        [drifting::PruneReport; 3],
+        Vec<f32>,
+    ),
+    Error,
+> {
+    let (n, m) = (a.len(), b.len());
+    let (keys, points, boxes, values) =
+        pruned_sinkhorn_workspace_len(n, m).ok_or(Error::InvalidParameter { input: "n + m" })?;
+    let empty = drifting::spatial::BoundingBox {
+        min: [0.0; 2],
+        max: [0.0; 2],
+        count: 0,
+    };
+    let mut buffer = vec![0.0; SinkhornWorkspace::required_len(n, m)];
+    let mut workspace = PrunedSinkhornWorkspace {
+        sinkhorn: SinkhornWorkspace::new(&mut buffer, n, m)?,
+        spatial: drifting::PrunedWorkspace {
+            keys: &mut vec![0; keys],
+            points: &mut vec![[0.0; 2]; points],
+            boxes: &mut vec![empty; boxes],
+        },
+        values: &mut vec![0.0; values],
+    };
+    let config = PrunedSinkhornConfig {
+        sinkhorn: *sinkhorn,
+        tolerance,
+    };
+    let (divergence, reports) = pruned_sinkhorn_divergence(a, b, &config, &mut workspace)?;
+    let s = &workspace.sinkhorn;
+    let potentials = [s.f(), s.g(), s.f_aa(), s.g_bb()].concat();
+    Ok((divergence, reports, potentials))
+}
+
 #[test]
 fn sinkhorn_routines_give_typed_errors_or_finite_results() {
     let configs = |blur: f32| {
@@ -420,6 +465,23 @@ fn sinkhorn_routines_give_typed_errors_or_finite_results() {
                         || sinkhorn_divergence(&a, &b, &config, &mut workspace),
                         |s| floats(&[s.value, s.transport_ab, s.transport_aa, s.transport_bb]),
                     );
+                    for tolerance in [1e-6, 0.0, f32::NAN] {
+                        contract!(
+                            &format!("pruned_sinkhorn_divergence {what} tolerance {tolerance}"),
+                            || pruned(&a, &b, &config, tolerance),
+                            |(s, reports, potentials)| {
+                                let mut out = floats(&[
+                                    s.value,
+                                    s.transport_ab,
+                                    s.transport_aa,
+                                    s.transport_bb,
+                                ]);
+                                out.extend(reports.iter().map(|r| r.bound));
+                                out.extend(floats(potentials));
+                                out
+                            },
+                        );
+                    }
                     let mut out = vec![0.0; 2 * n];
                     contract!(
                         &format!("barycentric_projection {what}"),
@@ -459,6 +521,15 @@ fn sinkhorn_routines_give_typed_errors_or_finite_results() {
                     &format!("entropic_transport {xn} vs {yn}, weights {w:?}"),
                     || entropic_transport(&a, &b, &SinkhornConfig::default(), &mut workspace),
                     |(v, _)| vec![f64::from(*v)],
+                );
+                contract!(
+                    &format!("pruned_sinkhorn_divergence {xn} vs {yn}, weights {w:?}"),
+                    || pruned(&a, &b, &SinkhornConfig::default(), 1e-6),
+                    |(s, _, potentials)| {
+                        let mut out = floats(&[s.value]);
+                        out.extend(floats(potentials));
+                        out
+                    },
                 );
             }
             let mut buffer = vec![0.0; SinkhornWorkspace::required_len(n + 1, m)];

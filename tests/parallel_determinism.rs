@@ -724,3 +724,76 @@ fn pruned_two_axis_is_bitwise_serial_at_every_thread_count() {
     };
     assert_deterministic("pruned two-axis drift", run(), run);
 }
+
+#[test]
+fn pruned_sinkhorn_is_bitwise_serial_at_every_thread_count() {
+    use drifting::spatial::BoundingBox;
+    use drifting::{
+        PrunedSinkhornConfig, PrunedSinkhornWorkspace, PrunedWorkspace, pruned_sinkhorn_divergence,
+        pruned_sinkhorn_workspace_len,
+    };
+    // Unit-scale clouds (1003 and 777 points: partial tiles), non-uniform weights, blur 0.02.
+    let x = points(&cloud(46, N, 0.3, 0.0));
+    let y = points(&cloud(47, P, 0.3, 0.1));
+    let raw: Vec<f64> = (0..N).map(|i| 1.0 + (i % 5) as f64).collect();
+    let total: f64 = raw.iter().sum();
+    #[allow(clippy::cast_possible_truncation)]
+    let a: Vec<f32> = raw.iter().map(|w| (w / total) as f32).collect();
+    let run = || {
+        let mut all = Vec::new();
+        for update in [UpdateRule::Alternating, UpdateRule::Symmetric] {
+            let config = PrunedSinkhornConfig {
+                sinkhorn: SinkhornConfig {
+                    blur: 0.02,
+                    update,
+                    max_iterations: 200,
+                    ..SinkhornConfig::new()
+                },
+                tolerance: 1e-6,
+            };
+            let (keys, pts, boxes, values) = pruned_sinkhorn_workspace_len(N, P).unwrap();
+            let empty = BoundingBox {
+                min: [0.0; 2],
+                max: [0.0; 2],
+                count: 0,
+            };
+            let mut buffer = vec![0.0; SinkhornWorkspace::required_len(N, P)];
+            let mut workspace = PrunedSinkhornWorkspace {
+                sinkhorn: SinkhornWorkspace::new(&mut buffer, N, P).unwrap(),
+                spatial: PrunedWorkspace {
+                    keys: &mut vec![0_u64; keys],
+                    points: &mut vec![[0.0_f32; 2]; pts],
+                    boxes: &mut vec![empty; boxes],
+                },
+                values: &mut vec![0.0_f32; values],
+            };
+            let (d, reports) = pruned_sinkhorn_divergence(
+                &WeightedCloud::weighted(CloudView::from_points(&x), &a),
+                &WeightedCloud::uniform(CloudView::from_points(&y)),
+                &config,
+                &mut workspace,
+            )
+            .unwrap();
+            all.extend(bits(&[
+                d.value,
+                d.transport_ab,
+                d.transport_aa,
+                d.transport_bb,
+            ]));
+            for r in d.reports {
+                all.extend(report_bits(&r));
+            }
+            for r in reports {
+                assert!(r.evaluated < r.pairs);
+                all.extend([r.evaluated as u32, (r.evaluated >> 32) as u32]);
+                all.extend([r.bound.to_bits() as u32, (r.bound.to_bits() >> 32) as u32]);
+            }
+            let s = &workspace.sinkhorn;
+            for potential in [s.f(), s.g(), s.f_aa(), s.g_bb()] {
+                all.extend(bits(potential));
+            }
+        }
+        all
+    };
+    assert_deterministic("pruned Sinkhorn divergence", run(), run);
+}

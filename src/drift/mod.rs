@@ -19,7 +19,7 @@ pub mod multi_temperature_vjp;
 pub mod operator;
 pub mod pruned_mean_shift;
 pub mod pruned_two_axis;
-mod pruning;
+pub(crate) mod pruning;
 pub mod sliced_wasserstein_drift;
 pub mod two_axis;
 pub mod two_axis_vjp;

@@ -50,15 +50,15 @@
 
 use crate::cloud::CloudView;
 use crate::drift::pruning::{
-    BLOCKS, Family, HalfColumn, LaneTile, PRUNE_TILE, PruneReport, PrunedWorkspace, Sorted,
-    SortedClouds, TileField, check_lengths, check_tolerance, check_workspace, lane_sums, map_tiles,
-    norm, pruned_sums, scatter_query_tiles, spatial_workspace_len,
+    BLOCKS, Family, LaneTile, PRUNE_TILE, PruneReport, PrunedWorkspace, Sorted, SortedClouds,
+    TargetBias, TileField, check_lengths, check_tolerance, check_workspace, lane_sums, norm,
+    pruned_log_sum_exp, pruned_sums, scatter_query_tiles, spatial_workspace_len,
 };
 use crate::drift::two_axis::{SelfMask, TwoAxisConfig};
 use crate::drift::{Negatives, validate_clouds};
 use crate::engine::affinity::log_add_exp;
 use crate::engine::chunks::Exec;
-use crate::engine::simd::{F32s, LANES, OnlineLogSumExp};
+use crate::engine::simd::F32s;
 use crate::engine::{
     DisplacementSums, LogitRule, Shape, check_kernel_range, dispatch_shape, is_laplace,
 };
@@ -206,17 +206,10 @@ struct Sweep<'s, 'w, const D: usize> {
 struct Normalisers<'a> {
     rows: &'a [f32],
     row_ratios: &'a [f32],
-    positives: HalfColumn<'a>,
-    negatives: HalfColumn<'a>,
+    positives: TargetBias<'a>,
+    negatives: TargetBias<'a>,
     /// `ρc`: the largest column ratio.
     column_ratio: f64,
-}
-
-/// `f32` not below a ratio in `[0, 1]` (the cast rounds to nearest: 6e-8 relative, under the
-/// margin).
-#[allow(clippy::cast_possible_truncation)]
-fn ratio_up(ratio: f64) -> f32 {
-    (ratio * (1.0 + 1e-6)) as f32
 }
 
 impl<'w, const D: usize> Sweep<'_, 'w, D> {
@@ -295,13 +288,18 @@ impl<'w, const D: usize> Sweep<'_, 'w, D> {
         let normalisers = Normalisers {
             rows,
             row_ratios,
-            positives: HalfColumn {
+            // The affinity logits carry `−ĉ_j/2`: each tile's bound takes its smallest `ĉ`.
+            positives: TargetBias {
                 values: pos_columns,
-                tile_min: pos_min,
+                factor: -0.5,
+                tile_extreme: pos_min,
+                spread: 0.0,
             },
-            negatives: HalfColumn {
+            negatives: TargetBias {
                 values: neg_columns,
-                tile_min: neg_min,
+                factor: -0.5,
+                tile_extreme: neg_min,
+                spread: 0.0,
             },
             column_ratio,
         };
@@ -314,45 +312,26 @@ impl<'w, const D: usize> Sweep<'_, 'w, D> {
         )
     }
 
-    /// One normaliser pass: for every tile of `lanes`, the pruned log-sum-exp of its points'
-    /// logits against `families` into `log_totals` (sorted order), and their ratios `ρ` into
-    /// `ratios` (the larger of the value there and the new one); returns the largest ratio.
+    /// One normaliser pass ([`pruned_log_sum_exp`] with this sweep's rule and tolerance).
     fn normaliser_pass<S: Shape>(
         &self,
         exec: Exec,
         lanes: &Sorted<'w, D>,
         families: &[Family<'_, 'w, D>],
         log_totals: &mut [f32],
-        mut ratios: Option<&mut [f32]>,
+        ratios: Option<&mut [f32]>,
         report: &mut PruneReport,
     ) -> f64 {
-        let mut largest = 0.0_f64;
-        let tile_sums = |j: usize| {
-            let tile = LaneTile::new(lanes, j)?;
-            let mut sums = [OnlineLogSumExp::new(); BLOCKS];
-            let pruned =
-                pruned_sums::<S, _, D>(&tile, families, &self.rule, self.tolerance, &mut sums);
-            let values = lane_sums(&tile, &sums, &pruned, |_| [[0.0; LANES]; D]);
-            Some((values, pruned.pairs, pruned.evaluated, tile.points.len()))
-        };
-        map_tiles(exec, lanes.tiles(), tile_sums, |j, result| {
-            let Some((values, pairs, evaluated, count)) = result else {
-                return;
-            };
-            report.pairs += pairs;
-            report.evaluated += evaluated;
-            let start = j * PRUNE_TILE;
-            for (k, lane) in values.iter().enumerate().take(count) {
-                if let Some(slot) = log_totals.get_mut(start + k) {
-                    *slot = lane.log_total;
-                }
-                if let Some(slot) = ratios.as_deref_mut().and_then(|r| r.get_mut(start + k)) {
-                    *slot = slot.max(ratio_up(lane.ratio));
-                }
-                largest = largest.max(lane.ratio);
-            }
-        });
-        largest
+        pruned_log_sum_exp::<S, D>(
+            exec,
+            lanes,
+            families,
+            &self.rule,
+            self.tolerance,
+            log_totals,
+            ratios,
+            report,
+        )
     }
 
     /// The field of query tile `b` (in Morton order), its bound and its share of the report.
@@ -367,11 +346,11 @@ impl<'w, const D: usize> Sweep<'_, 'w, D> {
             (&self.clouds.positives, false, normalisers.positives),
             (self.clouds.negatives(), self.is_self, normalisers.negatives),
         ]
-        .map(|(cloud, masked, half_column)| {
+        .map(|(cloud, masked, bias)| {
             let family = Family {
                 cloud,
                 masked,
-                half_column: Some(half_column),
+                bias: Some(bias),
             };
             let mut sums = [DisplacementSums::<D>::new(); BLOCKS];
             let pruned =

@@ -1,5 +1,6 @@
 //! The machinery of certified tile pruning, shared by the pruned drifts
-//! (`pruned_mean_shift.rs`, `pruned_two_axis.rs`).
+//! (`pruned_mean_shift.rs`, `pruned_two_axis.rs`) and the pruned Sinkhorn softmins
+//! (`src/sinkhorn/pruned.rs`).
 //!
 //! Every cloud is put in Morton order (`spatial.rs`) in the caller's workspace and cut into tiles
 //! of [`PRUNE_TILE`] points with bounding boxes. A *lane tile* (one tile of the cloud whose
@@ -9,13 +10,15 @@
 //! family carries per-target biases `−c_j/2`, the largest bias of the tile). Then
 //! ([`pruned_sums`]):
 //!
-//! 1. **Near tiles first, exactly**: every target tile with `u_J ≥ max_J u_J − 1`, giving each
-//!    lane a partial normaliser `Ŝ_i = Σ_j e^{l_ij}`; `L = min_i ln Ŝ_i` over the lane tile.
+//! 1. **Near tiles first, exactly**: every target tile with `u_J ≥ max_J u_J − 1` (minus the
+//!    biases' spread within tiles, [`TargetBias`]), giving each lane a partial normaliser
+//!    `Ŝ_i = Σ_j e^{l_ij}`; `L = min_i ln Ŝ_i` over the lane tile.
 //! 2. **The far tiles within budget are skipped**: the other tiles' points are counted in buckets
 //!    of `u_J` (1/8 wide); a bucket of `C_b` points whose bounds are at most `t_b` (its upper
 //!    edge) weighs `C_b e^{t_b} ≥ Σ_{J ∈ b} c_J e^{u_J}` (`c_J` points per tile); from the
 //!    farthest bucket on, whole buckets are given to skipping as long as their weights stay
-//!    within `ε e^{L}` (`ε` the tolerance). One `exp` per bucket, none per tile pair. Every tile of those buckets is skipped, every other one summed exactly, in tile
+//!    within `ε e^{L}` (`ε` the tolerance): one `exp` per bucket, none per tile pair. Every tile
+//!    of those buckets is skipped, every other one summed exactly, in tile
 //!    order.
 //!
 //! So the skipped mass of lane `i` is at most `ρ_i·Ŝ_i` with `ρ_i = Σ_{skipped b} C_b e^{t_b − ln Ŝ_i}
@@ -49,12 +52,15 @@ pub(crate) const BLOCKS: usize = PRUNE_TILE / LANES;
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct PruneReport {
     /// Pairs of the dense evaluation (the mean shift: `N·(P + Q)`; the two-axis drift: those of
-    /// its row, column and affinity passes).
+    /// its row, column and affinity passes; a Sinkhorn solve: those of all its softmins).
     pub pairs: u64,
     /// Pairs actually evaluated.
     pub evaluated: u64,
     /// The largest certified bound of `‖V̂(x_i) − V(x_i)‖` over the queries (0 when nothing was
-    /// skipped), besides `f32` rounding.
+    /// skipped), besides `f32` rounding. For one solve of
+    /// [`pruned_sinkhorn_divergence`](crate::pruned_sinkhorn_divergence): the sum over its
+    /// softmins of their largest certified error `ε ln(1 + ρ_i)`, which bounds how far its
+    /// potentials are from the exact solve's after the same iterations.
     pub bound: f64,
 }
 
@@ -169,12 +175,13 @@ impl<const D: usize> Sorted<'_, D> {
     }
 }
 
-/// The clouds of a pruned drift in Morton order, and the queries' order (`(key << 32) | index`
-/// per sorted position).
+/// The clouds of a pruned drift in Morton order, and the queries' and positives' orders
+/// (`(key << 32) | index` per sorted position).
 pub(crate) struct SortedClouds<'w, const D: usize> {
     pub(crate) queries: Sorted<'w, D>,
     pub(crate) order: &'w [u64],
     pub(crate) positives: Sorted<'w, D>,
+    pub(crate) positive_order: &'w [u64],
     /// `None` when the negatives are the queries.
     pub(crate) negatives: Option<Sorted<'w, D>>,
 }
@@ -193,7 +200,8 @@ impl<'w, const D: usize> SortedClouds<'w, D> {
     ) -> Result<Self, Error> {
         let (queries, order, keys, points, boxes) =
             sort_cloud(queries, workspace.keys, workspace.points, workspace.boxes)?;
-        let (positives, _, keys, points, boxes) = sort_cloud(positives, keys, points, boxes)?;
+        let (positives, positive_order, keys, points, boxes) =
+            sort_cloud(positives, keys, points, boxes)?;
         let negatives = match negatives {
             Some(cloud) => Some(sort_cloud(cloud, keys, points, boxes)?.0),
             None => None,
@@ -202,6 +210,7 @@ impl<'w, const D: usize> SortedClouds<'w, D> {
             queries,
             order,
             positives,
+            positive_order,
             negatives,
         })
     }
@@ -331,12 +340,32 @@ impl<const D: usize> Sink<D> for DisplacementSums<D> {
     }
 }
 
-/// Per-target log-normalisers entering the logits as `l_ij − c_j/2` (the two-axis affinity
-/// pass): the values in the family's sorted order and their minimum per tile.
+/// Per-target biases entering the logits as `l_ij + factor·v_j`: the two-axis affinity pass's
+/// `−c_j/2` (column log-normalisers `v = c`, factor `−½`) and the Sinkhorn softmin's
+/// `log b_j + g_j/ε` (factor 1). The values in the family's sorted order, and per tile the value
+/// that makes `factor·v` largest (the tile's minimum for a negative factor, its maximum for a
+/// positive one), which enters the tile's logit bound.
+///
+/// `spread` widens the near set (step 1 of the module documentation) by that many logit units:
+/// the tile bound takes the tile's largest bias, so when the biases vary within tiles by up to
+/// `spread`, the tiles holding a lane's largest logits can sit that far below the largest bound.
+/// Any width keeps the certificate; 0 keeps the near set of unbiased families.
 #[derive(Clone, Copy)]
-pub(crate) struct HalfColumn<'a> {
+pub(crate) struct TargetBias<'a> {
     pub(crate) values: &'a [f32],
-    pub(crate) tile_min: &'a [f32],
+    pub(crate) factor: f32,
+    pub(crate) tile_extreme: &'a [f32],
+    pub(crate) spread: f32,
+}
+
+impl TargetBias<'_> {
+    /// The largest bias `factor·v_j` of tile `j` (`+∞` past the end: such a tile is never
+    /// skipped).
+    fn tile_bound(&self, j: usize) -> f64 {
+        self.tile_extreme
+            .get(j)
+            .map_or(f64::INFINITY, |&v| f64::from(self.factor) * f64::from(v))
+    }
 }
 
 /// One family of target tiles of a pruned sweep.
@@ -346,8 +375,8 @@ pub(crate) struct Family<'s, 'w, const D: usize> {
     /// The family is the lane cloud itself: the self-pairs of the tile with the lane tile's
     /// index are masked (by the logit rule's mask).
     pub(crate) masked: bool,
-    /// `−c_j/2` added to every logit.
-    pub(crate) half_column: Option<HalfColumn<'s>>,
+    /// Per-target biases added to every logit.
+    pub(crate) bias: Option<TargetBias<'s>>,
 }
 
 impl<'s, 'w, const D: usize> Family<'s, 'w, D> {
@@ -356,7 +385,7 @@ impl<'s, 'w, const D: usize> Family<'s, 'w, D> {
         Self {
             cloud,
             masked,
-            half_column: None,
+            bias: None,
         }
     }
 }
@@ -446,9 +475,7 @@ pub(crate) fn pruned_sums<S: Shape, K: Sink<D>, const D: usize>(
     let bound = |family: &Family<'_, '_, D>, j: usize, target: &BoundingBox<D>| {
         let (lower, upper) = lanes.bounds.squared_distance_bounds(target);
         let logit = f64::from(logit_bound(lower));
-        let bias = family.half_column.map_or(0.0, |c| {
-            -0.5 * f64::from(c.tile_min.get(j).copied().unwrap_or(f32::NEG_INFINITY))
-        });
+        let bias = family.bias.map_or(0.0, |b| b.tile_bound(j));
         let u = logit + bias + 1e-6 * (1.0 + logit.abs() + bias.abs());
         (u, upper)
     };
@@ -465,7 +492,11 @@ pub(crate) fn pruned_sums<S: Shape, K: Sink<D>, const D: usize>(
     let u_max = tiles()
         .map(|(family, j, target)| bound(family, j, target).0)
         .fold(f64::NEG_INFINITY, f64::max);
-    let near = u_max - 1.0;
+    let widening = families
+        .iter()
+        .filter_map(|f| f.bias.map(|b| f64::from(b.spread)))
+        .fold(0.0, f64::max);
+    let near = u_max - 1.0 - widening;
     let targets: usize = families.iter().map(|f| f.cloud.points.len()).sum();
     let mut out = Pruned {
         pairs: lanes.points.len() as u64 * targets as u64,
@@ -571,13 +602,10 @@ fn exact<S: Shape, K: Sink<D>, const D: usize>(
         CloudView::from_points(members),
         family.masked && j == lanes.index,
     );
-    if let Some(column) = family.half_column {
+    if let Some(bias) = family.bias {
         let start = j * PRUNE_TILE;
-        let values = column
-            .values
-            .get(start..start + members.len())
-            .unwrap_or(&[]);
-        partners = partners.with_bias(values, -0.5);
+        let values = bias.values.get(start..start + members.len()).unwrap_or(&[]);
+        partners = partners.with_bias(values, bias.factor);
     }
     for (block, sink) in lanes.blocks().iter().zip(sums.iter_mut()) {
         sweep::<D, S>(block, &partners, rule, |tile| {
@@ -585,6 +613,57 @@ fn exact<S: Shape, K: Sink<D>, const D: usize>(
         });
     }
     lanes.points.len() as u64 * members.len() as u64
+}
+
+/// `f32` not below a ratio in `[0, 1]` (the cast rounds to nearest: 6e-8 relative, under the
+/// margin).
+#[allow(clippy::cast_possible_truncation)]
+fn ratio_up(ratio: f64) -> f32 {
+    (ratio * (1.0 + 1e-6)) as f32
+}
+
+/// One pruned log-sum-exp pass: for every tile of `lanes`, the pruned log-normaliser
+/// `ln Ŝ_i` of its points' logits against `families` into `log_totals` (sorted order), and
+/// their ratios `ρ_i` ([`Pruned::ratio`]) into `ratios` (the larger of the value there and the
+/// new one, rounded up); the pairs onto `report`. Returns the largest ratio. The exact
+/// normaliser is `S_i ∈ [Ŝ_i, (1 + ρ_i)Ŝ_i]`, `ρ_i ≤ tolerance`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn pruned_log_sum_exp<S: Shape, const D: usize>(
+    exec: Exec,
+    lanes: &Sorted<'_, D>,
+    families: &[Family<'_, '_, D>],
+    rule: &LogitRule,
+    tolerance: f32,
+    log_totals: &mut [f32],
+    mut ratios: Option<&mut [f32]>,
+    report: &mut PruneReport,
+) -> f64 {
+    let mut largest = 0.0_f64;
+    let tile_sums = |j: usize| {
+        let tile = LaneTile::new(lanes, j)?;
+        let mut sums = [OnlineLogSumExp::new(); BLOCKS];
+        let pruned = pruned_sums::<S, _, D>(&tile, families, rule, tolerance, &mut sums);
+        let values = lane_sums(&tile, &sums, &pruned, |_| [[0.0; LANES]; D]);
+        Some((values, pruned.pairs, pruned.evaluated, tile.points.len()))
+    };
+    map_tiles(exec, lanes.tiles(), tile_sums, |j, result| {
+        let Some((values, pairs, evaluated, count)) = result else {
+            return;
+        };
+        report.pairs += pairs;
+        report.evaluated += evaluated;
+        let start = j * PRUNE_TILE;
+        for (k, lane) in values.iter().enumerate().take(count) {
+            if let Some(slot) = log_totals.get_mut(start + k) {
+                *slot = lane.log_total;
+            }
+            if let Some(slot) = ratios.as_deref_mut().and_then(|r| r.get_mut(start + k)) {
+                *slot = slot.max(ratio_up(lane.ratio));
+            }
+            largest = largest.max(lane.ratio);
+        }
+    });
+    largest
 }
 
 /// `consume(b, map(b))` for every tile `b < tiles`, in tile order: serially, or with feature

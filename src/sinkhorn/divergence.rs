@@ -1,6 +1,7 @@
 //! The entropic transport cost `OT_ε` and the debiased Sinkhorn divergence `S_ε`.
 
-use super::solver::{solve_pair, solve_self};
+use super::softmin::{Side, Softmins};
+use super::solver::{PairState, solve_pair, solve_self};
 use super::{SinkhornConfig, SinkhornReport, SinkhornWorkspace, Solves, WeightedCloud, prepare};
 use crate::engine::chunks::Exec;
 use crate::error::Error;
@@ -52,8 +53,8 @@ pub fn entropic_transport<const D: usize>(
 ) -> Result<(f32, SinkhornReport), Error> {
     let exec = Exec::current();
     prepare(x, y, config, workspace, Solves::Pair)?;
-    let (mut state, ..) = workspace.parts().into_pair();
-    let report = solve_pair(exec, x, y, config, &mut state);
+    let (mut state, _, _, mut softmins) = workspace.parts().into_streaming(exec, x, y, config);
+    let report = solve_pair(&mut softmins, x, y, config, &mut state);
     let value = weighted_sum(x, state.f) + weighted_sum(y, state.g);
     #[allow(clippy::cast_possible_truncation)]
     Ok((value as f32, report))
@@ -114,39 +115,62 @@ pub fn sinkhorn_divergence<const D: usize>(
 ) -> Result<SinkhornDivergence, Error> {
     let exec = Exec::current();
     prepare(x, y, config, workspace, Solves::All)?;
-    let (mut state, f_aa, g_bb) = workspace.parts().into_pair();
-    let report_ab = solve_pair(exec, x, y, config, &mut state);
+    let (mut state, f_aa, g_bb, mut softmins) =
+        workspace.parts().into_streaming(exec, x, y, config);
+    Ok(solve_divergence(
+        &mut softmins,
+        x,
+        y,
+        config,
+        &mut state,
+        f_aa,
+        g_bb,
+    ))
+}
+
+/// The three solves of `S_ε` with the softmins of `softmins` (its cloud [`Side::X`] is `x`,
+/// [`Side::Y`] is `y`), and the divergence from their potentials (`state`, `f_aa`, `g_bb`).
+pub(crate) fn solve_divergence<const D: usize>(
+    softmins: &mut impl Softmins,
+    x: &WeightedCloud<'_, D>,
+    y: &WeightedCloud<'_, D>,
+    config: &SinkhornConfig,
+    state: &mut PairState<'_>,
+    f_aa: &mut [f32],
+    g_bb: &mut [f32],
+) -> SinkhornDivergence {
+    let report_ab = solve_pair(softmins, x, y, config, state);
     let (xs, ys) = (&x.points, &y.points);
     let report_aa = solve_self(
-        exec,
+        softmins,
+        Side::X,
         x,
         ys,
         config,
         f_aa,
         state.log_a,
         state.tmp_f,
-        state.bias,
     );
     let report_bb = solve_self(
-        exec,
+        softmins,
+        Side::Y,
         y,
         xs,
         config,
         g_bb,
         state.log_b,
         state.tmp_g,
-        state.bias,
     );
     let (transport_f, transport_g) = (weighted_sum(x, state.f), weighted_sum(y, state.g));
     let half_aa = weighted_sum(x, f_aa);
     let half_bb = weighted_sum(y, g_bb);
     let value = transport_f - half_aa + transport_g - half_bb;
     #[allow(clippy::cast_possible_truncation)]
-    Ok(SinkhornDivergence {
+    SinkhornDivergence {
         value: value as f32,
         transport_ab: (transport_f + transport_g) as f32,
         transport_aa: (2.0 * half_aa) as f32,
         transport_bb: (2.0 * half_bb) as f32,
         reports: [report_ab, report_aa, report_bb],
-    })
+    }
 }

@@ -1,6 +1,6 @@
 //! Barycentric projections, the Sinkhorn drift `T_ab − T_aa`, and the one-shot Sinkhorn proxy.
 
-use super::softmin::cost_rule;
+use super::softmin::{Side, cost_rule};
 use super::solver::{solve_pair, solve_self};
 use super::{SinkhornConfig, SinkhornReport, SinkhornWorkspace, Solves, WeightedCloud, prepare};
 use crate::cloud::CloudView;
@@ -118,13 +118,23 @@ pub fn barycentric_projection<const D: usize>(
     let exec = Exec::current();
     check_out(out, x.len().saturating_mul(D))?;
     prepare(x, y, config, workspace, Solves::Pair)?;
-    let (mut state, ..) = workspace.parts().into_pair();
-    let report = solve_pair(exec, x, y, config, &mut state);
+    let (mut state, _, _, mut softmins) = workspace.parts().into_streaming(exec, x, y, config);
+    let report = solve_pair(&mut softmins, x, y, config, &mut state);
     let eps = config.epsilon();
     let rule = cost_rule(eps, config.cost);
     let (g, log_b) = (&*state.g, state.log_b);
     displacement_to(
-        exec, &x.points, &y.points, log_b, g, eps, state.bias, &rule, 1.0, false, out,
+        exec,
+        &x.points,
+        &y.points,
+        log_b,
+        g,
+        eps,
+        softmins.bias,
+        &rule,
+        1.0,
+        false,
+        out,
     );
     for (d, column) in out.chunks_exact_mut(x.len().max(1)).enumerate() {
         for (o, p) in column.iter_mut().zip(x.points.points()) {
@@ -180,26 +190,26 @@ pub fn sinkhorn_drift<const D: usize>(
     let exec = Exec::current();
     check_out(out, x.len().saturating_mul(D))?;
     prepare(x, y, config, workspace, Solves::PairAndFirst)?;
-    let (mut state, f_aa, _) = workspace.parts().into_pair();
-    let report_ab = solve_pair(exec, x, y, config, &mut state);
+    let (mut state, f_aa, _, mut softmins) = workspace.parts().into_streaming(exec, x, y, config);
+    let report_ab = solve_pair(&mut softmins, x, y, config, &mut state);
     let report_aa = solve_self(
-        exec,
+        &mut softmins,
+        Side::X,
         x,
         &y.points,
         config,
         f_aa,
         state.log_a,
         state.tmp_f,
-        state.bias,
     );
     let eps = config.epsilon();
     let rule = cost_rule(eps, config.cost);
-    let (g, log_a, log_b) = (&*state.g, state.log_a, state.log_b);
+    let (g, log_a, log_b, bias) = (&*state.g, state.log_a, state.log_b, softmins.bias);
     displacement_to(
-        exec, &x.points, &y.points, log_b, g, eps, state.bias, &rule, 1.0, false, out,
+        exec, &x.points, &y.points, log_b, g, eps, bias, &rule, 1.0, false, out,
     );
     displacement_to(
-        exec, &x.points, &x.points, log_a, f_aa, eps, state.bias, &rule, -1.0, true, out,
+        exec, &x.points, &x.points, log_a, f_aa, eps, bias, &rule, -1.0, true, out,
     );
     Ok([report_ab, report_aa])
 }

@@ -10,6 +10,7 @@
 
 mod divergence;
 mod drift;
+mod pruned;
 mod softmin;
 mod solver;
 
@@ -18,11 +19,17 @@ pub use drift::{
     SinkhornProxy, barycentric_projection, checked_sinkhorn_proxy_scratch_len, sinkhorn_drift,
     sinkhorn_proxy_drift, sinkhorn_proxy_scratch_len,
 };
+pub use pruned::{
+    PrunedSinkhornConfig, PrunedSinkhornWorkspace, pruned_sinkhorn_divergence,
+    pruned_sinkhorn_workspace_len,
+};
 pub use solver::{EpsilonSchedule, MAX_SCALING_STEPS, STALL_WINDOW, epsilon_schedule};
 
 use crate::cloud::CloudView;
+use crate::engine::chunks::Exec;
 use crate::engine::simd::EXCLUDED_LOGIT;
 use crate::error::Error;
+use softmin::Streaming;
 use solver::PairState;
 
 /// The ground cost.
@@ -531,8 +538,35 @@ impl<'a> SinkhornWorkspace<'a> {
 }
 
 impl<'w> Parts<'w> {
-    /// The buffers of the `(a, b)` solve, and the self potentials `f_aa`, `g_bb`.
-    pub(crate) fn into_pair(self) -> (PairState<'w>, &'w mut [f32], &'w mut [f32]) {
+    /// [`Self::into_pair`] with the bias scratch in the dense softmins of `x` and `y`.
+    #[allow(clippy::type_complexity)]
+    pub(crate) fn into_streaming<'c, const D: usize>(
+        self,
+        exec: Exec,
+        x: &WeightedCloud<'c, D>,
+        y: &WeightedCloud<'c, D>,
+        config: &SinkhornConfig,
+    ) -> (
+        PairState<'w>,
+        &'w mut [f32],
+        &'w mut [f32],
+        Streaming<'c, 'w, D>,
+    ) {
+        let (state, f_aa, g_bb, bias) = self.into_pair();
+        let softmins = Streaming {
+            exec,
+            x: x.points,
+            y: y.points,
+            cost: config.cost,
+            bias,
+        };
+        (state, f_aa, g_bb, softmins)
+    }
+
+    /// The buffers of the `(a, b)` solve, the self potentials `f_aa`, `g_bb`, and the softmins'
+    /// bias scratch (`n + m` values).
+    #[allow(clippy::type_complexity)]
+    pub(crate) fn into_pair(self) -> (PairState<'w>, &'w mut [f32], &'w mut [f32], &'w mut [f32]) {
         let state = PairState {
             f: self.f_ab,
             g: self.g_ab,
@@ -540,9 +574,8 @@ impl<'w> Parts<'w> {
             log_b: self.log_b,
             tmp_f: self.tmp_n,
             tmp_g: self.tmp_m,
-            bias: self.bias,
         };
-        (state, self.f_aa, self.g_bb)
+        (state, self.f_aa, self.g_bb, self.bias)
     }
 }
 

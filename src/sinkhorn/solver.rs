@@ -1,10 +1,9 @@
 //! The Sinkhorn iterations: ε-scaling schedule, alternating and symmetric updates, and the one
 //! stop rule both share (marginal error of the pair that is returned, tolerance, cap, stall).
 
-use super::softmin::{marginal_error, softmin};
-use super::{GroundCost, SinkhornConfig, SinkhornReport, UpdateRule, WeightedCloud};
+use super::softmin::{Side, Softmins, marginal_error};
+use super::{SinkhornConfig, SinkhornReport, UpdateRule, WeightedCloud};
 use crate::cloud::CloudView;
-use crate::engine::chunks::Exec;
 
 /// The longest ε-scaling schedule a solve accepts (entries, the target included). A factor close
 /// to 1 makes the schedule long (`ln(d/blur)/ln(1/s)` entries for diameter `d`): GeomLoss's
@@ -297,41 +296,18 @@ pub(crate) struct PairState<'w> {
     pub(crate) log_b: &'w [f32],
     pub(crate) tmp_f: &'w mut [f32],
     pub(crate) tmp_g: &'w mut [f32],
-    pub(crate) bias: &'w mut [f32],
 }
 
 impl PairState<'_> {
     /// `tmp_f ← softmin_y(g)` and `tmp_g ← softmin_x(f)` at `eps`, both from the current pair.
-    fn both_softmins<const D: usize>(
-        &mut self,
-        exec: Exec,
-        xs: &CloudView<'_, D>,
-        ys: &CloudView<'_, D>,
-        eps: f32,
-        cost: GroundCost,
-    ) {
-        softmin(
-            exec,
-            xs,
-            ys,
-            self.log_b,
-            Some(self.g),
-            eps,
-            cost,
-            self.bias,
-            self.tmp_f,
-        );
-        softmin(
-            exec,
-            ys,
-            xs,
-            self.log_a,
-            Some(self.f),
-            eps,
-            cost,
-            self.bias,
-            self.tmp_g,
-        );
+    fn both_softmins(&mut self, softmins: &mut impl Softmins, eps: f32) {
+        softmins.softmin(Side::X, Side::Y, self.log_b, Some(self.g), eps, self.tmp_f);
+        softmins.softmin(Side::Y, Side::X, self.log_a, Some(self.f), eps, self.tmp_g);
+    }
+
+    /// `f ← softmin_y(g)` at `eps`.
+    fn update_f(&mut self, softmins: &mut impl Softmins, eps: f32) {
+        softmins.softmin(Side::X, Side::Y, self.log_b, Some(self.g), eps, self.f);
     }
 
     /// The L1 marginal error of the plan of `(f, g)`, from `tmp_f = softmin(g)` and
@@ -353,20 +329,20 @@ impl PairState<'_> {
     }
 }
 
-/// Solves the `(a, b)` problem: potentials in `state.f`, `state.g` (read as the starting point
+/// Solves the `(a, b)` problem with the softmins of `softmins` (whose cloud [`Side::X`] is `x`
+/// and [`Side::Y`] is `y`): potentials in `state.f`, `state.g` (read as the starting point
 /// with [`SinkhornConfig::warm_start`]).
 ///
 /// The report's marginal error is that of the returned pair, and the stop test used the same
 /// number ([`StopRule`]): `converged ⇔ marginal_error ≤ tolerance` holds by construction.
 pub(crate) fn solve_pair<const D: usize>(
-    exec: Exec,
+    softmins: &mut impl Softmins,
     x: &WeightedCloud<'_, D>,
     y: &WeightedCloud<'_, D>,
     config: &SinkhornConfig,
     state: &mut PairState<'_>,
 ) -> SinkhornReport {
     let (xs, ys) = (x.points, y.points);
-    let cost = config.cost;
     let target = config.epsilon();
     let s = &mut *state;
     let mut scaling_steps = 0;
@@ -374,22 +350,22 @@ pub(crate) fn solve_pair<const D: usize>(
         let schedule = schedule_for(&xs, &ys, config);
         // Initialisation from zero potentials at the first ε.
         let first = schedule.clone().next().unwrap_or(target);
-        softmin(exec, &xs, &ys, s.log_b, None, first, cost, s.bias, s.f);
+        softmins.softmin(Side::X, Side::Y, s.log_b, None, first, s.f);
         let g_start = match config.update {
             UpdateRule::Alternating => Some(&*s.f),
             UpdateRule::Symmetric => None,
         };
-        softmin(exec, &ys, &xs, s.log_a, g_start, first, cost, s.bias, s.g);
+        softmins.softmin(Side::Y, Side::X, s.log_a, g_start, first, s.g);
         for eps in schedule {
             scaling_steps += 1;
             match config.update {
                 UpdateRule::Alternating => {
-                    softmin(exec, &xs, &ys, s.log_b, Some(s.g), eps, cost, s.bias, s.f);
-                    softmin(exec, &ys, &xs, s.log_a, Some(s.f), eps, cost, s.bias, s.g);
+                    s.update_f(softmins, eps);
+                    softmins.softmin(Side::Y, Side::X, s.log_a, Some(s.f), eps, s.g);
                     balance(x, y, s.f, s.g);
                 }
                 UpdateRule::Symmetric => {
-                    s.both_softmins(exec, &xs, &ys, eps, cost);
+                    s.both_softmins(softmins, eps);
                     s.average();
                 }
             }
@@ -402,28 +378,8 @@ pub(crate) fn solve_pair<const D: usize>(
             UpdateRule::Alternating => {
                 // f ← softmin(g): the rows of the plan of (f, g) are exact (their error is 0 by
                 // construction); the columns, from softmin(f), carry the whole error.
-                softmin(
-                    exec,
-                    &xs,
-                    &ys,
-                    s.log_b,
-                    Some(s.g),
-                    target,
-                    cost,
-                    s.bias,
-                    s.f,
-                );
-                softmin(
-                    exec,
-                    &ys,
-                    &xs,
-                    s.log_a,
-                    Some(s.f),
-                    target,
-                    cost,
-                    s.bias,
-                    s.tmp_g,
-                );
+                s.update_f(softmins, target);
+                softmins.softmin(Side::Y, Side::X, s.log_a, Some(s.f), target, s.tmp_g);
                 let error = marginal_error(y, s.g, s.tmp_g, target);
                 if let Some(stop) = rule.check(error) {
                     return rule.report(scaling_steps, error, stop, target);
@@ -432,7 +388,7 @@ pub(crate) fn solve_pair<const D: usize>(
                 balance(x, y, s.f, s.g);
             }
             UpdateRule::Symmetric => {
-                s.both_softmins(exec, &xs, &ys, target, cost);
+                s.both_softmins(softmins, target);
                 let error = s.pair_error(x, y, target);
                 match rule.check(error) {
                     Some(Stop::Converged) => {
@@ -451,7 +407,7 @@ pub(crate) fn solve_pair<const D: usize>(
                         // error of the extrapolated pair, which is what is returned.
                         copy(s.f, s.tmp_f);
                         copy(s.g, s.tmp_g);
-                        s.both_softmins(exec, &xs, &ys, target, cost);
+                        s.both_softmins(softmins, target);
                         let error = s.pair_error(x, y, target);
                         return rule.report(scaling_steps, error, stop, target);
                     }
@@ -462,40 +418,43 @@ pub(crate) fn solve_pair<const D: usize>(
     }
 }
 
-/// Solves the symmetric `(a, a)` problem with averaged updates: potential in `f` (read as the
-/// starting point with [`SinkhornConfig::warm_start`]). The ε schedule starts from the diameter
-/// of `x` together with `partner`, the other cloud of the divergence, as GeomLoss runs all its
-/// problems on the one schedule of `max_diameter(x, y)`. Stops as [`solve_pair`] does; the plan
-/// is symmetric, so its L1 marginal error is twice the row error.
+/// Solves the symmetric problem of the cloud `side` of `softmins` (`x`, log-weights `log_a`)
+/// with averaged updates: potential in `f` (read as the starting point with
+/// [`SinkhornConfig::warm_start`]). The ε schedule starts from the diameter of `x` together with
+/// `partner`, the other cloud of the divergence, as GeomLoss runs all its problems on the one
+/// schedule of `max_diameter(x, y)`. Stops as [`solve_pair`] does; the plan is symmetric, so its
+/// L1 marginal error is twice the row error.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn solve_self<const D: usize>(
-    exec: Exec,
+    softmins: &mut impl Softmins,
+    side: Side,
     x: &WeightedCloud<'_, D>,
     partner: &CloudView<'_, D>,
     config: &SinkhornConfig,
     f: &mut [f32],
     log_a: &[f32],
     tmp: &mut [f32],
-    bias: &mut [f32],
 ) -> SinkhornReport {
     let xs = x.points;
-    let cost = config.cost;
     let target = config.epsilon();
     let mut scaling_steps = 0;
+    let mut softmin = |potential: Option<&[f32]>, eps: f32, out: &mut [f32]| {
+        softmins.softmin(side, side, log_a, potential, eps, out);
+    };
     if !config.warm_start {
         let schedule = schedule_for(&xs, partner, config);
         let first = schedule.clone().next().unwrap_or(target);
-        softmin(exec, &xs, &xs, log_a, None, first, cost, bias, f);
+        softmin(None, first, f);
         for eps in schedule {
             scaling_steps += 1;
-            softmin(exec, &xs, &xs, log_a, Some(f), eps, cost, bias, tmp);
+            softmin(Some(f), eps, tmp);
             average(f, tmp);
         }
     }
     let error_of = |f: &[f32], tmp: &[f32]| (2.0 * marginal_error(x, f, tmp, target)).min(f32::MAX);
     let mut rule = StopRule::new(config);
     loop {
-        softmin(exec, &xs, &xs, log_a, Some(f), target, cost, bias, tmp);
+        softmin(Some(f), target, tmp);
         let error = error_of(f, tmp);
         match rule.check(error) {
             Some(Stop::Converged) => {
@@ -503,7 +462,7 @@ pub(crate) fn solve_self<const D: usize>(
             }
             Some(stop) => {
                 copy(f, tmp);
-                softmin(exec, &xs, &xs, log_a, Some(f), target, cost, bias, tmp);
+                softmin(Some(f), target, tmp);
                 let error = error_of(f, tmp);
                 return rule.report(scaling_steps, error, stop, target);
             }

@@ -1,0 +1,745 @@
+//! The Sinkhorn divergence with certified tile pruning of its softmins (issue 17, item 3),
+//! against the dense `sinkhorn_divergence` on uniform, clustered, far-outlier and duplicate
+//! clouds, 2D and 3D, uniform and non-uniform (some zero) weights, at pruning tolerances 1e-4 to
+//! 1e-8.
+//!
+//! **What is certified** (`src/sinkhorn/pruned.rs`): each pruned softmin is within
+//! `[0, ε·ln(1 + ρ)]`, `ρ ≤ tolerance`, of the exact softmin of the same input; through the
+//! iterations, which never enlarge a difference, a solve's potentials stay within `B`, the sum of
+//! those per-softmin bounds over the solve (its `PruneReport::bound`), of the exact solve's *when
+//! both run the same iterations*: the self potentials directly, the pair `(f, g)` modulo its free
+//! constant `(f + c, g − c)`. So `|ΔS| ≤ 2B_ab + B_aa + B_bb`.
+//!
+//! **The `f32` slack.** The two solves also sum in different orders (Morton order, tiles), so
+//! every softmin rounds differently: about `2⁻²⁴·(|f|_max + C_max + ε ln N)` per softmin (the
+//! logits `β_j − C_ij/ε` are differences of terms up to `C_max/ε`), carried through the `K`
+//! softmins of a solve by the same non-expansive iteration. The slack per softmin is
+//! `ROUNDING·2⁻²⁴·(|f|_max + C_max + ε·ln N)` with `ROUNDING = 2`, times `K`; the largest share
+//! of it used on these clouds is printed by the first test (0.014: the iteration contracts
+//! in practice, so the differences stay below `K` times one softmin's rounding).
+//!
+//! The first test runs both solves for a fixed number of iterations (tolerance 0, a cap below
+//! the stall window), so the bound applies exactly; the second runs them to convergence (L1
+//! marginal error 1e-3), where the iteration counts may differ by one or two and the values
+//! then by what those iterations move: `VALUE_SLACK` relative to the transport terms.
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::cast_precision_loss,
+    clippy::cast_possible_truncation,
+    clippy::too_many_lines,
+    clippy::type_complexity
+)]
+
+use drifting::spatial::BoundingBox;
+use drifting::{
+    CloudView, Error, PruneReport, PrunedSinkhornConfig, PrunedSinkhornWorkspace, PrunedWorkspace,
+    SinkhornConfig, SinkhornDivergence, SinkhornWorkspace, UpdateRule, WeightedCloud,
+    pruned_sinkhorn_divergence, pruned_sinkhorn_workspace_len, sinkhorn_divergence,
+};
+use rand_core::{Rng, SeedableRng};
+use rand_xoshiro::Xoshiro256PlusPlus;
+
+/// `f32` rounding per softmin, in units of `2⁻²⁴·(|f|_max + ε ln N)` (module documentation).
+const ROUNDING: f64 = 2.0;
+
+/// The converged values' slack, relative to the largest transport term (module documentation).
+const VALUE_SLACK: f64 = 1e-5;
+
+fn uniform(rng: &mut Xoshiro256PlusPlus) -> f32 {
+    (rng.next_u32() >> 8) as f32 / (1_u32 << 24) as f32
+}
+
+/// (name, x, y): uniform fill of the unit cube, four tight clusters, a unit cloud with far
+/// outliers (1.5 units away), heavy duplicates; `y` another draw of the same kind, moved a little.
+fn clouds<const D: usize>(
+    seed: u64,
+    n: usize,
+    m: usize,
+) -> Vec<(&'static str, Vec<[f32; D]>, Vec<[f32; D]>)> {
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+    let mut make = |kind: usize, count: usize, shift: f32| -> Vec<[f32; D]> {
+        (0..count)
+            .map(|i| match kind {
+                0 => core::array::from_fn(|_| uniform(&mut rng) + shift),
+                1 => {
+                    let centre = (i % 4) as f32 * 0.3;
+                    core::array::from_fn(|_| centre + shift + (uniform(&mut rng) - 0.5) * 0.05)
+                }
+                2 => {
+                    let far = if i % 97 == 0 { 1.5 } else { 0.0 };
+                    core::array::from_fn(|d| {
+                        uniform(&mut rng) + shift + if d == 0 { far } else { 0.0 }
+                    })
+                }
+                _ => core::array::from_fn(|d| ((i % 5) as f32) * 0.2 + d as f32 * 0.1 + shift),
+            })
+            .collect()
+    };
+    ["uniform", "clusters", "outliers", "duplicates"]
+        .iter()
+        .enumerate()
+        .map(|(kind, name)| (*name, make(kind, n, 0.0), make(kind, m, 0.05)))
+        .collect()
+}
+
+/// Positive weights summing to 1 with every seventh zero.
+fn weights(seed: u64, n: usize) -> Vec<f32> {
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+    let raw: Vec<f64> = (0..n)
+        .map(|i| {
+            if i % 7 == 3 {
+                0.0
+            } else {
+                0.2 + f64::from(uniform(&mut rng))
+            }
+        })
+        .collect();
+    let total: f64 = raw.iter().sum();
+    raw.iter().map(|w| (w / total) as f32).collect()
+}
+
+/// The four potentials `f, g, f_aa, g_bb` of a solve.
+type Potentials = [Vec<f32>; 4];
+
+fn potentials(workspace: &SinkhornWorkspace<'_>) -> Potentials {
+    [
+        workspace.f().to_vec(),
+        workspace.g().to_vec(),
+        workspace.f_aa().to_vec(),
+        workspace.g_bb().to_vec(),
+    ]
+}
+
+/// Runs the pruned divergence with fresh buffers.
+fn pruned<const D: usize>(
+    x: &WeightedCloud<'_, D>,
+    y: &WeightedCloud<'_, D>,
+    config: &PrunedSinkhornConfig,
+) -> Result<(SinkhornDivergence, [PruneReport; 3], Potentials), Error> {
+    let (n, m) = (x.len(), y.len());
+    let (keys, points, boxes, values) = pruned_sinkhorn_workspace_len(n, m).unwrap();
+    let empty = BoundingBox {
+        min: [0.0; D],
+        max: [0.0; D],
+        count: 0,
+    };
+    let mut buffer = vec![f32::NAN; SinkhornWorkspace::required_len(n, m)];
+    let mut workspace = PrunedSinkhornWorkspace {
+        sinkhorn: SinkhornWorkspace::new(&mut buffer, n, m)?,
+        spatial: PrunedWorkspace {
+            keys: &mut vec![0_u64; keys],
+            points: &mut vec![[0.0_f32; D]; points],
+            boxes: &mut vec![empty; boxes],
+        },
+        values: &mut vec![f32::NAN; values],
+    };
+    let (divergence, reports) = pruned_sinkhorn_divergence(x, y, config, &mut workspace)?;
+    Ok((divergence, reports, potentials(&workspace.sinkhorn)))
+}
+
+/// The dense divergence.
+fn dense<const D: usize>(
+    x: &WeightedCloud<'_, D>,
+    y: &WeightedCloud<'_, D>,
+    config: &SinkhornConfig,
+) -> (SinkhornDivergence, Potentials) {
+    let mut buffer = vec![0.0; SinkhornWorkspace::required_len(x.len(), y.len())];
+    let mut workspace = SinkhornWorkspace::new(&mut buffer, x.len(), y.len()).unwrap();
+    let divergence = sinkhorn_divergence(x, y, config, &mut workspace).unwrap();
+    (divergence, potentials(&workspace))
+}
+
+/// `max |a − b|` over the points of positive weight.
+fn sup_difference(a: &[f32], b: &[f32], w: &[f32]) -> f64 {
+    a.iter()
+        .zip(b)
+        .zip(w)
+        .filter(|(_, w)| **w > 0.0)
+        .map(|((&a, &b), _)| (f64::from(a) - f64::from(b)).abs())
+        .fold(0.0, f64::max)
+}
+
+/// `min_c max(|Δf + c|, |Δg − c|)` over the points of positive weight: the distance of two
+/// pairs modulo their free constant.
+fn pair_difference(pruned: &Potentials, dense: &Potentials, a: &[f32], b: &[f32]) -> f64 {
+    let range = |p: &[f32], d: &[f32], w: &[f32]| {
+        p.iter()
+            .zip(d)
+            .zip(w)
+            .filter(|(_, w)| **w > 0.0)
+            .map(|((&p, &d), _)| f64::from(p) - f64::from(d))
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+                (lo.min(v), hi.max(v))
+            })
+    };
+    let (f_lo, f_hi) = range(&pruned[0], &dense[0], a);
+    let (g_lo, g_hi) = range(&pruned[1], &dense[1], b);
+    // max(Δf + c) = f_hi + c, max(−Δf − c) = −f_lo − c, max(Δg − c) = g_hi − c, …
+    let up = f_hi.max(-g_lo);
+    let down = (-f_lo).max(g_hi);
+    0.5 * (up + down)
+}
+
+/// `Σ_i w_i |a_i − b_i|`.
+fn mean_difference(a: &[f32], b: &[f32], w: &[f32]) -> f64 {
+    a.iter()
+        .zip(b)
+        .zip(w)
+        .map(|((&a, &b), &w)| f64::from(w) * (f64::from(a) - f64::from(b)).abs())
+        .sum()
+}
+
+/// `⟨a, |Δf + c|⟩ + ⟨b, |Δg − c|⟩` with `c = ½(⟨b, Δg⟩ − ⟨a, Δf⟩)`: the weighted L1 distance
+/// of two pairs modulo their free constant.
+fn pair_mean_difference(pruned: &Potentials, dense: &Potentials, a: &[f32], b: &[f32]) -> f64 {
+    let mean = |p: &[f32], d: &[f32], w: &[f32]| -> f64 {
+        p.iter()
+            .zip(d)
+            .zip(w)
+            .map(|((&p, &d), &w)| f64::from(w) * (f64::from(p) - f64::from(d)))
+            .sum()
+    };
+    let c = 0.5 * (mean(&pruned[1], &dense[1], b) - mean(&pruned[0], &dense[0], a));
+    let spread = |p: &[f32], d: &[f32], w: &[f32], c: f64| -> f64 {
+        p.iter()
+            .zip(d)
+            .zip(w)
+            .map(|((&p, &d), &w)| f64::from(w) * (f64::from(p) - f64::from(d) + c).abs())
+            .sum()
+    };
+    spread(&pruned[0], &dense[0], a, c) + spread(&pruned[1], &dense[1], b, -c)
+}
+
+/// The number of softmins of each solve, from its report (`solver.rs`): the pair solve
+/// `2 + 2·steps + 2·(iterations + 1)`, plus 2 for the final extrapolation of the averaged
+/// updates when not converged (no hand-over to alternating updates: fewer iterations than the
+/// stall window); a self solve `1 + steps + (iterations + 1) + [not converged]`.
+fn softmins(divergence: &SinkhornDivergence, update: UpdateRule) -> [u64; 3] {
+    let [ab, aa, bb] = divergence.reports;
+    let extrapolation = usize::from(update == UpdateRule::Symmetric && !ab.converged);
+    let pair = 2 + 2 * ab.scaling_steps + 2 * (ab.iterations + 1) + 2 * extrapolation;
+    let own = |r: drifting::SinkhornReport| {
+        1 + r.scaling_steps + r.iterations + 1 + usize::from(!r.converged)
+    };
+    [pair as u64, own(aa) as u64, own(bb) as u64]
+}
+
+/// The `f32` slack of one softmin (module documentation); `cost` the largest `C_ij`.
+fn rounding(potentials: &Potentials, epsilon: f32, n: usize, cost: f64) -> f64 {
+    let largest = potentials
+        .iter()
+        .flatten()
+        .fold(0.0_f64, |m, &v| m.max(f64::from(v).abs()));
+    ROUNDING
+        * f64::from(f32::EPSILON)
+        * 0.5
+        * (largest + cost + f64::from(epsilon) * (n as f64).ln())
+}
+
+/// `½ max ‖p − q‖²` over the points of both clouds (the largest cost of the three problems).
+fn largest_cost<const D: usize>(x: &WeightedCloud<'_, D>, y: &WeightedCloud<'_, D>) -> f64 {
+    let all: Vec<[f32; D]> = x.points.points().chain(y.points.points()).collect();
+    let mut largest = 0.0_f64;
+    for p in &all {
+        for q in &all {
+            let d2: f64 = p
+                .iter()
+                .zip(q)
+                .map(|(&u, &v)| (f64::from(u) - f64::from(v)).powi(2))
+                .sum();
+            largest = largest.max(0.5 * d2);
+        }
+    }
+    largest
+}
+
+/// Compares one pruned solve with the dense one run for the same iterations; returns the
+/// largest measured share of the rounding slack.
+fn check_fixed_iterations<const D: usize>(
+    what: &str,
+    x: &WeightedCloud<'_, D>,
+    y: &WeightedCloud<'_, D>,
+    a: &[f32],
+    b: &[f32],
+    sinkhorn: &SinkhornConfig,
+    tolerance: f32,
+) -> f64 {
+    let config = PrunedSinkhornConfig {
+        sinkhorn: *sinkhorn,
+        tolerance,
+    };
+    let (p, reports, pp) = pruned(x, y, &config).unwrap();
+    let (d, dp) = dense(x, y, sinkhorn);
+    let counts = softmins(&d, sinkhorn.update);
+    for (r, (pr, dr)) in reports.iter().zip(p.reports.iter().zip(&d.reports)) {
+        // Tolerance 0 still stops a solve whose marginal error reaches exactly 0 (an `f32`
+        // fixed point, e.g. the five distinct points of the duplicate clouds): then both must
+        // have reached one.
+        assert!(
+            (pr.scaling_steps, pr.iterations) == (dr.scaling_steps, dr.iterations)
+                || (pr.converged && dr.converged),
+            "{what}: the same iterations ({pr:?} vs {dr:?})"
+        );
+        assert!(r.evaluated <= r.pairs, "{what}");
+    }
+    let eps = sinkhorn.epsilon();
+    let per_softmin = rounding(&dp, eps, x.len().max(y.len()), largest_cost(x, y));
+    let mut share = 0.0_f64;
+    let checks = [
+        (
+            "pair",
+            pair_difference(&pp, &dp, a, b),
+            reports[0].bound,
+            counts[0],
+        ),
+        (
+            "f_aa",
+            sup_difference(&pp[2], &dp[2], a),
+            reports[1].bound,
+            counts[1],
+        ),
+        (
+            "g_bb",
+            sup_difference(&pp[3], &dp[3], b),
+            reports[2].bound,
+            counts[2],
+        ),
+    ];
+    for (name, difference, bound, k) in checks {
+        let slack = k as f64 * per_softmin;
+        assert!(
+            difference <= bound + slack,
+            "{what} {name}: |Δ| = {difference:e} > B {bound:e} + slack {slack:e}"
+        );
+        share = share.max((difference - bound).max(0.0) / slack);
+    }
+    let value_bound = 2.0 * reports[0].bound + reports[1].bound + reports[2].bound;
+    let value_slack = (2 * counts[0] + counts[1] + counts[2]) as f64 * per_softmin;
+    let difference = (f64::from(p.value) - f64::from(d.value)).abs();
+    assert!(
+        difference <= value_bound + value_slack + 1e-6 * f64::from(d.transport_ab.abs()),
+        "{what}: |ΔS| = {difference:e} > {value_bound:e} + {value_slack:e}"
+    );
+    share
+}
+
+fn fixed_iterations_for<const D: usize>(seed: u64) -> f64 {
+    let mut share = 0.0_f64;
+    for (name, xs, ys) in clouds::<D>(seed, 700, 530) {
+        let (a, b) = (weights(seed + 1, xs.len()), weights(seed + 2, ys.len()));
+        let uniform_a = vec![1.0 / xs.len() as f32; xs.len()];
+        let uniform_b = vec![1.0 / ys.len() as f32; ys.len()];
+        for weighted in [false, true] {
+            let (x, y, wa, wb) = if weighted {
+                (
+                    WeightedCloud::weighted(CloudView::from_points(&xs), &a),
+                    WeightedCloud::weighted(CloudView::from_points(&ys), &b),
+                    &a,
+                    &b,
+                )
+            } else {
+                (
+                    WeightedCloud::uniform(CloudView::from_points(&xs)),
+                    WeightedCloud::uniform(CloudView::from_points(&ys)),
+                    &uniform_a,
+                    &uniform_b,
+                )
+            };
+            for update in [UpdateRule::Alternating, UpdateRule::Symmetric] {
+                let sinkhorn = SinkhornConfig {
+                    blur: 0.03,
+                    update,
+                    tolerance: 0.0,
+                    max_iterations: 12,
+                    ..SinkhornConfig::new()
+                };
+                for tolerance in [1e-4, 1e-6, 1e-8] {
+                    let what = format!("{D}D {name} weighted {weighted} {update:?} ε {tolerance}");
+                    share = share.max(check_fixed_iterations(
+                        &what, &x, &y, wa, wb, &sinkhorn, tolerance,
+                    ));
+                }
+            }
+        }
+    }
+    share
+}
+
+#[test]
+fn fixed_iterations_agree_with_the_dense_solves_within_the_certified_bound() {
+    let share = fixed_iterations_for::<2>(11).max(fixed_iterations_for::<3>(12));
+    println!("largest share of the f32 slack used: {share:.3}");
+}
+
+/// `(x, y)` as weighted clouds: uniform, or with the weights of [`weights`].
+fn weighted_pair<'a, const D: usize>(
+    xs: &'a [[f32; D]],
+    ys: &'a [[f32; D]],
+    a: &'a [f32],
+    b: &'a [f32],
+    weighted: bool,
+) -> (WeightedCloud<'a, D>, WeightedCloud<'a, D>) {
+    if weighted {
+        (
+            WeightedCloud::weighted(CloudView::from_points(xs), a),
+            WeightedCloud::weighted(CloudView::from_points(ys), b),
+        )
+    } else {
+        (
+            WeightedCloud::uniform(CloudView::from_points(xs)),
+            WeightedCloud::uniform(CloudView::from_points(ys)),
+        )
+    }
+}
+
+/// Returns the largest shares of the potentials' and the value's allowances used, and the number
+/// of stalled cases.
+fn converged_for<const D: usize>(seed: u64) -> (f64, f64, usize) {
+    let (mut largest, mut largest_value, mut stalled) = (0.0_f64, 0.0_f64, 0);
+    // The defaults: blur 0.05, marginal error 1e-3. The clouds keep the masses of their groups
+    // (clusters, outliers, duplicates) equal on both sides: sizes that are multiples of 4 and,
+    // weighted, `y` the points of `x` jittered with `x`'s weights. Otherwise mass must cross
+    // between groups far apart, and the dense solves stall on a plateau (`UpdateRule`) at 3e-3 to
+    // 3e-2 in half of the cases; the stalled cases that remain (6 of 48: uniform clusters) are
+    // counted.
+    let sinkhorn = SinkhornConfig::new();
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed + 3);
+    for (name, xs, ys) in clouds::<D>(seed, 900, 652) {
+        let jittered: Vec<[f32; D]> = xs
+            .iter()
+            .map(|p| p.map(|c| c + 0.02 * (uniform(&mut rng) - 0.5)))
+            .collect();
+        let a = weights(seed + 1, xs.len());
+        for weighted in [false, true] {
+            let (ys, b) = if weighted { (&jittered, &a) } else { (&ys, &a) };
+            let (x, y) = weighted_pair(&xs, ys, &a, b, weighted);
+            let (d, dp) = dense(&x, &y, &sinkhorn);
+            let uniform_a = vec![1.0 / xs.len() as f32; xs.len()];
+            let uniform_b = vec![1.0 / ys.len() as f32; ys.len()];
+            let (wa, wb): (&[f32], &[f32]) = if weighted {
+                (&a, b)
+            } else {
+                (&uniform_a, &uniform_b)
+            };
+            for tolerance in [1e-4, 1e-6, 1e-8] {
+                let what = format!("{D}D {name} weighted {weighted} ε {tolerance}");
+                let config = PrunedSinkhornConfig {
+                    sinkhorn,
+                    tolerance,
+                };
+                let (p, reports, pp) = pruned(&x, &y, &config).unwrap();
+                // The same outcome: both converged within two iterations of each other, or
+                // both stalled. Stalled solves (the clusters at their f32 floor near 3e-3; weighted
+                // clouds on a plateau at 4e-3 to 1e-2, where the potential of a surplus of mass
+                // that must travel far moves by about ε per iteration: `UpdateRule`) stop where
+                // the stall window ends, at different iterations and errors, so their values are
+                // only compared to 10 %.
+                for (pr, dr) in p.reports.iter().zip(&d.reports) {
+                    assert_eq!(pr.scaling_steps, dr.scaling_steps, "{what}");
+                    assert_eq!(
+                        (pr.converged, pr.stalled),
+                        (dr.converged, dr.stalled),
+                        "{what}: {pr:?} {dr:?}"
+                    );
+                    if pr.converged {
+                        assert!(
+                            pr.iterations.abs_diff(dr.iterations) <= 2,
+                            "{what}: {pr:?} {dr:?}"
+                        );
+                    }
+                }
+                let scale = [d.transport_ab, d.transport_aa, d.transport_bb]
+                    .iter()
+                    .fold(0.0_f64, |m, v| m.max(f64::from(v.abs())));
+                let bound = 2.0 * reports[0].bound + reports[1].bound + reports[2].bound;
+                let difference = (f64::from(p.value) - f64::from(d.value)).abs();
+                if !d.reports.iter().all(|r| r.converged) {
+                    stalled += 1;
+                    assert!(
+                        difference <= bound + 0.1 * f64::from(d.value.abs()),
+                        "{what}"
+                    );
+                    continue;
+                }
+                let value_slack = VALUE_SLACK * scale
+                    + f64::from(sinkhorn.epsilon())
+                        * d.reports
+                            .iter()
+                            .map(|r| f64::from(r.marginal_error))
+                            .sum::<f64>();
+                assert!(
+                    difference <= bound + value_slack,
+                    "{what}: S {} vs {}",
+                    p.value,
+                    d.value
+                );
+                // The potentials are in the caller's order and agree on average (the pair
+                // modulo its constant; weighted L1): within the bound plus `ε/100` (measured: 6 % of that).
+                let eps = f64::from(sinkhorn.epsilon());
+                let slack = |_: &drifting::SinkhornReport| 0.01 * eps;
+                let pair = pair_mean_difference(&pp, &dp, wa, wb);
+                let allowed = 2.0 * reports[0].bound + slack(&d.reports[0]);
+                assert!(pair <= allowed, "{what}: pair {pair:e}");
+                largest = largest.max(pair / allowed);
+                for (k, w, r, report) in [
+                    (2, wa, &reports[1], &d.reports[1]),
+                    (3, wb, &reports[2], &d.reports[2]),
+                ] {
+                    let own = mean_difference(&pp[k], &dp[k], w);
+                    let allowed = r.bound + slack(report);
+                    assert!(own <= allowed, "{what}: self {k} {own:e}");
+                    largest = largest.max(own / allowed);
+                }
+                largest_value = largest_value.max(difference / (bound + value_slack));
+            }
+        }
+    }
+    (largest, largest_value, stalled)
+}
+
+#[test]
+fn converged_solves_agree_with_the_dense_divergence() {
+    let (p2, v2, s2) = converged_for::<2>(21);
+    let (p3, v3, s3) = converged_for::<3>(22);
+    println!(
+        "largest shares used: potentials {:.3}, value {:.3}; {} of 48 cases stalled",
+        p2.max(p3),
+        v2.max(v3),
+        s2 + s3
+    );
+    assert!(s2 + s3 <= 6);
+}
+
+/// The target ε of a divergence's solves.
+fn r_eps(divergence: &SinkhornDivergence) -> f32 {
+    divergence.reports[0].epsilon
+}
+
+#[test]
+fn the_divergence_of_a_cloud_with_itself_is_zero() {
+    for (name, xs, _) in clouds::<3>(31, 800, 10) {
+        let a = weights(32, xs.len());
+        for weighted in [false, true] {
+            let (x, _) = weighted_pair(&xs, &xs, &a, &a, weighted);
+            let config = PrunedSinkhornConfig {
+                sinkhorn: SinkhornConfig {
+                    blur: 0.03,
+                    ..SinkhornConfig::new()
+                },
+                tolerance: 1e-6,
+            };
+            let (p, reports, _) = pruned(&x, &x, &config).unwrap();
+            let bound = 2.0 * reports[0].bound + reports[1].bound + reports[2].bound;
+            // As in the converged comparison: the bound, `VALUE_SLACK` of the transport terms
+            // and `ε` times the solves' marginal errors.
+            let scale = f64::from(p.transport_aa.abs());
+            let unconverged: f64 = p.reports.iter().map(|r| f64::from(r.marginal_error)).sum();
+            let allowed = bound + VALUE_SLACK * scale + f64::from(r_eps(&p)) * unconverged;
+            assert!(
+                f64::from(p.value.abs()) <= allowed,
+                "{name} weighted {weighted}: S(a, a) = {}",
+                p.value
+            );
+        }
+    }
+}
+
+/// 8 192 points uniform in the unit square against another draw, blur 0.01: most tiles are
+/// skipped at the target ε; the counts match the solves' softmins exactly.
+#[test]
+fn pruning_skips_far_tiles_on_a_large_sparse_cloud_and_counts_every_softmin() {
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(41);
+    let mut draw = |count: usize| -> Vec<[f32; 2]> {
+        (0..count)
+            .map(|_| [uniform(&mut rng), uniform(&mut rng)])
+            .collect()
+    };
+    let (xs, ys) = (draw(8192), draw(8000));
+    let (x, y) = (
+        WeightedCloud::uniform(CloudView::from_points(&xs)),
+        WeightedCloud::uniform(CloudView::from_points(&ys)),
+    );
+    let sinkhorn = SinkhornConfig {
+        blur: 0.01,
+        ..SinkhornConfig::new()
+    };
+    let config = PrunedSinkhornConfig {
+        sinkhorn,
+        tolerance: 1e-6,
+    };
+    let (p, reports, _) = pruned(&x, &y, &config).unwrap();
+    let counts = softmins(&p, sinkhorn.update);
+    let sizes = [8192 * 8000_u64, 8192 * 8192, 8000 * 8000];
+    for ((r, k), size) in reports.iter().zip(counts).zip(sizes) {
+        assert_eq!(r.pairs, k * size, "{r:?}");
+        assert!(r.evaluated <= r.pairs);
+        assert!(r.bound > 0.0);
+    }
+    let (pairs, evaluated) = reports
+        .iter()
+        .fold((0, 0), |(p, e), r| (p + r.pairs, e + r.evaluated));
+    println!(
+        "evaluated {:.3} of the pairs; reports {:?}",
+        evaluated as f64 / pairs as f64,
+        p.reports
+    );
+    assert!(evaluated < pairs / 2, "{evaluated} of {pairs}");
+    assert!(p.reports.iter().all(|r| r.converged));
+}
+
+#[test]
+fn errors_are_those_of_the_dense_divergence_plus_tolerance_and_buffers() {
+    let xs: Vec<[f32; 2]> = (0..100).map(|i| [i as f32 * 0.01, 0.5]).collect();
+    let ys: Vec<[f32; 2]> = (0..80).map(|i| [0.3, i as f32 * 0.01]).collect();
+    let (x, y) = (
+        WeightedCloud::uniform(CloudView::from_points(&xs)),
+        WeightedCloud::uniform(CloudView::from_points(&ys)),
+    );
+    let good = PrunedSinkhornConfig {
+        sinkhorn: SinkhornConfig::new(),
+        tolerance: 1e-6,
+    };
+    assert!(pruned(&x, &y, &good).is_ok());
+    for tolerance in [0.0, 1.0, -1e-6, f32::NAN, f32::INFINITY] {
+        let config = PrunedSinkhornConfig { tolerance, ..good };
+        assert_eq!(
+            pruned(&x, &y, &config).err(),
+            Some(Error::InvalidParameter { input: "tolerance" })
+        );
+    }
+    // The dense divergence's own errors, unchanged.
+    let nan = [[f32::NAN, 0.0], [0.0, 0.0]];
+    let empty: [[f32; 2]; 0] = [];
+    let bad_weights = vec![0.5_f32; 100];
+    let clouds: [(WeightedCloud<'_, 2>, WeightedCloud<'_, 2>); 3] = [
+        (WeightedCloud::uniform(CloudView::from_points(&nan)), y),
+        (x, WeightedCloud::uniform(CloudView::from_points(&empty))),
+        (
+            WeightedCloud::weighted(CloudView::from_points(&xs), &bad_weights),
+            y,
+        ),
+    ];
+    let configs = [
+        SinkhornConfig {
+            blur: -1.0,
+            ..SinkhornConfig::new()
+        },
+        SinkhornConfig {
+            scaling: Some(2.0),
+            ..SinkhornConfig::new()
+        },
+        SinkhornConfig::new().with_epsilon(f32::INFINITY),
+        SinkhornConfig {
+            blur: 1e-30,
+            ..SinkhornConfig::new()
+        },
+    ];
+    let cases = clouds
+        .iter()
+        .map(|&(x, y)| (x, y, SinkhornConfig::new()))
+        .chain(configs.iter().map(|&c| (x, y, c)));
+    for (x, y, sinkhorn) in cases {
+        let mut buffer = vec![0.0; SinkhornWorkspace::required_len(x.len(), y.len())];
+        let mut workspace = SinkhornWorkspace::new(&mut buffer, x.len(), y.len()).unwrap();
+        let expected = sinkhorn_divergence(&x, &y, &sinkhorn, &mut workspace).err();
+        assert!(expected.is_some());
+        let config = PrunedSinkhornConfig { sinkhorn, ..good };
+        assert_eq!(pruned(&x, &y, &config).err(), expected);
+    }
+    // Buffers of the wrong length.
+    let (n, m) = (xs.len(), ys.len());
+    let (keys, points, boxes, values) = pruned_sinkhorn_workspace_len(n, m).unwrap();
+    assert_eq!((keys, points, boxes, values), (180, 180, 2 + 2, 180 + 2));
+    let empty_box = BoundingBox {
+        min: [0.0; 2],
+        max: [0.0; 2],
+        count: 0,
+    };
+    for (short, input) in [(0, "keys"), (1, "points"), (2, "boxes"), (3, "values")] {
+        let mut buffer = vec![0.0; SinkhornWorkspace::required_len(n, m)];
+        let mut lengths = [keys, points, boxes, values];
+        lengths[short] -= 1;
+        let mut workspace = PrunedSinkhornWorkspace {
+            sinkhorn: SinkhornWorkspace::new(&mut buffer, n, m).unwrap(),
+            spatial: PrunedWorkspace {
+                keys: &mut vec![0; lengths[0]],
+                points: &mut vec![[0.0; 2]; lengths[1]],
+                boxes: &mut vec![empty_box; lengths[2]],
+            },
+            values: &mut vec![0.0; lengths[3]],
+        };
+        assert!(
+            matches!(
+                pruned_sinkhorn_divergence(&x, &y, &good, &mut workspace),
+                Err(Error::ShapeMismatch { input: i, .. }) if i == input
+            ),
+            "{input}"
+        );
+    }
+    // A Sinkhorn workspace made for other sizes: the dense divergence's error.
+    let mut buffer = vec![0.0; SinkhornWorkspace::required_len(n + 1, m)];
+    let mut workspace = PrunedSinkhornWorkspace {
+        sinkhorn: SinkhornWorkspace::new(&mut buffer, n + 1, m).unwrap(),
+        spatial: PrunedWorkspace {
+            keys: &mut vec![0; keys],
+            points: &mut vec![[0.0; 2]; points],
+            boxes: &mut vec![empty_box; boxes],
+        },
+        values: &mut vec![0.0; values],
+    };
+    assert!(matches!(
+        pruned_sinkhorn_divergence(&x, &y, &good, &mut workspace),
+        Err(Error::ShapeMismatch {
+            input: "workspace (first cloud)",
+            ..
+        })
+    ));
+    assert_eq!(pruned_sinkhorn_workspace_len(usize::MAX, 1), None);
+}
+
+/// A warm-started call starts from the potentials of the previous one, handed back in the
+/// caller's order: it converges at once (its first iteration already meets the tolerance).
+#[test]
+fn a_warm_start_resumes_from_the_potentials_in_the_callers_order() {
+    let (_, xs, ys) = clouds::<3>(51, 1500, 1300).swap_remove(0);
+    let a = weights(52, xs.len());
+    let (x, y) = weighted_pair(&xs, &ys, &a, &a, false);
+    let x = WeightedCloud::weighted(x.points, &a);
+    let (n, m) = (x.len(), y.len());
+    let (keys, points, boxes, values) = pruned_sinkhorn_workspace_len(n, m).unwrap();
+    let empty = BoundingBox {
+        min: [0.0; 3],
+        max: [0.0; 3],
+        count: 0,
+    };
+    let mut buffer = vec![0.0; SinkhornWorkspace::required_len(n, m)];
+    let (mut keys, mut points) = (vec![0_u64; keys], vec![[0.0_f32; 3]; points]);
+    let (mut boxes, mut values) = (vec![empty; boxes], vec![0.0_f32; values]);
+    let mut workspace = PrunedSinkhornWorkspace {
+        sinkhorn: SinkhornWorkspace::new(&mut buffer, n, m).unwrap(),
+        spatial: PrunedWorkspace {
+            keys: &mut keys,
+            points: &mut points,
+            boxes: &mut boxes,
+        },
+        values: &mut values,
+    };
+    let mut config = PrunedSinkhornConfig {
+        sinkhorn: SinkhornConfig {
+            blur: 0.03,
+            ..SinkhornConfig::new()
+        },
+        tolerance: 1e-6,
+    };
+    let (cold, _) = pruned_sinkhorn_divergence(&x, &y, &config, &mut workspace).unwrap();
+    config.sinkhorn.warm_start = true;
+    let (warm, _) = pruned_sinkhorn_divergence(&x, &y, &config, &mut workspace).unwrap();
+    for r in warm.reports {
+        assert!(
+            r.converged && r.iterations <= 1 && r.scaling_steps == 0,
+            "{r:?}"
+        );
+    }
+    assert!((warm.value - cold.value).abs() <= 1e-4 * cold.transport_ab.abs());
+}
