@@ -127,8 +127,8 @@ pub const fn pruned_sinkhorn_workspace_len(
 /// use drifting::{CloudView, PrunedSinkhornConfig, PrunedSinkhornWorkspace, PrunedWorkspace};
 /// use drifting::{SinkhornConfig, SinkhornWorkspace, WeightedCloud};
 /// use drifting::{pruned_sinkhorn_divergence, pruned_sinkhorn_workspace_len, sinkhorn_divergence};
-/// const N: usize = 2000; // a 50 × 40 grid of spacing 0.05, and the same grid shifted a little
-/// let a: Vec<[f32; 2]> = (0..N).map(|i| [(i % 50) as f32 * 0.05, (i / 50) as f32 * 0.05]).collect();
+/// const N: usize = 600; // a 30 × 20 grid of spacing 0.05, and the same grid shifted a little
+/// let a: Vec<[f32; 2]> = (0..N).map(|i| [(i % 30) as f32 * 0.05, (i / 30) as f32 * 0.05]).collect();
 /// let b: Vec<[f32; 2]> = a.iter().map(|&[u, v]| [u + 0.03, v - 0.02]).collect();
 /// let (x, y) = (WeightedCloud::uniform(CloudView::from_points(&a)),
 ///               WeightedCloud::uniform(CloudView::from_points(&b)));
