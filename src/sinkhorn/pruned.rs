@@ -132,7 +132,7 @@ pub const fn pruned_sinkhorn_workspace_len(
 /// let b: Vec<[f32; 2]> = a.iter().map(|&[u, v]| [u + 0.03, v - 0.02]).collect();
 /// let (x, y) = (WeightedCloud::uniform(CloudView::from_points(&a)),
 ///               WeightedCloud::uniform(CloudView::from_points(&b)));
-/// let sinkhorn = SinkhornConfig { blur: 0.02, ..SinkhornConfig::new() };
+/// let sinkhorn = SinkhornConfig::new(); // blur 0.05: pairs beyond about 0.3 are negligible
 /// let config = PrunedSinkhornConfig { sinkhorn, tolerance: 1e-6 };
 /// let (keys, points, boxes, values) = pruned_sinkhorn_workspace_len(N, N).unwrap();
 /// let empty = BoundingBox { min: [0.0; 2], max: [0.0; 2], count: 0 };
