@@ -4,20 +4,13 @@
 //! contributes `e^{−40}` of a near one. So the clouds are put in Morton order
 //! (`spatial.rs`), cut into tiles of [`PRUNE_TILE`] points with bounding boxes, and for each tile
 //! of queries and each tile `J` of targets the box-to-box lower bound of the squared distance
-//! gives an upper bound `u_J` of every logit between them. Per query tile and target cloud (the
-//! machinery is shared with the pruned two-axis drift: `pruning.rs`):
+//! gives an upper bound `u_J` of every logit between them. Per query tile and target cloud,
+//! near target tiles are summed exactly first, then far tiles are skipped, farthest first, as
+//! long as an upper bound of their summed kernel mass stays within `ε` times the partial
+//! normaliser (the steps and the bound: `pruning.rs`).
 //!
-//! 1. **Near tiles first, exactly**: every target tile with `u_J ≥ max_J u_J − 1`, giving each
-//!    query a partial normaliser `Ŝ_i = Σ_j e^{l_ij}`; `L = min_i ln Ŝ_i` over the query tile.
-//! 2. **The far tiles within budget are skipped**: the other tiles' bounds `c_J e^{u_J}` (`c_J`
-//!    points) are summed into buckets of `u_J` (0.5 wide); from the farthest bucket on, whole
-//!    buckets are given to skipping as long as their sum stays within `ε e^{L}` (`ε` the
-//!    tolerance). Every tile of those buckets is skipped, every other one summed exactly, in tile
-//!    order.
-//!
-//! **Certified error.** The skipped mass of query `i` is `S_skip ≤ Σ_skipped c_J e^{u_J} ≤
-//! ε e^{L} ≤ ε·Ŝ_i ≤ ε·S_i`,
-//! so every normaliser is within relative `ε` of the exact one, and each kernel-weighted mean
+//! **Certified error.** The skipped mass of query `i` is `S_skip ≤ ε·Ŝ_i ≤ ε·S_i`, so every
+//! normaliser is within relative `ε` of the exact one, and each kernel-weighted mean
 //! `μ = Σ_j k_ij y_j / S_i` moves by at most `(S_skip/Ŝ_i)(R_i + ‖μ̂ − x_i‖)` with `R_i` the largest
 //! distance from `x_i` to a skipped target (box bound). [`PruneReport::bound`] is the largest such
 //! bound on `‖V̂(x_i) − V(x_i)‖` over the queries (both means, times `|η|`); tested against the

@@ -525,15 +525,14 @@ pub(crate) fn pruned_sums<S: Shape, K: Sink<D>, const D: usize>(
     let (mut reach, mut extent) = (0.0_f32, 0.0_f32);
     // Phase 1: the near tiles, exactly, and the far tiles' points counted per bucket; `L` the
     // smallest partial log-normaliser.
-    #[allow(clippy::cast_precision_loss)]
-    let mut counts = [0.0_f64; BUCKETS];
+    let mut counts = [0_usize; BUCKETS];
     for (family, j, target) in tiles() {
         let (u, upper) = bound(family, j, target);
         if u >= near {
             extent = extent.max(upper);
             out.evaluated += exact::<S, K, D>(lanes, family, j, rule, sums);
         } else if let Some(c) = counts.get_mut(bucket(u)) {
-            *c += family.cloud.tile(j).len() as f64;
+            *c += family.cloud.tile(j).len();
         }
     }
     for (block, sink) in lanes.blocks().iter().zip(sums.iter()) {
@@ -546,11 +545,11 @@ pub(crate) fn pruned_sums<S: Shape, K: Sink<D>, const D: usize>(
     // below `near`), so its weight relative to `e^{L}` is at most `C_b e^{t_b − L}`; whole
     // buckets, farthest first, are given to skipping while the weights stay within ε.
     #[allow(clippy::cast_precision_loss)]
-    let weight = |b: usize, count: f64| {
-        if count > 0.0 {
+    let weight = |b: usize, count: usize| {
+        if count > 0 {
             // (The edge widened by 1e-9 relative for the rounding of `bucket`'s division.)
             let top = near - b as f64 * BUCKET_WIDTH;
-            count * libm::exp(top + 1e-9 * (1.0 + top.abs()) - log_min)
+            count as f64 * libm::exp(top + 1e-9 * (1.0 + top.abs()) - log_min)
         } else {
             0.0
         }

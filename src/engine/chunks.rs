@@ -161,18 +161,11 @@ impl<const W: usize> Rows<'_, W> {
             let first = self.start + base;
             for c0 in (0..W).step_by(LANES) {
                 let block: [F32s; LANES] = core::array::from_fn(|k| {
-                    let row = if k < valid {
-                        values.get((first + k) * W + c0..(first + k + 1) * W)
+                    let start = (first + k) * W;
+                    if k < valid {
+                        crate::engine::dense::load(values, start + c0, start + W, 0.0)
                     } else {
-                        None
-                    };
-                    match row.unwrap_or(&[]) {
-                        full if full.len() >= LANES => {
-                            F32s::new(full.first_chunk::<LANES>().copied().unwrap_or_default())
-                        }
-                        short => F32s::new(core::array::from_fn(|l| {
-                            short.get(l).copied().unwrap_or(0.0)
-                        })),
+                        F32s::splat(0.0)
                     }
                 });
                 for (l, v) in F32s::transpose(block).iter().enumerate().take(W - c0) {

@@ -440,7 +440,7 @@ pub(crate) fn mirror_lower(tile: &mut [f32], ld: usize, rows: usize, columns: us
 
 /// `values[offset..offset + 8]` as a vector, with `fill` in the lanes at or past `end`.
 #[inline(always)]
-fn load(values: &[f32], offset: usize, end: usize, fill: f32) -> F32s {
+pub(crate) fn load(values: &[f32], offset: usize, end: usize, fill: f32) -> F32s {
     if offset + LANES <= end
         && let Some(chunk) = values.get(offset..).and_then(|v| v.first_chunk::<LANES>())
     {
