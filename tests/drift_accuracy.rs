@@ -6,8 +6,7 @@
 //! entry, so that entries that cancel to nearly zero are not judged by a meaningless relative
 //! error). Tolerances, per operator, are stated on each test.
 
-#[path = "reference/mod.rs"]
-mod reference;
+use crate::reference;
 #[path = "reference/torch_values.rs"]
 mod torch_values;
 

@@ -2,8 +2,7 @@
 //! equal clouds, translation equivariance, invariance to the order of the targets, the
 //! two-axis identity, and correct (not zero, not NaN) fields for far-away clouds.
 
-#[path = "reference/mod.rs"]
-mod reference;
+use crate::reference;
 
 use drifting::sample::fill_standard_normal;
 use drifting::{

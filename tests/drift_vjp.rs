@@ -8,7 +8,7 @@
 //! differences at `h = 1e-6`; the Laplace kernel's gradient is continuous away from coincident
 //! points, which random clouds avoid, and no pair of these clouds sits on the affinity floor's
 //! kink): mean shift `2e-4`, two-axis and multi-temperature `1e-5` (measured maxima on this
-//! machine: 7.5e-7 and 6.6e-7; `cargo test --test drift_vjp -- --nocapture` prints every case).
+//! machine: 7.5e-7 and 6.6e-7; `cargo test --test suite drift_vjp -- --nocapture` prints every case).
 //! Each reference drift is first checked against the crate's `f32` drift, so the differences
 //! differentiate the map the crate computes.
 #![allow(

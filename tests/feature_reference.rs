@@ -11,10 +11,7 @@
 //! `f32_direct_relative_error`).
 #![cfg(feature = "dense")]
 
-#[path = "reference/feature_inputs.rs"]
-mod feature_inputs;
-#[path = "reference/feature_values.rs"]
-mod feature_values;
+use crate::{feature_inputs, feature_values};
 
 use drifting::{
     DistanceMethod, GroupShape, GroupedDriftConfig, GroupedDriftReport, NormaliserMethod,

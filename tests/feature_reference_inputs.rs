@@ -1,10 +1,7 @@
 //! The generator of `tests/reference/feature_inputs.rs` reproduces, bit for bit, the f32 inputs
 //! `tests/reference/make_feature_references.py` fed to its float64 reference, and the stored
 //! cases are consistent (shapes, field length, the shifted clouds are the unshifted plus 1e3).
-#[path = "reference/feature_inputs.rs"]
-mod feature_inputs;
-#[path = "reference/feature_values.rs"]
-mod feature_values;
+use crate::{feature_inputs, feature_values};
 
 use feature_inputs::{SplitMix64, inputs, inputs_translated, weights};
 use feature_values::{FEATURE_CASES, FLOAT32_CHECKS, FeatureCase};

@@ -20,7 +20,7 @@
 //! - **determinism** (feature `std`): pools of 1, 2 and 3 threads give the same bits.
 #![allow(clippy::cast_precision_loss)]
 
-mod reference;
+use crate::reference;
 
 use drifting::sample::fill_standard_normal;
 use drifting::{

@@ -11,8 +11,7 @@
 
 #[path = "../examples/support/flows.rs"]
 mod flows;
-#[path = "../examples/support/training.rs"]
-mod training;
+use crate::example_training as training;
 
 use drifting::sinkhorn::sinkhorn_proxy_scratch_len;
 use drifting::{CloudView, Dataset, SinkhornConfig, WeightedCloud, sinkhorn_proxy_drift};

@@ -13,8 +13,7 @@
 //!   checkerboard, to SWDs within a factor 2 of each other.
 //! * 6 (second paper, Fig. 8): the Laplace and the Gaussian kernel train the swiss roll alike.
 
-#[path = "../examples/support/training.rs"]
-mod training;
+use crate::example_training as training;
 
 use drifting::{Dataset, DriftField, KernelFamily, SelfMask};
 use rand_core::SeedableRng;

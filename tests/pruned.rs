@@ -9,6 +9,7 @@
     clippy::too_many_lines
 )]
 
+use crate::support::clouds::{KINDS, cloud, uniform};
 use drifting::spatial::BoundingBox;
 use drifting::{
     CloudView, Error, Kernel, MeanShiftConfig, Negatives, PruneReport, PrunedMeanShiftConfig,
@@ -16,10 +17,6 @@ use drifting::{
 };
 use rand_core::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
-use support::clouds::{KINDS, cloud, uniform};
-
-#[path = "support/mod.rs"]
-mod support;
 
 /// (name, queries, positives): uniform fill of `[−4, 4]^D`, four tight clusters, a unit cloud
 /// with far outliers, heavy duplicates.

@@ -326,7 +326,7 @@ fn check_fixed_iterations<const D: usize>(
 
 fn fixed_iterations_for<const D: usize>(seed: u64) -> f64 {
     let mut share = 0.0_f64;
-    for (name, xs, ys) in clouds::<D>(seed, 700, 530) {
+    for (name, xs, ys) in clouds::<D>(seed, 448, 340) {
         let (a, b) = (weights(seed + 1, xs.len()), weights(seed + 2, ys.len()));
         let uniform_a = vec![1.0 / xs.len() as f32; xs.len()];
         let uniform_b = vec![1.0 / ys.len() as f32; ys.len()];
@@ -545,7 +545,7 @@ fn the_divergence_of_a_cloud_with_itself_is_zero() {
     }
 }
 
-/// 8 192 points uniform in the unit square against another draw, blur 0.01: most tiles are
+/// 4 096 points uniform in the unit square against another draw, blur 0.01: most tiles are
 /// skipped at the target ε; the counts match the solves' softmins exactly.
 #[test]
 fn pruning_skips_far_tiles_on_a_large_sparse_cloud_and_counts_every_softmin() {
@@ -555,7 +555,7 @@ fn pruning_skips_far_tiles_on_a_large_sparse_cloud_and_counts_every_softmin() {
             .map(|_| [uniform(&mut rng), uniform(&mut rng)])
             .collect()
     };
-    let (xs, ys) = (draw(8192), draw(8000));
+    let (xs, ys) = (draw(4096), draw(4000));
     let (x, y) = (
         WeightedCloud::uniform(CloudView::from_points(&xs)),
         WeightedCloud::uniform(CloudView::from_points(&ys)),
@@ -570,7 +570,7 @@ fn pruning_skips_far_tiles_on_a_large_sparse_cloud_and_counts_every_softmin() {
     };
     let (p, reports, _) = pruned(&x, &y, &config).unwrap();
     let counts = softmins(&p, sinkhorn.update);
-    let sizes = [8192 * 8000_u64, 8192 * 8192, 8000 * 8000];
+    let sizes = [4096 * 4000_u64, 4096 * 4096, 4000 * 4000];
     for ((r, k), size) in reports.iter().zip(counts).zip(sizes) {
         assert_eq!(r.pairs, k * size, "{r:?}");
         assert!(r.evaluated <= r.pairs);

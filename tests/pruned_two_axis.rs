@@ -19,6 +19,7 @@
     clippy::type_complexity
 )]
 
+use crate::support::clouds::{KINDS, cloud, uniform};
 use drifting::spatial::BoundingBox;
 use drifting::{
     CloudView, Error, Evaluation, Kernel, Negatives, PruneReport, PrunedTwoAxisConfig,
@@ -27,10 +28,6 @@ use drifting::{
 };
 use rand_core::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
-use support::clouds::{KINDS, cloud, uniform};
-
-#[path = "support/mod.rs"]
-mod support;
 
 /// The rounding slack per unit of the absolute sum (module documentation).
 const ABSOLUTE_SLACK: f64 = 1e-5;

@@ -3,9 +3,9 @@
 //! (Tweedie; Turan & Ovsjanikov 2026, Fig. 1; docs/mathematics.md §3).
 
 #[path = "../examples/support/score_difference.rs"]
-mod score_difference;
+mod example;
 
-use score_difference::{mean_error, queries};
+use example::{mean_error, queries};
 
 /// With 50 000 samples of each mixture and σ = 0.5, at query points drawn from `p`, the mean
 /// pointwise ℓ2 error is at most 4.9e-3 (the first paper's figure), and it falls as the sample

@@ -8,7 +8,7 @@
 //! the table quoted in the README:
 //!
 //! ```text
-//! cargo test --release --test sinkhorn_defaults -- --nocapture
+//! cargo test --release --test suite sinkhorn_defaults -- --nocapture
 //! ```
 #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
 
