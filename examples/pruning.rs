@@ -2,7 +2,8 @@
 //! `--repeats` runs each), the fraction of pairs the pruned sweep evaluated, its certified bound and
 //! the largest measured difference. `--op mean_shift` (the default) compares
 //! `pruned_mean_shift_drift` with `mean_shift_drift`, `--op two_axis` compares
-//! `pruned_two_axis_drift` with `two_axis_softmax_drift` (negatives: the queries). With
+//! `pruned_two_axis_drift` with `two_axis_softmax_drift` (negatives: the queries), `--op mmd_flow`
+//! `pruned_mmd_flow_drift` with `mmd_flow_drift`. With
 //! `--features std` both run on the rayon pool (`RAYON_NUM_THREADS`); `--dense 0` skips the dense
 //! drift (its time and the difference). Clouds (`--dim`, `--cloud`): `2 uniform` (the default, on
 //! `[−4, 4]²`), `2 checkerboard` (the official demo's, scaled by 4), `3 uniform` (`[−4, 4]³`),
@@ -21,10 +22,12 @@ use drifting::Dataset;
 use drifting::sample::fill_standard_normal;
 use drifting::spatial::BoundingBox;
 use drifting::{
-    CloudView, Kernel, MeanShiftConfig, Negatives, PruneReport, PrunedMeanShiftConfig,
-    PrunedTwoAxisConfig, PrunedTwoAxisWorkspace, PrunedWorkspace, TwoAxisConfig, mean_shift_drift,
-    pruned_mean_shift_drift, pruned_mean_shift_workspace_len, pruned_two_axis_drift,
-    pruned_two_axis_workspace_len, two_axis_scratch_len, two_axis_softmax_drift,
+    CloudView, Kernel, MeanShiftConfig, MmdFlowConfig, Negatives, PruneReport,
+    PrunedMeanShiftConfig, PrunedMmdFlowConfig, PrunedTwoAxisConfig, PrunedTwoAxisWorkspace,
+    PrunedWorkspace, TwoAxisConfig, mean_shift_drift, mmd_flow_drift, pruned_mean_shift_drift,
+    pruned_mean_shift_workspace_len, pruned_mmd_flow_drift, pruned_mmd_flow_workspace_len,
+    pruned_two_axis_drift, pruned_two_axis_workspace_len, two_axis_scratch_len,
+    two_axis_softmax_drift,
 };
 use rand_core::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
@@ -208,7 +211,38 @@ fn run<const D: usize>(queries: &[[f32; D]], positives: &[[f32; D]], label: &str
                 });
                 (dense_run, pruned_run)
             }
-            other => panic!("--op {other}: expected mean_shift or two_axis"),
+            "mmd_flow" => {
+                let flow = MmdFlowConfig::new(kernel);
+                let dense_run = timed(dense_repeats, || {
+                    mmd_flow_drift(&qv, &pv, Negatives::Queries, &flow, &mut dense).unwrap();
+                });
+                assert_eq!(
+                    pruned_mmd_flow_workspace_len(n, n, 0),
+                    Some((keys.len(), points.len(), boxes.len()))
+                );
+                let config = PrunedMmdFlowConfig {
+                    mmd_flow: flow,
+                    tolerance,
+                };
+                let pruned_run = timed(repeats, || {
+                    let workspace = PrunedWorkspace {
+                        keys: &mut keys,
+                        points: &mut points,
+                        boxes: &mut boxes,
+                    };
+                    pruned_mmd_flow_drift(
+                        &qv,
+                        &pv,
+                        Negatives::Queries,
+                        &config,
+                        workspace,
+                        &mut pruned,
+                    )
+                    .unwrap()
+                });
+                (dense_run, pruned_run)
+            }
+            other => panic!("--op {other}: expected mean_shift, two_axis or mmd_flow"),
         };
     let report = report.unwrap();
     let difference = (0..n)

@@ -127,6 +127,9 @@ pub use drift::pruned_mean_shift::{
     PRUNE_TILE, PruneReport, PrunedMeanShiftConfig, PrunedWorkspace, pruned_mean_shift_drift,
     pruned_mean_shift_workspace_len,
 };
+pub use drift::pruned_mmd_flow::{
+    PrunedMmdFlowConfig, pruned_mmd_flow_drift, pruned_mmd_flow_workspace_len,
+};
 pub use drift::pruned_two_axis::{
     PrunedTwoAxisConfig, PrunedTwoAxisWorkspace, pruned_two_axis_drift,
     pruned_two_axis_workspace_len,

@@ -168,6 +168,53 @@ fn kernel_drifts_give_typed_errors_or_finite_fields() {
                         );
                     }
                     for (tolerance, separate) in [(1e-6, false), (0.5, true)] {
+                        let config = drifting::PrunedMmdFlowConfig {
+                            mmd_flow: drifting::MmdFlowConfig::new(kernel),
+                            tolerance,
+                        };
+                        let q = if separate { p.len() } else { 0 };
+                        let (keys, pts, boxes) =
+                            drifting::pruned_mmd_flow_workspace_len(n, p.len(), q).unwrap();
+                        let empty = drifting::spatial::BoundingBox {
+                            min: [0.0; 2],
+                            max: [0.0; 2],
+                            count: 0,
+                        };
+                        let (mut keys, mut pts, mut boxes) = (
+                            vec![0_u64; keys],
+                            vec![[0.0_f32; 2]; pts],
+                            vec![empty; boxes],
+                        );
+                        let negatives = if separate {
+                            Negatives::Cloud(pv)
+                        } else {
+                            Negatives::Queries
+                        };
+                        let mut out = vec![0.0; 2 * n];
+                        contract!(
+                            &format!(
+                                "pruned_mmd_flow_drift {what} ε = {tolerance} separate {separate}"
+                            ),
+                            || drifting::pruned_mmd_flow_drift(
+                                &qv,
+                                &pv,
+                                negatives,
+                                &config,
+                                drifting::PrunedWorkspace {
+                                    keys: &mut keys,
+                                    points: &mut pts,
+                                    boxes: &mut boxes,
+                                },
+                                &mut out,
+                            ),
+                            |r| {
+                                let mut v = floats(&out);
+                                v.push(r.bound);
+                                v
+                            },
+                        );
+                    }
+                    for (tolerance, separate) in [(1e-6, false), (0.5, true)] {
                         let config = drifting::PrunedTwoAxisConfig {
                             two_axis: TwoAxisConfig::new(kernel),
                             tolerance,

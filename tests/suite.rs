@@ -59,6 +59,8 @@ mod paper_training;
 mod parallel_determinism;
 #[path = "pruned.rs"]
 mod pruned;
+#[path = "pruned_mmd_flow.rs"]
+mod pruned_mmd_flow;
 #[path = "pruned_sinkhorn.rs"]
 mod pruned_sinkhorn;
 #[path = "pruned_two_axis.rs"]

@@ -83,6 +83,28 @@ pub fn mmd_flow_drift<const D: usize>(
     out: &mut [f32],
 ) -> Result<(), Error> {
     let exec = Exec::current();
+    let (negatives, is_self) = validate(queries, positives, negatives, config, out)?;
+    let rule = LogitRule::new(&config.kernel, PairMask::Exclude);
+    #[allow(clippy::cast_precision_loss)]
+    let scales = (
+        config.step / positives.len() as f32,
+        config.step / negatives.len() as f32,
+    );
+    let positives = Partners::new(*positives, false);
+    let negatives = Partners::new(negatives, is_self);
+    dispatch_shape!(is_laplace(&config.kernel), S => run::<D, S>(exec, queries, &positives, &negatives, &rule, scales, out));
+    Ok(())
+}
+
+/// The checks of [`mmd_flow_drift`] (also those of the pruned flow): the negatives' cloud and
+/// whether it is the queries.
+pub(crate) fn validate<'a, const D: usize>(
+    queries: &CloudView<'a, D>,
+    positives: &CloudView<'a, D>,
+    negatives: Negatives<'a, D>,
+    config: &MmdFlowConfig,
+    out: &[f32],
+) -> Result<(CloudView<'a, D>, bool), Error> {
     let (negatives, is_self) = validate_clouds(queries, positives, negatives, out)?;
     config.kernel.validate()?;
     if !config.step.is_finite() {
@@ -99,16 +121,7 @@ pub fn mmd_flow_drift<const D: usize>(
     if f64::from(config.step.abs()) * largest_gradient > 1.0e37 {
         return Err(Error::OutOfRange { input: "step" });
     }
-    let rule = LogitRule::new(&config.kernel, PairMask::Exclude);
-    #[allow(clippy::cast_precision_loss)]
-    let scales = (
-        config.step / positives.len() as f32,
-        config.step / negatives.len() as f32,
-    );
-    let positives = Partners::new(*positives, false);
-    let negatives = Partners::new(negatives, is_self);
-    dispatch_shape!(is_laplace(&config.kernel), S => run::<D, S>(exec, queries, &positives, &negatives, &rule, scales, out));
-    Ok(())
+    Ok((negatives, is_self))
 }
 
 fn run<const D: usize, S: Shape>(

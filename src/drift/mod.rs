@@ -18,6 +18,7 @@ pub mod multi_temperature;
 pub mod multi_temperature_vjp;
 pub mod operator;
 pub mod pruned_mean_shift;
+pub mod pruned_mmd_flow;
 pub mod pruned_two_axis;
 pub(crate) mod pruning;
 pub mod sliced_wasserstein_drift;

@@ -1,5 +1,5 @@
 //! The machinery of certified tile pruning, shared by the pruned drifts
-//! (`pruned_mean_shift.rs`, `pruned_two_axis.rs`) and the pruned Sinkhorn softmins
+//! (`pruned_mean_shift.rs`, `pruned_two_axis.rs`, `pruned_mmd_flow.rs`) and the pruned Sinkhorn softmins
 //! (`src/sinkhorn/pruned.rs`).
 //!
 //! Every cloud is put in Morton order (`spatial.rs`) in the caller's workspace and cut into tiles
@@ -310,7 +310,8 @@ impl<'a, const D: usize> LaneTile<'a, D> {
 }
 
 /// A running per-lane reduction a pruned sweep feeds tile by tile: an online log-sum-exp alone
-/// (normalisers) or with the weighted displacements (softmax means).
+/// (normalisers), with the weighted displacements (softmax means), or with the kernel-gradient
+/// sums of the MMD flow (`pruned_mmd_flow.rs`).
 pub(crate) trait Sink<const D: usize>: Copy {
     /// Folds one tile of logits in (`x`: the lanes' coordinates).
     fn absorb_tile(&mut self, tile: &mut Tile<D>, x: &[F32s; D]);
