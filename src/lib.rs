@@ -13,7 +13,9 @@
 //! * Drift operators: [`mean_shift_drift`] (§3), [`two_axis_softmax_drift`] (Algorithm 2, §4),
 //!   [`multi_temperature_drift`] (the official normalised form, §5). All stream in tiles with an
 //!   online log-sum-exp: `O(N + P + Q)` memory, never an `N × (P+Q)` matrix, exact for clouds far
-//!   apart at tiny temperatures.
+//!   apart at tiny temperatures. For large 2D/3D clouds, [`pruned_mean_shift_drift`],
+//!   [`pruned_two_axis_drift`] and [`pruned_mmd_flow_drift`] skip far tiles with a certified
+//!   error bound.
 //! * [`stop_gradient_loss`]: the loss and its gradient `−2V/(N·D)` for the generator.
 //! * [`sinkhorn`]: log-domain Sinkhorn (§6): [`entropic_transport`], the debiased
 //!   [`sinkhorn_divergence`], [`barycentric_projection`], the [`sinkhorn_drift`] `T_ab − T_aa` and
