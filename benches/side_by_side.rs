@@ -10,7 +10,9 @@
 //! feature-space loss at the official shape: 64 groups × (64 generated + 16 unconditional + 64
 //! positives), 3 temperatures, guidance scales in [1.5, 4], N(0, 1/S) features).
 //! Drift options: `--temperature T` (default 0.05), `--cloud-std auto|X` (default 0.5; `auto`:
-//! `1/√D`), `--evaluation auto|streaming|expanded|difference` (two-axis); `--distances
+//! `1/√D`), `--evaluation auto|streaming|expanded|difference` (two-axis), `--layout
+//! coordinates|points` (the clouds coordinate-major, the default, or point-major `[N, D]` as
+//! PyTorch gets them; the field is coordinate-major either way); `--distances
 //! auto|expanded|difference` (the `--feature` rows).
 //!
 //! Median wall time over repeats (at least 5, or 1 s, at most 50), one thread. Built with
@@ -69,6 +71,10 @@ struct DriftSetting {
     evaluation: drifting::Evaluation,
     /// Standard deviation of the clouds; `None`: `1/√D`.
     cloud_std: Option<f32>,
+    /// The clouds given point-major (`--layout points`: `[N, D]` rows, as PyTorch's tensors)
+    /// instead of coordinate-major (`--layout coordinates`, the default). The field is
+    /// coordinate-major either way.
+    point_major: bool,
 }
 
 fn time_op<const D: usize>(
@@ -82,8 +88,24 @@ fn time_op<const D: usize>(
     let std = setting.cloud_std.unwrap_or(1.0 / (D as f32).sqrt());
     let x = normal_cloud(&mut rng, n, D, std);
     let y = normal_cloud(&mut rng, n, D, std);
-    let queries = CloudView::<D>::from_coordinate_major(&x, n).ok()?;
-    let positives = CloudView::<D>::from_coordinate_major(&y, n).ok()?;
+    let points = |c: &[f32]| -> Vec<[f32; D]> {
+        (0..n)
+            .map(|i| std::array::from_fn(|d| c[d * n + i]))
+            .collect()
+    };
+    let (xp, yp) = if setting.point_major {
+        (points(&x), points(&y))
+    } else {
+        (Vec::new(), Vec::new())
+    };
+    let (queries, positives) = if setting.point_major {
+        (CloudView::from_points(&xp), CloudView::from_points(&yp))
+    } else {
+        (
+            CloudView::<D>::from_coordinate_major(&x, n).ok()?,
+            CloudView::<D>::from_coordinate_major(&y, n).ok()?,
+        )
+    };
     let k = match kernel {
         "laplace" => Kernel::laplace(setting.temperature),
         _ => Kernel::gaussian(setting.temperature),
@@ -521,6 +543,9 @@ fn run(args: &[String], threads: usize) {
         cloud_std: list(args, "--cloud-std", "0.5")
             .first()
             .and_then(|t| t.parse().ok()),
+        point_major: list(args, "--layout", "coordinates")
+            .first()
+            .is_some_and(|l| l == "points"),
         evaluation: match list(args, "--evaluation", "auto")
             .first()
             .map(String::as_str)
