@@ -23,8 +23,8 @@
 use crate::cloud::CloudView;
 use crate::drift::mean_shift::MeanShiftConfig;
 use crate::drift::pruning::{
-    BLOCKS, Family, LaneTile, SortedClouds, TileField, check_tolerance, check_workspace, lane_sums,
-    norm, pruned_sums, scatter_query_tiles, spatial_workspace_len,
+    BLOCKS, Family, LaneTile, SortedClouds, TileField, check_tolerance, lane_sums, norm,
+    pruned_sums, scatter_query_tiles, spatial_workspace_len,
 };
 pub use crate::drift::pruning::{PRUNE_TILE, PruneReport, PrunedWorkspace};
 use crate::drift::{Negatives, validate_clouds};
@@ -82,9 +82,6 @@ pub fn pruned_mean_shift_drift<const D: usize>(
     if f64::from(ms.step.abs()) * libm::sqrt(diameter2) > 1.0e37 {
         return Err(Error::OutOfRange { input: "step" });
     }
-    let (n, p) = (queries.len(), positives.len());
-    let q = if is_self { 0 } else { negatives.len() };
-    check_workspace(&workspace, n, p, q)?;
     let separate = (!is_self).then_some(&negatives);
     let clouds = SortedClouds::sort(queries, positives, separate, workspace)?;
     let sweep = Sweep {

@@ -28,8 +28,8 @@ use crate::cloud::CloudView;
 use crate::drift::Negatives;
 use crate::drift::mmd_flow::{MmdFlowConfig, validate};
 use crate::drift::pruning::{
-    BLOCKS, Family, LaneTile, Sink, SortedClouds, TileField, check_tolerance, check_workspace,
-    lane_sums, pruned_sums, scatter_query_tiles, spatial_workspace_len,
+    BLOCKS, Family, LaneTile, Sink, SortedClouds, TileField, check_tolerance, lane_sums,
+    pruned_sums, scatter_query_tiles, spatial_workspace_len,
 };
 pub use crate::drift::pruning::{PruneReport, PrunedWorkspace};
 use crate::engine::chunks::Exec;
@@ -112,9 +112,6 @@ pub fn pruned_mmd_flow_drift<const D: usize>(
     let flow = &config.mmd_flow;
     let (negatives, is_self) = validate(queries, positives, negatives, flow, out)?;
     check_tolerance(config.tolerance)?;
-    let (n, p) = (queries.len(), positives.len());
-    let q = if is_self { 0 } else { negatives.len() };
-    check_workspace(&workspace, n, p, q)?;
     let separate = (!is_self).then_some(&negatives);
     let clouds = SortedClouds::sort(queries, positives, separate, workspace)?;
     #[allow(clippy::cast_precision_loss)]

@@ -51,8 +51,8 @@
 use crate::cloud::CloudView;
 use crate::drift::pruning::{
     BLOCKS, Family, LaneTile, PRUNE_TILE, PruneReport, PrunedWorkspace, Sorted, SortedClouds,
-    TargetBias, TileField, check_lengths, check_tolerance, check_workspace, lane_sums, norm,
-    pruned_log_sum_exp, pruned_sums, scatter_query_tiles, spatial_workspace_len,
+    TargetBias, TileField, check_lengths, check_tolerance, lane_sums, norm, pruned_log_sum_exp,
+    pruned_sums, scatter_query_tiles, spatial_workspace_len,
 };
 use crate::drift::two_axis::{SelfMask, TwoAxisConfig};
 use crate::drift::{Negatives, validate_clouds};
@@ -176,7 +176,6 @@ pub fn pruned_two_axis_drift<const D: usize>(
     check_kernel_range(&two_axis.kernel, &[queries, positives, &negatives], added)?;
     let (n, p) = (queries.len(), positives.len());
     let q = if is_self { 0 } else { negatives.len() };
-    check_workspace(&workspace.spatial, n, p, q)?;
     let Some((_, _, _, values)) = pruned_two_axis_workspace_len(n, p, q) else {
         return Err(Error::InvalidParameter { input: "workspace" });
     };

@@ -1,5 +1,5 @@
-//! The machinery of certified tile pruning, shared by the pruned drifts
-//! (`pruned_mean_shift.rs`, `pruned_two_axis.rs`, `pruned_mmd_flow.rs`) and the pruned Sinkhorn softmins
+//! The machinery of certified tile pruning, shared by the pruned drifts (`pruned_mean_shift.rs`,
+//! `pruned_two_axis.rs`, `pruned_mmd_flow.rs`) and the pruned Sinkhorn softmins
 //! (`src/sinkhorn/pruned.rs`).
 //!
 //! Every cloud is put in Morton order (`spatial.rs`) in the caller's workspace and cut into tiles
@@ -18,13 +18,12 @@
 //!    edge) weighs `C_b e^{t_b} ≥ Σ_{J ∈ b} c_J e^{u_J}` (`c_J` points per tile); from the
 //!    farthest bucket on, whole buckets are given to skipping as long as their weights stay
 //!    within `ε e^{L}` (`ε` the tolerance): one `exp` per bucket, none per tile pair. Every tile
-//!    of those buckets is skipped, every other one summed exactly, in tile
-//!    order.
+//!    of those buckets is skipped, every other one summed exactly, in tile order.
 //!
-//! So the skipped mass of lane `i` is at most `ρ_i·Ŝ_i` with `ρ_i = Σ_{skipped b} C_b e^{t_b − ln Ŝ_i}
-//! ≤ ε` ([`Pruned::ratio`]), and every skipped target is at most [`Pruned::reach`] from it. The
-//! tiles summed exactly go through the engine's `sweep` and online log-sum-exp, like the dense
-//! operators.
+//! So the skipped mass of lane `i` is at most `ρ_i·Ŝ_i` with
+//! `ρ_i = Σ_{skipped b} C_b e^{t_b − ln Ŝ_i} ≤ ε` ([`Pruned::ratio`]), and every skipped target
+//! is at most [`Pruned::reach`] from it. The tiles summed exactly go through the engine's `sweep`
+//! and online log-sum-exp, like the dense operators.
 
 use crate::cloud::CloudView;
 use crate::engine::chunks::Exec;
@@ -138,7 +137,7 @@ pub(crate) fn check_lengths(buffers: &[(&'static str, usize, usize)]) -> Result<
 /// # Errors
 /// [`Error::InvalidParameter`] (`"workspace"`) when the lengths overflow;
 /// [`Error::ShapeMismatch`] for a buffer of the wrong length.
-pub(crate) fn check_workspace<const D: usize>(
+fn check_workspace<const D: usize>(
     workspace: &PrunedWorkspace<'_, D>,
     n: usize,
     p: usize,
@@ -187,17 +186,21 @@ pub(crate) struct SortedClouds<'w, const D: usize> {
 }
 
 impl<'w, const D: usize> SortedClouds<'w, D> {
-    /// Sorts the clouds into `workspace` (lengths checked by [`check_workspace`]).
+    /// Checks the lengths of `workspace` ([`check_workspace`]) and sorts the clouds into it
+    /// (`negatives`: a separate cloud, or `None` for the queries).
     ///
     /// # Errors
-    /// Those of [`MortonOrder::sort`]; [`Error::NonFinite`] (`"points"`) for a tile without a
-    /// finite box (never, for validated clouds).
+    /// Those of [`check_workspace`] (nothing written then) and of [`MortonOrder::sort`];
+    /// [`Error::NonFinite`] (`"points"`) for a tile without a finite box (never, for validated
+    /// clouds).
     pub(crate) fn sort(
         queries: &CloudView<'_, D>,
         positives: &CloudView<'_, D>,
         negatives: Option<&CloudView<'_, D>>,
         workspace: PrunedWorkspace<'w, D>,
     ) -> Result<Self, Error> {
+        let q = negatives.map_or(0, CloudView::len);
+        check_workspace(&workspace, queries.len(), positives.len(), q)?;
         let (queries, order, keys, points, boxes) =
             sort_cloud(queries, workspace.keys, workspace.points, workspace.boxes)?;
         let (positives, positive_order, keys, points, boxes) =
@@ -394,8 +397,7 @@ impl<'s, 'w, const D: usize> Family<'s, 'w, D> {
 /// What pruning one lane tile against its target families did: the pairs of the dense sweep and
 /// those evaluated, `L` (the smallest partial log-normaliser after the near tiles), the skipped
 /// buckets' summed weights `Σ C_b e^{t_b − L} ≥ Σ_skipped c_J e^{u_J − L}` (≤ ε), the largest
-/// distance bound to a skipped
-/// target and to any target.
+/// distance bound to a skipped target and to any target.
 pub(crate) struct Pruned {
     pub(crate) pairs: u64,
     pub(crate) evaluated: u64,

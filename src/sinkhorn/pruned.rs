@@ -41,7 +41,7 @@ use super::{GroundCost, SinkhornConfig, SinkhornWorkspace, Solves, WeightedCloud
 use crate::cloud::CloudView;
 use crate::drift::pruning::{
     Family, PRUNE_TILE, PruneReport, PrunedWorkspace, Sorted, SortedClouds, TargetBias,
-    check_lengths, check_tolerance, check_workspace, pruned_log_sum_exp, spatial_workspace_len,
+    check_lengths, check_tolerance, pruned_log_sum_exp, spatial_workspace_len,
 };
 use crate::engine::GaussianShape;
 use crate::engine::chunks::Exec;
@@ -169,7 +169,6 @@ pub fn pruned_sinkhorn_divergence<const D: usize>(
     prepare(x, y, sinkhorn, &mut workspace.sinkhorn, Solves::All)?;
     check_tolerance(config.tolerance)?;
     let (n, m) = (x.len(), y.len());
-    check_workspace(&workspace.spatial, n, m, 0)?;
     let Some((_, _, _, values)) = pruned_sinkhorn_workspace_len(n, m) else {
         return Err(Error::InvalidParameter { input: "workspace" });
     };
