@@ -175,6 +175,16 @@ fn tolerance_below_the_f32_floor_stalls_instead_of_running_the_cap() {
             assert!(r.stalled && !r.converged, "{r:?}");
             assert!(r.iterations < 2000, "{r:?}");
             assert!(r.marginal_error < 1e-6, "{r:?}");
+            // The report says where the alternating updates took over (the symmetric rule's
+            // stall, at least `STALL_WINDOW` iterations in and before the final stall).
+            match update {
+                UpdateRule::Alternating => assert_eq!(r.alternating_from, None, "{r:?}"),
+                UpdateRule::Symmetric => assert!(
+                    r.alternating_from
+                        .is_some_and(|k| k >= STALL_WINDOW && k + STALL_WINDOW <= r.iterations),
+                    "{r:?}"
+                ),
+            }
         }
     }
     // On the clouds the same solves end within a few hundred iterations, whichever way.

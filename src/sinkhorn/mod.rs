@@ -355,6 +355,12 @@ pub struct SinkhornReport {
     /// [`STALL_WINDOW`] iterations: the update rule's `f32` floor is above the tolerance (see
     /// [`UpdateRule`]). Never set together with `converged`.
     pub stalled: bool,
+    /// With [`UpdateRule::Symmetric`]: the iteration (counted as `iterations` is) at which the
+    /// averaged updates stalled and the alternating updates took over; `None` if the solve used
+    /// one rule throughout. Two unconverged solves of the same problem with the same
+    /// `iterations` followed the same path only if they also switched at the same iteration
+    /// (a switch is decided on `f32` errors, so rounding can move it).
+    pub alternating_from: Option<usize>,
     /// The target `ε`.
     pub epsilon: f32,
 }

@@ -225,6 +225,7 @@ struct StopRule {
     iterations: usize,
     best: f32,
     since_best: usize,
+    alternating_from: Option<usize>,
 }
 
 /// Why the iterations stopped.
@@ -243,6 +244,7 @@ impl StopRule {
             iterations: 0,
             best: f32::INFINITY,
             since_best: 0,
+            alternating_from: None,
         }
     }
 
@@ -268,10 +270,11 @@ impl StopRule {
         None
     }
 
-    /// Forgets the best error so far (the update rule changed).
-    fn restart(&mut self) {
+    /// Forgets the best error so far: the alternating updates take over from here.
+    fn switch_to_alternating(&mut self) {
         self.best = f32::INFINITY;
         self.since_best = 0;
+        self.alternating_from = Some(self.iterations);
     }
 
     /// The report of a solve that returns potentials whose marginal error is `error`.
@@ -283,6 +286,7 @@ impl StopRule {
             marginal_error: error,
             converged,
             stalled: stop == Stop::Stalled && !converged,
+            alternating_from: self.alternating_from,
             epsilon,
         }
     }
@@ -399,7 +403,7 @@ pub(crate) fn solve_pair<const D: usize>(
                         // a plateau where a potential travels a long way at half speed. The
                         // alternating updates take over from this pair (see UpdateRule).
                         update = UpdateRule::Alternating;
-                        rule.restart();
+                        rule.switch_to_alternating();
                     }
                     Some(stop) => {
                         // GeomLoss's final extrapolation `(f, g) ← (softmin(g), softmin(f))`
