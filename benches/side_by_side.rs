@@ -575,6 +575,7 @@ fn run(args: &[String], threads: usize) {
                         "64" => time_op::<64>(op, kernel, n, setting, quick),
                         "128" => time_op::<128>(op, kernel, n, setting, quick),
                         "256" => time_op::<256>(op, kernel, n, setting, quick),
+                        "512" => time_op::<512>(op, kernel, n, setting, quick),
                         "768" => time_op::<768>(op, kernel, n, setting, quick),
                         other => panic!("unsupported dimension {other}"),
                     };

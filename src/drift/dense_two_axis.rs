@@ -7,9 +7,10 @@ use crate::cloud::CloudView;
 use crate::engine::chunks::Share::{PerBlock, PerRow};
 use crate::engine::chunks::{CHUNK, Exec, for_each_block, for_each_chunk};
 use crate::engine::dense::{
-    Affinities, DistanceForm, Rows, absorb_columns, channel_pack_len, coefficient_row,
-    distance_epilogue, distance_products, drift_sums, mean_row, merge_columns, mirror_lower,
-    pack_channels, pack_queries, pack_targets, query_pack_len, row_log_sum_exp, target_pack_len,
+    Affinities, DistanceForm, Rows, absorb_columns, channel_pack_len, coefficient_panels,
+    distance_epilogue, distance_products, mean_row, merge_columns, mirror_lower, pack_channels,
+    pack_queries, pack_targets, packed_drift_sums, query_pack_len, row_log_sum_exp,
+    target_pack_len,
 };
 use crate::engine::gemm::{MR, Symmetric};
 use crate::engine::simd::{EXCLUDED_LOGIT, F32s, LANES};
@@ -350,8 +351,8 @@ impl<const D: usize> DenseTwoAxis<'_, D> {
             );
         }
 
-        // Pass 3, by chunks of rows: coefficients in place of the logits, then their product
-        // with the targets, 128 rows at a time.
+        // Pass 3, by chunks of rows: the coefficients of 128 rows straight into the row panels
+        // of their product with the targets (the tile is only read), then that product.
         let channels = pack_channels(&target_rows, centre, target_buffer);
         let half_columns = &*half_columns;
         let rows = &*rows;
@@ -369,30 +370,28 @@ impl<const D: usize> DenseTwoAxis<'_, D> {
             task,
             layout.task,
             |first, count, [tile_rows, field_rows, sums], scratch| {
+                let packed = scratch.as_chunks_mut::<MR>().0;
                 for start in (0..count).step_by(SUMS_ROWS) {
                     let block = (count - start).min(SUMS_ROWS);
-                    let coefficients = tile_rows
-                        .get_mut(start * t..(start + block) * t)
-                        .unwrap_or(&mut []);
                     let block_sums = sums.get_mut(start..start + block).unwrap_or(&mut []);
-                    for (k, (row, sum)) in coefficients
-                        .chunks_mut(t.max(1))
-                        .zip(block_sums.iter_mut())
-                        .enumerate()
-                    {
-                        let r = rows.get(first + start + k).copied().unwrap_or(0.0);
-                        *sum = coefficient_row(row, -0.5 * r, half_columns, &rule);
-                    }
-                    drift_sums(
+                    coefficient_panels(
+                        tile_rows.get(start * t..).unwrap_or(&[]),
+                        t,
+                        block,
+                        |k| -0.5 * rows.get(first + start + k).copied().unwrap_or(0.0),
+                        half_columns,
+                        &rule,
+                        block_sums,
+                        packed,
+                    );
+                    packed_drift_sums(
                         &query_rows,
                         first + start,
                         block,
-                        coefficients,
-                        t,
+                        packed,
                         block_sums,
                         &channels,
                         centre,
-                        scratch,
                         field_rows
                             .get_mut(start * D..(start + block) * D)
                             .unwrap_or(&mut []),

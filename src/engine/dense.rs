@@ -488,17 +488,36 @@ fn index_f32(i: usize) -> f32 {
 pub(crate) fn row_log_sum_exp(values: &[f32], scale: f32) -> f32 {
     let scale_v = F32s::splat(scale);
     let end = values.len();
-    let mut max = F32s::splat(EXCLUDED_LOGIT);
-    for offset in (0..end).step_by(LANES) {
-        max = max.fast_max(load_logits(values, offset, end, scale_v));
+    // The maximum in four independent chains (a maximum does not depend on the order).
+    let mut maxes = [F32s::splat(EXCLUDED_LOGIT); 4];
+    let mut offset = 0;
+    while offset + 4 * LANES <= end {
+        for (j, m) in maxes.iter_mut().enumerate() {
+            *m = m.fast_max(load(values, offset + j * LANES, end, 0.0) * scale_v);
+        }
+        offset += 4 * LANES;
     }
+    while offset < end {
+        maxes[0] = maxes[0].fast_max(load_logits(values, offset, end, scale_v));
+        offset += LANES;
+    }
+    let [a, b, c, d] = maxes;
+    let max = a.fast_max(b).fast_max(c.fast_max(d));
     let m = max.to_array().iter().fold(EXCLUDED_LOGIT, |a, &b| a.max(b));
     let m_v = F32s::splat(m);
-    let mut total = F32s::splat(0.0);
-    for offset in (0..end).step_by(LANES) {
-        total += exp(load_logits(values, offset, end, scale_v) - m_v);
+    // Two chains: the exponentials of neighbouring vectors overlap.
+    let (mut even, mut odd) = (F32s::splat(0.0), F32s::splat(0.0));
+    let mut offset = 0;
+    while offset + 2 * LANES <= end {
+        even += exp(load(values, offset, end, 0.0) * scale_v - m_v);
+        odd += exp(load(values, offset + LANES, end, 0.0) * scale_v - m_v);
+        offset += 2 * LANES;
     }
-    m + libm::logf(sum_lanes(total.to_array()))
+    while offset < end {
+        even += exp(load_logits(values, offset, end, scale_v) - m_v);
+        offset += LANES;
+    }
+    m + libm::logf(sum_lanes((even + odd).to_array()))
 }
 
 /// Folds `rows` rows of the tile `values` (row stride `ld`, `max.len()` columns, logits
@@ -514,25 +533,61 @@ pub(crate) fn absorb_columns(
     sum: &mut [f32],
 ) {
     let scale_v = F32s::splat(scale);
+    let columns = max.len().min(sum.len());
+    let mut j0 = 0;
+    while j0 + 4 * LANES <= columns {
+        absorb_strips::<4>(values, rows, ld, scale_v, j0, max, sum);
+        j0 += 4 * LANES;
+    }
+    while j0 < columns {
+        absorb_strips::<1>(values, rows, ld, scale_v, j0, max, sum);
+        j0 += LANES;
+    }
+}
+
+/// [`absorb_columns`] for the `S` strips of eight columns from `j0`, side by side (independent
+/// chains; each column still sees its rows in order, so the bits do not depend on `S`).
+#[inline(always)]
+fn absorb_strips<const S: usize>(
+    values: &[f32],
+    rows: usize,
+    ld: usize,
+    scale: F32s,
+    j0: usize,
+    max: &mut [f32],
+    sum: &mut [f32],
+) {
     let columns = max.len();
-    for (k, (m_chunk, s_chunk)) in max.chunks_mut(LANES).zip(sum.chunks_mut(LANES)).enumerate() {
-        let j0 = k * LANES;
-        let mut block_max = F32s::splat(EXCLUDED_LOGIT);
-        for i in 0..rows {
-            block_max =
-                block_max.fast_max(load_logits(values, i * ld + j0, i * ld + columns, scale_v));
+    let mut block_max = [F32s::splat(EXCLUDED_LOGIT); S];
+    for i in 0..rows {
+        for (s, m) in block_max.iter_mut().enumerate() {
+            let j = j0 + s * LANES;
+            *m = m.fast_max(load_logits(values, i * ld + j, i * ld + columns, scale));
         }
-        let old_max = load(m_chunk, 0, m_chunk.len(), EXCLUDED_LOGIT);
-        let new_max = old_max.fast_max(block_max);
-        let mut total = load(s_chunk, 0, s_chunk.len(), 0.0) * exp(old_max - new_max);
-        for i in 0..rows {
-            total += exp(load_logits(values, i * ld + j0, i * ld + columns, scale_v) - new_max);
+    }
+    let mut new_max = block_max;
+    let mut total = [F32s::splat(0.0); S];
+    for (s, (m, t)) in new_max.iter_mut().zip(total.iter_mut()).enumerate() {
+        let j = j0 + s * LANES;
+        let old_max = load(max, j, columns, EXCLUDED_LOGIT);
+        *m = old_max.fast_max(*m);
+        *t = load(sum, j, columns, 0.0) * exp(old_max - *m);
+    }
+    for i in 0..rows {
+        for (s, (t, m)) in total.iter_mut().zip(&new_max).enumerate() {
+            let j = j0 + s * LANES;
+            *t += exp(load_logits(values, i * ld + j, i * ld + columns, scale) - *m);
         }
-        for (slot, v) in m_chunk.iter_mut().zip(new_max.to_array()) {
-            *slot = v;
+    }
+    for (s, (m, t)) in new_max.iter().zip(&total).enumerate() {
+        let j = j0 + s * LANES;
+        let width = columns.saturating_sub(j).min(LANES);
+        let (m, t) = (m.to_array(), t.to_array());
+        if let Some(slots) = max.get_mut(j..j + width) {
+            slots.copy_from_slice(m.get(..width).unwrap_or(&[]));
         }
-        for (slot, v) in s_chunk.iter_mut().zip(total.to_array()) {
-            *slot = v;
+        if let Some(slots) = sum.get_mut(j..j + width) {
+            slots.copy_from_slice(t.get(..width).unwrap_or(&[]));
         }
     }
 }
@@ -620,6 +675,157 @@ fn affinity_of(
         Some(w) => a * load(w, offset, end, 0.0),
         None => a,
     }
+}
+
+/// [`coefficient_row`] for the `count` rows of `tile` (row stride `ld`, one column per entry of
+/// `half_columns`), written straight into the row panels of their product with the targets (the
+/// layout of [`pack_row_panels`]) instead of back into the tile: eight rows at a time, their
+/// affinities transposed in registers, then each panel scaled by its rows' factors `−S+_i` and
+/// `S−_i` while it sits in L2. The tile is only read (the in-place coefficients and the packing
+/// pass cost a write-back of the whole tile and one more read of it). `half_row(i)` is
+/// `−r_i/2`; the rows' sums `Σ_j c_ij` go to `totals`. The affinities and `S±_i` have the bits
+/// of [`coefficient_row`]'s when the row length is a multiple of eight; the totals are summed in
+/// another order.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn coefficient_panels(
+    tile: &[f32],
+    ld: usize,
+    count: usize,
+    half_row: impl Fn(usize) -> f32,
+    half_columns: &[f32],
+    rule: &Affinities<'_>,
+    totals: &mut [f32],
+    packed: &mut [[f32; MR]],
+) {
+    const { assert!(LANES == 2 * MR) };
+    let t = half_columns.len();
+    let zero = F32s::splat(0.0);
+    let scale = F32s::splat(rule.scale);
+    let split = rule.negative_columns.min(t);
+    let split_v = F32s::splat(index_f32(split));
+    let end_v = F32s::splat(index_f32(t));
+    let floor = rule.floor_logit.map(F32s::splat);
+    for (pair, panels) in packed.chunks_mut(t.max(1).saturating_mul(2)).enumerate() {
+        let first = pair * LANES;
+        if first >= count {
+            break;
+        }
+        let live = (count - first).min(LANES);
+        let rows: [&[f32]; LANES] = core::array::from_fn(|r| {
+            if r < live {
+                let start = (first + r) * ld;
+                tile.get(start..start + t).unwrap_or(&[])
+            } else {
+                &[]
+            }
+        });
+        let half: [F32s; LANES] =
+            core::array::from_fn(|r| F32s::splat(if r < live { half_row(first + r) } else { 0.0 }));
+        let (mut s_neg, mut s_pos) = ([zero; LANES], [zero; LANES]);
+        let (low, high) = panels.split_at_mut(t.min(panels.len()));
+        for k0 in (0..t).step_by(LANES) {
+            let mut block = [zero; LANES];
+            for (((slot, row), &half), (neg, pos)) in block
+                .iter_mut()
+                .zip(&rows)
+                .zip(&half)
+                .zip(s_neg.iter_mut().zip(s_pos.iter_mut()))
+                .take(live)
+            {
+                let mut a = affinity_of(
+                    load(row, k0, t, 0.0),
+                    k0,
+                    t,
+                    scale,
+                    half,
+                    half_columns,
+                    floor,
+                    rule.weights,
+                );
+                if k0 + LANES > t {
+                    a = lane_index(k0).simd_lt(end_v).select(a, zero);
+                }
+                if k0 + LANES <= split {
+                    *neg += a;
+                } else if k0 >= split {
+                    *pos += a;
+                } else {
+                    let negative = lane_index(k0).simd_lt(split_v);
+                    *neg += negative.select(a, zero);
+                    *pos += negative.select(zero, a);
+                }
+                *slot = a;
+            }
+            for (k, v) in F32s::transpose(block).iter().enumerate() {
+                let lanes = v.to_array();
+                if let (Some(entry), Some(values)) =
+                    (low.get_mut(k0 + k), lanes.first_chunk::<MR>())
+                {
+                    *entry = *values;
+                }
+                if let (Some(entry), Some(values)) =
+                    (high.get_mut(k0 + k), lanes.last_chunk::<MR>())
+                {
+                    *entry = *values;
+                }
+            }
+        }
+        for (base, panel) in [(0, low), (MR, high)] {
+            let factors = |sums: &[F32s; LANES], sign: f32| -> [f32; MR] {
+                core::array::from_fn(|r| {
+                    sums.get(base + r)
+                        .map_or(0.0, |v| sign * sum_lanes(v.to_array()))
+                })
+            };
+            let (negatives, positives) = panel.split_at_mut(split.min(panel.len()));
+            let neg = scale_panel(negatives, factors(&s_pos, -1.0));
+            let pos = scale_panel(positives, factors(&s_neg, 1.0));
+            for (r, (n, p)) in neg
+                .iter()
+                .zip(&pos)
+                .enumerate()
+                .take(live.saturating_sub(base))
+            {
+                if let Some(slot) = totals.get_mut(first + base + r) {
+                    *slot = n + p;
+                }
+            }
+        }
+    }
+}
+
+/// Multiplies every entry of a row panel by its row's factor; returns each row's sum of the
+/// products (two entries per vector, two vectors in flight).
+fn scale_panel(entries: &mut [[f32; MR]], factors: [f32; MR]) -> [f32; MR] {
+    let factor = |k: usize| factors.get(k % MR).copied().unwrap_or(0.0);
+    let f = F32s::new(core::array::from_fn(factor));
+    let (chunks, tail) = entries.as_flattened_mut().as_chunks_mut::<LANES>();
+    let (mut even, mut odd) = (F32s::splat(0.0), F32s::splat(0.0));
+    let (pairs, last) = chunks.as_chunks_mut::<2>();
+    for [c0, c1] in pairs {
+        let (v0, v1) = (F32s::new(*c0) * f, F32s::new(*c1) * f);
+        even += v0;
+        odd += v1;
+        *c0 = v0.to_array();
+        *c1 = v1.to_array();
+    }
+    for c in last {
+        let v = F32s::new(*c) * f;
+        even += v;
+        *c = v.to_array();
+    }
+    let lanes = (even + odd).to_array();
+    let (low, high) = lanes.split_at(MR);
+    let mut total = [0.0_f32; MR];
+    for ((t, l), h) in total.iter_mut().zip(low).zip(high) {
+        *t = l + h;
+    }
+    // The tail is one entry (`MR` values) or none.
+    for (k, (v, t)) in tail.iter_mut().zip(total.iter_mut()).enumerate() {
+        *v *= factor(k);
+        *t += *v;
+    }
+    total
 }
 
 /// The coefficients of one query row, in place of its values `v_ij`: with `A_ij = exp(max(s·v_ij − r_i/2 − c_j/2, floor)) · w_j`,
@@ -763,7 +969,7 @@ pub(crate) fn drift_sums(
     buffer: &mut [f32],
     out: &mut [f32],
 ) {
-    let (dim, t) = (centre.len(), targets.count);
+    let t = targets.count;
     let packed = buffer.as_chunks_mut::<MR>().0;
     pack_row_panels(
         count,
@@ -772,6 +978,24 @@ pub(crate) fn drift_sums(
         None,
         packed,
     );
+    packed_drift_sums(
+        queries, first, count, packed, row_sums, targets, centre, out,
+    );
+}
+
+/// [`drift_sums`] from coefficients already in row panels ([`coefficient_panels`]).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn packed_drift_sums(
+    queries: &Rows<'_>,
+    first: usize,
+    count: usize,
+    packed: &[[f32; MR]],
+    row_sums: &[f32],
+    targets: &PackedChannels<'_>,
+    centre: &[f32],
+    out: &mut [f32],
+) {
+    let (dim, t) = (centre.len(), targets.count);
     product::<Dot>(count, dim, t, packed, targets.tiles, out, dim);
     for (i, &total) in row_sums.iter().enumerate().take(count) {
         let x = queries.row(first + i);
@@ -787,8 +1011,139 @@ pub(crate) fn drift_sums(
 #[allow(clippy::indexing_slicing)]
 mod tests {
     extern crate std;
-    use super::mirror_lower;
+    use super::{
+        Affinities, MR, absorb_columns, coefficient_panels, coefficient_row, mirror_lower,
+        pack_row_panels, row_log_sum_exp,
+    };
+    use crate::engine::simd::EXCLUDED_LOGIT;
     use std::vec::Vec;
+
+    /// Deterministic values in `[-1, 1)` (a linear congruential sequence).
+    fn values(len: usize, seed: u64) -> Vec<f32> {
+        let mut state = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+        (0..len)
+            .map(|_| {
+                state = state
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1_442_695_040_888_963_407);
+                (state >> 40) as f32 / (1u64 << 23) as f32 - 1.0
+            })
+            .collect()
+    }
+
+    /// The fused coefficients (`coefficient_panels`) against `coefficient_row` then
+    /// `pack_row_panels`, for row and column counts around the 8-row groups and 8-lane vectors,
+    /// with and without column weights and floor: the same panel entries (bit for bit when the
+    /// row length is a multiple of 8, else to 1e-6 of the row's largest coefficient: the split
+    /// sums then add the tail lanes in another order) and the same row totals to 1e-6 of it.
+    #[test]
+    fn coefficient_panels_match_coefficients_then_packing() {
+        for (count, t, negatives) in [(1, 1, 0), (3, 7, 2), (8, 16, 8), (13, 37, 10), (21, 64, 40)]
+        {
+            for weighted in [false, true] {
+                let ld = t + 3;
+                let tile = values(count * ld, (count * 100 + t) as u64);
+                let half_rows = values(count, 7);
+                let half_columns: Vec<f32> = values(t, 11).iter().map(|v| v - 0.5).collect();
+                let weights: Vec<f32> = values(t, 13).iter().map(|v| v.abs()).collect();
+                let rule = Affinities {
+                    scale: -2.5,
+                    floor_logit: weighted.then_some(-1.2),
+                    weights: weighted.then_some(&weights[..]),
+                    negative_columns: negatives,
+                };
+                // Reference: coefficients in place, then packed.
+                let mut rows: Vec<f32> = Vec::new();
+                let mut totals_ref = Vec::new();
+                for i in 0..count {
+                    let mut row = tile[i * ld..i * ld + t].to_vec();
+                    totals_ref.push(coefficient_row(
+                        &mut row,
+                        half_rows[i],
+                        &half_columns,
+                        &rule,
+                    ));
+                    rows.extend(row);
+                }
+                let panels = count.div_ceil(MR).div_ceil(2) * 2;
+                let mut want = std::vec![[0.0_f32; MR]; panels * t];
+                pack_row_panels(count, t, |i| &rows[i * t..(i + 1) * t], None, &mut want);
+                let mut got = std::vec![[f32::NAN; MR]; panels * t];
+                let mut totals = std::vec![f32::NAN; count];
+                coefficient_panels(
+                    &tile,
+                    ld,
+                    count,
+                    |i| half_rows[i],
+                    &half_columns,
+                    &rule,
+                    &mut totals,
+                    &mut got,
+                );
+                let largest = rows.iter().fold(0.0_f32, |m, v| m.max(v.abs()));
+                for i in 0..count {
+                    for k in 0..t {
+                        let (p, r) = (i / MR, i % MR);
+                        let (g, w) = (got[p * t + k][r], want[p * t + k][r]);
+                        if t % 8 == 0 {
+                            assert_eq!(g.to_bits(), w.to_bits(), "{count}×{t} ({i}, {k})");
+                        } else {
+                            assert!((g - w).abs() <= 1e-6 * largest, "{count}×{t} ({i}, {k})");
+                        }
+                    }
+                    assert!(
+                        (totals[i] - totals_ref[i]).abs() <= 1e-6 * largest * t as f32,
+                        "{count}×{t} row {i}: {} vs {}",
+                        totals[i],
+                        totals_ref[i]
+                    );
+                }
+            }
+        }
+    }
+
+    /// The log-sum-exps against `f64`, for lengths around the vectors and the unrolled loops,
+    /// and the column partials (`absorb_columns` over two blocks of rows) against the `f64` sum
+    /// of every column: four strips at a time or one, every column sees its rows in order.
+    #[test]
+    fn log_sum_exps_match_f64() {
+        for len in [1, 7, 8, 15, 16, 17, 31, 32, 33, 100] {
+            let row: Vec<f32> = values(len, len as u64).iter().map(|v| 30.0 * v).collect();
+            let m = row
+                .iter()
+                .fold(f64::NEG_INFINITY, |m, &v| m.max(f64::from(v) * 0.5));
+            let want = m + row
+                .iter()
+                .map(|&v| (f64::from(v) * 0.5 - m).exp())
+                .sum::<f64>()
+                .ln();
+            let got = f64::from(row_log_sum_exp(&row, 0.5));
+            assert!(
+                (got - want).abs() <= 1e-5 * want.abs().max(1.0),
+                "{len}: {got} vs {want}"
+            );
+        }
+        for columns in [1, 8, 9, 32, 33, 70] {
+            let (rows, ld) = (11, columns + 5);
+            let tile: Vec<f32> = values(rows * ld, columns as u64)
+                .iter()
+                .map(|v| 20.0 * v)
+                .collect();
+            let (mut max, mut sum) = (std::vec![EXCLUDED_LOGIT; columns], std::vec![0.0; columns]);
+            absorb_columns(&tile[..6 * ld], 6, ld, 1.5, &mut max, &mut sum);
+            absorb_columns(&tile[6 * ld..], rows - 6, ld, 1.5, &mut max, &mut sum);
+            for j in 0..columns {
+                let want: f64 = (0..rows)
+                    .map(|i| (1.5 * f64::from(tile[i * ld + j])).exp())
+                    .sum();
+                let got = f64::from(max[j]) + f64::from(sum[j]).ln();
+                assert!(
+                    (got - want.ln()).abs() <= 1e-5 * want.ln().abs().max(1.0),
+                    "{columns}: {j}"
+                );
+            }
+        }
+    }
 
     /// The mirror fills exactly the strict lower triangle of the leading block from the upper
     /// one, for sizes around the 8-lane blocks and the 64-row squares, and nothing else.
