@@ -29,7 +29,7 @@ Optional rows (off unless asked for; without them the run is the one above):
 * `--flat-cases [NxD,...]` (bare: 4096x2,4096x64,2048x256,1024x768): flat two-axis clouds,
   Laplace, τ = `--flat-temperature` (0.1), clouds N(0, σ²I) with σ = `--flat-cloud-std` (auto =
   1/√D). Ours: `cargo bench --bench side_by_side -- --ops two_axis --kernels laplace --sizes N
-  --dims D --temperature τ --cloud-std σ [--quick] --threads T`; theirs: torch_drift.py with the
+  --dims D --layout points --temperature τ --cloud-std σ [--quick] --threads T`; theirs: torch_drift.py with the
   same options. Rendered in the main table.
 * `--only-new` skips the 2D drift, Sinkhorn and generator suites; `--dry-run` prints the commands
   without running them; `--our-json FILE` takes our rows from FILE (JSON lines as the bench prints
@@ -106,8 +106,11 @@ def ours(args, rustflags, threads):
     if args.feature:
         rows += json_lines(run(bench + ["--feature", "--channels", args.channels] + quick + th, env))
     for n, d in flat_cases(args):
+        # Point-major [N, D] clouds, as PyTorch's tensors (the crate's coordinate-major input
+        # would add a transpose PyTorch does not pay: 6 % at D = 768).
         rows += flat(json_lines(run(bench + ["--ops", "two_axis", "--kernels", "laplace", "--sizes", str(n),
-                                             "--dims", str(d)] + flat_options(args) + quick + th, env)))
+                                             "--dims", str(d), "--layout", "points"] + flat_options(args)
+                                    + quick + th, env)))
     return rows
 
 

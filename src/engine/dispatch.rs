@@ -14,6 +14,10 @@
 //! | AVX2 + FMA | `MR × 3` of 8 lanes, two passes | 6 loads, 8 broadcasts, 24 FMAs |
 //! | neither | the compile-time `wide` kernel (`gemm.rs`) | — |
 //!
+//! A last tile at most one vector wide (16 of the 48 columns at `S = 64` or `D = 256`) runs a
+//! one-vector kernel: a third of the multiply-adds (the grouped loss at `S = 64`: 8.6 against
+//! 9.4 ms, interleaved, medians).
+//!
 //! **Same bits on every CPU with FMA.** Each entry is `Σ_k` of fused multiply-adds in `k` order
 //! within blocks of [`KC`](crate::engine::gemm::KC), the blocks added in order: the AVX-512 and AVX2 kernels (and an
 //! `x86-64-v3` or `-v4` build's compile-time kernel) give identical results
@@ -104,13 +108,22 @@ impl<U: Update> WithSimd for Product<'_, U> {
                 // With 32 registers, two panels at once (8 rows × 3 vectors): half the loads
                 // of `B` per multiply-add.
                 if S::F32_LANES >= 16 && p + 1 < panels.end {
-                    let [low, high] =
-                        kernel::<S, U, 2>(simd, [a_block(p), a_block(p + 1)], b_block);
+                    let [low, high] = if width <= S::F32_LANES {
+                        // A narrow last tile (e.g. 16 of 48 columns at D = 256): one vector
+                        // per row instead of three, a third of the multiply-adds.
+                        kernel::<S, U, 2, 1>(simd, [a_block(p), a_block(p + 1)], b_block)
+                    } else {
+                        kernel::<S, U, 2, VECTORS>(simd, [a_block(p), a_block(p + 1)], b_block)
+                    };
                     store(c, ldc, p * MR, rows, q * PACK, width, &low, k0 > 0);
                     store(c, ldc, (p + 1) * MR, rows, q * PACK, width, &high, k0 > 0);
                     p += 2;
                 } else {
-                    let [acc] = kernel::<S, U, 1>(simd, [a_block(p)], b_block);
+                    let [acc] = if width <= S::F32_LANES {
+                        kernel::<S, U, 1, 1>(simd, [a_block(p)], b_block)
+                    } else {
+                        kernel::<S, U, 1, VECTORS>(simd, [a_block(p)], b_block)
+                    };
                     store(c, ldc, p * MR, rows, q * PACK, width, &acc, k0 > 0);
                     p += 1;
                 }
@@ -124,9 +137,11 @@ impl<U: Update> WithSimd for Product<'_, U> {
 /// a quarter of the loop's instructions (12 of 47), on the ports the fused multiply-adds need.
 const UNROLL: usize = 4;
 
-/// `P` panels of `A` at once (`P·MR × VECTORS` accumulators).
+/// `P` panels of `A` at once (`P·MR × V` accumulators), the tile's columns in passes of `V`
+/// vectors: all of them with `V = VECTORS`, only the first vector's with `V = 1` (a tile at
+/// most one vector wide; the other columns are left 0 in the result).
 #[inline(always)]
-fn kernel<S: Simd, U: Update, const P: usize>(
+fn kernel<S: Simd, U: Update, const P: usize, const V: usize>(
     simd: S,
     a: [&[[f32; MR]]; P],
     b: &[[f32; PACK]],
@@ -139,14 +154,15 @@ fn kernel<S: Simd, U: Update, const P: usize>(
     let (b_blocks, b_tail) = b.as_chunks::<UNROLL>();
     let a_blocks = a.map(|panel| panel.as_chunks::<UNROLL>());
     let mut out = [[[0.0_f32; PACK]; MR]; P];
-    for first in (0..PACK).step_by(VECTORS * lanes) {
-        let mut acc = [[[zero; VECTORS]; MR]; P];
+    let columns = if V == VECTORS { PACK } else { V * lanes };
+    for first in (0..columns).step_by(V * lanes) {
+        let mut acc = [[[zero; V]; MR]; P];
         // One step `k`: the `B` row's vectors against every panel's `MR` values (a macro, not a
         // closure: called from two loops, a closure was not inlined and the accumulators went
         // to the stack).
         macro_rules! step {
             ($bk:expr, $ak:expr) => {{
-                let bv: [S::f32s; VECTORS] =
+                let bv: [S::f32s; V] =
                     core::array::from_fn(|v| load::<S>($bk, first + v * lanes, zero));
                 for (panel_acc, ak) in acc.iter_mut().zip($ak) {
                     for (row, &w) in panel_acc.iter_mut().zip(ak) {
@@ -335,6 +351,10 @@ mod tests {
                 (9, 49, KC + 1),
                 (13, 100, 2 * KC + 7),
                 (4, 48, 768),
+                // Narrow last tiles (the one-vector kernel on AVX-512, one pass on AVX2).
+                (6, 64, 300),
+                (8, 256, 129),
+                (3, 20, 5),
             ] {
                 let mut results = Vec::new();
                 if let Some(simd) = pulp::x86::V4::try_new() {
