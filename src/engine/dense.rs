@@ -23,7 +23,7 @@
 
 use crate::engine::gemm::{
     Dot, MR, PACK, SquaredDifference, Symmetric, pack_column_tiles, pack_row_panels,
-    pack_transposed_tiles, panels, product, product_above, tiles,
+    pack_transposed_tiles, panels, product, product_above, store_panel_pair, tiles,
 };
 use crate::engine::simd::{EXCLUDED_LOGIT, F32s, LANES, exp};
 
@@ -493,7 +493,7 @@ pub(crate) fn row_log_sum_exp(values: &[f32], scale: f32) -> f32 {
     let mut offset = 0;
     while offset + 4 * LANES <= end {
         for (j, m) in maxes.iter_mut().enumerate() {
-            *m = m.fast_max(load(values, offset + j * LANES, end, 0.0) * scale_v);
+            *m = m.fast_max(load_logits(values, offset + j * LANES, end, scale_v));
         }
         offset += 4 * LANES;
     }
@@ -509,8 +509,8 @@ pub(crate) fn row_log_sum_exp(values: &[f32], scale: f32) -> f32 {
     let (mut even, mut odd) = (F32s::splat(0.0), F32s::splat(0.0));
     let mut offset = 0;
     while offset + 2 * LANES <= end {
-        even += exp(load(values, offset, end, 0.0) * scale_v - m_v);
-        odd += exp(load(values, offset + LANES, end, 0.0) * scale_v - m_v);
+        even += exp(load_logits(values, offset, end, scale_v) - m_v);
+        odd += exp(load_logits(values, offset + LANES, end, scale_v) - m_v);
         offset += 2 * LANES;
     }
     while offset < end {
@@ -677,6 +677,22 @@ fn affinity_of(
     }
 }
 
+/// Adds the affinities `a` of the columns `offset..offset + 8` to the negatives' sums (columns
+/// below `split`) and the positives' (the others), lane by lane.
+#[inline(always)]
+fn add_split(a: F32s, offset: usize, split: usize, negatives: &mut F32s, positives: &mut F32s) {
+    if offset + LANES <= split {
+        *negatives += a;
+    } else if offset >= split {
+        *positives += a;
+    } else {
+        let zero = F32s::splat(0.0);
+        let negative = lane_index(offset).simd_lt(F32s::splat(index_f32(split)));
+        *negatives += negative.select(a, zero);
+        *positives += negative.select(zero, a);
+    }
+}
+
 /// [`coefficient_row`] for the `count` rows of `tile` (row stride `ld`, one column per entry of
 /// `half_columns`), written straight into the row panels of their product with the targets (the
 /// layout of [`pack_row_panels`]) instead of back into the tile: eight rows at a time, their
@@ -702,7 +718,6 @@ pub(crate) fn coefficient_panels(
     let zero = F32s::splat(0.0);
     let scale = F32s::splat(rule.scale);
     let split = rule.negative_columns.min(t);
-    let split_v = F32s::splat(index_f32(split));
     let end_v = F32s::splat(index_f32(t));
     let floor = rule.floor_logit.map(F32s::splat);
     for (pair, panels) in packed.chunks_mut(t.max(1).saturating_mul(2)).enumerate() {
@@ -745,30 +760,10 @@ pub(crate) fn coefficient_panels(
                 if k0 + LANES > t {
                     a = lane_index(k0).simd_lt(end_v).select(a, zero);
                 }
-                if k0 + LANES <= split {
-                    *neg += a;
-                } else if k0 >= split {
-                    *pos += a;
-                } else {
-                    let negative = lane_index(k0).simd_lt(split_v);
-                    *neg += negative.select(a, zero);
-                    *pos += negative.select(zero, a);
-                }
+                add_split(a, k0, split, neg, pos);
                 *slot = a;
             }
-            for (k, v) in F32s::transpose(block).iter().enumerate() {
-                let lanes = v.to_array();
-                if let (Some(entry), Some(values)) =
-                    (low.get_mut(k0 + k), lanes.first_chunk::<MR>())
-                {
-                    *entry = *values;
-                }
-                if let (Some(entry), Some(values)) =
-                    (high.get_mut(k0 + k), lanes.last_chunk::<MR>())
-                {
-                    *entry = *values;
-                }
-            }
+            store_panel_pair(&F32s::transpose(block), k0, low, high);
         }
         for (base, panel) in [(0, low), (MR, high)] {
             let factors = |sums: &[F32s; LANES], sign: f32| -> [f32; MR] {
@@ -862,15 +857,7 @@ pub(crate) fn coefficient_row(
     for (k, chunk) in full.iter_mut().enumerate() {
         let offset = k * LANES;
         let a = affinity(F32s::new(*chunk), offset);
-        if offset + LANES <= split {
-            s_neg += a;
-        } else if offset >= split {
-            s_pos += a;
-        } else {
-            let negative = lane_index(offset).simd_lt(split_v);
-            s_neg += negative.select(a, F32s::splat(0.0));
-            s_pos += negative.select(F32s::splat(0.0), a);
-        }
+        add_split(a, offset, split, &mut s_neg, &mut s_pos);
         *chunk = a.to_array();
     }
     let tail_offset = full.len() * LANES;

@@ -620,20 +620,28 @@ pub(crate) fn pack_row_panels<'r>(
         let sources = eight_rows(rows, pair * 2 * MR, &row);
         let (low, high) = panels.split_at_mut(depth.min(panels.len()));
         for k0 in (0..depth).step_by(LANES) {
-            let columns = transposed_block(&sources, k0, centre);
-            for (k, v) in columns.iter().enumerate() {
-                let lanes = v.to_array();
-                if let (Some(entry), Some(values)) =
-                    (low.get_mut(k0 + k), lanes.first_chunk::<MR>())
-                {
-                    *entry = *values;
-                }
-                if let (Some(entry), Some(values)) =
-                    (high.get_mut(k0 + k), lanes.last_chunk::<MR>())
-                {
-                    *entry = *values;
-                }
-            }
+            store_panel_pair(&transposed_block(&sources, k0, centre), k0, low, high);
+        }
+    }
+}
+
+/// Stores the columns `k0..k0 + 8` of eight rows (`columns[k]`: the eight rows' values in column
+/// `k0 + k`) into a pair of row panels: the first `MR` rows into `low`, the others into `high`
+/// (entries past a panel's end dropped).
+#[inline(always)]
+pub(crate) fn store_panel_pair(
+    columns: &[F32s; LANES],
+    k0: usize,
+    low: &mut [[f32; MR]],
+    high: &mut [[f32; MR]],
+) {
+    for (k, v) in columns.iter().enumerate() {
+        let lanes = v.to_array();
+        if let (Some(entry), Some(values)) = (low.get_mut(k0 + k), lanes.first_chunk::<MR>()) {
+            *entry = *values;
+        }
+        if let (Some(entry), Some(values)) = (high.get_mut(k0 + k), lanes.last_chunk::<MR>()) {
+            *entry = *values;
         }
     }
 }
