@@ -625,6 +625,7 @@ pub(crate) fn pack_row_panels<'r>(
     }
 }
 
+#[cfg(feature = "dense")]
 /// Stores the columns `k0..k0 + 8` of eight rows (`columns[k]`: the eight rows' values in column
 /// `k0 + k`) into a pair of row panels: the first `MR` rows into `low`, the others into `high`
 /// (entries past a panel's end dropped).
