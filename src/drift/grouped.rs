@@ -9,8 +9,9 @@ use crate::engine::chunks::Share::PerRow;
 use crate::engine::chunks::{Exec, map_blocks};
 use crate::engine::dense::{
     Affinities, DistanceForm, Rows, channel_pack_len, coefficient_row, column_log_sum_exp,
-    distance_epilogue, distance_products, drift_sums, mean_row, pack_channels, pack_queries,
-    pack_targets, query_pack_len, row_log_sum_exp, squared_distances, target_pack_len,
+    distance_epilogue, distance_products, drift_sums, mean_row, pack_both, pack_channels,
+    pack_queries, pack_targets, query_pack_len, row_log_sum_exp, squared_distances,
+    target_pack_len,
 };
 use crate::engine::gemm::{MR, panels};
 use crate::engine::gram::{gram_len, gram_products, norm_sum, norm_sum_len, store_gram};
@@ -784,12 +785,12 @@ fn distance_stage(
     problem.weights(g, weights);
     let s = problem.shape.channels;
     let (target_buffer, rest) = rest.split_at_mut(target_pack_len(t, s).min(rest.len()));
-    let packed_targets = pack_targets(&targets, regions.centre, problem.form, target_buffer);
     let recomputed = if problem.gram {
         // Every target as a query row: the generated samples are the first `Cg` targets, so
         // the first `Cg` rows of the Gram matrix are the distances' dot products.
         let (row_buffer, square) = rest.split_at_mut(query_pack_len(t, s).min(rest.len()));
-        let packed_rows = pack_queries(&targets, regions.centre, problem.form, row_buffer);
+        let (packed_rows, packed_targets) =
+            pack_both(&targets, regions.centre, row_buffer, target_buffer);
         let square = square.get_mut(..t * t).unwrap_or(&mut []);
         gram_products(&packed_rows, &packed_targets, square);
         store_gram(square, t, regions.force);
@@ -827,6 +828,7 @@ fn distance_stage(
             t,
         )
     } else {
+        let packed_targets = pack_targets(&targets, regions.centre, problem.form, target_buffer);
         let packed_queries = pack_queries(&queries, regions.centre, problem.form, rest);
         squared_distances(
             problem.form,

@@ -22,8 +22,9 @@
 //! at 0 by construction.
 
 use crate::engine::gemm::{
-    Dot, MR, PACK, SquaredDifference, Symmetric, pack_column_tiles, pack_row_panels,
-    pack_transposed_tiles, panels, product, product_above, store_panel_pair, tiles,
+    Dot, MR, PACK, SquaredDifference, Symmetric, pack_column_tiles, pack_panels_and_tiles,
+    pack_row_panels, pack_transposed_tiles, panels, product, product_above, store_panel_pair,
+    tiles,
 };
 use crate::engine::simd::{EXCLUDED_LOGIT, F32s, LANES, exp};
 
@@ -263,6 +264,55 @@ pub(crate) fn pack_targets<'b>(
         pack_transposed_tiles(count, dim, |j| targets.row(j), Some(centre), out);
     };
     pack_points(targets, centre, form, tiles(count) * dim, pack, buffer)
+}
+
+/// Packs `points` (centred on `centre`) both as queries (into `row_buffer` of
+/// [`query_pack_len`] values) and as targets (into `target_buffer` of [`target_pack_len`]), for
+/// the products of the points with themselves (a Gram matrix): one pass over the points, each
+/// block loaded and transposed once; the norms of the expanded form are summed in the same pass
+/// (`pack_panels_and_tiles`: over the values in order, in two interleaved sums) instead of by
+/// [`squared_distance`].
+pub(crate) fn pack_both<'q, 't>(
+    points: &Rows<'_>,
+    centre: &[f32],
+    row_buffer: &'q mut [f32],
+    target_buffer: &'t mut [f32],
+) -> (PackedQueries<'q>, PackedTargets<'t>) {
+    let (count, dim) = (points.len(), centre.len());
+    let (panel_values, row_norms) =
+        row_buffer.split_at_mut((panels(count) * dim * MR).min(row_buffer.len()));
+    let (tile_values, target_norms) =
+        target_buffer.split_at_mut((tiles(count) * dim * PACK).min(target_buffer.len()));
+    let row_norms = row_norms.get_mut(..count).unwrap_or(&mut []);
+    let target_norms = target_norms.get_mut(..count).unwrap_or(&mut []);
+    let panel_values = panel_values.as_chunks_mut::<MR>().0;
+    let tile_values = tile_values.as_chunks_mut::<PACK>().0;
+    pack_panels_and_tiles(
+        count,
+        dim,
+        |i| points.row(i),
+        Some(centre),
+        panel_values,
+        tile_values,
+        target_norms,
+    );
+    for (r, t) in row_norms.iter_mut().zip(target_norms.iter()) {
+        *r = *t;
+    }
+    (
+        PackedPoints {
+            values: panel_values,
+            norms: row_norms,
+            count,
+            dim,
+        },
+        PackedPoints {
+            values: tile_values,
+            norms: target_norms,
+            count,
+            dim,
+        },
+    )
 }
 
 /// Squared distances between the query rows `first..first + count` (`first` a multiple of
@@ -999,8 +1049,9 @@ pub(crate) fn packed_drift_sums(
 mod tests {
     extern crate std;
     use super::{
-        Affinities, MR, absorb_columns, coefficient_panels, coefficient_row, mirror_lower,
-        pack_row_panels, row_log_sum_exp,
+        Affinities, MR, PACK, absorb_columns, coefficient_panels, coefficient_row, mirror_lower,
+        pack_panels_and_tiles, pack_row_panels, pack_transposed_tiles, panels, row_log_sum_exp,
+        tiles,
     };
     use crate::engine::simd::EXCLUDED_LOGIT;
     use std::vec::Vec;
@@ -1016,6 +1067,58 @@ mod tests {
                 (state >> 40) as f32 / (1u64 << 23) as f32 - 1.0
             })
             .collect()
+    }
+
+    /// The one-pass packing of the Gram path (`pack_panels_and_tiles`) against the two packings
+    /// it replaces: the same panels and tiles bit for bit (zeros past the last row), for row
+    /// counts around the 8-row blocks and the 48-row tiles and depths around the 8-value blocks;
+    /// the norms of the centred rows within `2·depth·2⁻²⁴` relative of an `f64` sum.
+    #[test]
+    fn panels_and_tiles_in_one_pass_match_the_two_packings() {
+        for (rows, depth) in [(1, 1), (3, 7), (8, 8), (13, 37), (48, 16), (50, 100), (144, 64)] {
+            let data = values(rows * depth, (rows * 1000 + depth) as u64);
+            let centre: Vec<f32> = values(depth, 7).iter().map(|v| 0.1 * v).collect();
+            let row = |i: usize| &data[i * depth..(i + 1) * depth];
+            let mut panels_two = std::vec![[f32::NAN; MR]; panels(rows) * depth];
+            let mut tiles_two = std::vec![[f32::NAN; PACK]; tiles(rows) * depth];
+            pack_row_panels(rows, depth, row, Some(&centre), &mut panels_two);
+            pack_transposed_tiles(rows, depth, row, Some(&centre), &mut tiles_two);
+            let mut panels_one = std::vec![[f32::NAN; MR]; panels(rows) * depth];
+            let mut tiles_one = std::vec![[f32::NAN; PACK]; tiles(rows) * depth];
+            let mut norms = std::vec![f32::NAN; rows];
+            pack_panels_and_tiles(
+                rows,
+                depth,
+                row,
+                Some(&centre),
+                &mut panels_one,
+                &mut tiles_one,
+                &mut norms,
+            );
+            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(
+                bits(panels_one.as_flattened()),
+                bits(panels_two.as_flattened()),
+                "panels, {rows} × {depth}"
+            );
+            assert_eq!(
+                bits(tiles_one.as_flattened()),
+                bits(tiles_two.as_flattened()),
+                "tiles, {rows} × {depth}"
+            );
+            for (i, &n) in norms.iter().enumerate() {
+                let exact: f64 = row(i)
+                    .iter()
+                    .zip(&centre)
+                    .map(|(&v, &c)| (f64::from(v) - f64::from(c)).powi(2))
+                    .sum();
+                let bound = 2.0 * depth as f64 * exact * f64::from(f32::EPSILON) / 2.0;
+                assert!(
+                    (f64::from(n) - exact).abs() <= bound,
+                    "norm {i} of {rows} × {depth}: {n} against {exact}"
+                );
+            }
+        }
     }
 
     /// The fused coefficients (`coefficient_panels`) against `coefficient_row` then

@@ -677,6 +677,56 @@ pub(crate) fn pack_transposed_tiles<'r>(
 }
 
 #[cfg(feature = "dense")]
+/// [`pack_row_panels`] and [`pack_transposed_tiles`] of the same rows in one pass (each block of
+/// 8 rows × 8 values loaded, centred and transposed once, stored in both layouts), for a product
+/// of rows with themselves (a Gram matrix); and the squared norm of every centred row into
+/// `norms` (`rows` values): `Σ_k (row[k] − centre[k])²` as fused multiply-adds over `k` in
+/// order, even and odd `k` in two sums added at the end.
+pub(crate) fn pack_panels_and_tiles<'r>(
+    rows: usize,
+    depth: usize,
+    row: impl Fn(usize) -> &'r [f32],
+    centre: Option<&[f32]>,
+    panels: &mut [[f32; MR]],
+    packed: &mut [[f32; PACK]],
+    norms: &mut [f32],
+) {
+    const BLOCKS: usize = PACK / LANES;
+    let mut pairs = panels.chunks_mut(depth.max(1).saturating_mul(2));
+    let mut norms = norms.chunks_mut(LANES);
+    // Every block of every tile (zeros past the last row), and the pair of panels of the same
+    // rows while there is one.
+    for (q, tile) in packed.chunks_exact_mut(depth.max(1)).enumerate() {
+        for block in 0..BLOCKS {
+            let sources = eight_rows(rows, (q * BLOCKS + block) * LANES, &row);
+            let (low, high) = match pairs.next() {
+                Some(pair) => pair.split_at_mut(depth.min(pair.len())),
+                None => (&mut [][..], &mut [][..]),
+            };
+            let (mut even, mut odd) = (F32s::splat(0.0), F32s::splat(0.0));
+            for (k0, entries) in (0..depth).step_by(LANES).zip(tile.chunks_mut(LANES)) {
+                let columns = transposed_block(&sources, k0, centre);
+                store_panel_pair(&columns, k0, low, high);
+                for (entry, v) in entries.iter_mut().zip(columns) {
+                    if let Some(lanes) = entry.as_chunks_mut::<LANES>().0.get_mut(block) {
+                        *lanes = v.to_array();
+                    }
+                }
+                for [e, o] in columns.as_chunks::<2>().0 {
+                    even = e.mul_add(*e, even);
+                    odd = o.mul_add(*o, odd);
+                }
+            }
+            if let Some(out) = norms.next() {
+                for (n, s) in out.iter_mut().zip((even + odd).to_array()) {
+                    *n = s;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(feature = "dense")]
 /// Packs `rows` rows of length `width`, each minus `centre`, as tiles of `PACK` columns: tile
 /// `q` holds, for each row `k < rows`, `row(k)[q·PACK + v] − centre[q·PACK + v]` for
 /// `v < PACK` (zero past the last column). `packed` holds `tiles(width)·rows` entries. This is
