@@ -44,6 +44,16 @@ const BUCKETS: usize = 512;
 /// `e^{1/8} ≈ 1.13` when its bucket's upper edge stands for its own bound.
 const BUCKET_WIDTH: f64 = 0.125;
 
+/// Tiles per group of the two-level scan of [`pruned_sums`]: consecutive tiles (close in
+/// space, by the Morton order) whose union box bounds all their logits at once, so that a group
+/// wholly in the farthest budget bucket is counted and skipped without its tiles' bounds.
+const GROUP: usize = 16;
+
+/// Depth in buckets (32 logit units) from which a group of tiles is counted and skipped as a
+/// whole in [`pruned_sums`]: a point there weighs at most `e^{−32} ≈ 1.3e-14` of the near tiles'
+/// largest logit, so the cut between skipped and summed buckets is practically always above it.
+const GROUP_DEPTH: usize = 256;
+
 /// Lane blocks per tile.
 pub(crate) const BLOCKS: usize = PRUNE_TILE / LANES;
 
@@ -482,19 +492,54 @@ pub(crate) fn pruned_sums<S: Shape, K: Sink<D>, const D: usize>(
         let u = logit + bias + 1e-6 * (1.0 + logit.abs() + bias.abs());
         (u, upper)
     };
-    let tiles = || {
+    // The groups of every family: the tiles' union box gives a logit bound `u_G` not below any
+    // of theirs (the logit falls with the distance bound, the margin grows by less than the
+    // value), and the bound of the squared distances to all their points.
+    let groups = || {
         families.iter().flat_map(|family| {
-            family
-                .cloud
-                .boxes
-                .iter()
-                .enumerate()
-                .map(move |(j, target)| (family, j, target))
+            (0..family.cloud.tiles().div_ceil(GROUP)).map(move |g| {
+                let first = g * GROUP;
+                let end = (first + GROUP).min(family.cloud.tiles());
+                let boxes = family.cloud.boxes.get(first..end).unwrap_or(&[]);
+                let mut union = BoundingBox {
+                    min: [f32::INFINITY; D],
+                    max: [f32::NEG_INFINITY; D],
+                    count: 0,
+                };
+                for b in boxes {
+                    for (lo, &v) in union.min.iter_mut().zip(&b.min) {
+                        *lo = lo.min(v);
+                    }
+                    for (hi, &v) in union.max.iter_mut().zip(&b.max) {
+                        *hi = hi.max(v);
+                    }
+                    union.count += b.count;
+                }
+                let (lower, upper) = lanes.bounds.squared_distance_bounds(&union);
+                let logit = f64::from(logit_bound(lower));
+                let bias = family.bias.map_or(0.0, |b| {
+                    (first..end)
+                        .map(|j| b.tile_bound(j))
+                        .fold(f64::NEG_INFINITY, f64::max)
+                });
+                let u = logit + bias + 1e-6 * (1.0 + logit.abs() + bias.abs());
+                let tiles = boxes
+                    .iter()
+                    .enumerate()
+                    .map(move |(k, target)| (family, first + k, target));
+                (u, upper, union.count, tiles)
+            })
         })
     };
-    let u_max = tiles()
-        .map(|(family, j, target)| bound(family, j, target).0)
-        .fold(f64::NEG_INFINITY, f64::max);
+    // The largest tile bound: a group's tiles only when its bound exceeds the largest so far.
+    let mut u_max = f64::NEG_INFINITY;
+    for (u_group, _, _, tiles) in groups() {
+        if u_group > u_max {
+            for (family, j, target) in tiles {
+                u_max = u_max.max(bound(family, j, target).0);
+            }
+        }
+    }
     let widening = families
         .iter()
         .filter_map(|f| f.bias.map(|b| f64::from(b.spread)))
@@ -528,14 +573,27 @@ pub(crate) fn pruned_sums<S: Shape, K: Sink<D>, const D: usize>(
     let (mut reach, mut extent) = (0.0_f32, 0.0_f32);
     // Phase 1: the near tiles, exactly, and the far tiles' points counted per bucket; `L` the
     // smallest partial log-normaliser.
+    // A group whose bound lies `GROUP_DEPTH` buckets or more below the near tiles' is counted
+    // as a whole in the bucket of its own bound (every tile's bound is at most that: its weight
+    // is over-, never underestimated), and skipped or summed as a whole in phase 2.
+    let far_group =
+        |u_group: f64| (u_group < near && bucket(u_group) >= GROUP_DEPTH).then(|| bucket(u_group));
     let mut counts = [0_usize; BUCKETS];
-    for (family, j, target) in tiles() {
-        let (u, upper) = bound(family, j, target);
-        if u >= near {
-            extent = extent.max(upper);
-            out.evaluated += exact::<S, K, D>(lanes, family, j, rule, sums);
-        } else if let Some(c) = counts.get_mut(bucket(u)) {
-            *c += family.cloud.tile(j).len();
+    for (u_group, _, points, tiles) in groups() {
+        if let Some(b) = far_group(u_group) {
+            if let Some(c) = counts.get_mut(b) {
+                *c += points;
+            }
+            continue;
+        }
+        for (family, j, target) in tiles {
+            let (u, upper) = bound(family, j, target);
+            if u >= near {
+                extent = extent.max(upper);
+                out.evaluated += exact::<S, K, D>(lanes, family, j, rule, sums);
+            } else if let Some(c) = counts.get_mut(bucket(u)) {
+                *c += family.cloud.tile(j).len();
+            }
         }
     }
     for (block, sink) in lanes.blocks().iter().zip(sums.iter()) {
@@ -572,16 +630,32 @@ pub(crate) fn pruned_sums<S: Shape, K: Sink<D>, const D: usize>(
     out.skipped = budget;
     // Phase 2: the far tiles in tile order, skipped when in a bucket given to skipping (their
     // weights sum to `skipped` ≤ ε), else summed exactly.
-    for (family, j, target) in tiles() {
-        let (u, upper) = bound(family, j, target);
-        if u >= near {
+    // A far group in a skipped bucket is skipped as a whole, its distance bound standing for
+    // its tiles' (not below any of them); one in a bucket that is not skipped is summed exactly,
+    // every tile (its mass was counted in its bucket, not in the tiles' own).
+    for (u_group, upper_group, _, tiles) in groups() {
+        if let Some(b) = far_group(u_group) {
+            extent = extent.max(upper_group);
+            if b >= cut {
+                reach = reach.max(upper_group);
+            } else {
+                for (family, j, _) in tiles {
+                    out.evaluated += exact::<S, K, D>(lanes, family, j, rule, sums);
+                }
+            }
             continue;
         }
-        extent = extent.max(upper);
-        if bucket(u) >= cut {
-            reach = reach.max(upper);
-        } else {
-            out.evaluated += exact::<S, K, D>(lanes, family, j, rule, sums);
+        for (family, j, target) in tiles {
+            let (u, upper) = bound(family, j, target);
+            if u >= near {
+                continue;
+            }
+            extent = extent.max(upper);
+            if bucket(u) >= cut {
+                reach = reach.max(upper);
+            } else {
+                out.evaluated += exact::<S, K, D>(lanes, family, j, rule, sums);
+            }
         }
     }
     out.reach = libm::sqrt(f64::from(reach));

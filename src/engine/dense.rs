@@ -1075,7 +1075,15 @@ mod tests {
     /// the norms of the centred rows within `2·depth·2⁻²⁴` relative of an `f64` sum.
     #[test]
     fn panels_and_tiles_in_one_pass_match_the_two_packings() {
-        for (rows, depth) in [(1, 1), (3, 7), (8, 8), (13, 37), (48, 16), (50, 100), (144, 64)] {
+        for (rows, depth) in [
+            (1, 1),
+            (3, 7),
+            (8, 8),
+            (13, 37),
+            (48, 16),
+            (50, 100),
+            (144, 64),
+        ] {
             let data = values(rows * depth, (rows * 1000 + depth) as u64);
             let centre: Vec<f32> = values(depth, 7).iter().map(|v| 0.1 * v).collect();
             let row = |i: usize| &data[i * depth..(i + 1) * depth];
