@@ -20,6 +20,15 @@
 //!    within `ε e^{L}` (`ε` the tolerance): one `exp` per bucket, none per tile pair. Every tile
 //!    of those buckets is skipped, every other one summed exactly, in tile order.
 //!
+//! **Two levels.** Steps 1 and 2 bound every target tile against every lane tile: `N·M/T²` box
+//! tests per pass, the largest part of the bookkeeping at `N = 262 144`. So the tiles are also
+//! taken in groups of `GROUP = 16` consecutive tiles (close in space by the Morton order), whose
+//! union box gives a bound `u_G ≥ u_J` of all their logits. The largest `u_J` is searched only in
+//! the groups with `u_G` above the largest so far; a group whose `u_G` lies 32 logit units or more
+//! below the near tiles' is counted in the bucket of `u_G` (its weight over-, never
+//! underestimated) and skipped or summed as a whole, without its tiles' bounds. A skipped group's
+//! distance bound stands for its tiles' in the reach.
+//!
 //! So the skipped mass of lane `i` is at most `ρ_i·Ŝ_i` with
 //! `ρ_i = Σ_{skipped b} C_b e^{t_b − ln Ŝ_i} ≤ ε` ([`Pruned::ratio`]), and every skipped target
 //! is at most [`Pruned::reach`] from it. The tiles summed exactly go through the engine's `sweep`
