@@ -38,7 +38,7 @@ use crate::cloud::CloudView;
 use crate::engine::chunks::Exec;
 use crate::engine::simd::{F32s, LANES, OnlineLogSumExp};
 use crate::engine::sweep::Tile;
-use crate::engine::{Block, DisplacementSums, LogitRule, Partners, Shape, sweep};
+use crate::engine::{Block, DisplacementSums, LogitRule, Partners, Shape, sweep_blocks};
 use crate::error::Error;
 use crate::spatial::{BoundingBox, MortonOrder};
 
@@ -692,11 +692,12 @@ fn exact<S: Shape, K: Sink<D>, const D: usize>(
         let values = bias.values.get(start..start + members.len()).unwrap_or(&[]);
         partners = partners.with_bias(values, bias.factor);
     }
-    for (block, sink) in lanes.blocks().iter().zip(sums.iter_mut()) {
-        sweep::<D, S>(block, &partners, rule, |tile| {
+    let blocks = lanes.blocks();
+    sweep_blocks::<D, S>(blocks, &partners, rule, |b, tile| {
+        if let (Some(sink), Some(block)) = (sums.get_mut(b), blocks.get(b)) {
             sink.absorb_tile(tile, &block.coords);
-        });
-    }
+        }
+    });
     lanes.points.len() as u64 * members.len() as u64
 }
 

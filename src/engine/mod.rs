@@ -50,5 +50,5 @@ pub(crate) use shape::{
 };
 pub(crate) use sweep::{
     Block, DisplacementSums, Partners, TILE, log_sum_exp, mean_displacement,
-    mean_displacement_and_normaliser, sweep,
+    mean_displacement_and_normaliser, sweep, sweep_blocks,
 };

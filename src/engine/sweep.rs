@@ -146,9 +146,26 @@ pub(crate) fn sweep<const D: usize, S: Shape>(
     block: &Block<D>,
     partners: &Partners<'_, D>,
     rule: &LogitRule,
-    consume: impl FnMut(&mut Tile<D>),
+    mut consume: impl FnMut(&mut Tile<D>),
 ) {
-    dispatch_points!(partners.cloud, p => sweep_layout::<D, S, _>(block, p, partners, rule, consume));
+    sweep_blocks::<D, S>(core::slice::from_ref(block), partners, rule, |_, tile| {
+        consume(tile);
+    });
+}
+
+/// [`sweep`] for several blocks against the same partners: each tile's partner coordinates are
+/// gathered once and its logits computed and handed to `consume(b, tile)` for every block `b` in
+/// turn. Each block sees the tiles of its own sweep in the same order, so the same bits; the
+/// gathers are shared (the pruned sweeps sum the eight blocks of a lane tile against each target
+/// tile, `drift/pruning.rs`).
+#[inline(always)]
+pub(crate) fn sweep_blocks<const D: usize, S: Shape>(
+    blocks: &[Block<D>],
+    partners: &Partners<'_, D>,
+    rule: &LogitRule,
+    consume: impl FnMut(usize, &mut Tile<D>),
+) {
+    dispatch_points!(partners.cloud, p => sweep_layout::<D, S, _>(blocks, p, partners, rule, consume));
 }
 
 /// Squared distance between the block's lanes and partner `t` of the tile.
@@ -164,11 +181,11 @@ fn squared_distance<const D: usize>(block: &Block<D>, coords: &[[f32; TILE]; D],
 
 #[inline(always)]
 fn sweep_layout<const D: usize, S: Shape, P: Points<D>>(
-    block: &Block<D>,
+    blocks: &[Block<D>],
     points: P,
     partners: &Partners<'_, D>,
     rule: &LogitRule,
-    mut consume: impl FnMut(&mut Tile<D>),
+    mut consume: impl FnMut(usize, &mut Tile<D>),
 ) {
     let len = partners.cloud.len();
     let inv = F32s::splat(rule.inverse_scale);
@@ -186,55 +203,59 @@ fn sweep_layout<const D: usize, S: Shape, P: Points<D>>(
         tile.start = start;
         tile.count = count;
         points.fill_tile(start, &mut tile.coords);
-        // The hot loop: distance, logit, bias and running maximum, no branch but the loop's own.
-        let mut max = F32s::splat(EXCLUDED_LOGIT);
-        match partners.bias {
-            None => {
+        for (b, block) in blocks.iter().enumerate() {
+            // The hot loop: distance, logit, bias and running maximum, no branch but the loop's
+            // own.
+            let mut max = F32s::splat(EXCLUDED_LOGIT);
+            match partners.bias {
+                None => {
+                    for (t, logit) in tile.logits.iter_mut().enumerate().take(count) {
+                        let sq = squared_distance(block, &tile.coords, t);
+                        let l = S::logit(sq.fast_max(floor), inv);
+                        max = max.fast_max(l);
+                        *logit = l;
+                    }
+                }
+                Some(bias) => {
+                    let values = bias.values.get(start..).unwrap_or(&[]);
+                    let factor = bias.factor;
+                    let logits = tile.logits.iter_mut().zip(values).enumerate().take(count);
+                    for (t, (logit, &b)) in logits {
+                        let sq = squared_distance(block, &tile.coords, t);
+                        let l = S::biased_logit(sq.fast_max(floor), inv, F32s::splat(factor * b));
+                        max = max.fast_max(l);
+                        *logit = l;
+                    }
+                }
+            }
+            // Self-pairs: only tiles that overlap the block's own indices.
+            if partners.is_self && start < block.start + LANES && block.start < start + count {
                 for (t, logit) in tile.logits.iter_mut().enumerate().take(count) {
-                    let sq = squared_distance(block, &tile.coords, t);
-                    let l = S::logit(sq.fast_max(floor), inv);
-                    max = max.fast_max(l);
-                    *logit = l;
+                    let k = (start + t).wrapping_sub(block.start);
+                    if k < LANES {
+                        let masked = match rule.mask {
+                            PairMask::Exclude => F32s::splat(EXCLUDED_LOGIT),
+                            PairMask::AddDistance(add) => {
+                                let sq = squared_distance(block, &tile.coords, t);
+                                let b = partners.bias.map_or(0.0, |b| {
+                                    b.factor * b.values.get(start + t).copied().unwrap_or(0.0)
+                                });
+                                S::biased_logit_shifted(
+                                    sq.fast_max(floor),
+                                    F32s::splat(add),
+                                    inv,
+                                    F32s::splat(b),
+                                )
+                            }
+                        };
+                        *logit = lane_mask(k).select(masked, *logit);
+                    }
                 }
+                max = crate::engine::simd::max_of(tile.logits(), F32s::splat(EXCLUDED_LOGIT));
             }
-            Some(bias) => {
-                let values = bias.values.get(start..).unwrap_or(&[]);
-                let factor = bias.factor;
-                for (t, (logit, &b)) in tile.logits.iter_mut().zip(values).enumerate().take(count) {
-                    let sq = squared_distance(block, &tile.coords, t);
-                    let l = S::biased_logit(sq.fast_max(floor), inv, F32s::splat(factor * b));
-                    max = max.fast_max(l);
-                    *logit = l;
-                }
-            }
+            tile.max = max;
+            consume(b, &mut tile);
         }
-        // Self-pairs: only tiles that overlap the block's own indices.
-        if partners.is_self && start < block.start + LANES && block.start < start + count {
-            for (t, logit) in tile.logits.iter_mut().enumerate().take(count) {
-                let k = (start + t).wrapping_sub(block.start);
-                if k < LANES {
-                    let masked = match rule.mask {
-                        PairMask::Exclude => F32s::splat(EXCLUDED_LOGIT),
-                        PairMask::AddDistance(add) => {
-                            let sq = squared_distance(block, &tile.coords, t);
-                            let b = partners.bias.map_or(0.0, |b| {
-                                b.factor * b.values.get(start + t).copied().unwrap_or(0.0)
-                            });
-                            S::biased_logit_shifted(
-                                sq.fast_max(floor),
-                                F32s::splat(add),
-                                inv,
-                                F32s::splat(b),
-                            )
-                        }
-                    };
-                    *logit = lane_mask(k).select(masked, *logit);
-                }
-            }
-            max = crate::engine::simd::max_of(tile.logits(), F32s::splat(EXCLUDED_LOGIT));
-        }
-        tile.max = max;
-        consume(&mut tile);
         start += count;
     }
 }
