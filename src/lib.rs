@@ -20,8 +20,8 @@
 //! * [`sinkhorn`]: log-domain Sinkhorn (§6): [`entropic_transport`], the debiased
 //!   [`sinkhorn_divergence`], [`barycentric_projection`], the [`sinkhorn_drift`] `T_ab − T_aa` and
 //!   the one-shot [`sinkhorn_proxy_drift`], all streaming with `O(N + M)` memory; and
-//!   [`pruned_sinkhorn_divergence`], the divergence with certified tile pruning of its softmins
-//!   for large 2D/3D clouds.
+//!   [`pruned_sinkhorn_divergence`] and [`pruned_sinkhorn_drift`], the divergence and the drift
+//!   with certified tile pruning of their softmins and projections for large 2D/3D clouds.
 //! * [`sample`]: uniform and standard normal noise from any `rand_core` generator, no `std`.
 //!
 //! ## Quick start, without a heap
@@ -174,7 +174,7 @@ pub use sinkhorn::{
 };
 pub use sinkhorn::{
     PrunedSinkhornConfig, PrunedSinkhornWorkspace, pruned_sinkhorn_divergence,
-    pruned_sinkhorn_workspace_len,
+    pruned_sinkhorn_drift, pruned_sinkhorn_workspace_len,
 };
 pub use train::{DriftField, KernelFamily, StepReport, Trainer, TrainerConfig};
 

@@ -743,3 +743,246 @@ fn a_warm_start_resumes_from_the_potentials_in_the_callers_order() {
     }
     assert!((warm.value - cold.value).abs() <= 1e-4 * cold.transport_ab.abs());
 }
+
+/// The pruned Sinkhorn drift (issue 17: the Sinkhorn drift pruned) on the four kinds of clouds
+/// in 2D and 3D, uniform and non-uniform weights, both update rules, pruning tolerances 1e-4 to
+/// 1e-8 (tolerance 0, 12 iterations, so that the pruned and dense solves run the same
+/// iterations).
+///
+/// **Certified part.** Given the potentials it hands back (the caller's order; they are those its
+/// projections used), each query's `T_ab − T_aa` is within the projections' bound (third report)
+/// of the `f64` value from the same potentials, plus `f32` rounding: the biases and logits are
+/// `f32` values up to `L = max|β| + C_max/ε`, so every weight carries a relative error of a few
+/// `u·L` (`u = 2⁻²⁴`), which moves each projection by up to about that times the largest
+/// distance `R`. The dense drift meets that worst case, `8·u·L·R`, against its own `f64` value
+/// by far (1e-8 to 1e-6 of `R` measured, the worst case 4e-4 to 2e-3), so the pruned drift is
+/// held to a sharper allowance: its bound plus four times the dense drift's measured distance
+/// (at least `1e-7·R`). The largest share of it used is printed (0.40).
+///
+/// **Against the dense drift.** The two solves' potentials differ by their bounds `B` plus
+/// rounding (the test above); the drifts then agree to 1e-3 of `R` here.
+///
+/// Also: an `out` of the wrong length is refused.
+#[test]
+fn pruned_drift_is_within_its_bound_of_the_exact_projections() {
+    let mut share = 0.0_f64;
+    let mut skipped = 0_u64;
+    for (seed, dims) in [(21_u64, 2), (22, 3)] {
+        let (s, k) = if dims == 2 {
+            drift_cases::<2>(seed)
+        } else {
+            drift_cases::<3>(seed)
+        };
+        share = share.max(s);
+        skipped += k;
+    }
+    assert!(
+        skipped > 0,
+        "the projections skipped nothing: pruning untested"
+    );
+    println!("largest share of the drift's allowance used: {share:.3}");
+}
+
+/// `T(x_i) − x_i` in `f64` for every query: the softmax over the targets `ys` (log-weights from
+/// `weights`) of `log w_j + potential_j/ε − C_ij/ε`.
+fn projection_f64<const D: usize>(
+    xs: &[[f32; D]],
+    ys: &[[f32; D]],
+    weights: &[f32],
+    potential: &[f32],
+    epsilon: f64,
+    factor: f64,
+) -> Vec<[f64; D]> {
+    xs.iter()
+        .map(|x| {
+            let logits: Vec<f64> = ys
+                .iter()
+                .zip(weights.iter().zip(potential))
+                .map(|(y, (&w, &p))| {
+                    let c: f64 = x
+                        .iter()
+                        .zip(y)
+                        .map(|(&u, &v)| (f64::from(u) - f64::from(v)).powi(2))
+                        .sum::<f64>()
+                        * factor;
+                    if w > 0.0 {
+                        f64::from(w).ln() + (f64::from(p) - c) / epsilon
+                    } else {
+                        f64::NEG_INFINITY
+                    }
+                })
+                .collect();
+            let top = logits.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            let mut sum = 0.0;
+            let mut mean = [0.0_f64; D];
+            for (l, y) in logits.iter().zip(ys) {
+                let w = (l - top).exp();
+                sum += w;
+                for ((m, &v), &u) in mean.iter_mut().zip(y).zip(x) {
+                    *m += w * (f64::from(v) - f64::from(u));
+                }
+            }
+            mean.map(|m| m / sum)
+        })
+        .collect()
+}
+
+/// The cases of one dimension: returns the largest share of the allowance used and the pairs
+/// the projections skipped.
+fn drift_cases<const D: usize>(seed: u64) -> (f64, u64) {
+    let (mut share, mut skipped) = (0.0_f64, 0_u64);
+    for (name, xs, ys) in clouds::<D>(seed, 448, 340) {
+        let (n, m) = (xs.len(), ys.len());
+        let (a, b) = (weights(seed + 1, n), weights(seed + 2, m));
+        let (ua, ub) = (vec![1.0 / n as f32; n], vec![1.0 / m as f32; m]);
+        for weighted in [false, true] {
+            let (x, y) = weighted_pair(&xs, &ys, &a, &b, weighted);
+            let (wa, wb) = if weighted { (&a, &b) } else { (&ua, &ub) };
+            let cost = largest_cost(&x, &y);
+            let reach = (2.0 * cost).sqrt();
+            for update in [UpdateRule::Alternating, UpdateRule::Symmetric] {
+                let sinkhorn = SinkhornConfig {
+                    blur: 0.03,
+                    update,
+                    tolerance: 0.0,
+                    max_iterations: 12,
+                    ..SinkhornConfig::new()
+                };
+                let eps = f64::from(sinkhorn.epsilon());
+                let mut dense_buffer = vec![0.0; SinkhornWorkspace::required_len(n, m)];
+                let mut dense_workspace = SinkhornWorkspace::new(&mut dense_buffer, n, m).unwrap();
+                let mut dense = vec![0.0_f32; n * D];
+                drifting::sinkhorn_drift(&x, &y, &sinkhorn, &mut dense_workspace, &mut dense)
+                    .unwrap();
+                let dense_exact = difference_f64(&xs, &ys, wa, wb, &dense_workspace, eps);
+                let dense_off = (0..n)
+                    .map(|i| distance(&dense, n, i, &dense_exact[i]))
+                    .fold(0.0_f64, f64::max);
+                for tolerance in [1e-4, 1e-6, 1e-8] {
+                    let what = format!("{D}D {name} weighted {weighted} {update:?} ε {tolerance}");
+                    let config = PrunedSinkhornConfig {
+                        sinkhorn,
+                        tolerance,
+                    };
+                    let (keys, points, boxes, values) =
+                        pruned_sinkhorn_workspace_len(n, m).unwrap();
+                    let empty = BoundingBox {
+                        min: [0.0; D],
+                        max: [0.0; D],
+                        count: 0,
+                    };
+                    let mut buffer = vec![f32::NAN; SinkhornWorkspace::required_len(n, m)];
+                    let (mut keys, mut points) = (vec![0_u64; keys], vec![[0.0_f32; D]; points]);
+                    let (mut boxes, mut values) = (vec![empty; boxes], vec![f32::NAN; values]);
+                    let mut workspace = PrunedSinkhornWorkspace {
+                        sinkhorn: SinkhornWorkspace::new(&mut buffer, n, m).unwrap(),
+                        spatial: PrunedWorkspace {
+                            keys: &mut keys,
+                            points: &mut points,
+                            boxes: &mut boxes,
+                        },
+                        values: &mut values,
+                    };
+                    let mut short = vec![0.0_f32; n * D - 1];
+                    let refused = drifting::pruned_sinkhorn_drift(
+                        &x,
+                        &y,
+                        &config,
+                        &mut workspace,
+                        &mut short,
+                    );
+                    assert!(
+                        matches!(refused, Err(Error::ShapeMismatch { input: "out", .. })),
+                        "{what}"
+                    );
+                    let mut pruned = vec![f32::NAN; n * D];
+                    let (_, reports) = drifting::pruned_sinkhorn_drift(
+                        &x,
+                        &y,
+                        &config,
+                        &mut workspace,
+                        &mut pruned,
+                    )
+                    .unwrap();
+                    assert!(reports.iter().all(|r| r.evaluated <= r.pairs), "{what}");
+                    skipped += reports[2].pairs - reports[2].evaluated;
+                    let (f, g, f_aa) = (
+                        workspace.sinkhorn.f(),
+                        workspace.sinkhorn.g(),
+                        workspace.sinkhorn.f_aa(),
+                    );
+                    let exact = difference_f64(&xs, &ys, wa, wb, &workspace.sinkhorn, eps);
+                    let largest_bias = f
+                        .iter()
+                        .chain(g)
+                        .chain(f_aa)
+                        .fold(0.0_f64, |l, &v| l.max(f64::from(v).abs()))
+                        / eps
+                        + wa.iter()
+                            .chain(wb)
+                            .filter(|&&w| w > 0.0)
+                            .fold(0.0_f64, |l, &w| l.max(f64::from(w).ln().abs()));
+                    let logits = largest_bias + cost / eps;
+                    let slack = 8.0 * f64::from(f32::EPSILON) / 2.0 * logits * reach;
+                    // The sharp allowance: the dense drift's own distance to its `f64` value
+                    // (same slack analysis, measured), four times, at least 1e-7 of `R`.
+                    let rounding = (4.0 * dense_off).max(1e-7 * reach);
+                    assert!(
+                        dense_off <= slack,
+                        "{what}: dense {dense_off:e} > {slack:e}"
+                    );
+                    let allowance = reports[2].bound + rounding;
+                    for i in 0..n {
+                        let difference = distance(&pruned, n, i, &exact[i]);
+                        assert!(
+                            difference <= allowance,
+                            "{what}: query {i}, |V̂ − V| = {difference:e} > bound {:e} + {rounding:e}",
+                            reports[2].bound
+                        );
+                        share = share.max(difference / allowance);
+                        let against_dense = (0..D)
+                            .map(|d| {
+                                (f64::from(pruned[d * n + i]) - f64::from(dense[d * n + i])).powi(2)
+                            })
+                            .sum::<f64>()
+                            .sqrt();
+                        assert!(
+                            against_dense <= 1e-3 * reach,
+                            "{what}: query {i}, |V̂ − V_dense| = {against_dense:e}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+    (share, skipped)
+}
+
+/// `T_ab(x_i) − T_aa(x_i)` in `f64` from the potentials `g` and `f_aa` of `workspace` (`½‖·‖²`
+/// cost, the default).
+fn difference_f64<const D: usize>(
+    xs: &[[f32; D]],
+    ys: &[[f32; D]],
+    a: &[f32],
+    b: &[f32],
+    workspace: &SinkhornWorkspace<'_>,
+    epsilon: f64,
+) -> Vec<[f64; D]> {
+    let toward_y = projection_f64(xs, ys, b, workspace.g(), epsilon, 0.5);
+    let toward_x = projection_f64(xs, xs, a, workspace.f_aa(), epsilon, 0.5);
+    toward_y
+        .iter()
+        .zip(&toward_x)
+        .map(|(p, q)| core::array::from_fn(|d| p[d] - q[d]))
+        .collect()
+}
+
+/// `‖field_i − exact‖` for a coordinate-major field of `n` points.
+fn distance<const D: usize>(field: &[f32], n: usize, i: usize, exact: &[f64; D]) -> f64 {
+    exact
+        .iter()
+        .enumerate()
+        .map(|(d, &e)| (f64::from(field[d * n + i]) - e).powi(2))
+        .sum::<f64>()
+        .sqrt()
+}

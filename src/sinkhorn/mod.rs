@@ -21,7 +21,7 @@ pub use drift::{
 };
 pub use pruned::{
     PrunedSinkhornConfig, PrunedSinkhornWorkspace, pruned_sinkhorn_divergence,
-    pruned_sinkhorn_workspace_len,
+    pruned_sinkhorn_drift, pruned_sinkhorn_workspace_len,
 };
 pub use solver::{EpsilonSchedule, MAX_SCALING_STEPS, STALL_WINDOW, epsilon_schedule};
 

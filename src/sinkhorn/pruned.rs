@@ -37,15 +37,20 @@
 
 use super::divergence::{SinkhornDivergence, solve_divergence};
 use super::softmin::{Side, Softmins, cost_rule, write_bias};
-use super::{GroundCost, SinkhornConfig, SinkhornWorkspace, Solves, WeightedCloud, prepare};
+use super::solver::{solve_pair, solve_self};
+use super::{
+    GroundCost, SinkhornConfig, SinkhornReport, SinkhornWorkspace, Solves, WeightedCloud, prepare,
+};
 use crate::cloud::CloudView;
 use crate::drift::pruning::{
-    Family, PRUNE_TILE, PruneReport, PrunedWorkspace, Sorted, SortedClouds, TargetBias,
-    check_lengths, check_tolerance, pruned_log_sum_exp, spatial_workspace_len,
+    BLOCKS, Family, LaneTile, PRUNE_TILE, PruneReport, PrunedWorkspace, Sorted, SortedClouds,
+    TargetBias, TileField, check_lengths, check_tolerance, lane_sums, norm, pruned_log_sum_exp,
+    pruned_sums, scatter_query_tiles, spatial_workspace_len,
 };
-use crate::engine::GaussianShape;
 use crate::engine::chunks::Exec;
 use crate::engine::simd::EXCLUDED_LOGIT;
+use crate::engine::simd::F32s;
+use crate::engine::{DisplacementSums, GaussianShape, LogitRule};
 use crate::error::Error;
 
 /// Configuration of [`pruned_sinkhorn_divergence`].
@@ -220,6 +225,204 @@ pub fn pruned_sinkhorn_divergence<const D: usize>(
     Ok((divergence, softmins.reports))
 }
 
+/// [`sinkhorn_drift`](super::sinkhorn_drift) with certified tile pruning: the solves `(a, b)` and
+/// `(a, a)` with pruned softmins (as [`pruned_sinkhorn_divergence`]), then the two barycentric
+/// projections `T_ab(x_i)` and `T_aa(x_i)` as pruned softmax means (the pruned mean shift's sweep
+/// with the plans' biases `log w_j + potential_j/ε`). Writes `T_ab(x_i) − T_aa(x_i)`
+/// coordinate-major (`N·D` values) in the caller's order, and the potentials `f`, `g`, `f_aa` in
+/// the caller's order in `workspace.sinkhorn`, as `sinkhorn_drift` leaves them.
+///
+/// **Certified error.** Given the potentials, each projection skips at most `ρ_i ≤ ε` of its
+/// row's mass (`ε` = `config.tolerance`), so it moves by at most `ρ_i·(R_i + ‖T̂(x_i) − x_i‖)`,
+/// `R_i` the largest distance from `x_i` to a skipped target (box bound), as for the pruned mean
+/// shift; the third report's [`PruneReport::bound`] is the largest sum of both over the queries.
+/// The potentials themselves are those of pruned solves: after the same iterations they are
+/// within the first two reports' bounds `B` of the exact solves' (module documentation), which
+/// changes the plans' weights by at most a factor `e^{±2B/ε}` on top.
+///
+/// Returns the two solves' reports and, per solve and for the projections, the pairs of the
+/// dense evaluation, those evaluated and the bounds.
+///
+/// # Errors
+/// Those of [`pruned_sinkhorn_divergence`], and [`Error::ShapeMismatch`] (`"out"`) unless
+/// `out.len() = N·D`.
+///
+/// # Example
+/// ```
+/// use drifting::spatial::BoundingBox;
+/// use drifting::{CloudView, PrunedSinkhornConfig, PrunedSinkhornWorkspace, PrunedWorkspace};
+/// use drifting::{SinkhornConfig, SinkhornWorkspace, WeightedCloud, sinkhorn_drift};
+/// use drifting::{pruned_sinkhorn_drift, pruned_sinkhorn_workspace_len};
+/// const N: usize = 600; // a 30 × 20 grid of spacing 0.05, and the same grid shifted a little
+/// let b: Vec<[f32; 2]> = (0..N).map(|i| [(i % 30) as f32 * 0.05, (i / 30) as f32 * 0.05]).collect();
+/// let a: Vec<[f32; 2]> = b.iter().map(|&[u, v]| [u - 0.03, v + 0.02]).collect();
+/// let (x, y) = (WeightedCloud::uniform(CloudView::from_points(&a)),
+///               WeightedCloud::uniform(CloudView::from_points(&b)));
+/// let config = PrunedSinkhornConfig { sinkhorn: SinkhornConfig::new(), tolerance: 1e-6 };
+/// let (keys, points, boxes, values) = pruned_sinkhorn_workspace_len(N, N).unwrap();
+/// let empty = BoundingBox { min: [0.0; 2], max: [0.0; 2], count: 0 };
+/// let (mut keys, mut points) = (vec![0_u64; keys], vec![[0.0_f32; 2]; points]);
+/// let (mut boxes, mut values) = (vec![empty; boxes], vec![0.0_f32; values]);
+/// let mut buffer = vec![0.0_f32; SinkhornWorkspace::required_len(N, N)];
+/// let mut workspace = PrunedSinkhornWorkspace {
+///     sinkhorn: SinkhornWorkspace::new(&mut buffer, N, N)?,
+///     spatial: PrunedWorkspace { keys: &mut keys, points: &mut points, boxes: &mut boxes },
+///     values: &mut values,
+/// };
+/// let mut pruned = vec![0.0_f32; 2 * N];
+/// let (solves, reports) = pruned_sinkhorn_drift(&x, &y, &config, &mut workspace, &mut pruned)?;
+/// assert!(solves.iter().all(|r| r.converged));
+/// assert!(reports[2].evaluated < reports[2].pairs); // far tiles skipped in the projections
+///
+/// // The dense drift agrees: each sample is sent back by about (0.03, −0.02).
+/// let mut dense_buffer = vec![0.0_f32; SinkhornWorkspace::required_len(N, N)];
+/// let mut dense_workspace = SinkhornWorkspace::new(&mut dense_buffer, N, N)?;
+/// let mut dense = vec![0.0_f32; 2 * N];
+/// sinkhorn_drift(&x, &y, &config.sinkhorn, &mut dense_workspace, &mut dense)?;
+/// assert!(pruned.iter().zip(&dense).all(|(p, d)| (p - d).abs() < 1e-4));
+/// # Ok::<(), drifting::Error>(())
+/// ```
+pub fn pruned_sinkhorn_drift<const D: usize>(
+    x: &WeightedCloud<'_, D>,
+    y: &WeightedCloud<'_, D>,
+    config: &PrunedSinkhornConfig,
+    workspace: &mut PrunedSinkhornWorkspace<'_, D>,
+    out: &mut [f32],
+) -> Result<([SinkhornReport; 2], [PruneReport; 3]), Error> {
+    let sinkhorn = &config.sinkhorn;
+    let (n, m) = (x.len(), y.len());
+    check_lengths(&[("out", n.saturating_mul(D), out.len())])?;
+    prepare(
+        x,
+        y,
+        sinkhorn,
+        &mut workspace.sinkhorn,
+        Solves::PairAndFirst,
+    )?;
+    check_tolerance(config.tolerance)?;
+    let Some((_, _, _, values)) = pruned_sinkhorn_workspace_len(n, m) else {
+        return Err(Error::InvalidParameter { input: "workspace" });
+    };
+    check_lengths(&[("values", values, workspace.values.len())])?;
+    let spatial = PrunedWorkspace {
+        keys: &mut *workspace.spatial.keys,
+        points: &mut *workspace.spatial.points,
+        boxes: &mut *workspace.spatial.boxes,
+    };
+    let clouds = SortedClouds::sort(&x.points, &y.points, None, spatial)?;
+    let (x_order, y_order) = (clouds.order, clouds.positive_order);
+    let (x_weights, rest) = workspace.values.split_at_mut(n.min(workspace.values.len()));
+    let (y_weights, tile_bounds) = rest.split_at_mut(m.min(rest.len()));
+    let sorted_x = sorted_cloud(x, &clouds.queries, x_order, x_weights);
+    let sorted_y = sorted_cloud(y, &clouds.positives, y_order, y_weights);
+    let parts = workspace.sinkhorn.parts();
+    sorted_x.write_log_weights(parts.log_a);
+    sorted_y.write_log_weights(parts.log_b);
+    let (mut state, f_aa, _, bias) = parts.into_pair();
+    if sinkhorn.warm_start {
+        gather(state.f, x_order, state.tmp_f);
+        gather(f_aa, x_order, state.tmp_f);
+        gather(state.g, y_order, state.tmp_g);
+    }
+    let exec = Exec::current();
+    let mut softmins = PrunedSoftmins {
+        exec,
+        x: &clouds.queries,
+        y: &clouds.positives,
+        cost: sinkhorn.cost,
+        tolerance: config.tolerance,
+        bias: &mut *bias,
+        tile_bounds: &mut *tile_bounds,
+        reports: [PruneReport::EMPTY; 3],
+    };
+    let report_ab = solve_pair(&mut softmins, &sorted_x, &sorted_y, sinkhorn, &mut state);
+    let report_aa = solve_self(
+        &mut softmins,
+        Side::X,
+        &sorted_x,
+        &sorted_y.points,
+        sinkhorn,
+        f_aa,
+        state.log_a,
+        state.tmp_f,
+    );
+    let [solve_ab, solve_aa, _] = softmins.reports;
+    // The plans' biases (the temporaries are free after the solves): toward `y` in `tmp_g` with
+    // its tile bounds in `tile_bounds`, toward `x` in `tmp_f` with its tile bounds in `bias`.
+    let eps = sinkhorn.epsilon();
+    write_bias(state.log_b, Some(state.g), eps, state.tmp_g);
+    write_bias(state.log_a, Some(f_aa), eps, state.tmp_f);
+    let toward_y = biased_family(
+        &clouds.positives,
+        state.tmp_g.get(..m).unwrap_or(&[]),
+        tile_bounds,
+    );
+    let toward_x = biased_family(&clouds.queries, state.tmp_f.get(..n).unwrap_or(&[]), bias);
+    let rule = cost_rule(eps, sinkhorn.cost);
+    let projections = scatter_query_tiles(
+        exec,
+        &clouds,
+        |b| {
+            projection_tile(
+                &clouds.queries,
+                b,
+                [&toward_y, &toward_x],
+                &rule,
+                config.tolerance,
+            )
+        },
+        PruneReport::EMPTY,
+        out,
+    );
+    scatter(state.f, x_order, state.tmp_f);
+    scatter(f_aa, x_order, state.tmp_f);
+    scatter(state.g, y_order, state.tmp_g);
+    Ok(([report_ab, report_aa], [solve_ab, solve_aa, projections]))
+}
+
+/// `T_ab(x_i) − T_aa(x_i)` for the queries of tile `b` (Morton order): the pruned softmax means
+/// toward the two biased families, and the certified bound of both (the pruned mean shift's).
+fn projection_tile<const D: usize>(
+    queries: &Sorted<'_, D>,
+    b: usize,
+    families: [&Family<'_, '_, D>; 2],
+    rule: &LogitRule,
+    tolerance: f32,
+) -> TileField<D> {
+    let mut result = TileField::new();
+    let Some(lanes) = LaneTile::new(queries, b) else {
+        return result;
+    };
+    let [toward_y, toward_x] = families.map(|family| {
+        let mut sums = [DisplacementSums::<D>::new(); BLOCKS];
+        let pruned = pruned_sums::<GaussianShape, _, D>(
+            &lanes,
+            core::slice::from_ref(family),
+            rule,
+            tolerance,
+            &mut sums,
+        );
+        result.pairs += pruned.pairs;
+        result.evaluated += pruned.evaluated;
+        let lanes = lane_sums(&lanes, &sums, &pruned, |s| s.mean().map(F32s::to_array));
+        (lanes, pruned.reach)
+    });
+    let ((means_y, reach_y), (means_x, reach_x)) = (toward_y, toward_x);
+    for ((v, my), mx) in result.field.iter_mut().zip(&means_y).zip(&means_x) {
+        let mut error = 0.0_f64;
+        for (lane, reach) in [(my, reach_y), (mx, reach_x)] {
+            if lane.ratio > 0.0 {
+                error += lane.ratio * (reach + norm(&lane.mean));
+            }
+        }
+        result.bound = result.bound.max(error);
+        for ((slot, &p), &q) in v.iter_mut().zip(&my.mean).zip(&mx.mean) {
+            *slot = p - q;
+        }
+    }
+    result
+}
+
 /// The caller's index of sorted position `k` of a Morton order (`(key << 32) | index`).
 fn original_index(order: &[u64], k: usize) -> usize {
     order
@@ -306,30 +509,7 @@ impl<const D: usize> Softmins for PrunedSoftmins<'_, '_, D> {
         let (lane_cloud, target_cloud) = (cloud(lanes), cloud(partners));
         write_bias(log_weights, potential, epsilon, self.bias);
         let bias = self.bias.get(..target_cloud.points.len()).unwrap_or(&[]);
-        // Per tile the largest bias, and the largest spread of the included targets' biases
-        // within a tile (zero weights have a bias near `EXCLUDED_LOGIT` and no share).
-        let mut spread = 0.0_f32;
-        for (slot, tile) in self.tile_bounds.iter_mut().zip(bias.chunks(PRUNE_TILE)) {
-            let (mut low, mut high) = (f32::INFINITY, f32::NEG_INFINITY);
-            for &b in tile {
-                high = high.max(b);
-                if b > 0.5 * EXCLUDED_LOGIT {
-                    low = low.min(b);
-                }
-            }
-            *slot = high;
-            spread = spread.max(high - low);
-        }
-        let family = Family {
-            cloud: target_cloud,
-            masked: false,
-            bias: Some(TargetBias {
-                values: bias,
-                factor: 1.0,
-                tile_extreme: self.tile_bounds,
-                spread,
-            }),
-        };
+        let family = biased_family(target_cloud, bias, self.tile_bounds);
         let solve = match (lanes, partners) {
             (Side::X, Side::X) => 1,
             (Side::Y, Side::Y) => 2,
@@ -357,5 +537,38 @@ impl<const D: usize> Softmins for PrunedSoftmins<'_, '_, D> {
         if let Some(slot) = self.reports.get_mut(solve) {
             *slot = report;
         }
+    }
+}
+
+/// The targets `cloud` with the softmin biases `bias` (`log w_j + potential_j/ε`, sorted order)
+/// as a pruned family: per tile the largest bias (into `tile_bounds`), and the largest spread of
+/// the included targets' biases within a tile (zero weights have a bias near `EXCLUDED_LOGIT`
+/// and no share).
+fn biased_family<'s, 'w, const D: usize>(
+    cloud: &'s Sorted<'w, D>,
+    bias: &'s [f32],
+    tile_bounds: &'s mut [f32],
+) -> Family<'s, 'w, D> {
+    let mut spread = 0.0_f32;
+    for (slot, tile) in tile_bounds.iter_mut().zip(bias.chunks(PRUNE_TILE)) {
+        let (mut low, mut high) = (f32::INFINITY, f32::NEG_INFINITY);
+        for &b in tile {
+            high = high.max(b);
+            if b > 0.5 * EXCLUDED_LOGIT {
+                low = low.min(b);
+            }
+        }
+        *slot = high;
+        spread = spread.max(high - low);
+    }
+    Family {
+        cloud,
+        masked: false,
+        bias: Some(TargetBias {
+            values: bias,
+            factor: 1.0,
+            tile_extreme: tile_bounds,
+            spread,
+        }),
     }
 }
