@@ -4,7 +4,9 @@
 //! (iterations, and the iteration at which symmetric updates handed over to alternating ones),
 //! the same value as the dense divergence to within its certified bound `2B_ab + B_aa + B_bb`
 //! plus the `f32` rounding of `K` softmins (`tests/pruned_sinkhorn.rs`; found here: the
-//! rounding of one softmin grows with `C_max`, not only with the potentials).
+//! rounding of one softmin grows with `C_max`, not only with the potentials). The pruned drift
+//! on the same input: the dense drift's typed errors (plus the tolerance's), a finite field and
+//! sound reports otherwise.
 #![no_main]
 
 use arbitrary::Unstructured;
@@ -12,7 +14,7 @@ use drifting::spatial::BoundingBox;
 use drifting::{
     CloudView, PrunedSinkhornConfig, PrunedSinkhornWorkspace, PrunedWorkspace, SinkhornConfig,
     SinkhornWorkspace, UpdateRule, WeightedCloud, pruned_sinkhorn_divergence,
-    pruned_sinkhorn_workspace_len, sinkhorn_divergence,
+    pruned_sinkhorn_drift, pruned_sinkhorn_workspace_len, sinkhorn_divergence, sinkhorn_drift,
 };
 use drifting_fuzz::{cloud, scale, squared_diameter};
 use libfuzzer_sys::fuzz_target;
@@ -119,8 +121,35 @@ fuzz_target!(|data: &[u8]| {
         sinkhorn,
         tolerance,
     };
-    let pruned = pruned_sinkhorn_divergence(&a, &b, &config, &mut workspace);
     let valid_tolerance = tolerance > 0.0 && tolerance < 1.0;
+    let mut field = vec![f32::NAN; 2 * n];
+    let pruned_field = pruned_sinkhorn_drift(&a, &b, &config, &mut workspace, &mut field);
+    let mut drift_buffer = vec![0.0; SinkhornWorkspace::required_len(n, m)];
+    let mut drift_workspace = SinkhornWorkspace::new(&mut drift_buffer, n, m).unwrap();
+    let mut dense_field = vec![0.0; 2 * n];
+    let dense_drift = sinkhorn_drift(&a, &b, &sinkhorn, &mut drift_workspace, &mut dense_field);
+    match (&pruned_field, &dense_drift) {
+        (Err(p), Err(d)) => assert_eq!(p, d, "the dense drift's error first"),
+        (Err(p), Ok(_)) => assert!(
+            !valid_tolerance && *p == drifting::Error::InvalidParameter { input: "tolerance" },
+            "pruned drift refused valid input: {p:?}"
+        ),
+        (Ok(_), Err(d)) => panic!("pruned drift accepted what the dense drift refused: {d:?}"),
+        (Ok((solves, reports)), Ok(_)) => {
+            assert!(valid_tolerance);
+            assert!(field.iter().all(|v| v.is_finite()), "{field:?}");
+            for r in reports {
+                assert!(r.evaluated <= r.pairs && r.bound.is_finite() && r.bound >= 0.0);
+            }
+            for report in solves {
+                assert_eq!(
+                    report.converged,
+                    report.marginal_error <= sinkhorn.tolerance
+                );
+            }
+        }
+    }
+    let pruned = pruned_sinkhorn_divergence(&a, &b, &config, &mut workspace);
     match (&pruned, &dense) {
         (Err(p), Err(d)) => assert_eq!(p, d, "the dense divergence's error first"),
         (Err(p), Ok(_)) => assert!(
