@@ -13,6 +13,9 @@
 //!     --example pruned_sinkhorn -- --size 16384 --dim 3 --dense 1 --blur 0.05 --tolerance 1e-6
 //! ```
 //!
+//! `--drift 1` compares `pruned_sinkhorn_drift` with `sinkhorn_drift` instead (the solves `(a, b)`
+//! and `(a, a)`, then both barycentric projections).
+//!
 //! With `--features std` both run on the rayon pool (`RAYON_NUM_THREADS`). At the coarse ε of
 //! the ε-scaling schedule nearly every pair is within reach and the pruned softmins are as dense
 //! as the others; the saving comes from the small ε at the end of the schedule and the
@@ -29,7 +32,8 @@ use drifting::spatial::BoundingBox;
 use drifting::{
     CloudView, PruneReport, PrunedSinkhornConfig, PrunedSinkhornWorkspace, PrunedWorkspace,
     SinkhornConfig, SinkhornDivergence, SinkhornWorkspace, WeightedCloud,
-    pruned_sinkhorn_divergence, pruned_sinkhorn_workspace_len, sinkhorn_divergence,
+    pruned_sinkhorn_divergence, pruned_sinkhorn_drift, pruned_sinkhorn_workspace_len,
+    sinkhorn_divergence, sinkhorn_drift,
 };
 use rand_core::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
@@ -128,6 +132,40 @@ fn compare<const D: usize>(x: &[[f32; D]], y: &[[f32; D]], run_dense: bool) {
         "{D}D, N = M = {n}, blur {blur} (ε = {:.2e}), pruning tolerance {tolerance:e}",
         sinkhorn.epsilon()
     );
+    if argument("--drift", 0.0) != 0.0 {
+        let mut field = vec![0.0_f32; n * D];
+        let (time, result) = timed(1, || {
+            pruned_sinkhorn_drift(&a, &b, &config, &mut workspace, &mut field).unwrap()
+        });
+        let (solves, reports) = result.unwrap();
+        println!(
+            "pruned drift: {time:.2} s, projections {:.1} % of {:.2e} pairs evaluated, certified bound {:.1e}; solves {:.1} % and {:.1} %, marginal errors {:.2e} {:.2e}",
+            100.0 * reports[2].evaluated as f64 / reports[2].pairs as f64,
+            reports[2].pairs as f64,
+            reports[2].bound,
+            100.0 * reports[0].evaluated as f64 / reports[0].pairs as f64,
+            100.0 * reports[1].evaluated as f64 / reports[1].pairs as f64,
+            solves[0].marginal_error,
+            solves[1].marginal_error,
+        );
+        if run_dense {
+            let mut dense_buffer = vec![0.0_f32; SinkhornWorkspace::required_len(n, n)];
+            let mut dense_workspace = SinkhornWorkspace::new(&mut dense_buffer, n, n).unwrap();
+            let mut dense = vec![0.0_f32; n * D];
+            let (dense_time, _) = timed(1, || {
+                sinkhorn_drift(&a, &b, &sinkhorn, &mut dense_workspace, &mut dense).unwrap()
+            });
+            let largest = field
+                .iter()
+                .zip(&dense)
+                .fold(0.0_f32, |m, (p, d)| m.max((p - d).abs()));
+            println!(
+                "dense drift:  {dense_time:.2} s; pruned {:.1}× faster, largest difference {largest:.1e}",
+                dense_time / time
+            );
+        }
+        return;
+    }
     let (time, result) = timed(1, || {
         pruned_sinkhorn_divergence(&a, &b, &config, &mut workspace).unwrap()
     });
