@@ -111,29 +111,58 @@ fn potentials(workspace: &SinkhornWorkspace<'_>) -> Potentials {
     ]
 }
 
+/// Owned buffers of a pruned Sinkhorn workspace for `n` and `m` points (NaN-filled where
+/// values are written before they are read).
+struct Buffers<const D: usize> {
+    n: usize,
+    m: usize,
+    sinkhorn: Vec<f32>,
+    keys: Vec<u64>,
+    points: Vec<[f32; D]>,
+    boxes: Vec<BoundingBox<D>>,
+    values: Vec<f32>,
+}
+
+impl<const D: usize> Buffers<D> {
+    fn new(n: usize, m: usize) -> Self {
+        let (keys, points, boxes, values) = pruned_sinkhorn_workspace_len(n, m).unwrap();
+        let empty = BoundingBox {
+            min: [0.0; D],
+            max: [0.0; D],
+            count: 0,
+        };
+        Self {
+            n,
+            m,
+            sinkhorn: vec![f32::NAN; SinkhornWorkspace::required_len(n, m)],
+            keys: vec![0; keys],
+            points: vec![[0.0; D]; points],
+            boxes: vec![empty; boxes],
+            values: vec![f32::NAN; values],
+        }
+    }
+
+    fn workspace(&mut self) -> PrunedSinkhornWorkspace<'_, D> {
+        PrunedSinkhornWorkspace {
+            sinkhorn: SinkhornWorkspace::new(&mut self.sinkhorn, self.n, self.m).unwrap(),
+            spatial: PrunedWorkspace {
+                keys: &mut self.keys,
+                points: &mut self.points,
+                boxes: &mut self.boxes,
+            },
+            values: &mut self.values,
+        }
+    }
+}
+
 /// Runs the pruned divergence with fresh buffers.
 fn pruned<const D: usize>(
     x: &WeightedCloud<'_, D>,
     y: &WeightedCloud<'_, D>,
     config: &PrunedSinkhornConfig,
 ) -> Result<(SinkhornDivergence, [PruneReport; 3], Potentials), Error> {
-    let (n, m) = (x.len(), y.len());
-    let (keys, points, boxes, values) = pruned_sinkhorn_workspace_len(n, m).unwrap();
-    let empty = BoundingBox {
-        min: [0.0; D],
-        max: [0.0; D],
-        count: 0,
-    };
-    let mut buffer = vec![f32::NAN; SinkhornWorkspace::required_len(n, m)];
-    let mut workspace = PrunedSinkhornWorkspace {
-        sinkhorn: SinkhornWorkspace::new(&mut buffer, n, m)?,
-        spatial: PrunedWorkspace {
-            keys: &mut vec![0_u64; keys],
-            points: &mut vec![[0.0_f32; D]; points],
-            boxes: &mut vec![empty; boxes],
-        },
-        values: &mut vec![f32::NAN; values],
-    };
+    let mut buffers = Buffers::<D>::new(x.len(), y.len());
+    let mut workspace = buffers.workspace();
     let (divergence, reports) = pruned_sinkhorn_divergence(x, y, config, &mut workspace)?;
     Ok((divergence, reports, potentials(&workspace.sinkhorn)))
 }
@@ -706,25 +735,8 @@ fn a_warm_start_resumes_from_the_potentials_in_the_callers_order() {
     let a = weights(52, xs.len());
     let (x, y) = weighted_pair(&xs, &ys, &a, &a, false);
     let x = WeightedCloud::weighted(x.points, &a);
-    let (n, m) = (x.len(), y.len());
-    let (keys, points, boxes, values) = pruned_sinkhorn_workspace_len(n, m).unwrap();
-    let empty = BoundingBox {
-        min: [0.0; 3],
-        max: [0.0; 3],
-        count: 0,
-    };
-    let mut buffer = vec![0.0; SinkhornWorkspace::required_len(n, m)];
-    let (mut keys, mut points) = (vec![0_u64; keys], vec![[0.0_f32; 3]; points]);
-    let (mut boxes, mut values) = (vec![empty; boxes], vec![0.0_f32; values]);
-    let mut workspace = PrunedSinkhornWorkspace {
-        sinkhorn: SinkhornWorkspace::new(&mut buffer, n, m).unwrap(),
-        spatial: PrunedWorkspace {
-            keys: &mut keys,
-            points: &mut points,
-            boxes: &mut boxes,
-        },
-        values: &mut values,
-    };
+    let mut buffers = Buffers::<3>::new(x.len(), y.len());
+    let mut workspace = buffers.workspace();
     let mut config = PrunedSinkhornConfig {
         sinkhorn: SinkhornConfig {
             blur: 0.03,
@@ -864,25 +876,8 @@ fn drift_cases<const D: usize>(seed: u64) -> (f64, u64) {
                         sinkhorn,
                         tolerance,
                     };
-                    let (keys, points, boxes, values) =
-                        pruned_sinkhorn_workspace_len(n, m).unwrap();
-                    let empty = BoundingBox {
-                        min: [0.0; D],
-                        max: [0.0; D],
-                        count: 0,
-                    };
-                    let mut buffer = vec![f32::NAN; SinkhornWorkspace::required_len(n, m)];
-                    let (mut keys, mut points) = (vec![0_u64; keys], vec![[0.0_f32; D]; points]);
-                    let (mut boxes, mut values) = (vec![empty; boxes], vec![f32::NAN; values]);
-                    let mut workspace = PrunedSinkhornWorkspace {
-                        sinkhorn: SinkhornWorkspace::new(&mut buffer, n, m).unwrap(),
-                        spatial: PrunedWorkspace {
-                            keys: &mut keys,
-                            points: &mut points,
-                            boxes: &mut boxes,
-                        },
-                        values: &mut values,
-                    };
+                    let mut buffers = Buffers::<D>::new(n, m);
+                    let mut workspace = buffers.workspace();
                     let mut short = vec![0.0_f32; n * D - 1];
                     let refused = drifting::pruned_sinkhorn_drift(
                         &x,

@@ -37,6 +37,7 @@
 
 use super::divergence::{SinkhornDivergence, solve_divergence};
 use super::softmin::{Side, Softmins, cost_rule, write_bias};
+use super::solver::PairState;
 use super::solver::{solve_pair, solve_self};
 use super::{
     GroundCost, SinkhornConfig, SinkhornReport, SinkhornWorkspace, Solves, WeightedCloud, prepare,
@@ -171,34 +172,17 @@ pub fn pruned_sinkhorn_divergence<const D: usize>(
     workspace: &mut PrunedSinkhornWorkspace<'_, D>,
 ) -> Result<(SinkhornDivergence, [PruneReport; 3]), Error> {
     let sinkhorn = &config.sinkhorn;
-    prepare(x, y, sinkhorn, &mut workspace.sinkhorn, Solves::All)?;
-    check_tolerance(config.tolerance)?;
-    let (n, m) = (x.len(), y.len());
-    let Some((_, _, _, values)) = pruned_sinkhorn_workspace_len(n, m) else {
-        return Err(Error::InvalidParameter { input: "workspace" });
-    };
-    check_lengths(&[("values", values, workspace.values.len())])?;
-    let spatial = PrunedWorkspace {
-        keys: &mut *workspace.spatial.keys,
-        points: &mut *workspace.spatial.points,
-        boxes: &mut *workspace.spatial.boxes,
-    };
-    let clouds = SortedClouds::sort(&x.points, &y.points, None, spatial)?;
+    let SortedProblem {
+        clouds,
+        x: sorted_x,
+        y: sorted_y,
+        mut state,
+        f_aa,
+        g_bb,
+        bias,
+        tile_bounds,
+    } = sorted_problem(x, y, config, Solves::All, workspace)?;
     let (x_order, y_order) = (clouds.order, clouds.positive_order);
-    let (x_weights, rest) = workspace.values.split_at_mut(n.min(workspace.values.len()));
-    let (y_weights, tile_bounds) = rest.split_at_mut(m.min(rest.len()));
-    let sorted_x = sorted_cloud(x, &clouds.queries, x_order, x_weights);
-    let sorted_y = sorted_cloud(y, &clouds.positives, y_order, y_weights);
-    let parts = workspace.sinkhorn.parts();
-    sorted_x.write_log_weights(parts.log_a);
-    sorted_y.write_log_weights(parts.log_b);
-    let (mut state, f_aa, g_bb, bias) = parts.into_pair();
-    if sinkhorn.warm_start {
-        gather(state.f, x_order, state.tmp_f);
-        gather(f_aa, x_order, state.tmp_f);
-        gather(state.g, y_order, state.tmp_g);
-        gather(g_bb, y_order, state.tmp_g);
-    }
     let mut softmins = PrunedSoftmins {
         exec: Exec::current(),
         x: &clouds.queries,
@@ -292,38 +276,17 @@ pub fn pruned_sinkhorn_drift<const D: usize>(
     let sinkhorn = &config.sinkhorn;
     let (n, m) = (x.len(), y.len());
     check_lengths(&[("out", n.saturating_mul(D), out.len())])?;
-    prepare(
-        x,
-        y,
-        sinkhorn,
-        &mut workspace.sinkhorn,
-        Solves::PairAndFirst,
-    )?;
-    check_tolerance(config.tolerance)?;
-    let Some((_, _, _, values)) = pruned_sinkhorn_workspace_len(n, m) else {
-        return Err(Error::InvalidParameter { input: "workspace" });
-    };
-    check_lengths(&[("values", values, workspace.values.len())])?;
-    let spatial = PrunedWorkspace {
-        keys: &mut *workspace.spatial.keys,
-        points: &mut *workspace.spatial.points,
-        boxes: &mut *workspace.spatial.boxes,
-    };
-    let clouds = SortedClouds::sort(&x.points, &y.points, None, spatial)?;
+    let SortedProblem {
+        clouds,
+        x: sorted_x,
+        y: sorted_y,
+        mut state,
+        f_aa,
+        bias,
+        tile_bounds,
+        ..
+    } = sorted_problem(x, y, config, Solves::PairAndFirst, workspace)?;
     let (x_order, y_order) = (clouds.order, clouds.positive_order);
-    let (x_weights, rest) = workspace.values.split_at_mut(n.min(workspace.values.len()));
-    let (y_weights, tile_bounds) = rest.split_at_mut(m.min(rest.len()));
-    let sorted_x = sorted_cloud(x, &clouds.queries, x_order, x_weights);
-    let sorted_y = sorted_cloud(y, &clouds.positives, y_order, y_weights);
-    let parts = workspace.sinkhorn.parts();
-    sorted_x.write_log_weights(parts.log_a);
-    sorted_y.write_log_weights(parts.log_b);
-    let (mut state, f_aa, _, bias) = parts.into_pair();
-    if sinkhorn.warm_start {
-        gather(state.f, x_order, state.tmp_f);
-        gather(f_aa, x_order, state.tmp_f);
-        gather(state.g, y_order, state.tmp_g);
-    }
     let exec = Exec::current();
     let mut softmins = PrunedSoftmins {
         exec,
@@ -421,6 +384,73 @@ fn projection_tile<const D: usize>(
         }
     }
     result
+}
+
+/// What both pruned calls start from: the clouds in Morton order with their weights, the
+/// Sinkhorn state with the log-weights in that order, and the scratch of the pruned softmins.
+struct SortedProblem<'w, const D: usize> {
+    clouds: SortedClouds<'w, D>,
+    x: WeightedCloud<'w, D>,
+    y: WeightedCloud<'w, D>,
+    state: PairState<'w>,
+    f_aa: &'w mut [f32],
+    g_bb: &'w mut [f32],
+    bias: &'w mut [f32],
+    tile_bounds: &'w mut [f32],
+}
+
+/// Validates a pruned call (`prepare` for `solves`, the tolerance, the values buffer), sorts
+/// both clouds into Morton order with their weights, writes the log-weights in that order and,
+/// with a warm start, gathers the potentials of `solves` into it.
+fn sorted_problem<'w, const D: usize>(
+    x: &WeightedCloud<'_, D>,
+    y: &WeightedCloud<'_, D>,
+    config: &PrunedSinkhornConfig,
+    solves: Solves,
+    workspace: &'w mut PrunedSinkhornWorkspace<'_, D>,
+) -> Result<SortedProblem<'w, D>, Error> {
+    let sinkhorn = &config.sinkhorn;
+    let all = matches!(solves, Solves::All);
+    prepare(x, y, sinkhorn, &mut workspace.sinkhorn, solves)?;
+    check_tolerance(config.tolerance)?;
+    let (n, m) = (x.len(), y.len());
+    let Some((_, _, _, values)) = pruned_sinkhorn_workspace_len(n, m) else {
+        return Err(Error::InvalidParameter { input: "workspace" });
+    };
+    check_lengths(&[("values", values, workspace.values.len())])?;
+    let spatial = PrunedWorkspace {
+        keys: &mut *workspace.spatial.keys,
+        points: &mut *workspace.spatial.points,
+        boxes: &mut *workspace.spatial.boxes,
+    };
+    let clouds = SortedClouds::sort(&x.points, &y.points, None, spatial)?;
+    let (x_order, y_order) = (clouds.order, clouds.positive_order);
+    let (x_weights, rest) = workspace.values.split_at_mut(n.min(workspace.values.len()));
+    let (y_weights, tile_bounds) = rest.split_at_mut(m.min(rest.len()));
+    let sorted_x = sorted_cloud(x, &clouds.queries, x_order, x_weights);
+    let sorted_y = sorted_cloud(y, &clouds.positives, y_order, y_weights);
+    let parts = workspace.sinkhorn.parts();
+    sorted_x.write_log_weights(parts.log_a);
+    sorted_y.write_log_weights(parts.log_b);
+    let (state, f_aa, g_bb, bias) = parts.into_pair();
+    if sinkhorn.warm_start {
+        gather(state.f, x_order, state.tmp_f);
+        gather(f_aa, x_order, state.tmp_f);
+        gather(state.g, y_order, state.tmp_g);
+        if all {
+            gather(g_bb, y_order, state.tmp_g);
+        }
+    }
+    Ok(SortedProblem {
+        clouds,
+        x: sorted_x,
+        y: sorted_y,
+        state,
+        f_aa,
+        g_bb,
+        bias,
+        tile_bounds,
+    })
 }
 
 /// The caller's index of sorted position `k` of a Morton order (`(key << 32) | index`).
