@@ -283,6 +283,18 @@ fn largest_cost<const D: usize>(x: &WeightedCloud<'_, D>, y: &WeightedCloud<'_, 
     largest
 }
 
+/// Solves of a fixed number of iterations (tolerance 0, 12 iterations, below the stall window),
+/// blur 0.03, so that a pruned and a dense solve run the same iterations.
+fn fixed_iterations(update: UpdateRule) -> SinkhornConfig {
+    SinkhornConfig {
+        blur: 0.03,
+        update,
+        tolerance: 0.0,
+        max_iterations: 12,
+        ..SinkhornConfig::new()
+    }
+}
+
 /// Compares one pruned solve with the dense one run for the same iterations; returns the
 /// largest measured share of the rounding slack.
 fn check_fixed_iterations<const D: usize>(
@@ -376,13 +388,7 @@ fn fixed_iterations_for<const D: usize>(seed: u64) -> f64 {
                 )
             };
             for update in [UpdateRule::Alternating, UpdateRule::Symmetric] {
-                let sinkhorn = SinkhornConfig {
-                    blur: 0.03,
-                    update,
-                    tolerance: 0.0,
-                    max_iterations: 12,
-                    ..SinkhornConfig::new()
-                };
+                let sinkhorn = fixed_iterations(update);
                 for tolerance in [1e-4, 1e-6, 1e-8] {
                     let what = format!("{D}D {name} weighted {weighted} {update:?} ε {tolerance}");
                     share = share.max(check_fixed_iterations(
@@ -853,13 +859,7 @@ fn drift_cases<const D: usize>(seed: u64) -> (f64, u64) {
             let cost = largest_cost(&x, &y);
             let reach = (2.0 * cost).sqrt();
             for update in [UpdateRule::Alternating, UpdateRule::Symmetric] {
-                let sinkhorn = SinkhornConfig {
-                    blur: 0.03,
-                    update,
-                    tolerance: 0.0,
-                    max_iterations: 12,
-                    ..SinkhornConfig::new()
-                };
+                let sinkhorn = fixed_iterations(update);
                 let eps = f64::from(sinkhorn.epsilon());
                 let mut dense_buffer = vec![0.0; SinkhornWorkspace::required_len(n, m)];
                 let mut dense_workspace = SinkhornWorkspace::new(&mut dense_buffer, n, m).unwrap();
