@@ -8,8 +8,8 @@ use crate::engine::chunks::Share::{PerBlock, PerRow};
 use crate::engine::chunks::{CHUNK, Exec, for_each_block, for_each_chunk};
 use crate::engine::dense::{
     Affinities, DistanceForm, Rows, absorb_columns, channel_pack_len, coefficient_panels,
-    distance_epilogue, distance_products, mean_row, merge_columns, mirror_lower, pack_channels,
-    pack_queries, pack_targets, packed_drift_sums, query_pack_len, row_log_sum_exp,
+    distance_epilogue, distance_products, mean_row, merge_columns, mirror_lower, pack_both,
+    pack_channels, pack_queries, pack_targets, packed_drift_sums, query_pack_len, row_log_sum_exp,
     target_pack_len,
 };
 use crate::engine::gemm::{MR, Symmetric};
@@ -220,8 +220,15 @@ impl<const D: usize> DenseTwoAxis<'_, D> {
         mean_row(&target_rows, centre);
         let centre = &*centre;
         let form = self.form;
-        let packed_targets = pack_targets(&target_rows, centre, form, target_buffer);
-        let packed_queries = pack_queries(&query_rows, centre, form, query_buffer);
+        // The queries are the first targets when they are the negatives: both packs in one pass.
+        let (packed_queries, packed_targets) = if self.negatives_are_queries {
+            pack_both(&target_rows, n, centre, query_buffer, target_buffer)
+        } else {
+            (
+                pack_queries(&query_rows, centre, form, query_buffer),
+                pack_targets(&target_rows, centre, form, target_buffer),
+            )
+        };
 
         // With self-negatives in high dimension, the query-query products once per pair: the
         // upper micro-tiles by chunks of rows, then the lower triangle mirrored.

@@ -790,7 +790,7 @@ fn distance_stage(
         // the first `Cg` rows of the Gram matrix are the distances' dot products.
         let (row_buffer, square) = rest.split_at_mut(query_pack_len(t, s).min(rest.len()));
         let (packed_rows, packed_targets) =
-            pack_both(&targets, regions.centre, row_buffer, target_buffer);
+            pack_both(&targets, t, regions.centre, row_buffer, target_buffer);
         let square = square.get_mut(..t * t).unwrap_or(&mut []);
         gram_products(&packed_rows, &packed_targets, square);
         store_gram(square, t, regions.force);

@@ -266,24 +266,29 @@ pub(crate) fn pack_targets<'b>(
     pack_points(targets, centre, form, tiles(count) * dim, pack, buffer)
 }
 
-/// Packs `points` (centred on `centre`) both as queries (into `row_buffer` of
-/// [`query_pack_len`] values) and as targets (into `target_buffer` of [`target_pack_len`]), for
-/// the products of the points with themselves (a Gram matrix): one pass over the points, each
-/// block loaded and transposed once; the norms of the expanded form are summed in the same pass
-/// (`pack_panels_and_tiles`: over the values in order, in two interleaved sums) instead of by
-/// [`squared_distance`].
+/// Packs `points` (centred on `centre`) as targets (into `target_buffer` of
+/// [`target_pack_len`] values) and their first `queries` as queries (into `row_buffer` of
+/// [`query_pack_len`]`(queries, dim)`), for products of points with themselves (a Gram matrix,
+/// or the self block of a drift whose negatives are its queries, listed first among its
+/// targets): one pass over the points, each block loaded and transposed once; the norms of the
+/// expanded form are summed in the same pass (`pack_panels_and_tiles`: over the values in order,
+/// in two interleaved sums) instead of by [`squared_distance`]. The query panels' padding rows
+/// (past `queries`, up to the next multiple of `MR`) hold the next points instead of zeros; no
+/// result reads them.
 pub(crate) fn pack_both<'q, 't>(
     points: &Rows<'_>,
+    queries: usize,
     centre: &[f32],
     row_buffer: &'q mut [f32],
     target_buffer: &'t mut [f32],
 ) -> (PackedQueries<'q>, PackedTargets<'t>) {
     let (count, dim) = (points.len(), centre.len());
+    let queries = queries.min(count);
     let (panel_values, row_norms) =
-        row_buffer.split_at_mut((panels(count) * dim * MR).min(row_buffer.len()));
+        row_buffer.split_at_mut((panels(queries) * dim * MR).min(row_buffer.len()));
     let (tile_values, target_norms) =
         target_buffer.split_at_mut((tiles(count) * dim * PACK).min(target_buffer.len()));
-    let row_norms = row_norms.get_mut(..count).unwrap_or(&mut []);
+    let row_norms = row_norms.get_mut(..queries).unwrap_or(&mut []);
     let target_norms = target_norms.get_mut(..count).unwrap_or(&mut []);
     let panel_values = panel_values.as_chunks_mut::<MR>().0;
     let tile_values = tile_values.as_chunks_mut::<PACK>().0;
@@ -303,7 +308,7 @@ pub(crate) fn pack_both<'q, 't>(
         PackedPoints {
             values: panel_values,
             norms: row_norms,
-            count,
+            count: queries,
             dim,
         },
         PackedPoints {
