@@ -648,6 +648,19 @@ pub(crate) fn store_panel_pair(
 }
 
 #[cfg(feature = "dense")]
+/// Stores the columns `k0..k0 + 8` of eight rows (`columns[k]`: the eight rows' values in column
+/// `k0 + k`) as lane block `block` of the tile entries `entries` (entry `k` of the slice is
+/// column `k0 + k`; entries past the slice dropped).
+#[inline(always)]
+fn store_tile_block(columns: &[F32s; LANES], block: usize, entries: &mut [[f32; PACK]]) {
+    for (entry, v) in entries.iter_mut().zip(columns) {
+        if let Some(lanes) = entry.as_chunks_mut::<LANES>().0.get_mut(block) {
+            *lanes = v.to_array();
+        }
+    }
+}
+
+#[cfg(feature = "dense")]
 /// Packs `rows` rows of length `depth`, each minus `centre`, *transposed* into tiles of `PACK`
 /// rows: tile `q` holds, for each `k < depth`, `row(q·PACK + t)[k] − centre[k]` for `t < PACK`
 /// (zero past the last row), so that the rows become the lanes. `packed` holds
@@ -665,12 +678,7 @@ pub(crate) fn pack_transposed_tiles<'r>(
         for block in 0..PACK / LANES {
             let sources = eight_rows(rows, q * PACK + block * LANES, &row);
             for (k0, entries) in (0..depth).step_by(LANES).zip(tile.chunks_mut(LANES)) {
-                let columns = transposed_block(&sources, k0, centre);
-                for (entry, v) in entries.iter_mut().zip(columns) {
-                    if let Some(lanes) = entry.as_chunks_mut::<LANES>().0.get_mut(block) {
-                        *lanes = v.to_array();
-                    }
-                }
+                store_tile_block(&transposed_block(&sources, k0, centre), block, entries);
             }
         }
     }
@@ -707,11 +715,7 @@ pub(crate) fn pack_panels_and_tiles<'r>(
             for (k0, entries) in (0..depth).step_by(LANES).zip(tile.chunks_mut(LANES)) {
                 let columns = transposed_block(&sources, k0, centre);
                 store_panel_pair(&columns, k0, low, high);
-                for (entry, v) in entries.iter_mut().zip(columns) {
-                    if let Some(lanes) = entry.as_chunks_mut::<LANES>().0.get_mut(block) {
-                        *lanes = v.to_array();
-                    }
-                }
+                store_tile_block(&columns, block, entries);
                 for [e, o] in columns.as_chunks::<2>().0 {
                     even = e.mul_add(*e, even);
                     odd = o.mul_add(*o, odd);
