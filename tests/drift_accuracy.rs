@@ -506,6 +506,46 @@ fn coordinate_major<const D: usize>(points: &[[f32; D]]) -> Vec<f32> {
         .collect()
 }
 
+/// The dense two-axis drift does not depend on its scratch's address: scratch slices starting 0
+/// to 15 values apart (every alignment of a 64-byte line, which the pieces and packed operands
+/// are placed on) give the same bits, with self-negatives (the symmetric block) and without.
+#[cfg(feature = "dense")]
+#[test]
+fn dense_two_axis_same_bits_at_every_scratch_address() {
+    fn check<const D: usize>(n: usize) {
+        let x = cloud::<D>(41, n, 0.3, 0.0);
+        let p = cloud::<D>(42, n + 3, 0.3, 0.1);
+        let q = cloud::<D>(43, n + 5, 0.3, -0.1);
+        let len = drifting::two_axis_dense_scratch_len(n, n + 3, n + 5, D).unwrap();
+        let mut scratch = vec![0.0; len + 16];
+        let config = TwoAxisConfig {
+            evaluation: Evaluation::Dense(DistanceMethod::Auto),
+            ..TwoAxisConfig::new(Kernel::laplace(0.5))
+        };
+        let (xv, pv, qv) = (
+            CloudView::from_points(&x),
+            CloudView::from_points(&p),
+            CloudView::from_points(&q),
+        );
+        for negatives in [Negatives::Queries, Negatives::Cloud(qv)] {
+            let mut first: Option<Vec<u32>> = None;
+            for offset in 0..16 {
+                let mut out = vec![f32::NAN; n * D];
+                let part = &mut scratch[offset..offset + len];
+                two_axis_softmax_drift(&xv, &pv, negatives, &config, part, &mut out).unwrap();
+                assert!(out.iter().all(|v| v.is_finite()), "D = {D}, n = {n}");
+                let bits: Vec<u32> = out.iter().map(|v| v.to_bits()).collect();
+                match &first {
+                    None => first = Some(bits),
+                    Some(want) => assert!(*want == bits, "D = {D}, n = {n}: offset {offset}"),
+                }
+            }
+        }
+    }
+    check::<5>(37);
+    check::<130>(45);
+}
+
 /// The dense two-axis drift gives the same bits whether the clouds are point-major or
 /// coordinate-major (the latter goes through the 8 × 8 block transposes on the way in and out),
 /// for dimensions and sizes that leave ragged blocks on both axes.

@@ -12,7 +12,7 @@ use crate::engine::dense::{
     pack_channels, pack_queries, pack_targets, packed_drift_sums, query_pack_len, row_log_sum_exp,
     target_pack_len,
 };
-use crate::engine::gemm::{MR, Symmetric};
+use crate::engine::gemm::{LINE_SLACK, MR, Symmetric, line_aligned, split_lines, whole_lines};
 use crate::engine::simd::{EXCLUDED_LOGIT, F32s, LANES};
 use crate::engine::{LogitRule, PairMask, Shape};
 
@@ -98,10 +98,10 @@ impl Layout {
             self.column_partials,
             self.task,
         ];
-        let mut total = 0_usize;
+        let mut total = LINE_SLACK;
         let mut rest: &[usize] = &parts;
         while let [first, tail @ ..] = rest {
-            total = match total.checked_add(*first) {
+            total = match total.checked_add(whole_lines(*first)) {
                 Some(v) => v,
                 None => return None,
             };
@@ -182,10 +182,10 @@ impl<const D: usize> DenseTwoAxis<'_, D> {
         let Some(layout) = Layout::new(n, p, q, D) else {
             return;
         };
-        let mut rest = scratch;
+        // Every piece starts on a cache line (whole lines each, from the first line).
+        let mut rest = line_aligned(scratch);
         let mut take = |len: usize| {
-            let whole = core::mem::take(&mut rest);
-            let (head, tail) = whole.split_at_mut(len.min(whole.len()));
+            let (head, tail) = split_lines(core::mem::take(&mut rest), len);
             rest = tail;
             head
         };

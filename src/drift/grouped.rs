@@ -13,7 +13,7 @@ use crate::engine::dense::{
     pack_queries, pack_targets, query_pack_len, row_log_sum_exp, squared_distances,
     target_pack_len,
 };
-use crate::engine::gemm::{MR, panels};
+use crate::engine::gemm::{LINE_SLACK, MR, line_aligned, panels, split_lines, whole_lines};
 use crate::engine::gram::{gram_len, gram_products, norm_sum, norm_sum_len, store_gram};
 use crate::engine::simd::{F32s, LANES, sqrt};
 use crate::engine::{LOGIT_LIMIT, MAX_SQUARED_DISTANCE, all_finite, sum_of_squares, take_buffer};
@@ -182,10 +182,13 @@ impl Layout {
         })
     }
 
+    /// The whole workspace: every piece on whole cache lines, from the first line of the buffer.
     fn total(&self) -> Option<usize> {
-        self.distances
-            .checked_add(self.centres)?
-            .checked_add(self.forces)?
+        [self.distances, self.centres, self.forces]
+            .iter()
+            .try_fold(LINE_SLACK, |total, &len| {
+                total.checked_add(whole_lines(len))
+            })?
             .checked_add(self.problem)
     }
 }
@@ -392,9 +395,10 @@ pub fn grouped_drift_loss(
         form: config.distances.form(shape.channels),
         gram: layout.gram,
     };
-    let (distances, rest) = workspace.split_at_mut(layout.distances.min(workspace.len()));
-    let (centres, rest) = rest.split_at_mut(layout.centres.min(rest.len()));
-    let (forces, rest) = rest.split_at_mut(layout.forces.min(rest.len()));
+    let workspace = line_aligned(workspace);
+    let (distances, rest) = split_lines(workspace, layout.distances);
+    let (centres, rest) = split_lines(rest, layout.centres);
+    let (forces, rest) = split_lines(rest, layout.forces);
     let scratch = rest.get_mut(..layout.problem).unwrap_or(&mut []);
     let (b, cg, s, t) = (
         shape.groups,

@@ -22,9 +22,9 @@
 //! at 0 by construction.
 
 use crate::engine::gemm::{
-    Dot, MR, PACK, SquaredDifference, Symmetric, pack_column_tiles, pack_panels_and_tiles,
-    pack_row_panels, pack_transposed_tiles, panels, product, product_above, store_panel_pair,
-    tiles,
+    Dot, LINE_SLACK, MR, PACK, SquaredDifference, Symmetric, line_aligned, pack_column_tiles,
+    pack_panels_and_tiles, pack_row_panels, pack_transposed_tiles, panels, product, product_above,
+    store_panel_pair, tiles,
 };
 use crate::engine::simd::{EXCLUDED_LOGIT, F32s, LANES, exp};
 
@@ -162,22 +162,24 @@ fn centred_square_norms(rows: &Rows<'_>, centre: &[f32], out: &mut [f32]) {
 }
 
 /// Values of the packed targets for [`squared_distances`]: `tiles(T)·dim` tiles' rows, and `T`
-/// norms.
+/// norms (and [`LINE_SLACK`] to start the tiles on a cache line).
 /// Saturates at `usize::MAX` (a size no buffer reaches, so it never passes a check).
 pub(crate) const fn target_pack_len(targets: usize, dim: usize) -> usize {
     tiles(targets)
         .saturating_mul(dim)
         .saturating_mul(PACK)
         .saturating_add(targets)
+        .saturating_add(LINE_SLACK)
 }
 
-/// Values of [`pack_queries`]' buffer.
+/// Values of [`pack_queries`]' buffer (with [`LINE_SLACK`], as the targets').
 /// Saturates at `usize::MAX`.
 pub(crate) const fn query_pack_len(queries: usize, dim: usize) -> usize {
     panels(queries)
         .saturating_mul(dim)
         .saturating_mul(MR)
         .saturating_add(queries)
+        .saturating_add(LINE_SLACK)
 }
 
 /// Points packed for the distance products: centred, grouped `W` to an entry (`MR`-row panels
@@ -223,6 +225,7 @@ fn pack_points<'b, const W: usize>(
     buffer: &'b mut [f32],
 ) -> PackedPoints<'b, W> {
     let (count, dim) = (rows.len(), centre.len());
+    let buffer = line_aligned(buffer);
     let (packed, norms) = buffer.split_at_mut((entries * W).min(buffer.len()));
     let packed = packed.as_chunks_mut::<W>().0;
     pack(packed);
@@ -284,6 +287,7 @@ pub(crate) fn pack_both<'q, 't>(
 ) -> (PackedQueries<'q>, PackedTargets<'t>) {
     let (count, dim) = (points.len(), centre.len());
     let queries = queries.min(count);
+    let (row_buffer, target_buffer) = (line_aligned(row_buffer), line_aligned(target_buffer));
     let (panel_values, row_norms) =
         row_buffer.split_at_mut((panels(queries) * dim * MR).min(row_buffer.len()));
     let (tile_values, target_norms) =
@@ -968,7 +972,10 @@ pub(crate) struct PackedChannels<'a> {
 /// Values of [`pack_channels`]' buffer.
 /// Saturates at `usize::MAX`.
 pub(crate) const fn channel_pack_len(targets: usize, dim: usize) -> usize {
-    tiles(dim).saturating_mul(targets).saturating_mul(PACK)
+    tiles(dim)
+        .saturating_mul(targets)
+        .saturating_mul(PACK)
+        .saturating_add(LINE_SLACK)
 }
 
 /// Packs the centred targets in tiles of `PACK` channels (the `B` operand of [`drift_sums`]).
@@ -978,7 +985,7 @@ pub(crate) fn pack_channels<'b>(
     buffer: &'b mut [f32],
 ) -> PackedChannels<'b> {
     let count = targets.len();
-    let packed = buffer.as_chunks_mut::<PACK>().0;
+    let packed = line_aligned(buffer).as_chunks_mut::<PACK>().0;
     pack_column_tiles(
         count,
         centre.len(),

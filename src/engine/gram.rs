@@ -40,8 +40,8 @@
 
 use crate::engine::dense::{PackedQueries, PackedTargets, mirror_lower};
 use crate::engine::gemm::{
-    Dot, KC, MR, PACK, Symmetric, pack_column_tiles, pack_row_panels, panels, product,
-    product_above, tiles,
+    Dot, KC, LINE_SLACK, MR, PACK, Symmetric, line_aligned, line_aligned_ref, pack_column_tiles,
+    pack_row_panels, panels, product, product_above, tiles,
 };
 use crate::engine::simd::{F32s, LANES};
 
@@ -55,13 +55,15 @@ pub const GRAM_TOLERANCE: f64 = 2.0e-4;
 pub const GRAM_SIGMAS: f64 = 10.0;
 
 /// Values of a stored Gram matrix of `targets` targets ([`store_gram`]): its columns in tiles of
-/// `PACK` (the `B` operand of `C·G`) and the norms `√G_jj`.
+/// `PACK` (the `B` operand of `C·G`) and the norms `√G_jj`, from the first cache line of the
+/// buffer (hence [`LINE_SLACK`] more).
 /// Saturates at `usize::MAX`.
 pub(crate) const fn gram_len(targets: usize) -> usize {
     tiles(targets)
         .saturating_mul(PACK)
         .saturating_mul(targets)
         .saturating_add(targets)
+        .saturating_add(LINE_SLACK)
 }
 
 /// `G = Y Yᵀ` of the packed, centred targets (`rows`: all `T` targets as `MR`-row panels,
@@ -93,6 +95,7 @@ pub(crate) fn gram_products(
 /// Stores the `T × T` Gram matrix `square` into `out` ([`gram_len`] values): column tiles, then
 /// the norms `√max(G_jj, 0)`.
 pub(crate) fn store_gram(square: &[f32], t: usize, out: &mut [f32]) {
+    let out = line_aligned(out);
     let (packed, norms) = out.split_at_mut((tiles(t) * PACK * t).min(out.len()));
     pack_column_tiles(
         t,
@@ -143,7 +146,9 @@ pub(crate) fn norm_sum(
     gram: &[f32],
     scratch: &mut [f32],
 ) -> NormSum {
+    let gram = line_aligned_ref(gram);
     let (packed_gram, norms) = gram.split_at((tiles(t) * PACK * t).min(gram.len()));
+    let norms = norms.get(..t).unwrap_or(norms);
     let (panel_buffer, products) = scratch.split_at_mut((panels(rows) * t * MR).min(scratch.len()));
     let packed = panel_buffer.as_chunks_mut::<MR>().0;
     pack_row_panels(
