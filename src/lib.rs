@@ -136,6 +136,7 @@ pub use drift::pruned_two_axis::{
     PrunedTwoAxisConfig, PrunedTwoAxisWorkspace, pruned_two_axis_drift,
     pruned_two_axis_workspace_len,
 };
+pub use drift::pruning::{PRUNE_BELOW_REACH, pruning_pays};
 pub use drift::sliced_wasserstein_drift::{
     SlicedWassersteinDriftConfig, sliced_wasserstein_drift, sliced_wasserstein_drift_scratch_len,
 };

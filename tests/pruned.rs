@@ -217,3 +217,91 @@ fn bad_input_is_a_typed_error() {
     let (field, _) = pruned(&[[0.5, 0.5]], &points, &base).unwrap();
     assert!(field.iter().all(|v| v.is_finite()));
 }
+
+/// The measured rule (`pruning_pays`): a kernel whose reach is most of the clouds' diameter runs
+/// the exact mean shift and MMD flow (same bits, every pair, zero bound, the pruned pair count);
+/// a local one prunes.
+#[test]
+fn a_wide_kernel_runs_the_exact_drift_and_a_local_one_prunes() {
+    use drifting::{
+        MmdFlowConfig, PrunedMmdFlowConfig, mmd_flow_drift, pruned_mmd_flow_drift,
+        pruned_mmd_flow_workspace_len,
+    };
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(78);
+    let mut draw = |count: usize| -> Vec<[f32; 2]> {
+        (0..count)
+            .map(|_| [8.0 * uniform(&mut rng) - 4.0, 8.0 * uniform(&mut rng) - 4.0])
+            .collect()
+    };
+    let (x, y) = (draw(700), draw(650));
+    let (xv, yv) = (CloudView::from_points(&x), CloudView::from_points(&y));
+    let empty = BoundingBox {
+        min: [0.0; 2],
+        max: [0.0; 2],
+        count: 0,
+    };
+    let (keys, points, boxes) = pruned_mean_shift_workspace_len(700, 650, 0).unwrap();
+    assert_eq!(
+        pruned_mmd_flow_workspace_len(700, 650, 0),
+        Some((keys, points, boxes))
+    );
+    let mut pairs = Vec::new();
+    for (temperature, pays) in [(1.0, false), (0.05, true)] {
+        let kernel = Kernel::laplace(temperature);
+        assert_eq!(drifting::pruning_pays(&kernel, 1e-6, &[&xv, &yv]), pays);
+        for flow in [false, true] {
+            let mut keys = vec![0_u64; keys];
+            let mut pts = vec![[0.0_f32; 2]; points];
+            let mut bxs = vec![empty; boxes];
+            let workspace = PrunedWorkspace {
+                keys: &mut keys,
+                points: &mut pts,
+                boxes: &mut bxs,
+            };
+            let (mut field, mut exact) = (vec![f32::NAN; 1400], vec![f32::NAN; 1400]);
+            let report = if flow {
+                let mmd_flow = MmdFlowConfig::new(kernel);
+                let config = PrunedMmdFlowConfig {
+                    mmd_flow,
+                    tolerance: 1e-6,
+                };
+                mmd_flow_drift(&xv, &yv, Negatives::Queries, &mmd_flow, &mut exact).unwrap();
+                pruned_mmd_flow_drift(&xv, &yv, Negatives::Queries, &config, workspace, &mut field)
+            } else {
+                let mean_shift = MeanShiftConfig::new(kernel);
+                let config = PrunedMeanShiftConfig {
+                    mean_shift,
+                    tolerance: 1e-6,
+                };
+                mean_shift_drift(&xv, &yv, Negatives::Queries, &mean_shift, &mut exact).unwrap();
+                pruned_mean_shift_drift(
+                    &xv,
+                    &yv,
+                    Negatives::Queries,
+                    &config,
+                    workspace,
+                    &mut field,
+                )
+            }
+            .unwrap();
+            if pays {
+                assert!(
+                    report.evaluated < report.pairs && report.bound > 0.0,
+                    "{report:?}"
+                );
+            } else {
+                assert!(
+                    field
+                        .iter()
+                        .zip(&exact)
+                        .all(|(a, b)| a.to_bits() == b.to_bits()),
+                    "flow {flow}: not the exact drift's bits"
+                );
+                assert_eq!((report.evaluated, report.bound), (report.pairs, 0.0));
+            }
+            pairs.push(report.pairs);
+        }
+    }
+    assert_eq!(pairs[0], pairs[2]);
+    assert_eq!(pairs[1], pairs[3]);
+}

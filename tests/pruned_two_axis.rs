@@ -471,3 +471,59 @@ fn bad_input_is_a_typed_error() {
     let (field, _) = pruned(&[[0.5, 0.5]], &points, None, &base).unwrap();
     assert!(field.iter().all(|v| *v == 0.0), "{field:?}");
 }
+
+/// The measured rule (`pruning_pays`, `PRUNE_BELOW_REACH`): where the kernel's reach is most of
+/// the clouds' diameter, the pruned drift runs the exact streaming sweep — the same bits as
+/// `two_axis_softmax_drift`, every pair evaluated, a zero bound — and reports the pairs the
+/// pruned passes count (the same number a local kernel's pruned run reports on these clouds);
+/// where it is local it prunes. With the queries as negatives and with their own cloud.
+#[test]
+fn a_wide_kernel_runs_the_exact_sweep_and_a_local_one_prunes() {
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(77);
+    let mut draw = |count: usize| -> Vec<[f32; 2]> {
+        (0..count)
+            .map(|_| [8.0 * uniform(&mut rng) - 4.0, 8.0 * uniform(&mut rng) - 4.0])
+            .collect()
+    };
+    let (x, y, z) = (draw(700), draw(650), draw(600));
+    for negatives in [None, Some(z.as_slice())] {
+        let views: Vec<CloudView<'_, 2>> = [x.as_slice(), y.as_slice()]
+            .into_iter()
+            .chain(negatives)
+            .map(CloudView::from_points)
+            .collect();
+        let clouds: Vec<&CloudView<'_, 2>> = views.iter().collect();
+        let mut reports = Vec::new();
+        for (temperature, pays) in [(1.0, false), (0.05, true)] {
+            let two_axis = TwoAxisConfig::new(Kernel::laplace(temperature));
+            let config = PrunedTwoAxisConfig {
+                two_axis,
+                tolerance: 1e-6,
+            };
+            assert_eq!(
+                drifting::pruning_pays(&two_axis.kernel, 1e-6, &clouds),
+                pays,
+                "τ = {temperature}"
+            );
+            let (field, report) = pruned(&x, &y, negatives, &config).unwrap();
+            if pays {
+                assert!(
+                    report.evaluated < report.pairs && report.bound > 0.0,
+                    "{report:?}"
+                );
+            } else {
+                let exact = dense(&x, &y, negatives, &two_axis);
+                assert!(
+                    field
+                        .iter()
+                        .zip(&exact)
+                        .all(|(a, b)| a.to_bits() == b.to_bits()),
+                    "τ = {temperature}: not the exact sweep's bits"
+                );
+                assert_eq!((report.evaluated, report.bound), (report.pairs, 0.0));
+            }
+            reports.push(report);
+        }
+        assert_eq!(reports[0].pairs, reports[1].pairs, "{negatives:?}");
+    }
+}

@@ -21,10 +21,10 @@
 //! `std`, query tiles run on the rayon pool (the same bits whatever the number of threads).
 
 use crate::cloud::CloudView;
-use crate::drift::mean_shift::MeanShiftConfig;
+use crate::drift::mean_shift::{MeanShiftConfig, mean_shift_drift};
 use crate::drift::pruning::{
-    BLOCKS, Family, LaneTile, SortedClouds, TileField, check_tolerance, lane_sums, norm,
-    pruned_sums, scatter_query_tiles, spatial_workspace_len,
+    BLOCKS, Family, LaneTile, SortedClouds, TileField, check_tolerance, check_workspace, lane_sums,
+    norm, pruned_sums, pruning_pays_at, scatter_query_tiles, spatial_workspace_len,
 };
 pub use crate::drift::pruning::{PRUNE_TILE, PruneReport, PrunedWorkspace};
 use crate::drift::{Negatives, validate_clouds};
@@ -60,6 +60,10 @@ pub const fn pruned_mean_shift_workspace_len(
 /// plus the pairs of the near tiles. Output coordinate-major (`V_d(x_i)` at `out[d·N + i]`), in
 /// the caller's order.
 ///
+/// Where pruning cannot pay ([`pruning_pays`](crate::pruning_pays) is `false`: the kernel's
+/// reach is most of the clouds' diameter) it runs `mean_shift_drift` instead: its bits, every pair
+/// evaluated, a zero bound.
+///
 /// # Errors
 /// Those of `mean_shift_drift`; [`Error::InvalidParameter`] (`"tolerance"`) unless
 /// `0 < ε < 1`; [`Error::ShapeMismatch`] for workspace buffers of the wrong length.
@@ -71,6 +75,7 @@ pub fn pruned_mean_shift_drift<const D: usize>(
     workspace: PrunedWorkspace<'_, D>,
     out: &mut [f32],
 ) -> Result<PruneReport, Error> {
+    let given = negatives;
     let (negatives, is_self) = validate_clouds(queries, positives, negatives, out)?;
     let ms = &config.mean_shift;
     ms.kernel.validate()?;
@@ -81,6 +86,15 @@ pub fn pruned_mean_shift_drift<const D: usize>(
     let diameter2 = check_kernel_range(&ms.kernel, &[queries, positives, &negatives], 0.0)?;
     if f64::from(ms.step.abs()) * libm::sqrt(diameter2) > 1.0e37 {
         return Err(Error::OutOfRange { input: "step" });
+    }
+    let q = if is_self { 0 } else { negatives.len() };
+    check_workspace(&workspace, queries.len(), positives.len(), q)?;
+    let q = if is_self { 0 } else { negatives.len() };
+    check_workspace(&workspace, queries.len(), positives.len(), q)?;
+    if !pruning_pays_at(&ms.kernel, config.tolerance, diameter2) {
+        mean_shift_drift(queries, positives, given, ms, out)?;
+        let targets = positives.len() + negatives.len();
+        return Ok(PruneReport::exact(queries.len() as u64 * targets as u64));
     }
     let separate = (!is_self).then_some(&negatives);
     let clouds = SortedClouds::sort(queries, positives, separate, workspace)?;

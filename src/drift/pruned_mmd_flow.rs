@@ -26,10 +26,10 @@
 
 use crate::cloud::CloudView;
 use crate::drift::Negatives;
-use crate::drift::mmd_flow::{MmdFlowConfig, validate};
+use crate::drift::mmd_flow::{MmdFlowConfig, mmd_flow_drift, validate};
 use crate::drift::pruning::{
-    BLOCKS, Family, LaneTile, Sink, SortedClouds, TileField, check_tolerance, lane_sums,
-    pruned_sums, scatter_query_tiles, spatial_workspace_len,
+    BLOCKS, Family, LaneTile, Sink, SortedClouds, TileField, check_tolerance, check_workspace,
+    lane_sums, pruned_sums, pruning_pays, scatter_query_tiles, spatial_workspace_len,
 };
 pub use crate::drift::pruning::{PruneReport, PrunedWorkspace};
 use crate::engine::chunks::Exec;
@@ -62,6 +62,10 @@ pub const fn pruned_mmd_flow_workspace_len(
 /// [`mmd_flow_drift`](crate::mmd_flow_drift) with certified tile pruning: the same field up to
 /// the reported bound (module documentation), in `O(N·M/T²)` box tests plus the pairs of the
 /// near tiles. Output coordinate-major (`V_d(x_i)` at `out[d·N + i]`), in the caller's order.
+///
+/// Where pruning cannot pay ([`pruning_pays`](crate::pruning_pays) is `false`: the kernel's
+/// reach is most of the clouds' diameter) it runs `mmd_flow_drift` instead: its bits, every pair
+/// evaluated, a zero bound.
 ///
 /// # Errors
 /// Those of `mmd_flow_drift`; [`Error::InvalidParameter`] (`"tolerance"`) unless `0 < ε < 1`;
@@ -110,8 +114,20 @@ pub fn pruned_mmd_flow_drift<const D: usize>(
     out: &mut [f32],
 ) -> Result<PruneReport, Error> {
     let flow = &config.mmd_flow;
+    let given = negatives;
     let (negatives, is_self) = validate(queries, positives, negatives, flow, out)?;
     check_tolerance(config.tolerance)?;
+    let q = if is_self { 0 } else { negatives.len() };
+    check_workspace(&workspace, queries.len(), positives.len(), q)?;
+    if !pruning_pays(
+        &flow.kernel,
+        config.tolerance,
+        &[queries, positives, &negatives],
+    ) {
+        mmd_flow_drift(queries, positives, given, flow, out)?;
+        let targets = positives.len() + negatives.len();
+        return Ok(PruneReport::exact(queries.len() as u64 * targets as u64));
+    }
     let separate = (!is_self).then_some(&negatives);
     let clouds = SortedClouds::sort(queries, positives, separate, workspace)?;
     #[allow(clippy::cast_precision_loss)]

@@ -51,11 +51,11 @@
 use crate::cloud::CloudView;
 use crate::drift::pruning::{
     BLOCKS, Family, LaneTile, PRUNE_TILE, PruneReport, PrunedWorkspace, Sorted, SortedClouds,
-    TargetBias, TileField, check_lengths, check_tolerance, lane_sums, norm, pruned_log_sum_exp,
-    pruned_sums, scatter_query_tiles, spatial_workspace_len,
+    TargetBias, TileField, check_lengths, check_tolerance, check_workspace, lane_sums, norm,
+    pruned_log_sum_exp, pruned_sums, pruning_pays_at, scatter_query_tiles, spatial_workspace_len,
 };
-use crate::drift::two_axis::{SelfMask, TwoAxisConfig};
-use crate::drift::{Negatives, validate_clouds};
+use crate::drift::two_axis::{SelfMask, TwoAxisConfig, two_axis_softmax_drift};
+use crate::drift::{Evaluation, Negatives, validate_clouds};
 use crate::engine::affinity::log_add_exp;
 use crate::engine::chunks::Exec;
 use crate::engine::simd::F32s;
@@ -116,7 +116,10 @@ pub const fn pruned_two_axis_workspace_len(
 /// both axes: the same field up to the bound it reports (module documentation), in
 /// `O((N + P + Q)²/T²)` box tests plus the pairs of the tiles not skipped, no heap (with feature
 /// `std`, one result per tile is collected from the rayon pool). Output coordinate-major
-/// (`V_d(x_i)` at `out[d·N + i]`), in the caller's order.
+/// (`V_d(x_i)` at `out[d·N + i]`), in the caller's order. Where pruning cannot pay
+/// ([`pruning_pays`](crate::pruning_pays) is `false`: the kernel's reach is most of the clouds'
+/// diameter) it runs the exact streaming sweep in the normalisers' buffer instead: the bits of
+/// `two_axis_softmax_drift`, every pair evaluated, a zero bound.
 ///
 /// # Errors
 /// Those of `two_axis_softmax_drift` (empty or non-finite clouds, an invalid kernel or mask,
@@ -164,6 +167,7 @@ pub fn pruned_two_axis_drift<const D: usize>(
     workspace: PrunedTwoAxisWorkspace<'_, D>,
     out: &mut [f32],
 ) -> Result<PruneReport, Error> {
+    let given = negatives;
     let (negatives, is_self) = validate_clouds(queries, positives, negatives, out)?;
     let two_axis = &config.two_axis;
     two_axis.kernel.validate()?;
@@ -173,13 +177,39 @@ pub fn pruned_two_axis_drift<const D: usize>(
         SelfMask::AddDistance(d) if is_self => d,
         _ => 0.0,
     };
-    check_kernel_range(&two_axis.kernel, &[queries, positives, &negatives], added)?;
+    let diameter2 = check_kernel_range(&two_axis.kernel, &[queries, positives, &negatives], added)?;
     let (n, p) = (queries.len(), positives.len());
     let q = if is_self { 0 } else { negatives.len() };
     let Some((_, _, _, values)) = pruned_two_axis_workspace_len(n, p, q) else {
         return Err(Error::InvalidParameter { input: "workspace" });
     };
     check_lengths(&[("normalisers", values, workspace.normalisers.len())])?;
+    check_workspace(&workspace.spatial, n, p, q)?;
+    if !pruning_pays_at(&two_axis.kernel, config.tolerance, diameter2) {
+        // The streaming sweep's scratch (`N + P + Q` values) fits in the normalisers'.
+        let exact = TwoAxisConfig {
+            evaluation: Evaluation::Streaming,
+            ..*two_axis
+        };
+        two_axis_softmax_drift(
+            queries,
+            positives,
+            given,
+            &exact,
+            workspace.normalisers,
+            out,
+        )?;
+        // The pairs the pruned passes would have counted: the columns of both families, the
+        // rows and the affinities (with self-negatives, the rows over the queries are the
+        // negatives' columns).
+        let (n, p, q) = (n as u64, p as u64, negatives.len() as u64);
+        let pairs = if is_self {
+            3 * n * p + 2 * n * n
+        } else {
+            3 * n * (p + q)
+        };
+        return Ok(PruneReport::exact(pairs));
+    }
     let separate = (!is_self).then_some(&negatives);
     let clouds = SortedClouds::sort(queries, positives, separate, workspace.spatial)?;
     let sweep = Sweep {
