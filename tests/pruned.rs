@@ -10,6 +10,7 @@
 )]
 
 use crate::support::clouds::{KINDS, cloud, uniform};
+use crate::support::same_bits;
 use drifting::spatial::BoundingBox;
 use drifting::{
     CloudView, Error, Kernel, MeanShiftConfig, Negatives, PruneReport, PrunedMeanShiftConfig,
@@ -291,10 +292,7 @@ fn a_wide_kernel_runs_the_exact_drift_and_a_local_one_prunes() {
                 );
             } else {
                 assert!(
-                    field
-                        .iter()
-                        .zip(&exact)
-                        .all(|(a, b)| a.to_bits() == b.to_bits()),
+                    same_bits(&field, &exact),
                     "flow {flow}: not the exact drift's bits"
                 );
                 assert_eq!((report.evaluated, report.bound), (report.pairs, 0.0));

@@ -20,6 +20,7 @@
 )]
 
 use crate::support::clouds::{KINDS, cloud, uniform};
+use crate::support::same_bits;
 use drifting::spatial::BoundingBox;
 use drifting::{
     CloudView, Error, Evaluation, Kernel, Negatives, PruneReport, PrunedTwoAxisConfig,
@@ -514,10 +515,7 @@ fn a_wide_kernel_runs_the_exact_sweep_and_a_local_one_prunes() {
             } else {
                 let exact = dense(&x, &y, negatives, &two_axis);
                 assert!(
-                    field
-                        .iter()
-                        .zip(&exact)
-                        .all(|(a, b)| a.to_bits() == b.to_bits()),
+                    same_bits(&field, &exact),
                     "τ = {temperature}: not the exact sweep's bits"
                 );
                 assert_eq!((report.evaluated, report.bound), (report.pairs, 0.0));
