@@ -55,7 +55,7 @@ pub const fn pruned_mean_shift_workspace_len(
     spatial_workspace_len(n, p, q)
 }
 
-/// [`mean_shift_drift`](crate::mean_shift_drift) with certified tile pruning: the same field up
+/// [`mean_shift_drift`] with certified tile pruning: the same field up
 /// to a relative error `ε` in every normaliser (module documentation), in `O(N·M/T²)` box tests
 /// plus the pairs of the near tiles. Output coordinate-major (`V_d(x_i)` at `out[d·N + i]`), in
 /// the caller's order.

@@ -1,7 +1,7 @@
 //! The two-axis softmax drift (the method's Algorithm 2, Deng et al. 2026; docs/mathematics.md
 //! §4) with certified tile pruning on both axes, for large low-dimensional clouds.
 //!
-//! The dense drift ([`two_axis_softmax_drift`](crate::two_axis_softmax_drift)) makes three
+//! The dense drift ([`two_axis_softmax_drift`]) makes three
 //! passes over every pair: row log-normalisers `r_i = LSE_j l_ij` over all targets
 //! `T = [y+ ; y−]`, column log-normalisers `c_j = LSE_i l_ij` over the queries, and the affinity
 //! pass with `A_ij = exp(l_ij − r_i/2 − c_j/2)`, `S±_i = Σ_{j∈±} A_ij`,
@@ -112,7 +112,7 @@ pub const fn pruned_two_axis_workspace_len(
     Some((keys, points, boxes, values))
 }
 
-/// [`two_axis_softmax_drift`](crate::two_axis_softmax_drift) with certified tile pruning on
+/// [`two_axis_softmax_drift`] with certified tile pruning on
 /// both axes: the same field up to the bound it reports (module documentation), in
 /// `O((N + P + Q)²/T²)` box tests plus the pairs of the tiles not skipped, no heap (with feature
 /// `std`, one result per tile is collected from the rayon pool). Output coordinate-major
