@@ -83,7 +83,7 @@ pub fn mmd_flow_drift<const D: usize>(
     out: &mut [f32],
 ) -> Result<(), Error> {
     let exec = Exec::current();
-    let (negatives, is_self) = validate(queries, positives, negatives, config, out)?;
+    let (negatives, is_self, _) = validate(queries, positives, negatives, config, out)?;
     let rule = LogitRule::new(&config.kernel, PairMask::Exclude);
     #[allow(clippy::cast_precision_loss)]
     let scales = (
@@ -96,21 +96,21 @@ pub fn mmd_flow_drift<const D: usize>(
     Ok(())
 }
 
-/// The checks of [`mmd_flow_drift`] (also those of the pruned flow): the negatives' cloud and
-/// whether it is the queries.
+/// The checks of [`mmd_flow_drift`] (also those of the pruned flow): the negatives' cloud,
+/// whether it is the queries, and the squared diameter of the clouds' union.
 pub(crate) fn validate<'a, const D: usize>(
     queries: &CloudView<'a, D>,
     positives: &CloudView<'a, D>,
     negatives: Negatives<'a, D>,
     config: &MmdFlowConfig,
     out: &[f32],
-) -> Result<(CloudView<'a, D>, bool), Error> {
+) -> Result<(CloudView<'a, D>, bool, f64), Error> {
     let (negatives, is_self) = validate_clouds(queries, positives, negatives, out)?;
     config.kernel.validate()?;
     if !config.step.is_finite() {
         return Err(Error::InvalidParameter { input: "step" });
     }
-    check_kernel_range(&config.kernel, &[queries, positives, &negatives], 0.0)?;
+    let diameter2 = check_kernel_range(&config.kernel, &[queries, positives, &negatives], 0.0)?;
     // Largest kernel gradient: 1/τ (Laplace), 1/(σ√e) (Gaussian).
     let largest_gradient = match config.kernel {
         Kernel::Laplace { temperature } => 1.0 / f64::from(temperature),
@@ -121,7 +121,7 @@ pub(crate) fn validate<'a, const D: usize>(
     if f64::from(config.step.abs()) * largest_gradient > 1.0e37 {
         return Err(Error::OutOfRange { input: "step" });
     }
-    Ok((negatives, is_self))
+    Ok((negatives, is_self, diameter2))
 }
 
 fn run<const D: usize, S: Shape>(

@@ -55,14 +55,13 @@ pub const fn pruned_mean_shift_workspace_len(
     spatial_workspace_len(n, p, q)
 }
 
-/// [`mean_shift_drift`] with certified tile pruning: the same field up
-/// to a relative error `ε` in every normaliser (module documentation), in `O(N·M/T²)` box tests
-/// plus the pairs of the near tiles. Output coordinate-major (`V_d(x_i)` at `out[d·N + i]`), in
-/// the caller's order.
+/// [`mean_shift_drift`] with certified tile pruning: the same field up to a relative error `ε` in
+/// every normaliser (module documentation), in `O(N·M/T²)` box tests plus the pairs of the near
+/// tiles. Output coordinate-major (`V_d(x_i)` at `out[d·N + i]`), in the caller's order.
 ///
 /// Where pruning cannot pay ([`pruning_pays`](crate::pruning_pays) is `false`: the kernel's
-/// reach is most of the clouds' diameter) it runs `mean_shift_drift` instead: its bits, every pair
-/// evaluated, a zero bound.
+/// reach is most of the clouds' diameter) it runs `mean_shift_drift` instead: its bits, every
+/// pair evaluated, a zero bound.
 ///
 /// # Errors
 /// Those of `mean_shift_drift`; [`Error::InvalidParameter`] (`"tolerance"`) unless
@@ -87,8 +86,6 @@ pub fn pruned_mean_shift_drift<const D: usize>(
     if f64::from(ms.step.abs()) * libm::sqrt(diameter2) > 1.0e37 {
         return Err(Error::OutOfRange { input: "step" });
     }
-    let q = if is_self { 0 } else { negatives.len() };
-    check_workspace(&workspace, queries.len(), positives.len(), q)?;
     let q = if is_self { 0 } else { negatives.len() };
     check_workspace(&workspace, queries.len(), positives.len(), q)?;
     if !pruning_pays_at(&ms.kernel, config.tolerance, diameter2) {

@@ -29,7 +29,7 @@ use crate::drift::Negatives;
 use crate::drift::mmd_flow::{MmdFlowConfig, mmd_flow_drift, validate};
 use crate::drift::pruning::{
     BLOCKS, Family, LaneTile, Sink, SortedClouds, TileField, check_tolerance, check_workspace,
-    lane_sums, pruned_sums, pruning_pays, scatter_query_tiles, spatial_workspace_len,
+    lane_sums, pruned_sums, pruning_pays_at, scatter_query_tiles, spatial_workspace_len,
 };
 pub use crate::drift::pruning::{PruneReport, PrunedWorkspace};
 use crate::engine::chunks::Exec;
@@ -59,13 +59,12 @@ pub const fn pruned_mmd_flow_workspace_len(
     spatial_workspace_len(n, p, q)
 }
 
-/// [`mmd_flow_drift`] with certified tile pruning: the same field up to
-/// the reported bound (module documentation), in `O(N·M/T²)` box tests plus the pairs of the
-/// near tiles. Output coordinate-major (`V_d(x_i)` at `out[d·N + i]`), in the caller's order.
+/// [`mmd_flow_drift`] with certified tile pruning: the same field up to the reported bound
+/// (module documentation), in `O(N·M/T²)` box tests plus the pairs of the near tiles. Output coordinate-major (`V_d(x_i)` at `out[d·N + i]`), in the caller's order.
 ///
-/// Where pruning cannot pay ([`pruning_pays`] is `false`: the kernel's
-/// reach is most of the clouds' diameter) it runs `mmd_flow_drift` instead: its bits, every pair
-/// evaluated, a zero bound.
+/// Where pruning cannot pay ([`pruning_pays`](crate::pruning_pays) is `false`: the kernel's
+/// reach is most of the clouds' diameter) it runs `mmd_flow_drift` instead: its bits, every
+/// pair evaluated, a zero bound.
 ///
 /// # Errors
 /// Those of `mmd_flow_drift`; [`Error::InvalidParameter`] (`"tolerance"`) unless `0 < ε < 1`;
@@ -115,15 +114,11 @@ pub fn pruned_mmd_flow_drift<const D: usize>(
 ) -> Result<PruneReport, Error> {
     let flow = &config.mmd_flow;
     let given = negatives;
-    let (negatives, is_self) = validate(queries, positives, negatives, flow, out)?;
+    let (negatives, is_self, diameter2) = validate(queries, positives, negatives, flow, out)?;
     check_tolerance(config.tolerance)?;
     let q = if is_self { 0 } else { negatives.len() };
     check_workspace(&workspace, queries.len(), positives.len(), q)?;
-    if !pruning_pays(
-        &flow.kernel,
-        config.tolerance,
-        &[queries, positives, &negatives],
-    ) {
+    if !pruning_pays_at(&flow.kernel, config.tolerance, diameter2) {
         mmd_flow_drift(queries, positives, given, flow, out)?;
         let targets = positives.len() + negatives.len();
         return Ok(PruneReport::exact(queries.len() as u64 * targets as u64));

@@ -1,13 +1,12 @@
 //! The two-axis softmax drift (the method's Algorithm 2, Deng et al. 2026; docs/mathematics.md
 //! §4) with certified tile pruning on both axes, for large low-dimensional clouds.
 //!
-//! The dense drift ([`two_axis_softmax_drift`]) makes three
-//! passes over every pair: row log-normalisers `r_i = LSE_j l_ij` over all targets
-//! `T = [y+ ; y−]`, column log-normalisers `c_j = LSE_i l_ij` over the queries, and the affinity
-//! pass with `A_ij = exp(l_ij − r_i/2 − c_j/2)`, `S±_i = Σ_{j∈±} A_ij`,
-//! `D±_i = Σ_{j∈±} A_ij (y_j − x_i)` and `V_i = S−_i D+_i − S+_i D−_i`. Here each pass runs on the
-//! Morton tiles of `pruning.rs` (shared with the pruned mean shift), skipping far tiles within a
-//! relative budget `ε`:
+//! The dense drift ([`two_axis_softmax_drift`]) makes three passes over every pair: row
+//! log-normalisers `r_i = LSE_j l_ij` over all targets `T = [y+ ; y−]`, column log-normalisers
+//! `c_j = LSE_i l_ij` over the queries, and the affinity pass with
+//! `A_ij = exp(l_ij − r_i/2 − c_j/2)`, `S±_i = Σ_{j∈±} A_ij`, `D±_i = Σ_{j∈±} A_ij (y_j − x_i)`
+//! and `V_i = S−_i D+_i − S+_i D−_i`. Here each pass runs on the Morton tiles of `pruning.rs`
+//! (shared with the pruned mean shift), skipping far tiles within a relative budget `ε`:
 //!
 //! 1. **Rows**: per query tile over the target tiles (both families under one budget; when the
 //!    negatives are the queries, over the positives and over the queries, self-pairs masked, one
@@ -112,10 +111,10 @@ pub const fn pruned_two_axis_workspace_len(
     Some((keys, points, boxes, values))
 }
 
-/// [`two_axis_softmax_drift`] with certified tile pruning on
-/// both axes: the same field up to the bound it reports (module documentation), in
-/// `O((N + P + Q)²/T²)` box tests plus the pairs of the tiles not skipped, no heap (with feature
-/// `std`, one result per tile is collected from the rayon pool). Output coordinate-major
+/// [`two_axis_softmax_drift`] with certified tile pruning on both axes: the same field up to the
+/// bound it reports (module documentation), in `O((N + P + Q)²/T²)` box tests plus the pairs of
+/// the tiles not skipped, no heap (with feature `std`, one result per tile is collected from the
+/// rayon pool). Output coordinate-major
 /// (`V_d(x_i)` at `out[d·N + i]`), in the caller's order. Where pruning cannot pay
 /// ([`pruning_pays`](crate::pruning_pays) is `false`: the kernel's reach is most of the clouds'
 /// diameter) it runs the exact streaming sweep in the normalisers' buffer instead: the bits of

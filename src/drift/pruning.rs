@@ -125,10 +125,11 @@ pub const PRUNE_BELOW_REACH: f64 = 0.5;
 
 /// Whether certified pruning can pay for `kernel` at tolerance `ε` on `clouds` (the queries and
 /// every target cloud): the distance `R` over which the kernel's logit falls by `ln(1/ε) + 3` is
-/// below [`PRUNE_BELOW_REACH`] of the diameter of their union's bounding box. (Around a point of a uniform
-/// cloud, the targets beyond a logit drop `Δ` carry a share `(1 + Δ)e^{−Δ}` of its normaliser
-/// in 2D with the Laplace kernel, `ε` at `Δ ≈ ln(1/ε) + 3` for `ε` from `1e-4` to `1e-8`; so
-/// beyond `R` a tile can be skipped, and `R` near the diameter leaves nothing to skip.)
+/// below [`PRUNE_BELOW_REACH`] of the diameter of their union's bounding box. (Around a point of
+/// a uniform cloud, the targets beyond a logit drop `Δ` carry a share `(1 + Δ)e^{−Δ}` of its
+/// normaliser in 2D with the Laplace kernel, `ε` at `Δ ≈ ln(1/ε) + 3` for `ε` from `1e-4` to
+/// `1e-8`; so beyond `R` a tile can be skipped, and `R` near the diameter leaves nothing to
+/// skip.)
 ///
 /// `R = Δ·τ` for the Laplace kernel (logit `−d/τ`) and `R = σ·√(2Δ)` for the Gaussian one
 /// (logit `−d²/(2σ²)`). The pruned drifts call it on their clouds and, when it is `false`, run
