@@ -174,6 +174,10 @@ pub use sinkhorn::{
     sinkhorn_proxy_drift,
 };
 pub use sinkhorn::{
+    MultiscaleReport, MultiscaleSinkhornConfig, MultiscaleSinkhornWorkspace,
+    multiscale_sinkhorn_divergence, multiscale_sinkhorn_workspace_len,
+};
+pub use sinkhorn::{
     PrunedSinkhornConfig, PrunedSinkhornWorkspace, pruned_sinkhorn_divergence,
     pruned_sinkhorn_drift, pruned_sinkhorn_workspace_len,
 };

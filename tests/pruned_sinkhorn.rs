@@ -46,13 +46,13 @@ const ROUNDING: f64 = 2.0;
 /// The converged values' slack, relative to the largest transport term (module documentation).
 const VALUE_SLACK: f64 = 1e-5;
 
-fn uniform(rng: &mut Xoshiro256PlusPlus) -> f32 {
+pub(crate) fn uniform(rng: &mut Xoshiro256PlusPlus) -> f32 {
     (rng.next_u32() >> 8) as f32 / (1_u32 << 24) as f32
 }
 
 /// (name, x, y): uniform fill of the unit cube, four tight clusters, a unit cloud with far
 /// outliers (1.5 units away), heavy duplicates; `y` another draw of the same kind, moved a little.
-fn clouds<const D: usize>(
+pub(crate) fn clouds<const D: usize>(
     seed: u64,
     n: usize,
     m: usize,
@@ -84,7 +84,7 @@ fn clouds<const D: usize>(
 }
 
 /// Positive weights summing to 1 with every seventh zero.
-fn weights(seed: u64, n: usize) -> Vec<f32> {
+pub(crate) fn weights(seed: u64, n: usize) -> Vec<f32> {
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
     let raw: Vec<f64> = (0..n)
         .map(|i| {
@@ -100,9 +100,9 @@ fn weights(seed: u64, n: usize) -> Vec<f32> {
 }
 
 /// The four potentials `f, g, f_aa, g_bb` of a solve.
-type Potentials = [Vec<f32>; 4];
+pub(crate) type Potentials = [Vec<f32>; 4];
 
-fn potentials(workspace: &SinkhornWorkspace<'_>) -> Potentials {
+pub(crate) fn potentials(workspace: &SinkhornWorkspace<'_>) -> Potentials {
     [
         workspace.f().to_vec(),
         workspace.g().to_vec(),
@@ -113,7 +113,7 @@ fn potentials(workspace: &SinkhornWorkspace<'_>) -> Potentials {
 
 /// Owned buffers of a pruned Sinkhorn workspace for `n` and `m` points (NaN-filled where
 /// values are written before they are read).
-struct Buffers<const D: usize> {
+pub(crate) struct Buffers<const D: usize> {
     n: usize,
     m: usize,
     sinkhorn: Vec<f32>,
@@ -124,7 +124,7 @@ struct Buffers<const D: usize> {
 }
 
 impl<const D: usize> Buffers<D> {
-    fn new(n: usize, m: usize) -> Self {
+    pub(crate) fn new(n: usize, m: usize) -> Self {
         let (keys, points, boxes, values) = pruned_sinkhorn_workspace_len(n, m).unwrap();
         let empty = BoundingBox {
             min: [0.0; D],
@@ -142,7 +142,7 @@ impl<const D: usize> Buffers<D> {
         }
     }
 
-    fn workspace(&mut self) -> PrunedSinkhornWorkspace<'_, D> {
+    pub(crate) fn workspace(&mut self) -> PrunedSinkhornWorkspace<'_, D> {
         PrunedSinkhornWorkspace {
             sinkhorn: SinkhornWorkspace::new(&mut self.sinkhorn, self.n, self.m).unwrap(),
             spatial: PrunedWorkspace {
@@ -168,7 +168,7 @@ fn pruned<const D: usize>(
 }
 
 /// The dense divergence.
-fn dense<const D: usize>(
+pub(crate) fn dense<const D: usize>(
     x: &WeightedCloud<'_, D>,
     y: &WeightedCloud<'_, D>,
     config: &SinkhornConfig,
@@ -408,7 +408,7 @@ fn fixed_iterations_agree_with_the_dense_solves_within_the_certified_bound() {
 }
 
 /// `(x, y)` as weighted clouds: uniform, or with the weights of [`weights`].
-fn weighted_pair<'a, const D: usize>(
+pub(crate) fn weighted_pair<'a, const D: usize>(
     xs: &'a [[f32; D]],
     ys: &'a [[f32; D]],
     a: &'a [f32],

@@ -43,6 +43,8 @@ mod metrics;
 mod mlp_bytes;
 #[path = "mlp_gradients.rs"]
 mod mlp_gradients;
+#[path = "multiscale_sinkhorn.rs"]
+mod multiscale_sinkhorn;
 #[path = "operator_template.rs"]
 mod operator_template;
 #[path = "owned.rs"]

@@ -10,6 +10,7 @@
 
 mod divergence;
 mod drift;
+mod multiscale;
 mod pruned;
 mod softmin;
 mod solver;
@@ -18,6 +19,10 @@ pub use divergence::{SinkhornDivergence, entropic_transport, sinkhorn_divergence
 pub use drift::{
     SinkhornProxy, barycentric_projection, checked_sinkhorn_proxy_scratch_len, sinkhorn_drift,
     sinkhorn_proxy_drift, sinkhorn_proxy_scratch_len,
+};
+pub use multiscale::{
+    MultiscaleReport, MultiscaleSinkhornConfig, MultiscaleSinkhornWorkspace,
+    multiscale_sinkhorn_divergence, multiscale_sinkhorn_workspace_len,
 };
 pub use pruned::{
     PrunedSinkhornConfig, PrunedSinkhornWorkspace, pruned_sinkhorn_divergence,
