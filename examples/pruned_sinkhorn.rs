@@ -13,10 +13,10 @@
 //!     --example pruned_sinkhorn -- --size 16384 --dim 3 --dense 1 --blur 0.05 --tolerance 1e-6
 //! ```
 //!
-//! `--multiscale h` runs `multiscale_sinkhorn_divergence` instead: the ε-scaling schedule on
-//! clusters of side at most `h` (`--multiscale -1`: the default, the blur), then the iterations
-//! at the target ε on the points from the extrapolated potentials (with `--dense 1`, against the
-//! dense divergence).
+//! `--multiscale h` runs `multiscale_sinkhorn_divergence` (with `--drift 1`,
+//! `multiscale_sinkhorn_drift`) instead: the ε-scaling schedule on clusters of side at most `h`
+//! (`--multiscale -1`: the default, the blur), then the iterations at the target ε on the points
+//! from the extrapolated potentials (with `--dense 1`, against the dense divergence or drift).
 //!
 //! `--drift 1` compares `pruned_sinkhorn_drift` with `sinkhorn_drift` instead (the solves `(a, b)`
 //! and `(a, a)`, then both barycentric projections).
@@ -38,8 +38,8 @@ use drifting::{
     CloudView, MultiscaleSinkhornConfig, MultiscaleSinkhornWorkspace, PruneReport,
     PrunedSinkhornConfig, PrunedSinkhornWorkspace, PrunedWorkspace, SinkhornConfig,
     SinkhornDivergence, SinkhornWorkspace, WeightedCloud, multiscale_sinkhorn_divergence,
-    multiscale_sinkhorn_workspace_len, pruned_sinkhorn_divergence, pruned_sinkhorn_drift,
-    pruned_sinkhorn_workspace_len, sinkhorn_divergence, sinkhorn_drift,
+    multiscale_sinkhorn_drift, multiscale_sinkhorn_workspace_len, pruned_sinkhorn_divergence,
+    pruned_sinkhorn_drift, pruned_sinkhorn_workspace_len, sinkhorn_divergence, sinkhorn_drift,
 };
 use rand_core::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
@@ -138,40 +138,6 @@ fn compare<const D: usize>(x: &[[f32; D]], y: &[[f32; D]], run_dense: bool) {
         "{D}D, N = M = {n}, blur {blur} (ε = {:.2e}), pruning tolerance {tolerance:e}",
         sinkhorn.epsilon()
     );
-    if argument("--drift", 0.0) != 0.0 {
-        let mut field = vec![0.0_f32; n * D];
-        let (time, result) = timed(1, || {
-            pruned_sinkhorn_drift(&a, &b, &config, &mut workspace, &mut field).unwrap()
-        });
-        let (solves, reports) = result.unwrap();
-        println!(
-            "pruned drift: {time:.2} s, projections {:.1} % of {:.2e} pairs evaluated, certified bound {:.1e}; solves {:.1} % and {:.1} %, marginal errors {:.2e} {:.2e}",
-            100.0 * reports[2].evaluated as f64 / reports[2].pairs as f64,
-            reports[2].pairs as f64,
-            reports[2].bound,
-            100.0 * reports[0].evaluated as f64 / reports[0].pairs as f64,
-            100.0 * reports[1].evaluated as f64 / reports[1].pairs as f64,
-            solves[0].marginal_error,
-            solves[1].marginal_error,
-        );
-        if run_dense {
-            let mut dense_buffer = vec![0.0_f32; SinkhornWorkspace::required_len(n, n)];
-            let mut dense_workspace = SinkhornWorkspace::new(&mut dense_buffer, n, n).unwrap();
-            let mut dense = vec![0.0_f32; n * D];
-            let (dense_time, _) = timed(1, || {
-                sinkhorn_drift(&a, &b, &sinkhorn, &mut dense_workspace, &mut dense).unwrap()
-            });
-            let largest = field
-                .iter()
-                .zip(&dense)
-                .fold(0.0_f32, |m, (p, d)| m.max((p - d).abs()));
-            println!(
-                "dense drift:  {dense_time:.2} s; pruned {:.1}× faster, largest difference {largest:.1e}",
-                dense_time / time
-            );
-        }
-        return;
-    }
     let scale = argument("--multiscale", 0.0) as f32;
     if scale != 0.0 {
         let mut multiscale = MultiscaleSinkhornConfig::new(config);
@@ -185,6 +151,52 @@ fn compare<const D: usize>(x: &[[f32; D]], y: &[[f32; D]], run_dense: bool) {
             clusters: &mut clusters,
             values: &mut values,
         };
+        if argument("--drift", 0.0) != 0.0 {
+            let mut field = vec![0.0_f32; n * D];
+            let (time, result) = timed(1, || {
+                multiscale_sinkhorn_drift(
+                    &a,
+                    &b,
+                    &multiscale,
+                    &mut multiscale_workspace,
+                    &mut field,
+                )
+                .unwrap()
+            });
+            let (solves, report) = result.unwrap();
+            let p = &report.fine_pruning;
+            println!(
+                "multiscale drift (clusters {} and {}): {time:.2} s; fine solves {} and {} iterations, marginal errors {:.2e} {:.2e}, {:.1} % and {:.1} % of the pairs; projections {:.1} % of {:.2e} pairs, certified bound {:.1e}",
+                report.clusters[0],
+                report.clusters[1],
+                solves[0].iterations,
+                solves[1].iterations,
+                solves[0].marginal_error,
+                solves[1].marginal_error,
+                100.0 * p[0].evaluated as f64 / p[0].pairs as f64,
+                100.0 * p[1].evaluated as f64 / p[1].pairs as f64,
+                100.0 * p[2].evaluated as f64 / p[2].pairs as f64,
+                p[2].pairs as f64,
+                p[2].bound,
+            );
+            if run_dense {
+                let mut dense_buffer = vec![0.0_f32; SinkhornWorkspace::required_len(n, n)];
+                let mut dense_workspace = SinkhornWorkspace::new(&mut dense_buffer, n, n).unwrap();
+                let mut dense = vec![0.0_f32; n * D];
+                let (dense_time, _) = timed(1, || {
+                    sinkhorn_drift(&a, &b, &sinkhorn, &mut dense_workspace, &mut dense).unwrap()
+                });
+                let largest = field
+                    .iter()
+                    .zip(&dense)
+                    .fold(0.0_f32, |m, (p, d)| m.max((p - d).abs()));
+                println!(
+                    "dense drift:  {dense_time:.2} s; multiscale {:.1}× faster, largest difference {largest:.1e}",
+                    dense_time / time
+                );
+            }
+            return;
+        }
         let (time, result) = timed(1, || {
             multiscale_sinkhorn_divergence(&a, &b, &multiscale, &mut multiscale_workspace).unwrap()
         });
@@ -232,6 +244,40 @@ fn compare<const D: usize>(x: &[[f32; D]], y: &[[f32; D]], run_dense: bool) {
                 dense.value,
                 dense_time / time,
                 (dense.value - divergence.value).abs()
+            );
+        }
+        return;
+    }
+    if argument("--drift", 0.0) != 0.0 {
+        let mut field = vec![0.0_f32; n * D];
+        let (time, result) = timed(1, || {
+            pruned_sinkhorn_drift(&a, &b, &config, &mut workspace, &mut field).unwrap()
+        });
+        let (solves, reports) = result.unwrap();
+        println!(
+            "pruned drift: {time:.2} s, projections {:.1} % of {:.2e} pairs evaluated, certified bound {:.1e}; solves {:.1} % and {:.1} %, marginal errors {:.2e} {:.2e}",
+            100.0 * reports[2].evaluated as f64 / reports[2].pairs as f64,
+            reports[2].pairs as f64,
+            reports[2].bound,
+            100.0 * reports[0].evaluated as f64 / reports[0].pairs as f64,
+            100.0 * reports[1].evaluated as f64 / reports[1].pairs as f64,
+            solves[0].marginal_error,
+            solves[1].marginal_error,
+        );
+        if run_dense {
+            let mut dense_buffer = vec![0.0_f32; SinkhornWorkspace::required_len(n, n)];
+            let mut dense_workspace = SinkhornWorkspace::new(&mut dense_buffer, n, n).unwrap();
+            let mut dense = vec![0.0_f32; n * D];
+            let (dense_time, _) = timed(1, || {
+                sinkhorn_drift(&a, &b, &sinkhorn, &mut dense_workspace, &mut dense).unwrap()
+            });
+            let largest = field
+                .iter()
+                .zip(&dense)
+                .fold(0.0_f32, |m, (p, d)| m.max((p - d).abs()));
+            println!(
+                "dense drift:  {dense_time:.2} s; pruned {:.1}× faster, largest difference {largest:.1e}",
+                dense_time / time
             );
         }
         return;

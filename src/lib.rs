@@ -175,7 +175,7 @@ pub use sinkhorn::{
 };
 pub use sinkhorn::{
     MultiscaleReport, MultiscaleSinkhornConfig, MultiscaleSinkhornWorkspace,
-    multiscale_sinkhorn_divergence, multiscale_sinkhorn_workspace_len,
+    multiscale_sinkhorn_divergence, multiscale_sinkhorn_drift, multiscale_sinkhorn_workspace_len,
 };
 pub use sinkhorn::{
     PrunedSinkhornConfig, PrunedSinkhornWorkspace, pruned_sinkhorn_divergence,

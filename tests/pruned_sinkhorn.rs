@@ -267,7 +267,10 @@ fn rounding(potentials: &Potentials, epsilon: f32, n: usize, cost: f64) -> f64 {
 }
 
 /// `½ max ‖p − q‖²` over the points of both clouds (the largest cost of the three problems).
-fn largest_cost<const D: usize>(x: &WeightedCloud<'_, D>, y: &WeightedCloud<'_, D>) -> f64 {
+pub(crate) fn largest_cost<const D: usize>(
+    x: &WeightedCloud<'_, D>,
+    y: &WeightedCloud<'_, D>,
+) -> f64 {
     let all: Vec<[f32; D]> = x.points.points().chain(y.points.points()).collect();
     let mut largest = 0.0_f64;
     for p in &all {
@@ -955,7 +958,7 @@ fn drift_cases<const D: usize>(seed: u64) -> (f64, u64) {
 
 /// `T_ab(x_i) − T_aa(x_i)` in `f64` from the potentials `g` and `f_aa` of `workspace` (`½‖·‖²`
 /// cost, the default).
-fn difference_f64<const D: usize>(
+pub(crate) fn difference_f64<const D: usize>(
     xs: &[[f32; D]],
     ys: &[[f32; D]],
     a: &[f32],
@@ -973,7 +976,7 @@ fn difference_f64<const D: usize>(
 }
 
 /// `‖field_i − exact‖` for a coordinate-major field of `n` points.
-fn distance<const D: usize>(field: &[f32], n: usize, i: usize, exact: &[f64; D]) -> f64 {
+pub(crate) fn distance<const D: usize>(field: &[f32], n: usize, i: usize, exact: &[f64; D]) -> f64 {
     exact
         .iter()
         .enumerate()

@@ -6,14 +6,18 @@
 //! plus the `f32` rounding of `K` softmins (`tests/pruned_sinkhorn.rs`; found here: the
 //! rounding of one softmin grows with `C_max`, not only with the potentials). The pruned drift
 //! on the same input: the dense drift's typed errors (plus the tolerance's), a finite field and
-//! sound reports otherwise.
+//! sound reports otherwise. The multiscale divergence and drift (clusters of a fuzzed scale,
+//! invalid ones included): the pruned calls' errors plus the cluster scale's; finite values,
+//! potentials and field otherwise, fine solves at the target from the first iteration, the
+//! report contract of every solve and cluster counts within the clouds' sizes.
 #![no_main]
 
 use arbitrary::Unstructured;
 use drifting::spatial::BoundingBox;
 use drifting::{
-    CloudView, PrunedSinkhornConfig, PrunedSinkhornWorkspace, PrunedWorkspace, SinkhornConfig,
+    CloudView, MultiscaleSinkhornConfig, MultiscaleSinkhornWorkspace, PrunedSinkhornConfig, PrunedSinkhornWorkspace, PrunedWorkspace, SinkhornConfig,
     SinkhornWorkspace, UpdateRule, WeightedCloud, pruned_sinkhorn_divergence,
+    multiscale_sinkhorn_divergence, multiscale_sinkhorn_drift, multiscale_sinkhorn_workspace_len,
     pruned_sinkhorn_drift, pruned_sinkhorn_workspace_len, sinkhorn_divergence, sinkhorn_drift,
 };
 use drifting_fuzz::{cloud, scale, squared_diameter};
@@ -41,6 +45,7 @@ fuzz_target!(|data: &[u8]| {
         Ok(tolerance_pick),
         Ok(pruning_pick),
         Ok(weight_bytes),
+        Ok(cluster_pick),
     ) = (
         cloud::<2>(&mut u, 24),
         cloud::<2>(&mut u, 24),
@@ -53,6 +58,7 @@ fuzz_target!(|data: &[u8]| {
         u.int_in_range(0u8..=2),
         u.int_in_range(0u8..=5),
         u.arbitrary::<Vec<u8>>(),
+        u.int_in_range(0u8..=5),
     )
     else {
         return;
@@ -191,25 +197,103 @@ fuzz_target!(|data: &[u8]| {
             });
             let eps = f64::from(sinkhorn.epsilon());
             let range = 0.5 * squared_diameter(&[&x, &y]) / eps;
-            if !same || range > 1e6 {
-                return;
+            if same && range <= 1e6 {
+                let largest = potentials
+                    .iter()
+                    .fold(0.0_f64, |l, &v| l.max(f64::from(v).abs()));
+                // Per softmin about `2⁻²⁴(|f|_max + C_max + ε ln N)`: the logits `β_j − C_ij/ε`
+                // are differences of terms up to `C_max/ε`.
+                let unit = f64::from(f32::EPSILON);
+                let rounding = 8.0
+                    * unit
+                    * (largest + eps * range + eps * ((n + m) as f64).ln())
+                    * (2 * softmins) as f64;
+                let bound = 2.0 * reports[0].bound + reports[1].bound + reports[2].bound;
+                let difference = (f64::from(p.value) - f64::from(d.value)).abs();
+                assert!(
+                    difference <= bound + rounding + 1e-6 * f64::from(d.transport_ab.abs()),
+                    "|ΔS| = {difference:e} > {bound:e} + {rounding:e}: pruned {p:?} dense {d:?} reports {reports:?}"
+                );
             }
-            let largest = potentials
-                .iter()
-                .fold(0.0_f64, |l, &v| l.max(f64::from(v).abs()));
-            // Per softmin about `2⁻²⁴(|f|_max + C_max + ε ln N)`: the logits `β_j − C_ij/ε`
-            // are differences of terms up to `C_max/ε`.
-            let unit = f64::from(f32::EPSILON);
-            let rounding = 8.0
-                * unit
-                * (largest + eps * range + eps * ((n + m) as f64).ln())
-                * (2 * softmins) as f64;
-            let bound = 2.0 * reports[0].bound + reports[1].bound + reports[2].bound;
-            let difference = (f64::from(p.value) - f64::from(d.value)).abs();
+        }
+    }
+    // The multiscale calls on the same input, from fresh buffers.
+    let cluster_scale = [0.05, 1e-3, 10.0, 0.0, f32::NAN, 1e30][usize::from(cluster_pick)];
+    let valid_scale = cluster_scale > 0.0 && cluster_scale.is_finite();
+    let multiscale = MultiscaleSinkhornConfig {
+        pruned: config,
+        cluster_scale,
+    };
+    let (clusters, coarse) = multiscale_sinkhorn_workspace_len(n, m).unwrap();
+    let (keys, points, boxes, values) = pruned_sinkhorn_workspace_len(n, m).unwrap();
+    let mut buffer = vec![0.0; SinkhornWorkspace::required_len(n, m)];
+    let (mut keys, mut points) = (vec![0; keys], vec![[0.0; 2]; points]);
+    let (mut boxes, mut values) = (vec![empty; boxes], vec![0.0; values]);
+    let (mut clusters, mut coarse) = (vec![[0.0; 2]; clusters], vec![0.0; coarse]);
+    let mut workspace = MultiscaleSinkhornWorkspace {
+        fine: PrunedSinkhornWorkspace {
+            sinkhorn: SinkhornWorkspace::new(&mut buffer, n, m).unwrap(),
+            spatial: PrunedWorkspace {
+                keys: &mut keys,
+                points: &mut points,
+                boxes: &mut boxes,
+            },
+            values: &mut values,
+        },
+        clusters: &mut clusters,
+        values: &mut coarse,
+    };
+    let scale_error = drifting::Error::InvalidParameter {
+        input: "cluster_scale",
+    };
+    let check_report = |report: &drifting::MultiscaleReport| {
+        let [kx, ky] = report.clusters;
+        assert!((1..=n).contains(&kx) && (1..=m).contains(&ky), "{report:?}");
+        for r in report.coarse_pruning.iter().chain(&report.fine_pruning) {
+            assert!(r.evaluated <= r.pairs && r.bound.is_finite() && r.bound >= 0.0);
+        }
+    };
+    let mut field = vec![f32::NAN; 2 * n];
+    match (
+        multiscale_sinkhorn_drift(&a, &b, &multiscale, &mut workspace, &mut field),
+        &pruned_field,
+    ) {
+        (Err(e), Err(p)) => assert!(e == *p || (!valid_scale && e == scale_error), "{e:?} {p:?}"),
+        (Err(e), Ok(_)) => assert!(!valid_scale && e == scale_error, "refused: {e:?}"),
+        (Ok(_), Err(p)) => panic!("multiscale drift accepted what the pruned one refused: {p:?}"),
+        (Ok((solves, report)), Ok(_)) => {
+            assert!(valid_scale);
+            assert!(field.iter().all(|v| v.is_finite()), "{field:?}");
+            check_report(&report);
+            for r in solves {
+                assert_eq!(r.scaling_steps, 0);
+                assert_eq!(r.converged, r.marginal_error <= sinkhorn.tolerance);
+            }
+        }
+    }
+    match (
+        multiscale_sinkhorn_divergence(&a, &b, &multiscale, &mut workspace),
+        &pruned,
+    ) {
+        (Err(e), Err(p)) => assert!(e == *p || (!valid_scale && e == scale_error), "{e:?} {p:?}"),
+        (Err(e), Ok(_)) => assert!(!valid_scale && e == scale_error, "refused: {e:?}"),
+        (Ok(_), Err(p)) => panic!("multiscale accepted what the pruned divergence refused: {p:?}"),
+        (Ok((divergence, report)), Ok(_)) => {
+            assert!(valid_scale);
+            check_report(&report);
+            let s = &workspace.fine.sinkhorn;
             assert!(
-                difference <= bound + rounding + 1e-6 * f64::from(d.transport_ab.abs()),
-                "|ΔS| = {difference:e} > {bound:e} + {rounding:e}: pruned {p:?} dense {d:?} reports {reports:?}"
+                [s.f(), s.g(), s.f_aa(), s.g_bb()]
+                    .iter()
+                    .all(|p| p.iter().all(|v| v.is_finite()))
             );
+            assert!(divergence.value.is_finite(), "{divergence:?}");
+            for r in &divergence.reports {
+                assert_eq!(r.scaling_steps, 0);
+                assert_eq!(r.converged, r.marginal_error <= sinkhorn.tolerance);
+                assert!(!(r.converged && r.stalled));
+                assert!(r.iterations <= sinkhorn.max_iterations);
+            }
         }
     }
 });

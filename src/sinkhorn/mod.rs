@@ -22,7 +22,7 @@ pub use drift::{
 };
 pub use multiscale::{
     MultiscaleReport, MultiscaleSinkhornConfig, MultiscaleSinkhornWorkspace,
-    multiscale_sinkhorn_divergence, multiscale_sinkhorn_workspace_len,
+    multiscale_sinkhorn_divergence, multiscale_sinkhorn_drift, multiscale_sinkhorn_workspace_len,
 };
 pub use pruned::{
     PrunedSinkhornConfig, PrunedSinkhornWorkspace, pruned_sinkhorn_divergence,

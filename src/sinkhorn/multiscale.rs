@@ -1,7 +1,7 @@
-//! The multiscale Sinkhorn divergence for large 2D/3D clouds (issue 17): the ε-scaling schedule
-//! runs on clusters of the clouds, the iterations at the target ε on the points themselves, with
-//! pruned softmins. GeomLoss's multiscale scheme (Feydy's thesis, `geomloss/sinkhorn_divergence.py`
-//! with `cluster_scale`), on the Morton grid the pruned softmins already sort the clouds into.
+//! The multiscale Sinkhorn divergence and drift for large 2D/3D clouds (issue 17): the
+//! ε-scaling schedule runs on clusters of the clouds, the iterations at the target ε on the points
+//! themselves, with pruned softmins. GeomLoss's multiscale scheme (its `cluster_scale` option), on
+//! the Morton grid the pruned softmins already sort the clouds into.
 //!
 //! 1. **Clusters.** Each cloud is cut by the cells of side at most `h` (the cluster scale) of
 //!    the Morton grid over its bounding box (`src/spatial.rs`): the points of a cell are
@@ -14,8 +14,9 @@
 //! 3. **Extrapolation.** Each fine potential is the softmin of its coarse partner, as the
 //!    Sinkhorn update defines it: `f(x_i) = −ε LSE_k (log b̂_k + ĝ_k/ε − C(x_i, ŷ_k)/ε)`,
 //!    `g`, `f_aa`, `g_bb` alike (`N·K` pairs each, dense).
-//! 4. **Fine solves.** [`pruned_sinkhorn_divergence`] on the clouds themselves, warm-started from
-//!    the extrapolated potentials, iterating at the target ε until the stop rule holds.
+//! 4. **Fine solves.** [`pruned_sinkhorn_divergence`] (or [`pruned_sinkhorn_drift`]) on the
+//!    clouds themselves, warm-started from the extrapolated potentials, iterating at the target
+//!    ε until the stop rule holds.
 //!
 //! **What is exact.** The result is that of the fine solves: their stop rule is tested on the
 //! points, not on the clusters, so `converged` means the L1 marginal error of the fine potentials
@@ -28,9 +29,15 @@
 //! close to their fixed point, larger ones make the coarse solves cheaper. See
 //! [`MultiscaleSinkhornConfig::cluster_scale`] for the measured choice.
 
-use super::pruned::{PrunedSinkhornConfig, PrunedSinkhornWorkspace, pruned_sinkhorn_divergence};
+use super::pruned::{
+    PrunedSinkhornConfig, PrunedSinkhornWorkspace, pruned_sinkhorn_divergence,
+    pruned_sinkhorn_drift,
+};
 use super::softmin::softmin;
-use super::{SinkhornDivergence, SinkhornWorkspace, Solves, WeightedCloud, prepare};
+use super::{
+    SinkhornConfig, SinkhornDivergence, SinkhornReport, SinkhornWorkspace, Solves, WeightedCloud,
+    prepare,
+};
 use crate::cloud::CloudView;
 use crate::drift::pruning::{
     PruneReport, PrunedWorkspace, SortedClouds, check_lengths, check_tolerance,
@@ -90,9 +97,12 @@ pub struct MultiscaleReport {
     /// The pruning of the coarse solves.
     pub coarse_pruning: [PruneReport; 3],
     /// The pruning of the fine solves: their pairs, those evaluated and their certified bound
-    /// against the exact solves from the same start ([`pruned_sinkhorn_divergence`]).
+    /// against the exact solves from the same start ([`pruned_sinkhorn_divergence`]; for
+    /// [`multiscale_sinkhorn_drift`], the solves `(a, b)`, `(a, a)` and the projections, as
+    /// [`pruned_sinkhorn_drift`] reports them).
     pub fine_pruning: [PruneReport; 3],
-    /// Pairs of the four extrapolation softmins (all evaluated).
+    /// Pairs of the extrapolation softmins (all evaluated; four for the divergence, three for
+    /// the drift).
     pub extrapolation_pairs: u64,
 }
 
@@ -193,6 +203,79 @@ pub fn multiscale_sinkhorn_divergence<const D: usize>(
     config: &MultiscaleSinkhornConfig,
     workspace: &mut MultiscaleSinkhornWorkspace<'_, D>,
 ) -> Result<(SinkhornDivergence, MultiscaleReport), Error> {
+    let start = coarse_start(x, y, config, workspace, Solves::All)?;
+    let (divergence, fine_pruning) =
+        pruned_sinkhorn_divergence(x, y, &warm(config), &mut workspace.fine)?;
+    Ok((divergence, start.report(fine_pruning)))
+}
+
+/// [`pruned_sinkhorn_drift`] by the multiscale scheme: the coarse level as for
+/// [`multiscale_sinkhorn_divergence`] (it solves all three coarse problems; the `(b, b)` one only
+/// serves the report), the potentials `f`, `g`, `f_aa` extrapolated to the points, then
+/// [`pruned_sinkhorn_drift`] warm-started from them: the fine solves `(a, b)` and `(a, a)` at the
+/// target ε and both barycentric projections, `T_ab(x_i) − T_aa(x_i)` written coordinate-major
+/// into `out` (`N·D` values) in the caller's order. Returns the fine solves' reports and the
+/// multiscale report, whose `fine_pruning` holds the solves' and, third, the projections'
+/// pruning (their certified bound as [`pruned_sinkhorn_drift`] states it).
+///
+/// # Errors
+/// Those of [`pruned_sinkhorn_drift`] and [`multiscale_sinkhorn_divergence`].
+pub fn multiscale_sinkhorn_drift<const D: usize>(
+    x: &WeightedCloud<'_, D>,
+    y: &WeightedCloud<'_, D>,
+    config: &MultiscaleSinkhornConfig,
+    workspace: &mut MultiscaleSinkhornWorkspace<'_, D>,
+    out: &mut [f32],
+) -> Result<([SinkhornReport; 2], MultiscaleReport), Error> {
+    check_lengths(&[("out", x.len().saturating_mul(D), out.len())])?;
+    let start = coarse_start(x, y, config, workspace, Solves::PairAndFirst)?;
+    let (solves, fine_pruning) =
+        pruned_sinkhorn_drift(x, y, &warm(config), &mut workspace.fine, out)?;
+    Ok((solves, start.report(fine_pruning)))
+}
+
+/// The fine solves' configuration: the same, warm-started.
+fn warm(config: &MultiscaleSinkhornConfig) -> PrunedSinkhornConfig {
+    PrunedSinkhornConfig {
+        sinkhorn: SinkhornConfig {
+            warm_start: true,
+            ..config.pruned.sinkhorn
+        },
+        tolerance: config.pruned.tolerance,
+    }
+}
+
+/// What the coarse level did.
+struct CoarseStart {
+    clusters: [usize; 2],
+    coarse: SinkhornDivergence,
+    coarse_pruning: [PruneReport; 3],
+    extrapolation_pairs: u64,
+}
+
+impl CoarseStart {
+    fn report(self, fine_pruning: [PruneReport; 3]) -> MultiscaleReport {
+        MultiscaleReport {
+            clusters: self.clusters,
+            coarse: self.coarse,
+            coarse_pruning: self.coarse_pruning,
+            fine_pruning,
+            extrapolation_pairs: self.extrapolation_pairs,
+        }
+    }
+}
+
+/// Steps 1 to 3 of the module documentation: validates the call as the fine one will be
+/// (`solves`: the potentials it starts from), clusters both clouds, solves the coarse problems
+/// with the schedule and writes the potentials of `solves`, extrapolated to the points, into the
+/// fine workspace (caller's order).
+fn coarse_start<const D: usize>(
+    x: &WeightedCloud<'_, D>,
+    y: &WeightedCloud<'_, D>,
+    config: &MultiscaleSinkhornConfig,
+    workspace: &mut MultiscaleSinkhornWorkspace<'_, D>,
+    solves: Solves,
+) -> Result<CoarseStart, Error> {
     let sinkhorn = config.pruned.sinkhorn;
     if sinkhorn.warm_start {
         return Err(Error::InvalidParameter {
@@ -206,7 +289,7 @@ pub fn multiscale_sinkhorn_divergence<const D: usize>(
         });
     }
     // Every check of the fine call first, so that nothing is written for invalid input.
-    prepare(x, y, &sinkhorn, &mut workspace.fine.sinkhorn, Solves::All)?;
+    prepare(x, y, &sinkhorn, &mut workspace.fine.sinkhorn, solves)?;
     check_tolerance(config.pruned.tolerance)?;
     let (n, m) = (x.len(), y.len());
     let Some((cluster_len, values_len)) = multiscale_sinkhorn_workspace_len(n, m) else {
@@ -301,8 +384,9 @@ pub fn multiscale_sinkhorn_divergence<const D: usize>(
         (parts.f_aa, &cx, log_x, coarse_workspace.f_aa(), &x.points),
         (parts.g_bb, &cy, log_y, coarse_workspace.g_bb(), &y.points),
     ];
+    let count = if matches!(solves, Solves::All) { 4 } else { 3 };
     let mut extrapolation_pairs = 0_u64;
-    for (out, partners, log_weights, potential, lanes) in extrapolations {
+    for (out, partners, log_weights, potential, lanes) in extrapolations.into_iter().take(count) {
         softmin(
             exec,
             lanes,
@@ -316,27 +400,12 @@ pub fn multiscale_sinkhorn_divergence<const D: usize>(
         );
         extrapolation_pairs += (lanes.len() as u64) * (partners.len() as u64);
     }
-
-    // 4. The fine solves from there.
-    let fine_config = PrunedSinkhornConfig {
-        sinkhorn: super::SinkhornConfig {
-            warm_start: true,
-            ..sinkhorn
-        },
-        tolerance: config.pruned.tolerance,
-    };
-    let (divergence, fine_pruning) =
-        pruned_sinkhorn_divergence(x, y, &fine_config, &mut workspace.fine)?;
-    Ok((
-        divergence,
-        MultiscaleReport {
-            clusters: [kx, ky],
-            coarse,
-            coarse_pruning,
-            fine_pruning,
-            extrapolation_pairs,
-        },
-    ))
+    Ok(CoarseStart {
+        clusters: [kx, ky],
+        coarse,
+        coarse_pruning,
+        extrapolation_pairs,
+    })
 }
 
 /// Merges the points of `cloud` (`sorted`: in Morton order, `order` its entries
