@@ -99,6 +99,47 @@ fn deformed<const D: usize>(p: [f32; D]) -> [f32; D] {
     q
 }
 
+/// The dense drift for the same clouds and solves; prints its time and the largest difference
+/// from `field`, computed in `time` seconds by the `name` call.
+fn compare_dense_drift<const D: usize>(
+    a: &WeightedCloud<'_, D>,
+    b: &WeightedCloud<'_, D>,
+    sinkhorn: &SinkhornConfig,
+    field: &[f32],
+    time: f64,
+    name: &str,
+) {
+    let (n, m) = (a.len(), b.len());
+    let mut dense_buffer = vec![0.0_f32; SinkhornWorkspace::required_len(n, m)];
+    let mut dense_workspace = SinkhornWorkspace::new(&mut dense_buffer, n, m).unwrap();
+    let mut dense = vec![0.0_f32; n * D];
+    let (dense_time, _) = timed(1, || {
+        sinkhorn_drift(a, b, sinkhorn, &mut dense_workspace, &mut dense).unwrap()
+    });
+    let largest = field
+        .iter()
+        .zip(&dense)
+        .fold(0.0_f32, |m, (p, d)| m.max((p - d).abs()));
+    println!(
+        "dense drift:  {dense_time:.2} s; {name} {:.1}× faster, largest difference {largest:.1e}",
+        dense_time / time
+    );
+}
+
+/// The dense divergence for the same clouds and solves, and its time.
+fn dense_divergence<const D: usize>(
+    a: &WeightedCloud<'_, D>,
+    b: &WeightedCloud<'_, D>,
+    sinkhorn: &SinkhornConfig,
+) -> (f64, SinkhornDivergence) {
+    let mut dense_buffer = vec![0.0_f32; SinkhornWorkspace::required_len(a.len(), b.len())];
+    let mut dense_workspace = SinkhornWorkspace::new(&mut dense_buffer, a.len(), b.len()).unwrap();
+    let (time, dense) = timed(1, || {
+        sinkhorn_divergence(a, b, sinkhorn, &mut dense_workspace).unwrap()
+    });
+    (time, dense.unwrap())
+}
+
 /// Runs the comparison for one dimension.
 fn compare<const D: usize>(x: &[[f32; D]], y: &[[f32; D]], run_dense: bool) {
     let n = x.len();
@@ -180,20 +221,7 @@ fn compare<const D: usize>(x: &[[f32; D]], y: &[[f32; D]], run_dense: bool) {
                 p[2].bound,
             );
             if run_dense {
-                let mut dense_buffer = vec![0.0_f32; SinkhornWorkspace::required_len(n, n)];
-                let mut dense_workspace = SinkhornWorkspace::new(&mut dense_buffer, n, n).unwrap();
-                let mut dense = vec![0.0_f32; n * D];
-                let (dense_time, _) = timed(1, || {
-                    sinkhorn_drift(&a, &b, &sinkhorn, &mut dense_workspace, &mut dense).unwrap()
-                });
-                let largest = field
-                    .iter()
-                    .zip(&dense)
-                    .fold(0.0_f32, |m, (p, d)| m.max((p - d).abs()));
-                println!(
-                    "dense drift:  {dense_time:.2} s; multiscale {:.1}× faster, largest difference {largest:.1e}",
-                    dense_time / time
-                );
+                compare_dense_drift(&a, &b, &sinkhorn, &field, time, "multiscale");
             }
             return;
         }
@@ -233,12 +261,7 @@ fn compare<const D: usize>(x: &[[f32; D]], y: &[[f32; D]], run_dense: bool) {
             }
         }
         if run_dense {
-            let mut dense_buffer = vec![0.0_f32; SinkhornWorkspace::required_len(n, n)];
-            let mut dense_workspace = SinkhornWorkspace::new(&mut dense_buffer, n, n).unwrap();
-            let (dense_time, dense) = timed(1, || {
-                sinkhorn_divergence(&a, &b, &sinkhorn, &mut dense_workspace).unwrap()
-            });
-            let dense = dense.unwrap();
+            let (dense_time, dense) = dense_divergence(&a, &b, &sinkhorn);
             println!(
                 "dense:  {dense_time:.2} s, S_ε = {:.6e}; multiscale {:.1}× faster, |ΔS| = {:.1e}",
                 dense.value,
@@ -265,20 +288,7 @@ fn compare<const D: usize>(x: &[[f32; D]], y: &[[f32; D]], run_dense: bool) {
             solves[1].marginal_error,
         );
         if run_dense {
-            let mut dense_buffer = vec![0.0_f32; SinkhornWorkspace::required_len(n, n)];
-            let mut dense_workspace = SinkhornWorkspace::new(&mut dense_buffer, n, n).unwrap();
-            let mut dense = vec![0.0_f32; n * D];
-            let (dense_time, _) = timed(1, || {
-                sinkhorn_drift(&a, &b, &sinkhorn, &mut dense_workspace, &mut dense).unwrap()
-            });
-            let largest = field
-                .iter()
-                .zip(&dense)
-                .fold(0.0_f32, |m, (p, d)| m.max((p - d).abs()));
-            println!(
-                "dense drift:  {dense_time:.2} s; pruned {:.1}× faster, largest difference {largest:.1e}",
-                dense_time / time
-            );
+            compare_dense_drift(&a, &b, &sinkhorn, &field, time, "pruned");
         }
         return;
     }
@@ -311,12 +321,7 @@ fn compare<const D: usize>(x: &[[f32; D]], y: &[[f32; D]], run_dense: bool) {
         );
     }
     if run_dense {
-        let mut dense_buffer = vec![0.0_f32; SinkhornWorkspace::required_len(n, n)];
-        let mut dense_workspace = SinkhornWorkspace::new(&mut dense_buffer, n, n).unwrap();
-        let (dense_time, dense) = timed(1, || {
-            sinkhorn_divergence(&a, &b, &sinkhorn, &mut dense_workspace).unwrap()
-        });
-        let dense = dense.unwrap();
+        let (dense_time, dense) = dense_divergence(&a, &b, &sinkhorn);
         let errors = dense.reports.map(|r| r.marginal_error);
         println!(
             "dense:  {dense_time:.2} s, S_ε = {:.6e} (marginal errors {:.2e} {:.2e} {:.2e}); pruned {:.1}× faster, |ΔS| = {:.1e}",

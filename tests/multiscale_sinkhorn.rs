@@ -18,8 +18,8 @@
 )]
 
 use crate::pruned_sinkhorn::{
-    Buffers, Potentials, clouds, dense, difference_f64, distance, largest_cost, potentials,
-    uniform, weighted_pair, weights,
+    Balanced, Buffers, Potentials, balanced, clouds, dense, difference_f64, distance, largest_cost,
+    potentials, uniform, weighted_pair, weights,
 };
 use drifting::{
     CloudView, Error, MultiscaleReport, MultiscaleSinkhornConfig, MultiscaleSinkhornWorkspace,
@@ -67,15 +67,16 @@ fn agreement_for<const D: usize>(seed: u64) -> f64 {
     let mut largest = 0.0_f64;
     let sinkhorn = SinkhornConfig::new();
     let blur = sinkhorn.blur;
-    let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed + 3);
-    for (name, xs, ys) in clouds::<D>(seed, 900, 652) {
-        // Weighted: `y` the points of `x` jittered, with `x`'s weights (the masses of the groups
-        // balanced, as in `tests/pruned_sinkhorn.rs`).
-        let jittered: Vec<[f32; D]> = xs
-            .iter()
-            .map(|p| p.map(|c| c + 0.02 * (uniform(&mut rng) - 0.5)))
-            .collect();
-        let a = weights(seed + 1, xs.len());
+    // Weighted: `y` the points of `x` jittered, with `x`'s weights (the masses of the groups
+    // balanced, as in `tests/pruned_sinkhorn.rs`).
+    for Balanced {
+        name,
+        xs,
+        ys,
+        jittered,
+        a,
+    } in balanced::<D>(seed, 900, 652)
+    {
         for weighted in [false, true] {
             let ys = if weighted { &jittered } else { &ys };
             let (x, y) = weighted_pair(&xs, ys, &a, &a, weighted);
@@ -160,13 +161,14 @@ fn drift_for<const D: usize>(seed: u64) -> f64 {
     let mut share = 0.0_f64;
     let sinkhorn = SinkhornConfig::new();
     let eps = f64::from(sinkhorn.epsilon());
-    let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed + 3);
-    for (name, xs, ys) in clouds::<D>(seed, 448, 340) {
-        let jittered: Vec<[f32; D]> = xs
-            .iter()
-            .map(|p| p.map(|c| c + 0.02 * (uniform(&mut rng) - 0.5)))
-            .collect();
-        let a = weights(seed + 1, xs.len());
+    for Balanced {
+        name,
+        xs,
+        ys,
+        jittered,
+        a,
+    } in balanced::<D>(seed, 448, 340)
+    {
         let ua = vec![1.0 / xs.len() as f32; xs.len()];
         for weighted in [false, true] {
             let ys = if weighted { &jittered } else { &ys };

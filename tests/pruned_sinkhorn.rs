@@ -431,6 +431,39 @@ pub(crate) fn weighted_pair<'a, const D: usize>(
     }
 }
 
+/// One kind of [`clouds`] with `x`'s weights and `x`'s points jittered by up to 0.01: the
+/// weighted `y` of the converged comparisons, which keeps the masses of the groups equal on both
+/// sides.
+pub(crate) struct Balanced<const D: usize> {
+    pub(crate) name: &'static str,
+    pub(crate) xs: Vec<[f32; D]>,
+    pub(crate) ys: Vec<[f32; D]>,
+    pub(crate) jittered: Vec<[f32; D]>,
+    pub(crate) a: Vec<f32>,
+}
+
+/// [`Balanced`] cases of every kind of [`clouds`].
+pub(crate) fn balanced<const D: usize>(seed: u64, n: usize, m: usize) -> Vec<Balanced<D>> {
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed + 3);
+    clouds::<D>(seed, n, m)
+        .into_iter()
+        .map(|(name, xs, ys)| {
+            let jittered = xs
+                .iter()
+                .map(|p| p.map(|c| c + 0.02 * (uniform(&mut rng) - 0.5)))
+                .collect();
+            let a = weights(seed + 1, xs.len());
+            Balanced {
+                name,
+                xs,
+                ys,
+                jittered,
+                a,
+            }
+        })
+        .collect()
+}
+
 /// Returns the largest shares of the potentials' and the value's allowances used, and the number
 /// of stalled cases.
 fn converged_for<const D: usize>(seed: u64) -> (f64, f64, usize) {
@@ -442,13 +475,14 @@ fn converged_for<const D: usize>(seed: u64) -> (f64, f64, usize) {
     // 3e-2 in half of the cases; the stalled cases that remain (6 of 48: uniform clusters) are
     // counted.
     let sinkhorn = SinkhornConfig::new();
-    let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed + 3);
-    for (name, xs, ys) in clouds::<D>(seed, 900, 652) {
-        let jittered: Vec<[f32; D]> = xs
-            .iter()
-            .map(|p| p.map(|c| c + 0.02 * (uniform(&mut rng) - 0.5)))
-            .collect();
-        let a = weights(seed + 1, xs.len());
+    for Balanced {
+        name,
+        xs,
+        ys,
+        jittered,
+        a,
+    } in balanced::<D>(seed, 900, 652)
+    {
         for weighted in [false, true] {
             let (ys, b) = if weighted { (&jittered, &a) } else { (&ys, &a) };
             let (x, y) = weighted_pair(&xs, ys, &a, b, weighted);
