@@ -22,7 +22,10 @@
 //! points, not on the clusters, so `converged` means the L1 marginal error of the fine potentials
 //! is within the configured tolerance, and their certified pruning bound is that of
 //! [`pruned_sinkhorn_divergence`] against the exact solve from the same start. The clusters only
-//! choose the start; a poor one costs iterations, not accuracy.
+//! choose the start; a poor one costs iterations, not accuracy. (With
+//! [`SinkhornConfig::max_iterations`](super::SinkhornConfig::max_iterations) `= 0` the fine
+//! solves run no iteration and report the marginal error of the extrapolated potentials, as
+//! GeomLoss's multiscale scheme ends on its extrapolation.)
 //!
 //! **The cluster scale.** A cell of side `h` moves a point by at most `h√D`, which changes a
 //! cost `½‖x − y‖²` by about `h√D·‖x − y‖`: clusters well below the blur start the fine solves
