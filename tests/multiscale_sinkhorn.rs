@@ -19,7 +19,7 @@
 
 use crate::pruned_sinkhorn::{
     Balanced, Buffers, Potentials, balanced, clouds, dense, difference_f64, distance, largest_cost,
-    potentials, uniform, weighted_pair, weights,
+    potentials, weighted_pair, weights,
 };
 use drifting::{
     CloudView, Error, MultiscaleReport, MultiscaleSinkhornConfig, MultiscaleSinkhornWorkspace,
@@ -289,30 +289,16 @@ fn the_divergence_of_a_cloud_with_itself_is_zero() {
     }
 }
 
-/// Two interlocked tori (major radius 0.3, minor 0.1) with noise of 0.01, the second cloud
-/// rotated by 30° and stretched by 10 %: `examples/pruned_sinkhorn.rs`'s shapes, smaller.
+/// `n` points of the example's interlocked tori (`examples/support/shapes.rs`), the second
+/// cloud deformed as there.
 fn tori(seed: u64, n: usize, deform: bool) -> Vec<[f32; 3]> {
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
-    let tau = core::f32::consts::TAU;
-    (0..n)
-        .map(|i| {
-            let (u, v) = (tau * uniform(&mut rng), tau * uniform(&mut rng));
-            let radial = 0.3 + 0.1 * v.cos();
-            let (a, b, c) = (radial * u.cos(), radial * u.sin(), 0.1 * v.sin());
-            let noise: [f32; 3] = core::array::from_fn(|_| 0.01 * (uniform(&mut rng) - 0.5));
-            let p = if i % 2 == 0 {
-                [a - 0.15 + noise[0], b + noise[1], c + noise[2]]
-            } else {
-                [a + 0.15 + noise[0], c + noise[1], b + noise[2]]
-            };
-            if deform {
-                let (s, co) = (0.5_f32, 0.75_f32.sqrt());
-                [1.1 * (co * p[0] - s * p[1]), s * p[0] + co * p[1], p[2]]
-            } else {
-                p
-            }
-        })
-        .collect()
+    let points = crate::shapes::tori(&mut rng, n);
+    if deform {
+        points.into_iter().map(crate::shapes::deformed).collect()
+    } else {
+        points
+    }
 }
 
 #[test]

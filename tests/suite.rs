@@ -11,6 +11,8 @@ mod feature_inputs;
 #[path = "reference/feature_values.rs"]
 mod feature_values;
 mod reference;
+#[path = "../examples/support/shapes.rs"]
+mod shapes;
 mod support;
 
 #[path = "adam_reference.rs"]
