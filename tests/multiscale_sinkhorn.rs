@@ -33,21 +33,40 @@ use rand_xoshiro::Xoshiro256PlusPlus;
 /// The converged values' slack, relative to the largest transport term (module documentation).
 const VALUE_SLACK: f64 = 1e-5;
 
-/// Runs the multiscale divergence with fresh buffers (the fine ones NaN-filled).
+/// Owned buffers of a multiscale workspace for `n` and `m` points (NaN-filled).
+struct MultiscaleBuffers<const D: usize> {
+    fine: Buffers<D>,
+    clusters: Vec<[f32; D]>,
+    values: Vec<f32>,
+}
+
+impl<const D: usize> MultiscaleBuffers<D> {
+    fn new(n: usize, m: usize) -> Self {
+        let (clusters, values) = multiscale_sinkhorn_workspace_len(n, m).unwrap();
+        Self {
+            fine: Buffers::new(n, m),
+            clusters: vec![[f32::NAN; D]; clusters],
+            values: vec![f32::NAN; values],
+        }
+    }
+
+    fn workspace(&mut self) -> MultiscaleSinkhornWorkspace<'_, D> {
+        MultiscaleSinkhornWorkspace {
+            fine: self.fine.workspace(),
+            clusters: &mut self.clusters,
+            values: &mut self.values,
+        }
+    }
+}
+
+/// Runs the multiscale divergence with fresh buffers.
 fn multiscale<const D: usize>(
     x: &WeightedCloud<'_, D>,
     y: &WeightedCloud<'_, D>,
     config: &MultiscaleSinkhornConfig,
 ) -> Result<(SinkhornDivergence, MultiscaleReport, Potentials), Error> {
-    let (n, m) = (x.len(), y.len());
-    let mut buffers = Buffers::<D>::new(n, m);
-    let (clusters, values) = multiscale_sinkhorn_workspace_len(n, m).unwrap();
-    let (mut clusters, mut values) = (vec![[f32::NAN; D]; clusters], vec![f32::NAN; values]);
-    let mut workspace = MultiscaleSinkhornWorkspace {
-        fine: buffers.workspace(),
-        clusters: &mut clusters,
-        values: &mut values,
-    };
+    let mut buffers = MultiscaleBuffers::<D>::new(x.len(), y.len());
+    let mut workspace = buffers.workspace();
     let (divergence, report) = multiscale_sinkhorn_divergence(x, y, config, &mut workspace)?;
     Ok((divergence, report, potentials(&workspace.fine.sinkhorn)))
 }
@@ -185,15 +204,8 @@ fn drift_for<const D: usize>(seed: u64) -> f64 {
                 sinkhorn_drift(&x, &y, &sinkhorn, &mut dense_workspace, &mut expected).unwrap();
             for h in [sinkhorn.blur, 4.0 * sinkhorn.blur] {
                 let what = format!("{D}D {name} weighted {weighted} h {h}");
-                let mut buffers = Buffers::<D>::new(n, m);
-                let (clusters, values) = multiscale_sinkhorn_workspace_len(n, m).unwrap();
-                let (mut clusters, mut values) =
-                    (vec![[f32::NAN; D]; clusters], vec![f32::NAN; values]);
-                let mut workspace = MultiscaleSinkhornWorkspace {
-                    fine: buffers.workspace(),
-                    clusters: &mut clusters,
-                    values: &mut values,
-                };
+                let mut buffers = MultiscaleBuffers::<D>::new(n, m);
+                let mut workspace = buffers.workspace();
                 let mut short = vec![0.0_f32; n * D - 1];
                 assert!(matches!(
                     multiscale_sinkhorn_drift(&x, &y, &config(h), &mut workspace, &mut short),

@@ -60,7 +60,8 @@ pub const fn pruned_mmd_flow_workspace_len(
 }
 
 /// [`mmd_flow_drift`] with certified tile pruning: the same field up to the reported bound
-/// (module documentation), in `O(N·M/T²)` box tests plus the pairs of the near tiles. Output coordinate-major (`V_d(x_i)` at `out[d·N + i]`), in the caller's order.
+/// (module documentation), in `O(N·M/T²)` box tests plus the pairs of the near tiles. Output
+/// coordinate-major (`V_d(x_i)` at `out[d·N + i]`), in the caller's order.
 ///
 /// Where pruning cannot pay ([`pruning_pays`](crate::pruning_pays) is `false`: the kernel's
 /// reach is most of the clouds' diameter) it runs `mmd_flow_drift` instead: its bits, every

@@ -114,11 +114,11 @@ pub const fn pruned_two_axis_workspace_len(
 /// [`two_axis_softmax_drift`] with certified tile pruning on both axes: the same field up to the
 /// bound it reports (module documentation), in `O((N + P + Q)²/T²)` box tests plus the pairs of
 /// the tiles not skipped, no heap (with feature `std`, one result per tile is collected from the
-/// rayon pool). Output coordinate-major
-/// (`V_d(x_i)` at `out[d·N + i]`), in the caller's order. Where pruning cannot pay
-/// ([`pruning_pays`](crate::pruning_pays) is `false`: the kernel's reach is most of the clouds'
-/// diameter) it runs the exact streaming sweep in the normalisers' buffer instead: the bits of
-/// `two_axis_softmax_drift`, every pair evaluated, a zero bound.
+/// rayon pool). Output coordinate-major (`V_d(x_i)` at `out[d·N + i]`), in the caller's order.
+///
+/// Where pruning cannot pay ([`pruning_pays`](crate::pruning_pays) is `false`: the kernel's
+/// reach is most of the clouds' diameter) it runs the exact streaming sweep in the normalisers'
+/// buffer instead: the bits of `two_axis_softmax_drift`, every pair evaluated, a zero bound.
 ///
 /// # Errors
 /// Those of `two_axis_softmax_drift` (empty or non-finite clouds, an invalid kernel or mask,

@@ -125,8 +125,8 @@ pub struct MultiscaleSinkhornWorkspace<'a, const D: usize> {
 }
 
 /// Lengths `(clusters, values)` of [`MultiscaleSinkhornWorkspace`] for clouds of `n` and `m`
-/// points (besides its `fine` part): `(n + m, 6(n + m) + n + m + ⌈max(n, m)/T⌉)`; `None` on
-/// overflow.
+/// points (besides its `fine` part): `(n + m, 7(n + m) + ⌈max(n, m)/T⌉)` (`T` =
+/// [`PRUNE_TILE`](crate::PRUNE_TILE)); `None` on overflow.
 #[must_use]
 pub const fn multiscale_sinkhorn_workspace_len(n: usize, m: usize) -> Option<(usize, usize)> {
     let Some(total) = n.checked_add(m) else {
@@ -334,20 +334,18 @@ fn coarse_start<const D: usize>(
         [kx, ky]
     };
     let (x_clusters, y_clusters) = workspace.clusters.split_at(n);
-    let (x_weights, y_weights) = weights.split_at_mut(n);
+    let (x_weights, y_weights) = weights.split_at(n);
     let (cx, cy) = (
         CloudView::from_points(x_clusters.get(..kx).unwrap_or(&[])),
         CloudView::from_points(y_clusters.get(..ky).unwrap_or(&[])),
     );
 
     // 2. The coarse solves, with the schedule, in the front of the fine spatial buffers.
+    let (a, b) = (
+        WeightedCloud::weighted(cx, x_weights.get(..kx).unwrap_or(&[])),
+        WeightedCloud::weighted(cy, y_weights.get(..ky).unwrap_or(&[])),
+    );
     let (coarse, coarse_pruning) = {
-        let xw = x_weights.get(..kx).unwrap_or(&[]);
-        let yw = y_weights.get(..ky).unwrap_or(&[]);
-        let (a, b) = (
-            WeightedCloud::weighted(cx, xw),
-            WeightedCloud::weighted(cy, yw),
-        );
         let Some((keys, points, boxes, values)) = super::pruned_sinkhorn_workspace_len(kx, ky)
         else {
             return Err(Error::InvalidParameter { input: "workspace" });
@@ -365,19 +363,14 @@ fn coarse_start<const D: usize>(
         pruned_sinkhorn_divergence(&a, &b, &config.pruned, &mut coarse)?
     };
 
-    // 3. Extrapolation to the points: each fine potential is the softmin of its coarse partner.
-    for w in x_weights
-        .iter_mut()
-        .take(kx)
-        .chain(y_weights.iter_mut().take(ky))
-    {
-        *w = libm::logf(*w);
-    }
+    // 3. Extrapolation to the points: each fine potential is the softmin of its coarse partner,
+    // with the clusters' log-weights in the pruned values (free after the coarse solves).
+    let (log_x, rest) = pruned_values.split_at_mut(kx.min(pruned_values.len()));
+    let log_y = rest.get_mut(..ky).unwrap_or(&mut []);
+    a.write_log_weights(log_x);
+    b.write_log_weights(log_y);
+    let (log_x, log_y) = (&*log_x, &*log_y);
     let coarse_workspace = SinkhornWorkspace::new(&mut *sinkhorn_buffer, kx, ky)?;
-    let (log_x, log_y) = (
-        x_weights.get(..kx).unwrap_or(&[]),
-        y_weights.get(..ky).unwrap_or(&[]),
-    );
     let eps = sinkhorn.epsilon();
     let exec = Exec::current();
     let parts = workspace.fine.sinkhorn.parts();
