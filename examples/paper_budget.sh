@@ -3,6 +3,8 @@
 # continues from its checkpoint, finished runs only print their last line. Stops cleanly after
 # MINUTES of wall time in all (default: no limit), so it can be spread over several sittings.
 # The log.csv of every finished run is copied to examples/paper_budget_runs/RUN/ (to commit).
+# To park an unfinished run across a machine reset, copy its checkpoint.bin and log.csv there too
+# and commit them: the next sitting continues from them (and drops the checkpoint once finished).
 #
 #   examples/paper_budget.sh [RUNS_DIR] [MINUTES]       # RUNS_DIR default: runs
 set -euo pipefail
@@ -28,12 +30,25 @@ run() {
         limit=(--minutes "$left")
     fi
     local name="$field-$dataset-$seed"
+    # A run parked in the repository (an unfinished run's checkpoint and log, committed so that a
+    # machine reset does not lose it) continues from there when RUNS_DIR has no state of it.
+    local parked="examples/paper_budget_runs/$name"
+    # A run finished in an earlier sitting (its log in the repository) is not run again.
+    if tail -n 1 "$parked/log.csv" 2>/dev/null | grep -q "^$steps,"; then
+        echo "$name: finished ($parked/log.csv)"
+        return
+    fi
+    if [[ ! -e "$runs/$name/checkpoint.bin" && -e "$parked/checkpoint.bin" ]]; then
+        mkdir -p "$runs/$name"
+        cp "$parked/checkpoint.bin" "$parked/log.csv" "$runs/$name/"
+    fi
     "$CARGO_TARGET_DIR/release/examples/paper_budget" --field "$field" --dataset "$dataset" --seed "$seed" \
         --steps "$steps" --dir "$runs/$name" "${limit[@]}"
     # A finished run's log goes into the repository (its checkpoint stays in RUNS_DIR).
     if tail -n 1 "$runs/$name/log.csv" 2>/dev/null | grep -q "^$steps,"; then
         mkdir -p "examples/paper_budget_runs/$name"
         cp "$runs/$name/log.csv" "examples/paper_budget_runs/$name/log.csv"
+        rm -f "examples/paper_budget_runs/$name/checkpoint.bin"
     fi
 }
 # The two-axis runs first, every seed; then the Sinkhorn drift, whose step costs about 40 two-axis
