@@ -20,6 +20,10 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target/paper-budget}"
 cargo build --release --features std --example paper_budget
 echo "build: RUSTFLAGS=${RUSTFLAGS:-} ($(rustc --version))"
 start=$SECONDS
+# Whether the log LOG ends at step STEPS (the run is finished).
+finished() {
+    tail -n 1 "$1" 2>/dev/null | grep -q "^$2,"
+}
 # One run: FIELD:DATASET SEED STEPS.
 run() {
     local field="${1%%:*}" dataset="${1##*:}" seed="$2" steps="$3"
@@ -30,14 +34,14 @@ run() {
         limit=(--minutes "$left")
     fi
     local name="$field-$dataset-$seed"
-    # A run parked in the repository (an unfinished run's checkpoint and log, committed so that a
-    # machine reset does not lose it) continues from there when RUNS_DIR has no state of it.
     local parked="examples/paper_budget_runs/$name"
     # A run finished in an earlier sitting (its log in the repository) is not run again.
-    if tail -n 1 "$parked/log.csv" 2>/dev/null | grep -q "^$steps,"; then
+    if finished "$parked/log.csv" "$steps"; then
         echo "$name: finished ($parked/log.csv)"
         return
     fi
+    # A run parked in the repository (an unfinished run's checkpoint and log, committed so that a
+    # machine reset does not lose it) continues from there when RUNS_DIR has no state of it.
     if [[ ! -e "$runs/$name/checkpoint.bin" && -e "$parked/checkpoint.bin" ]]; then
         mkdir -p "$runs/$name"
         cp "$parked/checkpoint.bin" "$parked/log.csv" "$runs/$name/"
@@ -45,10 +49,10 @@ run() {
     "$CARGO_TARGET_DIR/release/examples/paper_budget" --field "$field" --dataset "$dataset" --seed "$seed" \
         --steps "$steps" --dir "$runs/$name" "${limit[@]}"
     # A finished run's log goes into the repository (its checkpoint stays in RUNS_DIR).
-    if tail -n 1 "$runs/$name/log.csv" 2>/dev/null | grep -q "^$steps,"; then
-        mkdir -p "examples/paper_budget_runs/$name"
-        cp "$runs/$name/log.csv" "examples/paper_budget_runs/$name/log.csv"
-        rm -f "examples/paper_budget_runs/$name/checkpoint.bin"
+    if finished "$runs/$name/log.csv" "$steps"; then
+        mkdir -p "$parked"
+        cp "$runs/$name/log.csv" "$parked/log.csv"
+        rm -f "$parked/checkpoint.bin"
     fi
 }
 # The two-axis runs first, every seed; then the Sinkhorn drift, whose step costs about 40 two-axis

@@ -46,14 +46,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 START, END = "<!-- performance-table:start -->", "<!-- performance-table:end -->"
+DEFAULT_FLAT_CASES = "4096x2,4096x64,2048x256,1024x768"
+DRY_RUN = False
 
 
 def ratio(r):
     """A speed-up as printed: two decimals below 10× (where the targets sit: 1.17× must not read
     as 1.2×), one above."""
     return f"{r:.2f}×" if r < 10 else f"{r:.1f}×"
-DEFAULT_FLAT_CASES = "4096x2,4096x64,2048x256,1024x768"
-DRY_RUN = False
+
 
 # (our op, their impl, their op) pairs that compute the same thing.
 PAIRS = [
