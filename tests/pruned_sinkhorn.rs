@@ -722,7 +722,10 @@ fn errors_are_those_of_the_dense_divergence_plus_tolerance_and_buffers() {
     // Buffers of the wrong length.
     let (n, m) = (xs.len(), ys.len());
     let (keys, points, boxes, values) = pruned_sinkhorn_workspace_len(n, m).unwrap();
-    assert_eq!((keys, points, boxes, values), (180, 180, 2 + 2, 180 + 2));
+    assert_eq!(
+        (keys, points, boxes, values),
+        (180, 180, 2 + 1 + 2 + 1, 180 + 2)
+    );
     let empty_box = BoundingBox {
         min: [0.0; 2],
         max: [0.0; 2],

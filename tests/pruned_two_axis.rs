@@ -418,7 +418,10 @@ fn bad_input_is_a_typed_error() {
     );
     // Wrong buffer lengths.
     let (keys, pts, boxes, values) = pruned_two_axis_workspace_len(2, 2, 0).unwrap();
-    assert_eq!((keys, pts, boxes, values), (4, 4, 2, 2 * 2 + 2 + 2 + 1 + 1));
+    assert_eq!(
+        (keys, pts, boxes, values),
+        (4, 4, 2 + 2, 2 * 2 + 2 + 2 + 1 + 1)
+    );
     let empty = BoundingBox {
         min: [0.0; 2],
         max: [0.0; 2],

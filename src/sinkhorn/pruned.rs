@@ -82,8 +82,9 @@ pub struct PrunedSinkhornWorkspace<'a, const D: usize> {
 }
 
 /// Buffer lengths of [`PrunedSinkhornWorkspace`] for clouds of `n` and `m` points:
-/// `(keys, points, boxes, values)` = `(n + m, n + m, ⌈n/T⌉ + ⌈m/T⌉, n + m + max(⌈n/T⌉, ⌈m/T⌉))`
-/// (`T` = [`PRUNE_TILE`]); `None` on overflow. The Sinkhorn part takes
+/// `(keys, points, boxes, values)` = `(n + m, n + m, b(n) + b(m), n + m + max(⌈n/T⌉, ⌈m/T⌉))`
+/// with `b(k) = ⌈k/T⌉ + ⌈⌈k/T⌉/16⌉` (the tiles' boxes and those of their groups of 16; `T` =
+/// [`PRUNE_TILE`]); `None` on overflow. The Sinkhorn part takes
 /// [`SinkhornWorkspace::required_len`]`(n, m)` values.
 #[must_use]
 pub const fn pruned_sinkhorn_workspace_len(
