@@ -657,10 +657,9 @@ pub(crate) fn pruned_sums<S: Shape, K: Sink<D>, const D: usize>(
         };
         #[allow(clippy::cast_possible_truncation)]
         let bias = bias as f32;
-        let blocks = lanes
-            .block_logit_bounds::<S>(target, inverse, bias)
-            .to_array();
+        let blocks = lanes.block_logit_bounds::<S>(target, inverse, bias);
         let tile = blocks
+            .to_array()
             .iter()
             .take(valid)
             .fold(f32::NEG_INFINITY, |u, &b| u.max(b));
@@ -734,11 +733,28 @@ pub(crate) fn pruned_sums<S: Shape, K: Sink<D>, const D: usize>(
             0
         }
     };
+    // The buckets of the eight block bounds of a tile at once, in `f32`: the depth below
+    // `near` (rounded down to `f32`) lowered by 1e-3 of a bucket before the truncation, far
+    // above its rounding (depths below `BUCKETS` buckets, 64 logit units: `2^−24` of that), so
+    // bucket `k` still holds bounds `u ≤ near − k·BUCKET_WIDTH`; the last bucket holds the rest
+    // (and `+∞` depths), bounds above `near` go to bucket 0.
+    let near_down = round_down_f32(near);
+    let block_buckets = |blocks: F32s| -> [i32; BLOCKS] {
+        #[allow(clippy::cast_precision_loss)]
+        let last = F32s::splat((BUCKETS - 1) as f32);
+        ((F32s::splat(near_down) - blocks) * F32s::splat((1.0 / BUCKET_WIDTH) as f32)
+            - F32s::splat(1e-3))
+        .fast_max(F32s::splat(0.0))
+        .fast_min(last)
+        .fast_trunc_int()
+        .to_array()
+    };
+    let bucket_index = |k: i32| usize::try_from(k).unwrap_or(0);
     // The largest squared distance bounds to a skipped target and to any target.
     let (mut reach, mut extent) = (0.0_f32, 0.0_f32);
-    // Phase 1: the near tiles, exactly: those whose bound and whose group's reach `near` (a
-    // tile's bound, from its lane blocks' boxes, can exceed its group's by their margins; such a
-    // tile is a far one); `L_v` the smallest partial log-normaliser of block `v`.
+    // Phase 1: the near tiles, exactly (a tile's bound, from its lane blocks' boxes, can exceed
+    // its group's by their margins: the near tiles of groups below `near` are summed in phase
+    // 2); `L_v` the smallest partial log-normaliser of block `v`.
     for (u_group, _, _, tiles) in groups() {
         if u_group < near {
             continue;
@@ -787,9 +803,13 @@ pub(crate) fn pruned_sums<S: Shape, K: Sink<D>, const D: usize>(
     };
     let far_group =
         |u_group: f64| (u_group < near && bucket(u_group) >= group_depth).then(|| bucket(u_group));
+    // Per group of tiles bounded one by one (the first `SHALLOWEST` groups): the shallowest
+    // bucket of its far tiles over the blocks (`u16::MAX` without far tiles), so that phase 3
+    // skips a group that every block skips whole, without its tiles' bounds.
     let mut counts = [[0_u32; BUCKETS]; BLOCKS];
     let mut deep = [0_usize; BUCKETS];
-    for (u_group, upper_group, points, tiles) in groups() {
+    let mut shallowest = [u16::MAX; SHALLOWEST];
+    for (g, (u_group, upper_group, points, tiles)) in groups().enumerate() {
         extent = extent.max(upper_group);
         if let Some(k) = far_group(u_group) {
             if let Some(c) = deep.get_mut(k) {
@@ -797,17 +817,27 @@ pub(crate) fn pruned_sums<S: Shape, K: Sink<D>, const D: usize>(
             }
             continue;
         }
+        let mut group_shallowest = u16::MAX;
         for (family, j, target) in tiles {
             let (blocks, u) = bound(family, j, target);
-            if u_group >= near && u >= near {
+            if u >= near {
+                // A near tile of a group below `near` (phase 1 did not see it).
+                if u_group < near {
+                    out.evaluated += exact::<S, K, D>(lanes, family, j, rule, sums, ALL_BLOCKS);
+                }
                 continue;
             }
             let members = u32::try_from(family.cloud.tile(j).len()).unwrap_or(u32::MAX);
-            for (block_counts, &u_block) in counts.iter_mut().zip(&blocks).take(valid) {
-                if let Some(c) = block_counts.get_mut(bucket(f64::from(u_block))) {
+            for (block_counts, &k) in counts.iter_mut().zip(&block_buckets(blocks)).take(valid) {
+                let k = bucket_index(k);
+                group_shallowest = group_shallowest.min(u16::try_from(k).unwrap_or(u16::MAX));
+                if let Some(c) = block_counts.get_mut(k) {
                     *c = c.saturating_add(members);
                 }
             }
+        }
+        if let Some(slot) = shallowest.get_mut(g) {
+            *slot = group_shallowest;
         }
     }
     // Bucket `k` holds bounds `u ≤ t_k = near − k·BUCKET_WIDTH` (`bucket` truncates the depth
@@ -857,7 +887,18 @@ pub(crate) fn pruned_sums<S: Shape, K: Sink<D>, const D: usize>(
     // A far group in a skipped bucket is skipped as a whole, its distance bound standing for
     // its tiles' (not below any of them); for a block whose budget did not take it, it is
     // summed exactly, every tile (its mass was counted in its bucket, not in the tiles' own).
-    for (u_group, upper_group, _, tiles) in groups() {
+    let deepest_cut = cut.iter().take(valid).copied().max().unwrap_or(BUCKETS);
+    for (g, (u_group, upper_group, _, tiles)) in groups().enumerate() {
+        if let Some(&k) = shallowest.get(g).filter(|_| far_group(u_group).is_none()) {
+            // Every far tile of the group in a bucket every block skips: skipped whole (its
+            // distance bound standing for its tiles'), none: nothing to do.
+            if usize::from(k) >= deepest_cut {
+                if k != u16::MAX {
+                    reach = reach.max(upper_group);
+                }
+                continue;
+            }
+        }
         if let Some(k) = far_group(u_group) {
             let mut summed = 0_u32;
             for (v, &c) in cut.iter().enumerate().take(valid) {
@@ -876,12 +917,17 @@ pub(crate) fn pruned_sums<S: Shape, K: Sink<D>, const D: usize>(
         }
         for (family, j, target) in tiles {
             let (blocks, u) = bound(family, j, target);
-            if u_group >= near && u >= near {
+            if u >= near {
                 continue;
             }
             let (mut summed, mut skipped) = (0_u32, false);
-            for (v, (&u_block, &c)) in blocks.iter().zip(&cut).enumerate().take(valid) {
-                if bucket(f64::from(u_block)) < c {
+            for (v, (&k, &c)) in block_buckets(blocks)
+                .iter()
+                .zip(&cut)
+                .enumerate()
+                .take(valid)
+            {
+                if bucket_index(k) < c {
                     summed |= 1 << v;
                 } else {
                     skipped = true;
@@ -898,6 +944,17 @@ pub(crate) fn pruned_sums<S: Shape, K: Sink<D>, const D: usize>(
     out.reach = libm::sqrt(f64::from(reach));
     out.extent = libm::sqrt(f64::from(extent));
     out
+}
+
+/// Groups whose shallowest far bucket [`pruned_sums`] keeps (on the stack, 2 bytes each); the
+/// tiles of groups past it are bounded again in its phase 3.
+const SHALLOWEST: usize = 2048;
+
+/// The largest `f32` not above `v` (`v` itself when infinite or NaN).
+fn round_down_f32(v: f64) -> f32 {
+    #[allow(clippy::cast_possible_truncation)]
+    let f = v as f32;
+    if f64::from(f) > v { f.next_down() } else { f }
 }
 
 /// The mask of every lane block for [`exact`].
