@@ -57,7 +57,10 @@ def largest_on_circle(x, a, b, r, samples=256):
     return m
 
 
-def certified(n, side, d, p):
+def bounded(n, side, d, p, point_bound):
+    """One tile (seed 2) and the query (d, 0.3 side): the exact sum, the order-p expansion's
+    relative error, and the sum over the tile's points of point_bound(x, a, b) (a remainder bound
+    per point, (a, b) its offset from the centre)."""
     rnd = random.Random(2)
     pts = tile(rnd, n, side)
     x = (d, 0.3 * side)
@@ -67,11 +70,19 @@ def certified(n, side, d, p):
         g = g_of(x, a, b)
         approx += sum(mp.taylor(g, 0, p))
         exact += g(1)
+        bound += point_bound(x, a, b)
+    return float(exact), float(abs(approx - exact) / exact), bound, x
+
+
+def certified(n, side, d, p):
+    def cauchy(x, a, b):
         r_max = 0.95 * math.hypot(*x) / max(math.hypot(a, b), 1e-12)
         radii = [r for r in (1.1, 1.3, 1.6, 2.0, 2.5, 3.0, 4.0, 6.0) if r < r_max]
-        bound += min((largest_on_circle(x, a, b, r) * r ** -(p + 1) / (1 - 1 / r) for r in radii),
-                     default=float("inf"))
-    return float(abs(approx - exact) / exact), bound / float(exact)
+        return min((largest_on_circle(x, a, b, r) * r ** -(p + 1) / (1 - 1 / r) for r in radii),
+                   default=float("inf"))
+
+    exact, error, bound, _ = bounded(n, side, d, p, cauchy)
+    return error, bound / exact
 
 
 def majorant_coefficient(n, rho):
@@ -95,20 +106,14 @@ def real_majorant(n, side, d, p):
     exp(-rho_j/tau) (Lagrange remainder along each segment, rho_j the distance from x to it), both
     relative to the exact sum, and the bound relative to n exp(-d_box/tau), the weight the pruned
     sweep's budget gives the tile (d_box: distance from x to the tile's box)."""
-    rnd = random.Random(2)
-    pts = tile(rnd, n, side)
-    x = (d, 0.3 * side)
-    exact = approx = mp.mpf(0)
-    bound = 0.0
-    for a, b in pts:
-        g = g_of(x, a, b)
-        approx += sum(mp.taylor(g, 0, p))
-        exact += g(1)
+    def lagrange(x, a, b):
         rho = segment_distance(x, a, b) / TAU
-        bound += (math.hypot(a, b) / TAU) ** (p + 1) * majorant_coefficient(p + 1, rho) * math.exp(-rho)
+        return (math.hypot(a, b) / TAU) ** (p + 1) * majorant_coefficient(p + 1, rho) * math.exp(-rho)
+
+    exact, error, bound, x = bounded(n, side, d, p, lagrange)
     box = math.hypot(max(0.0, abs(x[0]) - side / 2), max(0.0, abs(x[1]) - side / 2))
     weight = n * math.exp(-box / TAU)
-    return float(abs(approx - exact) / exact), bound / float(exact), bound / weight
+    return error, bound / exact, bound / weight
 
 
 def main():
