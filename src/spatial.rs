@@ -196,15 +196,12 @@ impl<const D: usize> BoundingBox<D> {
     }
 }
 
-/// The largest `f32` not above `v ≥ 0`.
-fn round_down(v: f64) -> f32 {
+/// The largest `f32` not above `v` (`v` itself when infinite or NaN; never negative for
+/// `v ≥ 0`: the step down from a positive `f32` ends at 0 at worst).
+pub(crate) fn round_down(v: f64) -> f32 {
     #[allow(clippy::cast_possible_truncation)]
     let f = v as f32;
-    if f64::from(f) > v {
-        f.next_down().max(0.0)
-    } else {
-        f
-    }
+    if f64::from(f) > v { f.next_down() } else { f }
 }
 
 /// The smallest `f32` not below `v ≥ 0` (`f32::MAX` when `v` exceeds it).

@@ -59,7 +59,7 @@ use crate::engine::{
 };
 use crate::error::Error;
 use crate::kernel::Kernel;
-use crate::spatial::{BoundingBox, MortonOrder};
+use crate::spatial::{BoundingBox, MortonOrder, round_down};
 
 /// Points per tile of the pruned sweep.
 pub const PRUNE_TILE: usize = 64;
@@ -365,22 +365,11 @@ fn sort_cloud<'w, const D: usize>(
     for (slot, members) in box_slot.iter_mut().zip(point_slot.chunks(PRUNE_TILE)) {
         *slot = BoundingBox::of(members.iter()).ok_or(Error::NonFinite { input: "points" })?;
     }
-    for (slot, members) in group_slot.iter_mut().zip(box_slot.chunks(GROUP)) {
-        let mut union = BoundingBox {
-            min: [f32::INFINITY; D],
-            max: [f32::NEG_INFINITY; D],
-            count: 0,
-        };
-        for b in members {
-            for (lo, &v) in union.min.iter_mut().zip(&b.min) {
-                *lo = lo.min(v);
-            }
-            for (hi, &v) in union.max.iter_mut().zip(&b.max) {
-                *hi = hi.max(v);
-            }
-            union.count += b.count;
-        }
-        *slot = union;
+    for (slot, members) in group_slot
+        .iter_mut()
+        .zip(point_slot.chunks(GROUP * PRUNE_TILE))
+    {
+        *slot = BoundingBox::of(members.iter()).ok_or(Error::NonFinite { input: "points" })?;
     }
     Ok((
         Sorted {
@@ -742,7 +731,7 @@ pub(crate) fn pruned_sums<S: Shape, K: Sink<D>, const D: usize>(
     // above its rounding (depths below `BUCKETS` buckets, 64 logit units: `2^−24` of that), so
     // bucket `k` still holds bounds `u ≤ near − k·BUCKET_WIDTH`; the last bucket holds the rest
     // (and `+∞` depths), bounds above `near` go to bucket 0.
-    let near_down = round_down_f32(near);
+    let near_down = round_down(near);
     let block_buckets = |blocks: F32s| -> [i32; BLOCKS] {
         #[allow(clippy::cast_precision_loss)]
         let last = F32s::splat((BUCKETS - 1) as f32);
@@ -893,7 +882,8 @@ pub(crate) fn pruned_sums<S: Shape, K: Sink<D>, const D: usize>(
     // summed exactly, every tile (its mass was counted in its bucket, not in the tiles' own).
     let deepest_cut = cut.iter().take(valid).copied().max().unwrap_or(BUCKETS);
     for (g, (u_group, upper_group, _, tiles)) in groups().enumerate() {
-        if let Some(&k) = shallowest.get(g).filter(|_| far_group(u_group).is_none()) {
+        let far = far_group(u_group);
+        if let Some(&k) = shallowest.get(g).filter(|_| far.is_none()) {
             // Every far tile of the group in a bucket every block skips: skipped whole (its
             // distance bound standing for its tiles'), none: nothing to do.
             if usize::from(k) >= deepest_cut {
@@ -903,7 +893,7 @@ pub(crate) fn pruned_sums<S: Shape, K: Sink<D>, const D: usize>(
                 continue;
             }
         }
-        if let Some(k) = far_group(u_group) {
+        if let Some(k) = far {
             let mut summed = 0_u32;
             for (v, &c) in cut.iter().enumerate().take(valid) {
                 if k < c {
@@ -953,13 +943,6 @@ pub(crate) fn pruned_sums<S: Shape, K: Sink<D>, const D: usize>(
 /// Groups whose shallowest far bucket [`pruned_sums`] keeps (on the stack, 2 bytes each); the
 /// tiles of groups past it are bounded again in its phase 3.
 const SHALLOWEST: usize = 2048;
-
-/// The largest `f32` not above `v` (`v` itself when infinite or NaN).
-fn round_down_f32(v: f64) -> f32 {
-    #[allow(clippy::cast_possible_truncation)]
-    let f = v as f32;
-    if f64::from(f) > v { f.next_down() } else { f }
-}
 
 /// The mask of every lane block for [`exact`].
 const ALL_BLOCKS: u32 = u32::MAX;
