@@ -13,8 +13,14 @@
 //! ([`pruned_sums`]):
 //!
 //! 1. **Near tiles first, exactly**: every target tile with `u_J ≥ max_J u_J − 1` (minus the
-//!    biases' spread within tiles, [`TargetBias`]), for every block, giving each lane a partial
-//!    normaliser `Ŝ_i = Σ_j e^{l_ij}`; `L_v = min_{i ∈ v} ln Ŝ_i` per block.
+//!    biases' spread within tiles, [`TargetBias`]), or whose bound without the biases is within
+//!    1 of the largest group bound without them, for every block, giving each lane a partial
+//!    normaliser `Ŝ_i = Σ_j e^{l_ij}`; `L_v = min_{i ∈ v} ln Ŝ_i` per block. The second set
+//!    matters when the biases vary across tiles: in the two-axis affinity pass a sparse
+//!    target's `−ĉ_j/2` is large, so a far tile of sparse targets can hold the largest bound
+//!    and leave the dense tiles next to the lanes out of `L_v`, shrinking every block's budget
+//!    (checkerboard of 262 144 points, `ε = 1e-3`: the affinity pass summed 8.7 % of its pairs
+//!    with the first set alone, about 2.8 % with both, about as many as a normaliser pass).
 //! 2. **The far tiles within each block's budget are skipped for that block**: the other tiles'
 //!    points are counted per block in buckets of `u_vJ` (1/8 wide); a bucket of `C_vb` points
 //!    whose bounds are at most `t_b` (its upper edge) weighs `C_vb e^{t_b} ≥ Σ_{J ∈ b}
@@ -437,17 +443,11 @@ impl<'a, const D: usize> LaneTile<'a, D> {
     }
 
     /// Per lane block (lane `v` of the result for block `v`): an upper bound of every logit
-    /// between the block's points and those of `target`, plus `bias` (already rounded up by the
-    /// caller). The lower bound of the squared distance between the boxes, computed in `f32`,
+    /// between the block's points and those of `target`. The lower bound of the squared distance between the boxes, computed in `f32`,
     /// is shrunk by a relative `1e-5` and the logit `l` widened by `1e-5·(1 + |l|)`, far above
     /// the rounding of the few `f32` operations (`2^−24` relative each).
     #[inline(always)]
-    fn block_logit_bounds<S: Shape>(
-        &self,
-        target: &BoundingBox<D>,
-        inverse: F32s,
-        bias: f32,
-    ) -> F32s {
+    fn block_logit_bounds<S: Shape>(&self, target: &BoundingBox<D>, inverse: F32s) -> F32s {
         let zero = F32s::splat(0.0);
         let mut squared = zero;
         for ((&lo, &hi), (&t_lo, &t_hi)) in self
@@ -463,7 +463,7 @@ impl<'a, const D: usize> LaneTile<'a, D> {
         }
         let logit = S::logit(squared * F32s::splat(1.0 - 1e-5), inverse);
         let margin = F32s::splat(1e-5) * (F32s::splat(1.0) + logit.abs());
-        logit + margin + F32s::splat(bias)
+        logit + margin
     }
 
     /// The lane blocks holding the tile's points.
@@ -639,8 +639,8 @@ pub(crate) fn pruned_sums<S: Shape, K: Sink<D>, const D: usize>(
     let logit_bound = |lower: f32| S::logit(F32s::splat(lower), inverse).to_array()[0];
     let valid = lanes.blocks().len();
     // Every target tile `(f, j)` with the logit bounds of its pairs with each lane block (the
-    // largest bias of the tile added, widened for its rounding to `f32`) and their largest
-    // over the blocks, the tile's.
+    // largest bias of the tile added, widened for its rounding to `f32`), their largest over
+    // the blocks (the tile's) and the largest without the bias.
     let bound = |family: &Family<'_, '_, D>, j: usize, target: &BoundingBox<D>| {
         let bias = family.bias.map_or(0.0, |b| b.tile_bound(j));
         let bias = if bias.is_finite() {
@@ -650,13 +650,20 @@ pub(crate) fn pruned_sums<S: Shape, K: Sink<D>, const D: usize>(
         };
         #[allow(clippy::cast_possible_truncation)]
         let bias = bias as f32;
-        let blocks = lanes.block_logit_bounds::<S>(target, inverse, bias);
-        let tile = blocks
-            .to_array()
-            .iter()
-            .take(valid)
-            .fold(f32::NEG_INFINITY, |u, &b| u.max(b));
-        (blocks, f64::from(tile))
+        let geometric = lanes.block_logit_bounds::<S>(target, inverse);
+        let blocks = geometric + F32s::splat(bias);
+        let largest = |bounds: F32s| {
+            bounds
+                .to_array()
+                .iter()
+                .take(valid)
+                .fold(f32::NEG_INFINITY, |u, &b| u.max(b))
+        };
+        (
+            blocks,
+            f64::from(largest(blocks)),
+            f64::from(largest(geometric)),
+        )
     };
     // The groups of every family: the tiles' union box gives a logit bound `u_G` not below any
     // of theirs (the logit falls with the distance bound, the margin grows by less than the
@@ -680,20 +687,35 @@ pub(crate) fn pruned_sums<S: Shape, K: Sink<D>, const D: usize>(
                         .fold(f64::NEG_INFINITY, f64::max)
                 });
                 let u = logit + bias + 1e-6 * (1.0 + logit.abs() + bias.abs());
+                let geometric = logit + 1e-6 * (1.0 + logit.abs());
                 let tiles = boxes
                     .iter()
                     .enumerate()
                     .map(move |(k, target)| (family, first + k, target));
-                (u, upper, union.count, tiles)
+                (
+                    Bounds {
+                        logit: u,
+                        geometric,
+                    },
+                    upper,
+                    union.count,
+                    tiles,
+                )
             })
         })
     };
-    // The largest tile bound: a group's tiles only when its bound exceeds the largest so far.
-    let mut u_max = f64::NEG_INFINITY;
-    for (u_group, _, _, tiles) in groups() {
-        if u_group > u_max {
+    // The largest tile bound (a group's tiles only when its bound exceeds the largest so far)
+    // and the largest group bound without the biases (not below any tile's: usually 0, the
+    // group holding the lanes).
+    let mut top = Bounds {
+        logit: f64::NEG_INFINITY,
+        geometric: f64::NEG_INFINITY,
+    };
+    for (group, _, _, tiles) in groups() {
+        top.geometric = top.geometric.max(group.geometric);
+        if group.logit > top.logit {
             for (family, j, target) in tiles {
-                u_max = u_max.max(bound(family, j, target).1);
+                top.logit = top.logit.max(bound(family, j, target).1);
             }
         }
     }
@@ -701,7 +723,15 @@ pub(crate) fn pruned_sums<S: Shape, K: Sink<D>, const D: usize>(
         .iter()
         .filter_map(|f| f.bias.map(|b| f64::from(b.spread)))
         .fold(0.0, f64::max);
-    let near = u_max - 1.0 - widening;
+    // The near tiles: within a logit unit of the largest bound, or of the largest group bound
+    // without the biases (so that a far tile with a large bias, such as a sparse target's
+    // `−ĉ_j/2`, does not leave the dense tiles next to the lanes out of `L_v`).
+    let near_set = Bounds {
+        logit: top.logit - 1.0 - widening,
+        geometric: top.geometric - 1.0,
+    };
+    let near = near_set.logit;
+    let is_near = |u: f64, geometric: f64| u >= near || geometric >= near_set.geometric;
     let targets: usize = families.iter().map(|f| f.cloud.points.len()).sum();
     let mut out = Pruned {
         pairs: lanes.points.len() as u64 * targets as u64,
@@ -748,12 +778,13 @@ pub(crate) fn pruned_sums<S: Shape, K: Sink<D>, const D: usize>(
     // Phase 1: the near tiles, exactly (a tile's bound, from its lane blocks' boxes, can exceed
     // its group's by their margins: the near tiles of groups below `near` are summed in phase
     // 2); `L_v` the smallest partial log-normaliser of block `v`.
-    for (u_group, _, _, tiles) in groups() {
-        if u_group < near {
+    for (group, _, _, tiles) in groups() {
+        if !is_near(group.logit, group.geometric) {
             continue;
         }
         for (family, j, target) in tiles {
-            if bound(family, j, target).1 >= near {
+            let (_, u, geometric) = bound(family, j, target);
+            if is_near(u, geometric) {
                 out.evaluated += exact::<S, K, D>(lanes, family, j, rule, sums, ALL_BLOCKS);
             }
         }
@@ -794,17 +825,19 @@ pub(crate) fn pruned_sums<S: Shape, K: Sink<D>, const D: usize>(
     } else {
         BUCKETS - 1
     };
-    let far_group =
-        |u_group: f64| (u_group < near && bucket(u_group) >= group_depth).then(|| bucket(u_group));
+    let far_group = |group: &Bounds| {
+        (!is_near(group.logit, group.geometric) && bucket(group.logit) >= group_depth)
+            .then(|| bucket(group.logit))
+    };
     // Per group of tiles bounded one by one (the first `SHALLOWEST` groups): the shallowest
     // bucket of its far tiles over the blocks (`u16::MAX` without far tiles), so that phase 3
     // skips a group that every block skips whole, without its tiles' bounds.
     let mut counts = [[0_u32; BUCKETS]; BLOCKS];
     let mut deep = [0_usize; BUCKETS];
     let mut shallowest = [u16::MAX; SHALLOWEST];
-    for (g, (u_group, upper_group, points, tiles)) in groups().enumerate() {
+    for (g, (group, upper_group, points, tiles)) in groups().enumerate() {
         extent = extent.max(upper_group);
-        if let Some(k) = far_group(u_group) {
+        if let Some(k) = far_group(&group) {
             if let Some(c) = deep.get_mut(k) {
                 *c = c.saturating_add(points);
             }
@@ -812,10 +845,10 @@ pub(crate) fn pruned_sums<S: Shape, K: Sink<D>, const D: usize>(
         }
         let mut group_shallowest = u16::MAX;
         for (family, j, target) in tiles {
-            let (blocks, u) = bound(family, j, target);
-            if u >= near {
-                // A near tile of a group below `near` (phase 1 did not see it).
-                if u_group < near {
+            let (blocks, u, geometric) = bound(family, j, target);
+            if is_near(u, geometric) {
+                // A near tile of a group phase 1 did not scan.
+                if !is_near(group.logit, group.geometric) {
                     out.evaluated += exact::<S, K, D>(lanes, family, j, rule, sums, ALL_BLOCKS);
                 }
                 continue;
@@ -881,8 +914,8 @@ pub(crate) fn pruned_sums<S: Shape, K: Sink<D>, const D: usize>(
     // its tiles' (not below any of them); for a block whose budget did not take it, it is
     // summed exactly, every tile (its mass was counted in its bucket, not in the tiles' own).
     let deepest_cut = cut.iter().take(valid).copied().max().unwrap_or(BUCKETS);
-    for (g, (u_group, upper_group, _, tiles)) in groups().enumerate() {
-        let far = far_group(u_group);
+    for (g, (group, upper_group, _, tiles)) in groups().enumerate() {
+        let far = far_group(&group);
         if let Some(&k) = shallowest.get(g).filter(|_| far.is_none()) {
             // Every far tile of the group in a bucket every block skips: skipped whole (its
             // distance bound standing for its tiles'), none: nothing to do.
@@ -910,8 +943,8 @@ pub(crate) fn pruned_sums<S: Shape, K: Sink<D>, const D: usize>(
             continue;
         }
         for (family, j, target) in tiles {
-            let (blocks, u) = bound(family, j, target);
-            if u >= near {
+            let (blocks, u, geometric) = bound(family, j, target);
+            if is_near(u, geometric) {
                 continue;
             }
             let (mut summed, mut skipped) = (0_u32, false);
@@ -938,6 +971,14 @@ pub(crate) fn pruned_sums<S: Shape, K: Sink<D>, const D: usize>(
     out.reach = libm::sqrt(f64::from(reach));
     out.extent = libm::sqrt(f64::from(extent));
     out
+}
+
+/// The logit bound of a tile or group of targets with the biases and without them (the
+/// distance alone).
+#[derive(Clone, Copy)]
+struct Bounds {
+    logit: f64,
+    geometric: f64,
 }
 
 /// Groups whose shallowest far bucket [`pruned_sums`] keeps (on the stack, 2 bytes each); the
