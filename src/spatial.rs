@@ -9,9 +9,9 @@
 //! slice ([`tile_boxes`]); the points themselves are never moved, so every result can be returned
 //! in the caller's order.
 //!
-//! **Morton order.** Each coordinate is quantised over the cloud's bounding box to
-//! `⌊32/D⌋` bits (`D ≤ 32`: 16 bits per axis in 2D, 10 in 3D), the bits are interleaved into a
-//! 32-bit key (coordinate 0 in the lowest bit of each group), and the points are sorted by
+//! **Morton order.** Each coordinate is quantised over the cube of the bounding box's largest
+//! extent (one scale for every axis, so the cells are cubes) to `⌊32/D⌋` bits (`D ≤ 32`: 16
+//! bits per axis in 2D, 10 in 3D), the bits are interleaved into a 32-bit key (coordinate 0 in the lowest bit of each group), and the points are sorted by
 //! `(key, index)`. Consecutive runs of `2^{kD}` keys are the points of one cell of a `2^k`-grid,
 //! so a run of points in this order lies in a few neighbouring cells: tiles are compact, which is
 //! what makes their boxes small. The key's precision only affects that compactness, never the
@@ -74,14 +74,20 @@ impl<'a> MortonOrder<'a> {
             return Err(Error::NonFinite { input: "points" });
         };
         // Cells per axis minus one, and the scale from coordinates to cells (f64: exact enough
-        // for 16 bits, and no overflow for any finite extent).
+        // for 16 bits, and no overflow for any finite extent). One scale for every axis, from
+        // the largest extent: the cells are cubes, so a run of points is compact in every
+        // direction (per-axis scales made flat cells on a flat cloud: on a torus of extent
+        // 8 × 8 × 2 with 262 144 points, the median box diagonal of 64 consecutive points was
+        // 12.3 τ at τ = 0.05, 9.3 τ with cubes).
         #[allow(clippy::cast_precision_loss)]
         let top = ((1_u64 << bits) - 1) as f64;
-        let mut scales = [0.0_f64; D];
-        for ((scale, &lo), &hi) in scales.iter_mut().zip(&bounds.min).zip(&bounds.max) {
-            let extent = f64::from(hi) - f64::from(lo);
-            *scale = if extent > 0.0 { top / extent } else { 0.0 };
-        }
+        let extent = bounds
+            .min
+            .iter()
+            .zip(&bounds.max)
+            .map(|(&lo, &hi)| f64::from(hi) - f64::from(lo))
+            .fold(0.0, f64::max);
+        let scales = [if extent > 0.0 { top / extent } else { 0.0 }; D];
         for ((slot, point), index) in buffer.iter_mut().zip(points).zip(0_u64..) {
             let mut key = 0_u64;
             for (d, ((&x, &scale), &lo)) in point.iter().zip(&scales).zip(&bounds.min).enumerate() {
