@@ -10,12 +10,13 @@
 //! in the caller's order.
 //!
 //! **Morton order.** Each coordinate is quantised over the cube of the bounding box's largest
-//! extent (one scale for every axis, so the cells are cubes) to `⌊32/D⌋` bits (`D ≤ 32`: 16
-//! bits per axis in 2D, 10 in 3D), the bits are interleaved into a 32-bit key (coordinate 0 in the lowest bit of each group), and the points are sorted by
-//! `(key, index)`. Consecutive runs of `2^{kD}` keys are the points of one cell of a `2^k`-grid,
-//! so a run of points in this order lies in a few neighbouring cells: tiles are compact, which is
-//! what makes their boxes small. The key's precision only affects that compactness, never the
-//! bounds, which come from the points themselves.
+//! extent (one scale for every axis, so the cells are cubes) to `⌊32/D⌋` bits (`D ≤ 32`: 16 bits
+//! per axis in 2D, 10 in 3D), the bits are interleaved into a 32-bit key (coordinate 0 in the
+//! lowest bit of each group), and the points are sorted by `(key, index)`. Consecutive runs of
+//! `2^{kD}` keys are the points of one cell of a `2^k`-grid, so a run of points in this order lies
+//! in a few neighbouring cells: tiles are compact, which is what makes their boxes small. The key's
+//! precision only affects that compactness, never the bounds, which come from the points
+//! themselves.
 
 use crate::error::Error;
 

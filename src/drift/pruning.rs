@@ -3,20 +3,19 @@
 //! (`src/sinkhorn/pruned.rs`).
 //!
 //! Every cloud is put in Morton order (`spatial.rs`) in the caller's workspace, each run of
-//! `GROUP·PRUNE_TILE = 1024` points then ordered by halving (split at the middle along the
-//! longest axis of the run's box, each half in turn, down to 8 points), and cut into tiles of
-//! [`PRUNE_TILE`] points with bounding boxes. The halving makes every tile and lane block a
-//! compact cell: a run of 64 Morton-ordered points can straddle two cells of the Morton grid,
-//! and its box then spans both (uniform 2D cloud of 262 144 points: median tile diagonal
-//! 5.5 τ at `τ = 0.05` against 3.5 τ for a square of 64 points; two-axis drift at `ε = 1e-3`:
-//! 1.99 % of the pairs summed in Morton order, 1.69 % halved). A *lane tile* (one tile of the cloud whose
-//! points get a value: queries for rows, targets for columns) is summed against one or more
-//! *families* of target tiles. Its points form `BLOCKS = 8` *lane blocks* of 8 consecutive
-//! points (one SIMD vector each), each with its own box. For each target tile `J` and block `v`
-//! the box-to-box lower bound of the squared distance gives an upper bound `u_vJ` of every
-//! logit between the two (plus, when the family carries per-target biases such as `−c_j/2`, the
-//! largest bias of the tile; the eight bounds in one SIMD vector), and `u_J = max_v u_vJ`. Then
-//! ([`pruned_sums`]):
+//! `GROUP·PRUNE_TILE = 1024` points then ordered by halving (split at the middle along the longest
+//! axis of the run's box, each half in turn, down to 8 points), and cut into tiles of
+//! [`PRUNE_TILE`] points with bounding boxes. The halving makes every tile and lane block a compact
+//! cell: a run of 64 Morton-ordered points can straddle two cells of the Morton grid, and its box
+//! then spans both (uniform 2D cloud of 262 144 points: median tile diagonal 5.5 τ at `τ = 0.05`
+//! against 3.5 τ for a square of 64 points; two-axis drift at `ε = 1e-3`: 1.99 % of the pairs
+//! summed in Morton order, 1.69 % halved). A *lane tile* (one tile of the cloud whose points get a
+//! value: queries for rows, targets for columns) is summed against one or more *families* of target
+//! tiles. Its points form `BLOCKS = 8` *lane blocks* of 8 consecutive points (one SIMD vector
+//! each), each with its own box. For each target tile `J` and block `v` the box-to-box lower bound
+//! of the squared distance gives an upper bound `u_vJ` of every logit between the two (plus, when
+//! the family carries per-target biases such as `−c_j/2`, the largest bias of the tile; the eight
+//! bounds in one SIMD vector), and `u_J = max_v u_vJ`. Then ([`pruned_sums`]):
 //!
 //! 1. **Near tiles first, exactly**: every target tile with `u_J ≥ max_J u_J − 1` (minus the
 //!    biases' spread within tiles, [`TargetBias`]), or whose bound without the biases is within
@@ -520,9 +519,10 @@ impl<'a, const D: usize> LaneTile<'a, D> {
     }
 
     /// Per lane block (lane `v` of the result for block `v`): an upper bound of every logit
-    /// between the block's points and those of `target`. The lower bound of the squared distance between the boxes, computed in `f32`,
-    /// is shrunk by a relative `1e-5` and the logit `l` widened by `1e-5·(1 + |l|)`, far above
-    /// the rounding of the few `f32` operations (`2^−24` relative each).
+    /// between the block's points and those of `target`. The lower bound of the squared
+    /// distance between the boxes, computed in `f32`, is shrunk by a relative `1e-5` and the
+    /// logit `l` widened by `1e-5·(1 + |l|)`, far above the rounding of the few `f32` operations
+    /// (`2^−24` relative each).
     #[inline(always)]
     fn block_logit_bounds<S: Shape>(&self, target: &BoundingBox<D>, inverse: F32s) -> F32s {
         let zero = F32s::splat(0.0);
