@@ -254,8 +254,10 @@ fuzz_target!(|data: &[u8]| {
             assert!(valid_scale);
             assert!(field.iter().all(|v| v.is_finite()), "{field:?}");
             check_report(&report);
+            // The fine solves start at the target ε from the extrapolation, unless each cloud
+            // is one cluster: then from zero with the configured schedule.
             for r in solves {
-                assert_eq!(r.scaling_steps, 0);
+                assert!(report.clusters == [1, 1] || r.scaling_steps == 0, "{report:?}");
                 assert_eq!(r.converged, r.marginal_error <= sinkhorn.tolerance);
             }
         }
@@ -278,7 +280,7 @@ fuzz_target!(|data: &[u8]| {
             );
             assert!(divergence.value.is_finite(), "{divergence:?}");
             for r in &divergence.reports {
-                assert_eq!(r.scaling_steps, 0);
+                assert!(report.clusters == [1, 1] || r.scaling_steps == 0, "{report:?}");
                 assert_eq!(r.converged, r.marginal_error <= sinkhorn.tolerance);
                 assert!(!(r.converged && r.stalled));
                 assert!(r.iterations <= sinkhorn.max_iterations);
