@@ -19,6 +19,7 @@
     clippy::type_complexity
 )]
 
+use crate::reference::log_sum_exp;
 use crate::support::clouds::{KINDS, cloud, uniform};
 use crate::support::same_bits;
 use drifting::spatial::BoundingBox;
@@ -565,11 +566,7 @@ fn oracle_count(mut logits: Vec<f64>, tolerance: f64) -> usize {
 fn oracle_pairs(queries: &[[f32; 2]], positives: &[[f32; 2]], tau: f64, tolerance: f64) -> f64 {
     let stride = 8;
     let logit = |a: &[f32; 2], b: &[f32; 2]| -distance(a, b) / tau;
-    let lse = |values: &mut dyn Iterator<Item = f64>| {
-        let v: Vec<f64> = values.collect();
-        let top = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-        top + v.iter().map(|l| (l - top).exp()).sum::<f64>().ln()
-    };
+    let lse = |values: &mut dyn Iterator<Item = f64>| log_sum_exp(&values.collect::<Vec<_>>());
     // Column log-normalisers: the positives' over the queries, the queries' over the others.
     let c_pos: Vec<f64> = positives
         .iter()

@@ -403,7 +403,7 @@ fn sort_cloud<'w, const D: usize>(
     MortonOrder::sort(point_slot, key_slot)?;
     if kind == Order::Halved {
         for run in key_slot.chunks_mut(GROUP * PRUNE_TILE) {
-            split_halves(cloud, run);
+            split_halves(point_slot, run);
         }
     }
     // Gathered in Morton order (the original points are re-read from the view).
@@ -435,35 +435,34 @@ fn sort_cloud<'w, const D: usize>(
     ))
 }
 
-/// Orders `entries` (`(key << 32) | index`, a run of the Morton order) by halving: split at
-/// the middle along the longest axis of the run's box, each half in turn, down to one lane
-/// block.
-fn split_halves<const D: usize>(cloud: &CloudView<'_, D>, entries: &mut [u64]) {
+/// Orders `entries` (`(key << 32) | index`, a run of the Morton order of `points`, which are
+/// still in the cloud's order) by halving: split at the middle along the longest axis of the
+/// run's box, each half in turn, down to one lane block.
+fn split_halves<const D: usize>(points: &[[f32; D]], entries: &mut [u64]) {
     if entries.len() <= LANES {
         return;
     }
-    let point = |e: u64| cloud.point((e & 0xFFFF_FFFF) as usize).unwrap_or([0.0; D]);
-    let (mut low, mut high) = ([f32::INFINITY; D], [f32::NEG_INFINITY; D]);
-    for &e in entries.iter() {
-        for ((lo, hi), c) in low.iter_mut().zip(&mut high).zip(point(e)) {
-            *lo = lo.min(c);
-            *hi = hi.max(c);
-        }
-    }
+    let point = |e: &u64| points.get((e & 0xFFFF_FFFF) as usize);
+    let Some(bounds) = BoundingBox::of(entries.iter().filter_map(point)) else {
+        return;
+    };
+    let extent = |d: usize| {
+        bounds
+            .max
+            .get(d)
+            .zip(bounds.min.get(d))
+            .map_or(0.0, |(hi, lo)| hi - lo)
+    };
     let axis = (0..D)
-        .max_by(|&a, &b| {
-            let extent =
-                |d: usize| high.get(d).copied().unwrap_or(0.0) - low.get(d).copied().unwrap_or(0.0);
-            extent(a).total_cmp(&extent(b))
-        })
+        .max_by(|&a, &b| extent(a).total_cmp(&extent(b)))
         .unwrap_or(0);
     // The largest power of two below the length: every tile and block stays whole.
     let middle = (entries.len() - 1).next_power_of_two() / 2;
-    let coordinate = |e: &u64| point(*e).get(axis).copied().unwrap_or(0.0);
+    let coordinate = |e: &u64| point(e).and_then(|p| p.get(axis)).copied().unwrap_or(0.0);
     entries.select_nth_unstable_by(middle, |a, b| coordinate(a).total_cmp(&coordinate(b)));
     let (first, second) = entries.split_at_mut(middle);
-    split_halves(cloud, first);
-    split_halves(cloud, second);
+    split_halves(points, first);
+    split_halves(points, second);
 }
 
 /// One tile of a sorted cloud as lane blocks (positions relative to the tile's first point).
